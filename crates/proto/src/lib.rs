@@ -1,0 +1,42 @@
+//! haiqiao-proto: the records that haiqiao nodes sign, carry and verify, and their bytes.
+//!
+//! No I/O, no clock, no randomness: time (`now`, seconds since the Unix epoch) and key seeds
+//! are arguments. The wire format is specified in `docs/protocol.md` with test vectors in
+//! `tests/vectors/records.json`.
+//!
+//! - [`identity`]: ed25519 keys ([`PublicKey`], [`Keypair`]), the 8-byte [`KeyHint`] records
+//!   carry, and the bounded [`KeyRing`] that resolves hints to keys.
+//! - [`types`]: record kinds, bodies, destinations, priority classes.
+//! - [`record`]: the envelope, signing, strict decoding, single and batch verification.
+//! - `codec`: the canonical CBOR encoding (the one module that uses serde_cbor).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod codec;
+mod error;
+pub mod identity;
+pub mod record;
+pub mod types;
+
+pub use codec::{
+    FIX_LEN, MAX_DESCRIPTION, MAX_EVIDENCE, MAX_NAME, MAX_PARTIES, MAX_RECEIPT_IDS, MAX_SHORT_TEXT,
+    MAX_TTL_MIN, category_from_code, nature_from_code, pack_fix, pair_alert_from_code, unpack_fix,
+};
+pub use error::RecordError;
+pub use identity::{KeyHint, KeyRing, Keypair, PublicKey};
+pub use record::{Envelope, Record, Unverified, verify_batch};
+pub use types::*;
+
+/// The envelope version this code writes and reads.
+pub const VERSION: u64 = 1;
+/// The largest record accepted, in bytes (envelope and signature).
+pub const MAX_RECORD_LEN: usize = 2048;
+/// The deepest nesting of CBOR arrays in a valid envelope.
+pub const MAX_DEPTH: usize = 4;
+/// How far after the verifier's clock a record's creation time may be (boats' clocks drift).
+pub const MAX_FUTURE_SKEW_S: u64 = 600;
+
+#[cfg(test)]
+mod tests;

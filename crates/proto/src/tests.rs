@@ -1,0 +1,157 @@
+//! Unit tests of the record life cycle (the property tests live in tests/roundtrip.rs).
+
+use crate::*;
+
+pub(crate) fn keypair(n: u8) -> Keypair {
+    Keypair::from_seed(&[n; 32])
+}
+
+pub(crate) const NOW: u64 = 1_795_000_000;
+
+pub(crate) fn position_envelope(k: &Keypair, seq: u64) -> Envelope {
+    Envelope {
+        author: k.public().hint(),
+        seq,
+        created: Timestamp(NOW as u32),
+        ttl_min: 240,
+        dest: Destination::Everyone,
+        body: Body::Position(Fix {
+            lat_e5: 3_012_345,
+            lon_e5: 12_287_654,
+            sog_dkn: Some(82),
+            cog_ddeg: Some(451),
+            heading_deg: Some(47),
+            nav_status: NavStatus::FISHING,
+            fix_age_s: Some(2),
+        }),
+    }
+}
+
+#[test]
+fn signed_position_fits_in_100_bytes() {
+    let k = keypair(1);
+    let r = Record::sign(&k, position_envelope(&k, 4000)).unwrap();
+    assert!(r.len() <= 100, "signed position is {} bytes", r.len());
+}
+
+#[test]
+fn sign_decode_verify_round_trip() {
+    let k = keypair(1);
+    let r = Record::sign(&k, position_envelope(&k, 7)).unwrap();
+    let mut ring = KeyRing::new(16);
+    ring.insert(k.public());
+    let u = Unverified::decode(r.bytes()).unwrap();
+    assert_eq!(u.id(), r.id());
+    let v = u.verify(&ring, NOW).unwrap();
+    assert_eq!(v, r);
+    assert_eq!(v.author(), k.public());
+}
+
+#[test]
+fn a_flipped_bit_breaks_the_signature() {
+    let k = keypair(1);
+    let r = Record::sign(&k, position_envelope(&k, 7)).unwrap();
+    let mut ring = KeyRing::new(16);
+    ring.insert(k.public());
+    let mut bytes = r.bytes().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let u = Unverified::decode(&bytes).unwrap();
+    assert_eq!(u.verify(&ring, NOW).unwrap_err(), RecordError::BadSignature);
+}
+
+#[test]
+fn unknown_author_is_reported_with_its_hint() {
+    let k = keypair(1);
+    let r = Record::sign(&k, position_envelope(&k, 7)).unwrap();
+    let u = Unverified::decode(r.bytes()).unwrap();
+    assert_eq!(
+        u.verify(&KeyRing::new(4), NOW).unwrap_err(),
+        RecordError::UnknownAuthor(k.public().hint())
+    );
+}
+
+#[test]
+fn batch_verification_finds_the_bad_one() {
+    let k = keypair(1);
+    let mut ring = KeyRing::new(16);
+    ring.insert(k.public());
+    let mut items = Vec::new();
+    for seq in 0..8 {
+        let r = Record::sign(&k, position_envelope(&k, seq)).unwrap();
+        let mut b = r.bytes().to_vec();
+        if seq == 5 {
+            let n = b.len();
+            b[n - 10] ^= 0x40;
+        }
+        items.push(Unverified::decode(&b).unwrap());
+    }
+    let out = verify_batch(items, &ring, NOW);
+    for (i, r) in out.iter().enumerate() {
+        if i == 5 {
+            assert_eq!(r.as_ref().unwrap_err(), &RecordError::BadSignature);
+        } else {
+            assert!(r.is_ok(), "record {i} should verify");
+        }
+    }
+}
+
+#[test]
+fn times_are_checked() {
+    let k = keypair(1);
+    let r = Record::sign(&k, position_envelope(&k, 1)).unwrap();
+    let mut ring = KeyRing::new(4);
+    ring.insert(k.public());
+    let expiry = NOW + 240 * 60;
+    let u = Unverified::decode(r.bytes()).unwrap();
+    assert_eq!(
+        u.clone().verify(&ring, expiry).unwrap_err(),
+        RecordError::Expired {
+            expiry,
+            now: expiry
+        }
+    );
+    let early = NOW - MAX_FUTURE_SKEW_S - 1;
+    assert_eq!(
+        u.clone().verify(&ring, early).unwrap_err(),
+        RecordError::FromFuture {
+            created: NOW,
+            now: early
+        }
+    );
+    assert!(u.verify(&ring, NOW - MAX_FUTURE_SKEW_S).is_ok());
+}
+
+#[test]
+fn trailing_bytes_and_truncation_are_refused() {
+    let k = keypair(1);
+    let r = Record::sign(&k, position_envelope(&k, 1)).unwrap();
+    let mut longer = r.bytes().to_vec();
+    longer.push(0);
+    assert_eq!(
+        Unverified::decode(&longer).unwrap_err().code(),
+        "trailing_bytes"
+    );
+    let shorter = &r.bytes()[..r.len() - 1];
+    assert_eq!(
+        Unverified::decode(shorter).unwrap_err(),
+        RecordError::Truncated
+    );
+    assert_eq!(Unverified::decode(&[]).unwrap_err(), RecordError::Truncated);
+    let huge = vec![0u8; MAX_RECORD_LEN + 1];
+    assert_eq!(Unverified::decode(&huge).unwrap_err().code(), "too_large");
+}
+
+#[test]
+fn signing_refuses_a_foreign_author_hint() {
+    let k = keypair(1);
+    let other = keypair(2);
+    let env = position_envelope(&other, 1);
+    assert!(matches!(
+        Record::sign(&k, env),
+        Err(RecordError::InvalidField {
+            field: "author",
+            ..
+        })
+    ));
+}

@@ -1,0 +1,604 @@
+//! Record kinds and their bodies: what boats, mediators and shore stations say to each other.
+
+use std::fmt;
+
+use crate::identity::{KeyHint, PublicKey};
+
+/// Seconds since the Unix epoch (UTC). Records carry 32-bit times: good until 2106.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct Timestamp(pub u32);
+
+impl Timestamp {
+    /// Seconds since the epoch as u64.
+    pub fn secs(self) -> u64 {
+        u64::from(self.0)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Length of a record id in bytes.
+pub const RECORD_ID_LEN: usize = 16;
+
+/// A record's id: the first 16 bytes of SHA-256 over the exact envelope bytes that were signed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordId(pub [u8; RECORD_ID_LEN]);
+
+impl RecordId {
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8; RECORD_ID_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+impl fmt::Debug for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordId({})", hex::encode(&self.0[..6]))
+    }
+}
+impl std::str::FromStr for RecordId {
+    type Err = crate::RecordError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = crate::RecordError::InvalidField {
+            field: "record id",
+            reason: "expected 32 hex digits",
+        };
+        let bytes = hex::decode(s).map_err(|_| bad.clone())?;
+        Ok(RecordId(bytes.try_into().map_err(|_| bad)?))
+    }
+}
+
+/// Priority classes, most urgent first. They order what a contact sends first and what a full
+/// store evicts last (design §3).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Priority {
+    /// Distress and its updates: never evicted for a lower class.
+    Distress = 0,
+    /// Pair alerts and safety texts.
+    Safety = 1,
+    /// Receipts, certificates and revocations.
+    Control = 2,
+    /// Dispute reports, case updates, agreement signatures.
+    Case = 3,
+    /// Positions and ordinary texts.
+    Routine = 4,
+}
+
+impl Priority {
+    /// All classes, most urgent first.
+    pub const ALL: [Priority; 5] = [
+        Priority::Distress,
+        Priority::Safety,
+        Priority::Control,
+        Priority::Case,
+        Priority::Routine,
+    ];
+
+    /// A lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::Distress => "distress",
+            Priority::Safety => "safety",
+            Priority::Control => "control",
+            Priority::Case => "case",
+            Priority::Routine => "routine",
+        }
+    }
+}
+
+/// Record kinds and their numbers on the wire.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[repr(u8)]
+pub enum Kind {
+    /// A vessel's position fix.
+    Position = 0,
+    /// An alert between the two boats of a pair.
+    PairAlert = 1,
+    /// A distress or mutual-aid call.
+    Distress = 2,
+    /// Acknowledgement, response, on scene, resolved or cancelled, for a distress.
+    DistressUpdate = 3,
+    /// A dispute filed with the mediators.
+    DisputeReport = 4,
+    /// A mediator's update on a case.
+    CaseUpdate = 5,
+    /// A party's signature on a proposed agreement.
+    AgreementSignature = 6,
+    /// A shore station's receipt for records that reached shore.
+    Receipt = 7,
+    /// An authority binding a key to a vessel, role and validity.
+    Certificate = 8,
+    /// An authority withdrawing a key.
+    Revocation = 9,
+    /// A short text message.
+    Text = 10,
+}
+
+impl Kind {
+    /// Every kind, in wire order.
+    pub const ALL: [Kind; 11] = [
+        Kind::Position,
+        Kind::PairAlert,
+        Kind::Distress,
+        Kind::DistressUpdate,
+        Kind::DisputeReport,
+        Kind::CaseUpdate,
+        Kind::AgreementSignature,
+        Kind::Receipt,
+        Kind::Certificate,
+        Kind::Revocation,
+        Kind::Text,
+    ];
+
+    /// The kind with this wire number.
+    pub fn from_u64(n: u64) -> Option<Kind> {
+        Kind::ALL.get(usize::try_from(n).ok()?).copied()
+    }
+
+    /// A snake_case name, as used in JSON and the bench output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Position => "position",
+            Kind::PairAlert => "pair_alert",
+            Kind::Distress => "distress",
+            Kind::DistressUpdate => "distress_update",
+            Kind::DisputeReport => "dispute_report",
+            Kind::CaseUpdate => "case_update",
+            Kind::AgreementSignature => "agreement_signature",
+            Kind::Receipt => "receipt",
+            Kind::Certificate => "certificate",
+            Kind::Revocation => "revocation",
+            Kind::Text => "text",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == s)
+    }
+}
+
+/// An opaque mediation-area number (areas are configured and announced by mediators).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct AreaId(pub u32);
+
+/// A named group of nodes for texts (e.g. a village's boats).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct GroupId(pub u32);
+
+/// Where a record is going.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Destination {
+    /// Every node (positions, distress, certificates).
+    Everyone,
+    /// Any shore station (anycast): reports that must reach shore.
+    Shore,
+    /// One node.
+    Node(KeyHint),
+    /// The two boats of a pair (stored in sorted order).
+    Pair(KeyHint, KeyHint),
+    /// The mediators on duty for an area.
+    Mediators(AreaId),
+    /// A group of nodes.
+    Group(GroupId),
+}
+
+impl Destination {
+    /// A pair destination in canonical (sorted) order.
+    pub fn pair(a: KeyHint, b: KeyHint) -> Destination {
+        if a <= b {
+            Destination::Pair(a, b)
+        } else {
+            Destination::Pair(b, a)
+        }
+    }
+
+    /// Whether a node with this hint is named by the destination (a mediator/group membership
+    /// is not known here and counts as false).
+    pub fn names(&self, hint: &KeyHint) -> bool {
+        match self {
+            Destination::Node(h) => h == hint,
+            Destination::Pair(a, b) => a == hint || b == hint,
+            _ => false,
+        }
+    }
+}
+
+/// AIS navigational status (ITU-R M.1371, message 1 field "navigational status").
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct NavStatus(pub u8);
+
+impl NavStatus {
+    /// Under way using engine.
+    pub const UNDER_WAY: NavStatus = NavStatus(0);
+    /// At anchor.
+    pub const AT_ANCHOR: NavStatus = NavStatus(1);
+    /// Not under command.
+    pub const NOT_UNDER_COMMAND: NavStatus = NavStatus(2);
+    /// Restricted manoeuvrability.
+    pub const RESTRICTED: NavStatus = NavStatus(3);
+    /// Moored.
+    pub const MOORED: NavStatus = NavStatus(5);
+    /// Aground.
+    pub const AGROUND: NavStatus = NavStatus(6);
+    /// Engaged in fishing.
+    pub const FISHING: NavStatus = NavStatus(7);
+    /// Under way sailing.
+    pub const SAILING: NavStatus = NavStatus(8);
+    /// Not defined (the AIS default).
+    pub const UNDEFINED: NavStatus = NavStatus(15);
+
+    /// A lowercase name.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "under_way",
+            1 => "at_anchor",
+            2 => "not_under_command",
+            3 => "restricted_manoeuvrability",
+            4 => "constrained_by_draught",
+            5 => "moored",
+            6 => "aground",
+            7 => "fishing",
+            8 => "sailing",
+            14 => "ais_sart",
+            15 => "undefined",
+            _ => "reserved",
+        }
+    }
+
+    /// Parses a name given by [`NavStatus::name`].
+    pub fn from_name(s: &str) -> Option<NavStatus> {
+        (0u8..16)
+            .map(NavStatus)
+            .find(|n| n.name() == s && s != "reserved")
+    }
+}
+
+/// A position fix, packed into 12 bytes on the wire (see docs/protocol.md).
+///
+/// Latitude and longitude in units of 1e-5 degree (about 1.1 m); speed over ground in 0.1 kn;
+/// course over ground in 0.1°; heading in whole degrees; `None` where the sensor has no value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Fix {
+    /// Latitude, 1e-5 degree, north positive, within ±9,000,000.
+    pub lat_e5: i32,
+    /// Longitude, 1e-5 degree, east positive, within ±18,000,000.
+    pub lon_e5: i32,
+    /// Speed over ground, 0.1 knot, at most 1022.
+    pub sog_dkn: Option<u16>,
+    /// Course over ground, 0.1 degree true, below 3600.
+    pub cog_ddeg: Option<u16>,
+    /// True heading, degrees, below 360.
+    pub heading_deg: Option<u16>,
+    /// AIS navigational status.
+    pub nav_status: NavStatus,
+    /// Seconds between the fix and the record's creation, at most 1022; `None` if unknown.
+    pub fix_age_s: Option<u16>,
+}
+
+impl Fix {
+    /// A fix from degrees (rounded to 1e-5°), with no speed, course or heading.
+    pub fn from_degrees(lat: f64, lon: f64) -> Fix {
+        Fix {
+            lat_e5: (lat * 1e5).round() as i32,
+            lon_e5: (lon * 1e5).round() as i32,
+            sog_dkn: None,
+            cog_ddeg: None,
+            heading_deg: None,
+            nav_status: NavStatus::UNDEFINED,
+            fix_age_s: Some(0),
+        }
+    }
+
+    /// Latitude in degrees.
+    pub fn lat(&self) -> f64 {
+        f64::from(self.lat_e5) / 1e5
+    }
+
+    /// Longitude in degrees.
+    pub fn lon(&self) -> f64 {
+        f64::from(self.lon_e5) / 1e5
+    }
+}
+
+/// Kinds of pair alert.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum PairAlertKind {
+    /// Risk of collision (with the partner or a third vessel).
+    CollisionRisk = 0,
+    /// Gear fouled.
+    GearFouled = 1,
+    /// Man overboard.
+    ManOverboard = 2,
+    /// Engine failure.
+    EngineFailure = 3,
+    /// Weather warning.
+    Weather = 4,
+    /// Anything else.
+    Other = 5,
+}
+
+/// DSC nature-of-distress codes (ITU-R M.493, leading 1 dropped as in NMEA).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum DistressNature {
+    /// 00 fire, explosion.
+    Fire = 0,
+    /// 01 flooding.
+    Flooding = 1,
+    /// 02 collision.
+    Collision = 2,
+    /// 03 grounding.
+    Grounding = 3,
+    /// 04 listing, in danger of capsizing.
+    Listing = 4,
+    /// 05 sinking.
+    Sinking = 5,
+    /// 06 disabled and adrift.
+    Adrift = 6,
+    /// 07 undesignated (the default).
+    Undesignated = 7,
+    /// 08 abandoning ship.
+    Abandoning = 8,
+    /// 09 piracy / armed robbery.
+    Piracy = 9,
+    /// 10 man overboard.
+    ManOverboard = 10,
+    /// 12 EPIRB emission.
+    Epirb = 12,
+}
+
+/// Where a distress stands, as said by one node.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum DistressStatus {
+    /// Heard and acknowledged (shore acknowledges first where it can).
+    Acknowledged,
+    /// Coming to help, expected in `eta_min` minutes.
+    Responding {
+        /// Minutes to arrival.
+        eta_min: u16,
+    },
+    /// Arrived at the scene.
+    OnScene,
+    /// The situation is resolved.
+    Resolved,
+    /// A false alert, cancelled (only the distress's author may cancel).
+    Cancelled,
+}
+
+/// Categories of dispute at sea.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum DisputeCategory {
+    /// Contention over a fishing ground.
+    FishingGround = 0,
+    /// Gear damaged, nets cut.
+    GearDamage = 1,
+    /// Collision.
+    Collision = 2,
+    /// Catch or price.
+    CatchOrPrice = 3,
+    /// Anything else.
+    Other = 4,
+}
+
+/// A party to a dispute: its key hint where it runs haiqiao, and its vessel name.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Party {
+    /// The party's key hint, if known.
+    pub key: Option<KeyHint>,
+    /// Vessel name, UTF-8 (e.g. 浙岱渔03315).
+    pub name: String,
+}
+
+/// Where a dispute is escalated.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Escalation {
+    /// China Coast Guard, 95110.
+    CoastGuard = 0,
+    /// Court, through online dispute resolution.
+    Court = 1,
+}
+
+/// A mediation case's step.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum CaseStatus {
+    /// A mediator accepted the case.
+    Accepted,
+    /// Progress in mediation (the text says what).
+    InMediation,
+    /// The mediator proposes an agreement; the text is the agreement parties co-sign.
+    AgreementProposed,
+    /// Escalated.
+    Escalated(Escalation),
+    /// Closed.
+    Closed,
+}
+
+/// A node's role, as certified.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Role {
+    /// A fishing vessel.
+    Vessel = 0,
+    /// A sea mediator.
+    Mediator = 1,
+    /// A shore station.
+    Shore = 2,
+    /// An authority (e.g. the fisheries bureau) that certifies keys.
+    Authority = 3,
+}
+
+impl Role {
+    /// A lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Vessel => "vessel",
+            Role::Mediator => "mediator",
+            Role::Shore => "shore",
+            Role::Authority => "authority",
+        }
+    }
+
+    /// Parses a name given by [`Role::name`].
+    pub fn from_name(s: &str) -> Option<Role> {
+        [Role::Vessel, Role::Mediator, Role::Shore, Role::Authority]
+            .into_iter()
+            .find(|r| r.name() == s)
+    }
+}
+
+/// Why a key was revoked.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum RevocationReason {
+    /// Unspecified.
+    Unspecified = 0,
+    /// The key was lost or stolen.
+    Compromised = 1,
+    /// The vessel left the fleet, or the role ended.
+    Retired = 2,
+    /// The certificate was issued in error.
+    Superseded = 3,
+}
+
+/// A record's body: one variant per [`Kind`].
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Body {
+    /// A position fix.
+    Position(Fix),
+    /// A pair alert.
+    PairAlert {
+        /// What happened.
+        alert: PairAlertKind,
+        /// Where, if known.
+        fix: Option<Fix>,
+        /// A short text.
+        text: String,
+    },
+    /// A distress or mutual-aid call.
+    Distress {
+        /// DSC nature code.
+        nature: DistressNature,
+        /// Where, if known.
+        fix: Option<Fix>,
+        /// Persons on board, if known.
+        persons: Option<u16>,
+        /// A short text.
+        text: String,
+    },
+    /// An update on a distress.
+    DistressUpdate {
+        /// The distress record.
+        distress: RecordId,
+        /// What the author says.
+        status: DistressStatus,
+        /// A short text.
+        text: String,
+    },
+    /// A dispute report.
+    DisputeReport {
+        /// What the dispute is about.
+        category: DisputeCategory,
+        /// The other parties.
+        parties: Vec<Party>,
+        /// Where, if known.
+        fix: Option<Fix>,
+        /// What happened.
+        description: String,
+        /// SHA-256 hashes of evidence (photos, logs) kept elsewhere.
+        evidence: Vec<[u8; 32]>,
+    },
+    /// A mediator's update on a case.
+    CaseUpdate {
+        /// The dispute report that opened the case.
+        case: RecordId,
+        /// The step.
+        status: CaseStatus,
+        /// Progress text, or the agreement's text for [`CaseStatus::AgreementProposed`].
+        text: String,
+    },
+    /// A party's signature on an agreement.
+    AgreementSignature {
+        /// The dispute report that opened the case.
+        case: RecordId,
+        /// SHA-256 of the agreement's text (UTF-8) as proposed.
+        agreement: [u8; 32],
+    },
+    /// A shore station's receipt.
+    Receipt {
+        /// Records that reached shore.
+        ids: Vec<RecordId>,
+    },
+    /// A certificate.
+    Certificate {
+        /// The certified key.
+        subject: PublicKey,
+        /// Vessel or station name, UTF-8.
+        name: String,
+        /// Registration number (e.g. 浙岱渔03315), possibly empty.
+        registration: String,
+        /// MMSI if the vessel has one.
+        mmsi: Option<u32>,
+        /// Role.
+        role: Role,
+        /// Valid from.
+        valid_from: Timestamp,
+        /// Valid until.
+        valid_until: Timestamp,
+    },
+    /// A revocation.
+    Revocation {
+        /// The revoked key.
+        subject: PublicKey,
+        /// Why.
+        reason: RevocationReason,
+    },
+    /// A text message (to a node, a pair or a group, as the destination says).
+    Text {
+        /// The text.
+        text: String,
+        /// Whether it is a safety message (sent with pair-alert priority).
+        safety: bool,
+    },
+}
+
+impl Body {
+    /// The kind of this body.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Position(_) => Kind::Position,
+            Body::PairAlert { .. } => Kind::PairAlert,
+            Body::Distress { .. } => Kind::Distress,
+            Body::DistressUpdate { .. } => Kind::DistressUpdate,
+            Body::DisputeReport { .. } => Kind::DisputeReport,
+            Body::CaseUpdate { .. } => Kind::CaseUpdate,
+            Body::AgreementSignature { .. } => Kind::AgreementSignature,
+            Body::Receipt { .. } => Kind::Receipt,
+            Body::Certificate { .. } => Kind::Certificate,
+            Body::Revocation { .. } => Kind::Revocation,
+            Body::Text { .. } => Kind::Text,
+        }
+    }
+
+    /// The priority class of this body.
+    pub fn priority(&self) -> Priority {
+        match self {
+            Body::Distress { .. } | Body::DistressUpdate { .. } => Priority::Distress,
+            Body::PairAlert { .. } => Priority::Safety,
+            Body::Text { safety: true, .. } => Priority::Safety,
+            Body::Receipt { .. } | Body::Certificate { .. } | Body::Revocation { .. } => {
+                Priority::Control
+            }
+            Body::DisputeReport { .. }
+            | Body::CaseUpdate { .. }
+            | Body::AgreementSignature { .. } => Priority::Case,
+            Body::Position(_) | Body::Text { safety: false, .. } => Priority::Routine,
+        }
+    }
+}
