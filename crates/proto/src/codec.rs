@@ -17,9 +17,10 @@ use crate::identity::{KEY_HINT_LEN, KeyHint, PUBLIC_KEY_LEN, PublicKey};
 use crate::types::*;
 use crate::{Envelope, MAX_DEPTH, VERSION};
 
-/// Longest text in a pair alert, distress, distress update, case update: bytes of UTF-8.
+/// Longest text in a pair alert, distress, distress update, text message: bytes of UTF-8.
 pub const MAX_SHORT_TEXT: usize = 280;
-/// Longest dispute description, bytes of UTF-8.
+/// Longest dispute description or case update text (which may hold an agreement), bytes of
+/// UTF-8.
 pub const MAX_DESCRIPTION: usize = 1000;
 /// Longest vessel or station name, bytes of UTF-8.
 pub const MAX_NAME: usize = 64;

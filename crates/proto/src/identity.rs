@@ -34,14 +34,14 @@ pub const MAX_KEYS_PER_HINT: usize = 4;
 pub struct PublicKey(VerifyingKey);
 
 impl PublicKey {
-    /// Parses a key, refusing encodings that are not a point and the small-order (weak) keys.
+    /// Parses a key, refusing encodings that are not a point, non-canonical encodings of a
+    /// point (y ≥ p, or x = 0 with the sign bit set: RFC 8032 §5.1.3 says decoding fails) and
+    /// the small-order (weak) keys.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RecordError> {
         let arr: [u8; PUBLIC_KEY_LEN] = bytes.try_into().map_err(|_| RecordError::MalformedKey)?;
-        let key = VerifyingKey::from_bytes(&arr).map_err(|_| RecordError::MalformedKey)?;
-        if key.is_weak() {
-            return Err(RecordError::MalformedKey);
-        }
-        Ok(PublicKey(key))
+        strict_point(&arr)
+            .map(PublicKey)
+            .ok_or(RecordError::MalformedKey)
     }
 
     /// The 32 bytes of the key.
@@ -106,6 +106,18 @@ impl std::str::FromStr for PublicKey {
         let bytes = hex::decode(s).map_err(|_| RecordError::MalformedKey)?;
         PublicKey::from_bytes(&bytes)
     }
+}
+
+/// The point encoded by `bytes` if it is the canonical encoding of a point that is not of small
+/// order: what a public key and a signature's R must be under strict verification. (The
+/// decompression of ed25519-dalek reduces y modulo p, so a few points have a second encoding;
+/// refusing it keeps one key to one byte string, hence to one hint.)
+pub(crate) fn strict_point(bytes: &[u8; PUBLIC_KEY_LEN]) -> Option<VerifyingKey> {
+    let key = VerifyingKey::from_bytes(bytes).ok()?;
+    if key.is_weak() || key.to_edwards().compress().to_bytes() != *bytes {
+        return None;
+    }
+    Some(key)
 }
 
 /// The first 8 bytes of SHA-256 of a public key: how a record names its author, and how a
@@ -302,6 +314,28 @@ mod tests {
         );
         let k = key(7);
         assert_eq!(PublicKey::from_bytes(k.as_bytes()), Ok(k));
+    }
+
+    #[test]
+    fn non_canonical_encodings_are_refused() {
+        // y = 3 is a point of large order; y = p + 3 (p = 2^255 - 19) decompresses to the same
+        // point, but RFC 8032 refuses y >= p, and accepting it would give one point two hints.
+        let mut y3 = [0u8; 32];
+        y3[0] = 3;
+        assert!(PublicKey::from_bytes(&y3).is_ok());
+        let mut p3 = [0xffu8; 32];
+        p3[0] = 0xed + 3;
+        p3[31] = 0x7f;
+        assert!(VerifyingKey::from_bytes(&p3).is_ok(), "dalek accepts it");
+        assert_eq!(PublicKey::from_bytes(&p3), Err(RecordError::MalformedKey));
+        // The identity with the sign bit set (x = 0, "negative zero").
+        let mut neg_ident = [0u8; 32];
+        neg_ident[0] = 1;
+        neg_ident[31] = 0x80;
+        assert_eq!(
+            PublicKey::from_bytes(&neg_ident),
+            Err(RecordError::MalformedKey)
+        );
     }
 
     #[test]

@@ -155,3 +155,68 @@ fn signing_refuses_a_foreign_author_hint() {
         })
     ));
 }
+
+/// Lifts a u64 into the type of `_like` (a curve25519 scalar, which this crate does not name).
+fn lift<S: From<u64>>(_like: &S, v: u64) -> S {
+    S::from(v)
+}
+
+/// A signature with R = the identity and s = H(R || A || M)·a: it satisfies the cofactorless
+/// equation [s]B = R + [k]A, but strict verification refuses a small-order R.
+fn small_order_r_signature(seed: &[u8; 32], envelope: &[u8]) -> [u8; 64] {
+    use sha2::Digest;
+    let a = ed25519_dalek::SigningKey::from_bytes(seed).to_scalar();
+    let public = Keypair::from_seed(seed).public();
+    let mut r = [0u8; 32];
+    r[0] = 1;
+    let h = sha2::Sha512::new()
+        .chain_update(r)
+        .chain_update(public.as_bytes())
+        .chain_update(record::SIGNING_CONTEXT)
+        .chain_update(envelope)
+        .finalize();
+    // k = h mod l, from its 64-bit limbs (little-endian), in scalar arithmetic.
+    let two32 = lift(&a, 1 << 32);
+    let two64 = two32 * two32;
+    let mut k = lift(&a, 0);
+    for limb in h.chunks(8).rev() {
+        let limb = u64::from_le_bytes(limb.try_into().unwrap());
+        k = k * two64 + lift(&a, limb);
+    }
+    let s = k * a;
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r);
+    sig[32..].copy_from_slice(&s.to_bytes());
+    sig
+}
+
+#[test]
+fn batch_refuses_a_small_order_r_like_single_verification() {
+    let seed = [1u8; 32];
+    let k = Keypair::from_seed(&seed);
+    let mut ring = KeyRing::new(4);
+    ring.insert(k.public());
+    let r = Record::sign(&k, position_envelope(&k, 1)).unwrap();
+    let env = &r.bytes()[..r.len() - 64];
+    let mut forged = env.to_vec();
+    forged.extend_from_slice(&small_order_r_signature(&seed, env));
+    let u = Unverified::decode(&forged).unwrap();
+    assert_eq!(
+        u.clone().verify(&ring, NOW).unwrap_err(),
+        RecordError::BadSignature
+    );
+    let good = Unverified::decode(r.bytes()).unwrap();
+    let out = verify_batch(vec![u, good], &ring, NOW);
+    assert_eq!(out[0].as_ref().unwrap_err(), &RecordError::BadSignature);
+    assert!(out[1].is_ok());
+}
+
+#[test]
+fn time_checks_do_not_overflow() {
+    let k = keypair(1);
+    let env = position_envelope(&k, 1);
+    assert!(matches!(
+        env.check_time(u64::MAX),
+        Err(RecordError::Expired { .. })
+    ));
+}
