@@ -18,7 +18,9 @@ mod codec;
 mod error;
 pub mod identity;
 pub mod record;
+pub mod samples;
 pub mod types;
+pub mod wire;
 
 pub use codec::{
     FIX_LEN, MAX_DESCRIPTION, MAX_EVIDENCE, MAX_NAME, MAX_PARTIES, MAX_RECEIPT_IDS, MAX_SHORT_TEXT,
