@@ -22,6 +22,12 @@
 //!   positions (by creation time, then sequence number); an older one is dropped
 //!   ([`InsertOutcome::Superseded`]) and the oldest of a full track is evicted by a newer one.
 //! - **Size accounting** counts a record's encoded length.
+//!
+//! Where the contract says "oldest" or "newest", records are ordered by creation time, then
+//! sequence number, then id, so every store answers the same. An insert decides in this order:
+//! [`InsertOutcome::Duplicate`], [`Refusal::TooLarge`], [`InsertOutcome::Superseded`], then room
+//! under the author quota ([`Refusal::AuthorQuota`]) and in the store ([`Refusal::StoreFull`]);
+//! it is all or nothing (a refused record evicts nothing, a superseded one changes nothing).
 
 mod memory;
 
@@ -30,7 +36,9 @@ pub mod conformance;
 
 pub use memory::MemStore;
 
-use haiqiao_proto::{Destination, Kind, Priority, PublicKey, Record, RecordError, RecordId, Timestamp};
+use haiqiao_proto::{
+    Destination, Kind, Priority, PublicKey, Record, RecordError, RecordId, Timestamp,
+};
 
 /// Limits of a store. Plain data; the node's TOML nests it as `[store]`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,7 +81,10 @@ pub enum InsertOutcome {
 impl InsertOutcome {
     /// Whether the store holds the record after the insert.
     pub fn is_held(&self) -> bool {
-        matches!(self, InsertOutcome::Stored { .. } | InsertOutcome::Duplicate)
+        matches!(
+            self,
+            InsertOutcome::Stored { .. } | InsertOutcome::Duplicate
+        )
     }
 }
 
@@ -180,7 +191,8 @@ pub trait Store {
     /// held. Durable once returned.
     fn remove(&mut self, id: &RecordId) -> Result<bool, StoreError>;
 
-    /// The record an author wrote with this sequence number.
+    /// The record an author wrote with this sequence number (if an author reused a number,
+    /// the one with the lowest id).
     fn by_author_seq(&self, author: &PublicKey, seq: u64) -> Result<Option<Record>, StoreError>;
 
     /// Records of a kind created in `[from, to]`, oldest first, at most `limit`.
@@ -195,13 +207,14 @@ pub trait Store {
     /// Records for a destination, oldest first, at most `limit`.
     fn by_destination(&self, dest: &Destination, limit: usize) -> Result<Vec<Record>, StoreError>;
 
-    /// The newest position of each vessel.
+    /// The newest position of each vessel, in order of the vessels' keys.
     fn latest_positions(&self) -> Result<Vec<Record>, StoreError>;
 
     /// A vessel's kept positions, newest first.
     fn track(&self, author: &PublicKey) -> Result<Vec<Record>, StoreError>;
 
-    /// Removes every record whose expiry is at or before `now`; returns their ids.
+    /// Removes every record whose expiry is at or before `now`; returns their ids, soonest
+    /// expiry first (then by id). Durable once returned.
     fn sweep_expired(&mut self, now: u64) -> Result<Vec<RecordId>, StoreError>;
 
     /// A summary of every record held, in id order.
@@ -209,6 +222,10 @@ pub trait Store {
 
     /// How full the store is.
     fn usage(&self) -> Usage;
+
+    /// How much of the store one author's records take (what [`StoreLimits::max_author_bytes`]
+    /// bounds).
+    fn author_usage(&self, author: &PublicKey) -> Usage;
 
     /// The limits the store enforces.
     fn limits(&self) -> &StoreLimits;
