@@ -451,7 +451,14 @@ impl Out {
     }
 }
 
-fn env(author: &Key, seq: u64, created: u64, ttl_min: u32, dest: Destination, body: Body) -> Envelope {
+fn env(
+    author: &Key,
+    seq: u64,
+    created: u64,
+    ttl_min: u32,
+    dest: Destination,
+    body: Body,
+) -> Envelope {
     Envelope {
         author: author.hint(),
         seq,
@@ -510,7 +517,14 @@ fn main() {
         "position",
         "the worked example of docs/protocol.md",
         &alice,
-        env(&alice, 4000, NOW - 2, 240, Destination::Everyone, Body::Position(fix_zhoushan())),
+        env(
+            &alice,
+            4000,
+            NOW - 2,
+            240,
+            Destination::Everyone,
+            Body::Position(fix_zhoushan()),
+        ),
     );
     out.valid(
         "position_extremes_to_shore",
@@ -1061,13 +1075,21 @@ fn main() {
     out.invalid(
         "non_canonical_indefinite_array",
         "the text body as an indefinite-length array 9f .. ff",
-        &with(&text_tree, &[BODY_AT], raw(&[0x9f, 0x62, b'h', b'i', 0xf4, 0xff])),
+        &with(
+            &text_tree,
+            &[BODY_AT],
+            raw(&[0x9f, 0x62, b'h', b'i', 0xf4, 0xff]),
+        ),
         "non_canonical",
     );
     out.invalid(
         "non_canonical_indefinite_text",
         "the text as an indefinite-length string 7f 62 'hi' ff",
-        &with(&text_tree, &[BODY_AT, 0], raw(&[0x7f, 0x62, b'h', b'i', 0xff])),
+        &with(
+            &text_tree,
+            &[BODY_AT, 0],
+            raw(&[0x7f, 0x62, b'h', b'i', 0xff]),
+        ),
         "non_canonical",
     );
 
@@ -1208,7 +1230,11 @@ fn main() {
     ib(
         "invalid_author_7_bytes",
         "a 7-byte author hint",
-        with(&text_tree, &[AUTHOR_AT], C::B(alice.hint().as_bytes()[..7].to_vec())),
+        with(
+            &text_tree,
+            &[AUTHOR_AT],
+            C::B(alice.hint().as_bytes()[..7].to_vec()),
+        ),
         &mut out,
     );
     ib(
@@ -1350,7 +1376,11 @@ fn main() {
     ib(
         "invalid_text_too_long",
         "a 281-byte text",
-        with(&text_tree, &[BODY_AT, 0], C::T(text_of_len(MAX_SHORT_TEXT + 1))),
+        with(
+            &text_tree,
+            &[BODY_AT, 0],
+            C::T(text_of_len(MAX_SHORT_TEXT + 1)),
+        ),
         &mut out,
     );
     ib(
@@ -1443,13 +1473,7 @@ fn main() {
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::DisputeReport as u64);
         let dispute_body = |parties: C, evidence: C| {
-            C::A(vec![
-                C::U(1),
-                parties,
-                C::Null,
-                C::T("x".into()),
-                evidence,
-            ])
+            C::A(vec![C::U(1), parties, C::Null, C::T("x".into()), evidence])
         };
         ib(
             "invalid_dispute_nine_parties",
