@@ -1,7 +1,19 @@
 //! haiqiao-mesh: the deterministic delivery engine (no I/O) and the storage contract it needs.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod config;
+pub mod harness;
+mod defence;
+mod index;
+mod node;
 pub mod riblt;
+mod routing;
+mod session;
 pub mod store;
 
 pub use store::{InsertOutcome, MemStore, Refusal, Store, StoreError, StoreLimits, Summary, Usage};
+
+pub use config::MeshConfig;
+pub use defence::Offence;
+pub use index::short_id;
+pub use node::{Input, MeshError, Node, Output, Stats, Verdict, short_of};

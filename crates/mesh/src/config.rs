@@ -1,0 +1,82 @@
+//! The engine's settings: plain serde data with documented defaults. The node's TOML nests
+//! this as `[mesh]`, and the simulator reads the same struct.
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the delivery engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeshConfig {
+    /// Forwarding copies a new shore-bound record starts with (binary spray, then focus
+    /// towards nodes that were at shore more recently). Default 8.
+    pub shore_copies: u8,
+    /// Forwarding copies of a new record to a node, a pair, a group or an area's mediators.
+    /// Default 4.
+    pub direct_copies: u8,
+    /// A node hands its last copy of a shore-bound record to a peer whose last shore contact
+    /// is at least this many minutes more recent than its own. Default 30.
+    pub focus_margin_min: u32,
+    /// Most bytes in one outgoing frame (records are never split). Default 1200, so that a
+    /// frame crosses a 1 kbit/s link in about ten seconds.
+    pub max_frame_bytes: usize,
+    /// Most coded symbols a decoder accepts in one tier before giving up. Default 200,000.
+    pub max_symbols: usize,
+    /// Records waiting for their author's key, across all peers. Default 1024.
+    pub max_pending_keys: usize,
+    /// Keys the node remembers besides those of records it holds. Default 100,000.
+    pub key_ring_capacity: usize,
+    /// Record ids named by receipts that the node remembers, to refuse freed records.
+    /// Default 100,000.
+    pub max_receipted: usize,
+    /// Shore stations: most ids per receipt (at most 100). Default 100.
+    pub receipt_batch: usize,
+    /// Shore stations: longest wait before receipting what arrived, in ms. Default 5,000.
+    pub receipt_delay_ms: u64,
+    /// Receipt time to live, minutes. Default 3 days.
+    pub receipt_ttl_min: u32,
+    /// Records per second a peer may send (token bucket). Default 500.
+    pub peer_records_per_s: u32,
+    /// Burst of records a peer may send at once. Default 5,000.
+    pub peer_records_burst: u32,
+    /// Records per second accepted from one author. Default 50.
+    pub author_records_per_s: u32,
+    /// Burst of records accepted from one author. Default 2,000.
+    pub author_records_burst: u32,
+    /// Authors whose rate is tracked (least recently seen forgotten first). Default 10,000.
+    pub max_tracked_authors: usize,
+    /// Penalty score at which a peer is disconnected and banned. Default 100.
+    pub ban_threshold: u32,
+    /// How long a ban lasts, ms. Default 10 minutes.
+    pub ban_ms: u64,
+    /// Most peers with a sync session at once. Default 32.
+    pub max_peers: usize,
+    /// How often expired records are swept, ms. Default 60,000.
+    pub sweep_interval_ms: u64,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        MeshConfig {
+            shore_copies: 8,
+            direct_copies: 4,
+            focus_margin_min: 30,
+            max_frame_bytes: 1200,
+            max_symbols: 200_000,
+            max_pending_keys: 1024,
+            key_ring_capacity: 100_000,
+            max_receipted: 100_000,
+            receipt_batch: 100,
+            receipt_delay_ms: 5_000,
+            receipt_ttl_min: 3 * 24 * 60,
+            peer_records_per_s: 500,
+            peer_records_burst: 5_000,
+            author_records_per_s: 50,
+            author_records_burst: 2_000,
+            max_tracked_authors: 10_000,
+            ban_threshold: 100,
+            ban_ms: 10 * 60 * 1000,
+            max_peers: 32,
+            sweep_interval_ms: 60_000,
+        }
+    }
+}

@@ -1,0 +1,1250 @@
+//! The delivery engine: one node's view of the mesh, with no I/O.
+//!
+//! # Call order
+//!
+//! ```text
+//! let mut node = Node::new(config, key, role, store, now_ms)?;
+//! loop {
+//!     node.handle(now_ms, input);          // an event happened (or Input::Tick: time passed)
+//!     node.submit(now_ms, dest, ttl, body)?; // or: the application wrote a record
+//!     while let Some(out) = node.poll_output() { /* send, publish, deliver, disconnect */ }
+//!     let wake = node.poll_timeout();      // call handle(Input::Tick) no later than this
+//! }
+//! ```
+//!
+//! After every `handle` or `submit`, drain `poll_output` before waiting; then wait for the
+//! next input or until `poll_timeout`. Time is the caller's clock in milliseconds since the
+//! Unix epoch (records carry seconds); the engine never reads a clock, spawns, sleeps or draws
+//! randomness, so the daemon, the simulator and the tests run the same code.
+//!
+//! # What happens on a contact
+//!
+//! Both sides send a [`Frame::Hello`] with the count and digest of each tier of their flood
+//! set. Equal tiers are done in that one round trip. For a differing tier the side with fewer
+//! records streams rateless-IBLT symbols ([`crate::riblt`]) and the other decodes the
+//! difference as they arrive, pushing what the streamer lacks and asking for what it lacks;
+//! tier 0 (distress, safety, control) goes before tier 1. Records for a node, pair, group,
+//! area or shore are offered by short id to the peers routing picks ([`crate::routing`]).
+//! Records travel in numbered frames; the receiver acknowledges a frame only once its records
+//! are durable in its store (custody), and copies handed over come back if the contact drops
+//! first. Everything sent is paced to the link's rate when it is known, most urgent first.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use haiqiao_proto::wire::{Carried, Frame, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
+use haiqiao_proto::{
+    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, PublicKey, Record, RecordError,
+    RecordId, Role, Timestamp, Unverified, verify_batch,
+};
+
+use crate::config::MeshConfig;
+use crate::defence::{Bucket, Offence, Scores};
+use crate::index::{Index, Meta, short_id};
+use crate::riblt::{Decoder, Encoder, Side, Symbol};
+use crate::routing::{self, Handoff, PeerView};
+use crate::session::{MAX_IN_FLIGHT_FRAMES, MAX_QUEUED_IDS, Session, TierSync};
+use crate::store::{InsertOutcome, Refusal, Store, StoreError, Summary};
+
+/// Something that happened, for the engine to act on.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A link to a peer came up; `rate_bps` is the link's rate when known.
+    ContactUp {
+        /// The peer.
+        peer: PublicKey,
+        /// Link rate, bits per second.
+        rate_bps: Option<u32>,
+    },
+    /// The link to a peer went down.
+    ContactDown {
+        /// The peer.
+        peer: PublicKey,
+    },
+    /// A sync frame arrived from a peer.
+    Frame {
+        /// The peer.
+        peer: PublicKey,
+        /// The frame's bytes.
+        bytes: Vec<u8>,
+    },
+    /// A record arrived by live gossip from a peer.
+    Gossip {
+        /// The peer that relayed it.
+        peer: PublicKey,
+        /// The record's bytes.
+        bytes: Vec<u8>,
+    },
+    /// Time passed (a timer from [`Node::poll_timeout`] fired).
+    Tick,
+}
+
+/// The engine's verdict on a gossiped record (for the gossip layer's validation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// New and valid: forward it.
+    Accept,
+    /// Already held, or not wanted: do not forward, no fault.
+    Ignore,
+    /// Invalid: do not forward, the peer is at fault.
+    Reject,
+}
+
+/// Something for the driver to do.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Send a frame to a peer on the sync stream.
+    Send {
+        /// The peer.
+        peer: PublicKey,
+        /// The frame's bytes.
+        frame: Vec<u8>,
+    },
+    /// Publish a record by live gossip to connected peers.
+    Publish {
+        /// The record id (the gossip message id).
+        id: RecordId,
+        /// The record's bytes.
+        bytes: Arc<[u8]>,
+    },
+    /// The verdict on a gossiped record.
+    GossipVerdict {
+        /// The peer that relayed it.
+        peer: PublicKey,
+        /// Its id, if it decoded.
+        id: Option<RecordId>,
+        /// What to do with it.
+        verdict: Verdict,
+    },
+    /// A record addressed to this node arrived for the first time.
+    Deliver(Record),
+    /// A peer was penalised.
+    Penalty {
+        /// The peer.
+        peer: PublicKey,
+        /// Why.
+        offence: Offence,
+        /// Its score now.
+        score: u32,
+    },
+    /// Close the connection to a peer and refuse it until `until_ms`.
+    Disconnect {
+        /// The peer.
+        peer: PublicKey,
+        /// Until when it is refused.
+        until_ms: u64,
+    },
+}
+
+/// Errors of [`Node::submit`] and [`Node::new`].
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The record is invalid.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The store refused the record.
+    #[error("store refused the record: {0:?}")]
+    Refused(Refusal),
+}
+
+/// Counters, for status and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames sent.
+    pub frames_out: u64,
+    /// Frame bytes sent.
+    pub bytes_out: u64,
+    /// Of which record bytes.
+    pub record_bytes_out: u64,
+    /// Records sent in frames.
+    pub records_out: u64,
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frame bytes received.
+    pub bytes_in: u64,
+    /// New records stored from peers (sync or gossip).
+    pub records_in: u64,
+    /// Records received that were already held.
+    pub duplicates: u64,
+    /// Records refused (invalid, unwanted, rate-limited, store full).
+    pub refused: u64,
+    /// Records whose signature failed.
+    pub bad_signatures: u64,
+    /// Frames or records that did not decode.
+    pub malformed: u64,
+    /// Records delivered to the application.
+    pub delivered: u64,
+    /// Records handed to peers and acknowledged (custody taken).
+    pub custody_acked: u64,
+    /// Copies freed by shore receipts.
+    pub freed_by_receipt: u64,
+    /// Records this node wrote.
+    pub submitted: u64,
+    /// Penalties given.
+    pub penalties: u64,
+}
+
+/// Where a record came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Local,
+    Sync(PublicKey),
+    Gossip(PublicKey),
+}
+
+impl Source {
+    fn peer(&self) -> Option<PublicKey> {
+        match self {
+            Source::Local => None,
+            Source::Sync(p) | Source::Gossip(p) => Some(*p),
+        }
+    }
+}
+
+/// What became of one received record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Taken {
+    New,
+    Held,
+    Refused,
+    Invalid,
+}
+
+/// The highest shore age a hello reports (about 45 days: "long ago or never").
+const MAX_SHORE_AGE_MIN: u32 = 65_535;
+
+/// The delivery engine of one node. See the module docs for the call order.
+#[derive(Debug)]
+pub struct Node<S: Store> {
+    cfg: MeshConfig,
+    key: Keypair,
+    me: PublicKey,
+    hint: KeyHint,
+    role: Role,
+    groups: Vec<u32>,
+    store: S,
+    ring: KeyRing,
+    index: Index,
+    sessions: BTreeMap<PublicKey, Session>,
+    scores: Scores,
+    peer_buckets: BTreeMap<PublicKey, Bucket>,
+    author_buckets: BTreeMap<KeyHint, Bucket>,
+    pending_keys: VecDeque<(PublicKey, Vec<u8>, u8)>,
+    receipted: BTreeSet<RecordId>,
+    receipted_order: VecDeque<RecordId>,
+    receipt_queue: Vec<RecordId>,
+    receipt_due: Option<u64>,
+    next_seq: u64,
+    last_shore_ms: Option<u64>,
+    next_sweep_ms: u64,
+    out: VecDeque<Output>,
+    stats: Stats,
+}
+
+/// Symbols a streamer sends before the decoder first asks for more; both sides compute it
+/// from the two hellos.
+fn initial_burst(mine: u32, theirs: u32) -> u32 {
+    match mine.abs_diff(theirs) {
+        0 => 3,
+        1 => 1,
+        d => d.saturating_mul(7) / 5 + 1,
+    }
+}
+
+impl<S: Store> Node<S> {
+    /// Builds the engine over a store, indexing what it holds.
+    pub fn new(
+        cfg: MeshConfig,
+        key: Keypair,
+        role: Role,
+        store: S,
+        now_ms: u64,
+    ) -> Result<Node<S>, MeshError> {
+        let me = key.public();
+        let mut ring = KeyRing::new(cfg.key_ring_capacity);
+        ring.pin(me);
+        let mut node = Node {
+            hint: me.hint(),
+            me,
+            role,
+            groups: Vec::new(),
+            store,
+            ring,
+            index: Index::default(),
+            sessions: BTreeMap::new(),
+            scores: Scores::default(),
+            peer_buckets: BTreeMap::new(),
+            author_buckets: BTreeMap::new(),
+            pending_keys: VecDeque::new(),
+            receipted: BTreeSet::new(),
+            receipted_order: VecDeque::new(),
+            receipt_queue: Vec::new(),
+            receipt_due: None,
+            next_seq: 0,
+            last_shore_ms: None,
+            next_sweep_ms: now_ms,
+            out: VecDeque::new(),
+            stats: Stats::default(),
+            key,
+            cfg,
+        };
+        let summaries = node.store.summaries()?;
+        let mut receipts = Vec::new();
+        for s in &summaries {
+            node.ring.insert(s.author);
+            let copies = if s.author == me {
+                routing::initial_copies(&node.cfg, &s.dest)
+            } else {
+                // Copies are not persisted: after a restart a carried record keeps one, so
+                // it is still delivered and handed on by focus, but not sprayed again.
+                u8::from(!routing::is_for_me(&s.dest, &node.hint, role, &node.groups))
+            };
+            node.index.insert(s.id, Meta::new(s, copies));
+            if s.author == me {
+                node.next_seq = node.next_seq.max(s.seq + 1);
+            }
+            if s.kind == haiqiao_proto::Kind::Receipt {
+                receipts.push(s.id);
+            }
+        }
+        for id in receipts {
+            if let Some(r) = node.store.get(&id)? {
+                if let Body::Receipt { ids } = r.body() {
+                    for i in ids {
+                        node.remember_receipted(*i);
+                    }
+                }
+            }
+        }
+        Ok(node)
+    }
+
+    /// Sets the groups this node belongs to (for group-addressed texts).
+    pub fn set_groups(&mut self, groups: Vec<u32>) {
+        self.groups = groups;
+    }
+
+    /// Makes sure the next sequence number is at least `seq` (the daemon persists its
+    /// counter so that numbers never repeat after old records expire).
+    pub fn ensure_next_seq(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq);
+    }
+
+    /// The next sequence number this node will use.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// This node's key.
+    pub fn public_key(&self) -> PublicKey {
+        self.me
+    }
+
+    /// This node's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Peers with a session.
+    pub fn peers(&self) -> impl Iterator<Item = &PublicKey> {
+        self.sessions.keys()
+    }
+
+    /// Whether the peer's session has finished reconciling every tier and has nothing left to
+    /// send or awaiting custody.
+    pub fn is_idle_with(&self, peer: &PublicKey) -> bool {
+        self.sessions.get(peer).is_some_and(|s| {
+            s.view.is_some()
+                && s.tiers.iter().all(|t| matches!(t, TierSync::Done))
+                && !s.has_work()
+                && s.in_flight.is_empty()
+        })
+    }
+
+    /// Records held.
+    pub fn held(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether a record is held.
+    pub fn holds(&self, id: &RecordId) -> bool {
+        self.index.contains(id)
+    }
+
+    /// Learns a key (e.g. from a certificate or configuration).
+    pub fn learn_key(&mut self, key: PublicKey) {
+        self.ring.insert(key);
+    }
+
+    /// Minutes since this node was last in contact with a shore station.
+    pub fn shore_age_min(&self, now_ms: u64) -> u32 {
+        if self.role == Role::Shore {
+            return 0;
+        }
+        if self.sessions.values().any(|s| s.view.is_some_and(|v| v.is_shore())) {
+            return 0;
+        }
+        match self.last_shore_ms {
+            Some(t) => (now_ms.saturating_sub(t) / 60_000).min(u64::from(MAX_SHORE_AGE_MIN)) as u32,
+            None => MAX_SHORE_AGE_MIN,
+        }
+    }
+
+    /// The next output for the driver.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When the engine next needs [`Input::Tick`], ms since the epoch.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let mut t = Some(self.next_sweep_ms);
+        let mut min = |x: Option<u64>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        min(self.receipt_due);
+        for s in self.sessions.values() {
+            if s.has_work() {
+                min(s.ready_at());
+            }
+        }
+        t
+    }
+
+    /// Writes, signs and stores a record of this node's; it is then carried by the mesh.
+    pub fn submit(
+        &mut self,
+        now_ms: u64,
+        dest: Destination,
+        ttl_min: u32,
+        body: Body,
+    ) -> Result<Record, MeshError> {
+        let env = Envelope {
+            author: self.hint,
+            seq: self.next_seq,
+            created: Timestamp((now_ms / 1000) as u32),
+            ttl_min,
+            dest,
+            body,
+        };
+        let record = Record::sign(&self.key, env)?;
+        match self.store.insert(&record)? {
+            InsertOutcome::Stored { evicted } => {
+                self.next_seq += 1;
+                self.stats.submitted += 1;
+                for e in evicted {
+                    self.index.remove(&e);
+                }
+                let copies = routing::initial_copies(&self.cfg, &dest);
+                self.index.insert(record.id(), Meta::new(&Summary::of(&record), copies));
+                self.after_store(now_ms, &record, Source::Local)?;
+                self.pump_all(now_ms);
+                Ok(record)
+            }
+            InsertOutcome::Duplicate | InsertOutcome::Superseded => {
+                self.next_seq += 1;
+                Ok(record)
+            }
+            InsertOutcome::Refused(r) => Err(MeshError::Refused(r)),
+        }
+    }
+
+    /// Handles one input. Storage failures are returned; the engine stays usable.
+    pub fn handle(&mut self, now_ms: u64, input: Input) -> Result<(), StoreError> {
+        let r = match input {
+            Input::ContactUp { peer, rate_bps } => {
+                self.contact_up(now_ms, peer, rate_bps);
+                Ok(())
+            }
+            Input::ContactDown { peer } => {
+                self.contact_down(now_ms, &peer);
+                Ok(())
+            }
+            Input::Frame { peer, bytes } => self.on_frame_bytes(now_ms, peer, &bytes),
+            Input::Gossip { peer, bytes } => self.on_gossip(now_ms, peer, bytes),
+            Input::Tick => Ok(()),
+        };
+        let t = self.timers(now_ms);
+        self.pump_all(now_ms);
+        r.and(t)
+    }
+
+    // --- contacts -------------------------------------------------------------------------
+
+    fn contact_up(&mut self, now_ms: u64, peer: PublicKey, rate_bps: Option<u32>) {
+        if peer == self.me {
+            return;
+        }
+        if let Some(until_ms) = self.scores.banned_until(&peer, now_ms) {
+            self.out.push_back(Output::Disconnect { peer, until_ms });
+            return;
+        }
+        if !self.sessions.contains_key(&peer) && self.sessions.len() >= self.cfg.max_peers {
+            self.out.push_back(Output::Disconnect {
+                peer,
+                until_ms: now_ms,
+            });
+            return;
+        }
+        self.ring.insert(peer);
+        self.restore_in_flight(&peer);
+        let mut s = Session::new(peer, rate_bps.filter(|r| *r > 0), now_ms);
+        for t in 0..TIERS {
+            s.mine[t] = self.index.summary(t);
+            s.snapshot[t] = self.index.snapshot(t);
+        }
+        s.push_control(Frame::Hello {
+            tiers: s.mine,
+            shore_age_min: self.shore_age_min(now_ms),
+        });
+        self.peer_buckets
+            .insert(peer, Bucket::full(self.cfg.peer_records_burst, now_ms));
+        self.sessions.insert(peer, s);
+    }
+
+    fn contact_down(&mut self, now_ms: u64, peer: &PublicKey) {
+        self.restore_in_flight(peer);
+        if let Some(s) = self.sessions.remove(peer) {
+            if s.view.is_some_and(|v| v.is_shore()) {
+                self.last_shore_ms = Some(now_ms);
+            }
+        }
+        self.peer_buckets.remove(peer);
+    }
+
+    /// Copies handed over in frames that were never acknowledged come back.
+    fn restore_in_flight(&mut self, peer: &PublicKey) {
+        if let Some(s) = self.sessions.get_mut(peer) {
+            for (_, items) in std::mem::take(&mut s.in_flight) {
+                for (id, k) in items {
+                    if let Some(m) = self.index.get_mut(&id) {
+                        m.copies = m.copies.saturating_add(k);
+                    }
+                }
+            }
+        }
+    }
+
+    fn penalise(&mut self, now_ms: u64, peer: PublicKey, offence: Offence) {
+        let score = self.scores.add(peer, offence, now_ms);
+        self.stats.penalties += 1;
+        self.out.push_back(Output::Penalty {
+            peer,
+            offence,
+            score,
+        });
+        if score >= self.cfg.ban_threshold {
+            let until_ms = now_ms + self.cfg.ban_ms;
+            self.scores.ban(peer, until_ms);
+            self.contact_down(now_ms, &peer);
+            self.out.push_back(Output::Disconnect { peer, until_ms });
+        }
+    }
+
+    // --- frames ---------------------------------------------------------------------------
+
+    fn on_frame_bytes(&mut self, now_ms: u64, peer: PublicKey, bytes: &[u8]) -> Result<(), StoreError> {
+        if !self.sessions.contains_key(&peer) {
+            return Ok(());
+        }
+        self.stats.frames_in += 1;
+        self.stats.bytes_in += bytes.len() as u64;
+        match Frame::decode(bytes) {
+            Ok(f) => self.on_frame(now_ms, peer, f),
+            Err(_) => {
+                self.stats.malformed += 1;
+                self.penalise(now_ms, peer, Offence::MalformedFrame);
+                Ok(())
+            }
+        }
+    }
+
+    fn on_frame(&mut self, now_ms: u64, peer: PublicKey, frame: Frame) -> Result<(), StoreError> {
+        match frame {
+            Frame::Hello {
+                tiers,
+                shore_age_min,
+            } => self.on_hello(now_ms, peer, tiers, shore_age_min),
+
+            Frame::Symbols {
+                tier,
+                start,
+                symbols,
+            } => self.on_symbols(now_ms, peer, tier as usize, start, &symbols)?,
+            Frame::More { tier, count } => {
+                let Some(s) = self.sessions.get_mut(&peer) else { return Ok(()) };
+                match &mut s.tiers[tier as usize] {
+                    TierSync::Streaming { credit, .. } => {
+                        *credit = credit.saturating_add(count.min(self.cfg.max_symbols as u32));
+                    }
+                    TierSync::Done => {}
+                    _ => self.penalise(now_ms, peer, Offence::ProtocolViolation),
+                }
+            }
+            Frame::Done { tier } => {
+                if let Some(s) = self.sessions.get_mut(&peer) {
+                    if matches!(s.tiers[tier as usize], TierSync::Streaming { .. }) {
+                        s.tiers[tier as usize] = TierSync::Done;
+                    }
+                }
+            }
+            Frame::Want { ids } => self.on_want(now_ms, peer, &ids)?,
+            Frame::Offer { ids } => {
+                let Some(s) = self.sessions.get_mut(&peer) else { return Ok(()) };
+                for id in ids {
+                    let short = u64::from_be_bytes(id);
+                    match self.index.by_short(short) {
+                        Some(full) => {
+                            s.known.insert(full);
+                        }
+                        None if s.want.len() < MAX_QUEUED_IDS => {
+                            s.want.insert(short);
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Frame::Records { seq, items } => {
+                let results = self.ingest(
+                    now_ms,
+                    Source::Sync(peer),
+                    items.into_iter().map(|c| (c.bytes, c.copies)).collect(),
+                )?;
+                let refused = results
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| matches!(t, Taken::Refused | Taken::Invalid))
+                    .map(|(i, _)| (seq, i as u16))
+                    .collect();
+                if let Some(s) = self.sessions.get_mut(&peer) {
+                    s.push_control(Frame::Ack { upto: seq, refused });
+                }
+            }
+            Frame::Ack { upto, refused } => {
+                let Some(s) = self.sessions.get_mut(&peer) else { return Ok(()) };
+                let done: Vec<u32> = s.in_flight.range(..=upto).map(|(k, _)| *k).collect();
+                for f in done {
+                    let Some(items) = s.in_flight.remove(&f) else { continue };
+                    for (i, (id, k)) in items.into_iter().enumerate() {
+                        if refused.contains(&(f, i as u16)) {
+                            if let Some(m) = self.index.get_mut(&id) {
+                                m.copies = m.copies.saturating_add(k);
+                            }
+                        } else {
+                            self.stats.custody_acked += 1;
+                        }
+                    }
+                }
+            }
+            Frame::WantKeys { hints } => {
+                let keys: Vec<PublicKey> = hints
+                    .iter()
+                    .flat_map(|h| self.ring.lookup(*h).copied().collect::<Vec<_>>())
+                    .take(64)
+                    .collect();
+                if let Some(s) = self.sessions.get_mut(&peer) {
+                    if !keys.is_empty() {
+                        s.push_control(Frame::Keys { keys });
+                    }
+                }
+            }
+            Frame::Keys { keys } => {
+                for k in keys.into_iter().take(64) {
+                    self.ring.insert(k);
+                }
+                self.retry_pending_keys(now_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_hello(
+        &mut self,
+        now_ms: u64,
+        peer: PublicKey,
+        tiers: [haiqiao_proto::wire::TierSummary; TIERS],
+        shore_age_min: u32,
+    ) {
+        let max_symbols = self.cfg.max_symbols;
+        let me = self.me;
+        let Some(s) = self.sessions.get_mut(&peer) else { return };
+        if s.view.is_some() {
+            self.penalise(now_ms, peer, Offence::ProtocolViolation);
+            return;
+        }
+        let view = PeerView {
+            hint: peer.hint(),
+            shore_age_min,
+        };
+        s.view = Some(view);
+        for t in 0..TIERS {
+            let (mine, theirs) = (s.mine[t], tiers[t]);
+            let snapshot = std::mem::take(&mut s.snapshot[t]);
+            s.tiers[t] = if mine == theirs {
+                TierSync::Done
+            } else if mine.count < theirs.count || (mine.count == theirs.count && me < peer) {
+                TierSync::Streaming {
+                    enc: Box::new(Encoder::new(snapshot)),
+                    credit: initial_burst(mine.count, theirs.count),
+                }
+            } else {
+                TierSync::Decoding {
+                    dec: Box::new(Decoder::new(snapshot, max_symbols)),
+                    expected: initial_burst(mine.count, theirs.count),
+                }
+            };
+        }
+        if view.is_shore() {
+            self.last_shore_ms = Some(now_ms);
+        }
+        // Offer the non-flood records routing hands this peer.
+        let my_age = self.shore_age_min(now_ms);
+        let offers: Vec<u64> = self
+            .index
+            .iter()
+            .filter(|(_, m)| !m.is_flood())
+            .filter(|(_, m)| routing::handoff(&self.cfg, m, my_age, &view) != Handoff::No)
+            .map(|(_, m)| m.short)
+            .collect();
+        if let Some(s) = self.sessions.get_mut(&peer) {
+            for o in offers.into_iter().take(MAX_QUEUED_IDS) {
+                s.offer.insert(o);
+            }
+        }
+    }
+
+    fn on_symbols(
+        &mut self,
+        now_ms: u64,
+        peer: PublicKey,
+        tier: usize,
+        start: u32,
+        symbols: &[[u8; SYMBOL_LEN]],
+    ) -> Result<(), StoreError> {
+        let Some(s) = self.sessions.get_mut(&peer) else { return Ok(()) };
+        let TierSync::Decoding { dec, expected } = &mut s.tiers[tier] else {
+            if !matches!(s.tiers[tier], TierSync::Done) {
+                self.penalise(now_ms, peer, Offence::ProtocolViolation);
+            }
+            return Ok(());
+        };
+        if start as usize != dec.received() {
+            self.penalise(now_ms, peer, Offence::ProtocolViolation);
+            return Ok(());
+        }
+        for sym in symbols {
+            dec.add_symbol(Symbol::from_bytes(sym));
+            if dec.is_done() || dec.exhausted() {
+                break;
+            }
+        }
+        let decoded = dec.take_decoded();
+        let finished = dec.is_done() || dec.exhausted();
+        let received = dec.received() as u32;
+        let mut more = None;
+        if finished {
+            s.tiers[tier] = TierSync::Done;
+            s.push_control(Frame::Done { tier: tier as u8 });
+        } else if received >= *expected {
+            let count = (received / 4).max(4);
+            *expected = expected.saturating_add(count);
+            more = Some(count);
+        }
+        if let Some(count) = more {
+            s.push_control(Frame::More {
+                tier: tier as u8,
+                count,
+            });
+        }
+        for (e, side) in decoded {
+            match side {
+                Side::Local => {
+                    if let Some(id) = self.index.by_short(e) {
+                        if let Some(m) = self.index.get(&id) {
+                            if m.tier.is_some() {
+                                s.queue_record((m.priority, m.created, id), 0);
+                            }
+                        }
+                    }
+                }
+                Side::Remote => {
+                    if s.want.len() < MAX_QUEUED_IDS {
+                        s.want.insert(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_want(&mut self, now_ms: u64, peer: PublicKey, ids: &[[u8; SHORT_ID_LEN]]) -> Result<(), StoreError> {
+        let my_age = self.shore_age_min(now_ms);
+        let Some(s) = self.sessions.get_mut(&peer) else { return Ok(()) };
+        let Some(view) = s.view else { return Ok(()) };
+        for id in ids {
+            let short = u64::from_be_bytes(*id);
+            let Some(full) = self.index.by_short(short) else { continue };
+            let Some(m) = self.index.get(&full) else { continue };
+            let copies = if m.is_flood() {
+                Some(0)
+            } else {
+                match routing::handoff(&self.cfg, m, my_age, &view) {
+                    Handoff::No => None,
+                    Handoff::Deliver => Some(0),
+                    Handoff::Copies(k) => Some(k),
+                }
+            };
+            if let Some(k) = copies {
+                s.known.remove(&full);
+                s.queue_record((m.priority, m.created, full), k);
+            }
+        }
+        Ok(())
+    }
+
+    // --- records --------------------------------------------------------------------------
+
+    fn on_gossip(&mut self, now_ms: u64, peer: PublicKey, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let id = Unverified::decode(&bytes).ok().map(|u| u.id());
+        let taken = self.ingest(now_ms, Source::Gossip(peer), vec![(bytes, 0)])?;
+        let verdict = match taken.first() {
+            Some(Taken::New) => Verdict::Accept,
+            Some(Taken::Invalid) => Verdict::Reject,
+            _ => Verdict::Ignore,
+        };
+        self.out.push_back(Output::GossipVerdict { peer, id, verdict });
+        Ok(())
+    }
+
+    fn author_allows(&mut self, author: KeyHint, now_ms: u64) -> bool {
+        if author == self.hint {
+            return true;
+        }
+        if !self.author_buckets.contains_key(&author)
+            && self.author_buckets.len() >= self.cfg.max_tracked_authors
+        {
+            // Forget the author seen longest ago (oldest refill time).
+            if let Some(k) = self
+                .author_buckets
+                .iter()
+                .min_by_key(|(_, b)| b.last_ms())
+                .map(|(k, _)| *k)
+            {
+                self.author_buckets.remove(&k);
+            }
+        }
+        let (rate, burst) = (self.cfg.author_records_per_s, self.cfg.author_records_burst);
+        self.author_buckets
+            .entry(author)
+            .or_insert_with(|| Bucket::full(burst, now_ms))
+            .take(rate, burst, now_ms)
+    }
+
+    /// Decodes, verifies and stores records from a peer; returns what became of each.
+    fn ingest(
+        &mut self,
+        now_ms: u64,
+        source: Source,
+        items: Vec<(Vec<u8>, u8)>,
+    ) -> Result<Vec<Taken>, StoreError> {
+        let now_s = now_ms / 1000;
+        let mut taken = vec![Taken::Refused; items.len()];
+        let mut to_verify = Vec::new();
+        let mut verify_idx = Vec::new();
+        let mut copies_of = Vec::new();
+        let mut flooded = false;
+        let mut unknown_keys = BTreeSet::new();
+        for (i, (bytes, copies)) in items.into_iter().enumerate() {
+            if let Some(p) = source.peer() {
+                let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
+                let bucket = self
+                    .peer_buckets
+                    .entry(p)
+                    .or_insert_with(|| Bucket::full(burst, now_ms));
+                if !bucket.take(rate, burst, now_ms) {
+                    flooded = true;
+                    continue;
+                }
+            }
+            let u = match Unverified::decode(&bytes) {
+                Ok(u) => u,
+                Err(_) => {
+                    taken[i] = Taken::Invalid;
+                    self.stats.malformed += 1;
+                    if let Some(p) = source.peer() {
+                        self.penalise(now_ms, p, Offence::MalformedRecord);
+                    }
+                    continue;
+                }
+            };
+            let id = u.id();
+            if let (Some(p), Source::Sync(_)) = (source.peer(), source) {
+                if let Some(s) = self.sessions.get_mut(&p) {
+                    s.known.insert(id);
+                }
+            }
+            if self.index.contains(&id) {
+                taken[i] = Taken::Held;
+                self.stats.duplicates += 1;
+                continue;
+            }
+            if self.receipted.contains(&id) {
+                continue;
+            }
+            let author = u.envelope().author;
+            if !self.ring.knows(&author) {
+                if let Some(p) = source.peer() {
+                    unknown_keys.insert(author);
+                    if self.pending_keys.len() >= self.cfg.max_pending_keys {
+                        self.pending_keys.pop_front();
+                    }
+                    self.pending_keys.push_back((p, bytes, 0));
+                }
+                continue;
+            }
+            if !self.author_allows(author, now_ms) {
+                continue;
+            }
+            verify_idx.push(i);
+            copies_of.push(copies);
+            to_verify.push(u);
+        }
+        if flooded {
+            if let Some(p) = source.peer() {
+                self.penalise(now_ms, p, Offence::Flood);
+            }
+        }
+        if !unknown_keys.is_empty() {
+            if let Some(s) = source.peer().and_then(|p| self.sessions.get_mut(&p)) {
+                s.push_control(Frame::WantKeys {
+                    hints: unknown_keys.into_iter().take(64).collect(),
+                });
+            }
+        }
+        let mut records = Vec::new();
+        let mut rec_idx = Vec::new();
+        let mut rec_copies = Vec::new();
+        for ((r, i), c) in verify_batch(to_verify, &self.ring, now_s)
+            .into_iter()
+            .zip(verify_idx)
+            .zip(copies_of)
+        {
+            match r {
+                Ok(r) => {
+                    records.push(r);
+                    rec_idx.push(i);
+                    rec_copies.push(c);
+                }
+                Err(RecordError::BadSignature) => {
+                    taken[i] = Taken::Invalid;
+                    self.stats.bad_signatures += 1;
+                    if let Some(p) = source.peer() {
+                        self.penalise(now_ms, p, Offence::BadSignature);
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        if records.is_empty() {
+            self.stats.refused += taken.iter().filter(|t| **t == Taken::Refused).count() as u64;
+            return Ok(taken);
+        }
+        let outcomes = self.store.insert_batch(&records)?;
+        let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
+        for (((r, i), c), o) in records.iter().zip(rec_idx).zip(rec_copies).zip(outcomes) {
+            match o {
+                InsertOutcome::Stored { evicted } => {
+                    for e in evicted {
+                        self.index.remove(&e);
+                    }
+                    let for_me = routing::is_for_me(&r.envelope().dest, &self.hint, self.role, &self.groups);
+                    let copies = if for_me && !matches!(r.envelope().dest, Destination::Pair(..)) {
+                        0
+                    } else {
+                        c.min(max_copies)
+                    };
+                    self.index.insert(r.id(), Meta::new(&Summary::of(r), copies));
+                    taken[i] = Taken::New;
+                    self.stats.records_in += 1;
+                    self.after_store(now_ms, r, source)?;
+                }
+                InsertOutcome::Duplicate | InsertOutcome::Superseded => taken[i] = Taken::Held,
+                InsertOutcome::Refused(_) => {}
+            }
+        }
+        self.stats.refused += taken.iter().filter(|t| **t == Taken::Refused).count() as u64;
+        Ok(taken)
+    }
+
+    fn retry_pending_keys(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        let ready: Vec<(PublicKey, Vec<u8>, u8)> = {
+            let (ready, wait): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.pending_keys).into_iter().partition(|(_, b, _)| {
+                    Unverified::decode(b).is_ok_and(|u| self.ring.knows(&u.envelope().author))
+                });
+            self.pending_keys = wait.into_iter().collect();
+            ready
+        };
+        for (peer, bytes, copies) in ready {
+            self.ingest(now_ms, Source::Sync(peer), vec![(bytes, copies)])?;
+        }
+        Ok(())
+    }
+
+    fn remember_receipted(&mut self, id: RecordId) {
+        if self.receipted.insert(id) {
+            self.receipted_order.push_back(id);
+            while self.receipted_order.len() > self.cfg.max_receipted {
+                if let Some(old) = self.receipted_order.pop_front() {
+                    self.receipted.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// What follows a new record: delivery, gossip, offers, receipts.
+    fn after_store(&mut self, now_ms: u64, r: &Record, source: Source) -> Result<(), StoreError> {
+        let env = r.envelope();
+        if r.author() != self.me && routing::is_for_me(&env.dest, &self.hint, self.role, &self.groups) {
+            self.stats.delivered += 1;
+            self.out.push_back(Output::Deliver(r.clone()));
+        }
+        if env.dest == Destination::Everyone {
+            if !matches!(source, Source::Gossip(_)) {
+                self.out.push_back(Output::Publish {
+                    id: r.id(),
+                    bytes: r.shared_bytes(),
+                });
+            }
+        } else if let Some(m) = self.index.get(&r.id()).copied() {
+            let my_age = self.shore_age_min(now_ms);
+            for (p, s) in self.sessions.iter_mut() {
+                if Some(*p) == source.peer() {
+                    continue;
+                }
+                if let Some(view) = s.view {
+                    if routing::handoff(&self.cfg, &m, my_age, &view) != Handoff::No
+                        && !s.known.contains(&r.id())
+                        && s.offer.len() < MAX_QUEUED_IDS
+                    {
+                        s.offer.insert(m.short);
+                    }
+                }
+            }
+        }
+        if let Body::Receipt { ids } = r.body() {
+            for id in ids.clone() {
+                self.remember_receipted(id);
+                let free = self.index.get(&id).is_some_and(|m| {
+                    !m.is_flood() && !routing::is_for_me(&m.dest, &self.hint, self.role, &self.groups)
+                });
+                if free && self.store.remove(&id)? {
+                    self.index.remove(&id);
+                    self.stats.freed_by_receipt += 1;
+                }
+            }
+        }
+        if self.role == Role::Shore
+            && matches!(env.dest, Destination::Shore | Destination::Mediators(_))
+            && r.author() != self.me
+        {
+            self.receipt_queue.push(r.id());
+            if self.receipt_queue.len() >= self.cfg.receipt_batch.clamp(1, haiqiao_proto::MAX_RECEIPT_IDS) {
+                self.receipt_due = Some(now_ms);
+            } else if self.receipt_due.is_none() {
+                self.receipt_due = Some(now_ms + self.cfg.receipt_delay_ms);
+            }
+        }
+        Ok(())
+    }
+
+    fn timers(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        if now_ms >= self.next_sweep_ms {
+            self.next_sweep_ms = now_ms + self.cfg.sweep_interval_ms.max(1);
+            for id in self.store.sweep_expired(now_ms / 1000)? {
+                self.index.remove(&id);
+            }
+            // The index may hold records the store dropped on its own (none expected).
+            for id in self.index.expired(now_ms / 1000) {
+                self.index.remove(&id);
+            }
+        }
+        while self.receipt_due.is_some_and(|t| now_ms >= t) && !self.receipt_queue.is_empty() {
+            let n = self
+                .receipt_queue
+                .len()
+                .min(self.cfg.receipt_batch.clamp(1, haiqiao_proto::MAX_RECEIPT_IDS));
+            let ids: Vec<RecordId> = self.receipt_queue.drain(..n).collect();
+            self.receipt_due = if self.receipt_queue.is_empty() {
+                None
+            } else {
+                Some(now_ms)
+            };
+            match self.submit(now_ms, Destination::Everyone, self.cfg.receipt_ttl_min, Body::Receipt { ids }) {
+                Ok(_) => {}
+                Err(MeshError::Store(e)) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        if self.receipt_queue.is_empty() {
+            self.receipt_due = None;
+        }
+        Ok(())
+    }
+
+    // --- sending --------------------------------------------------------------------------
+
+    fn pump_all(&mut self, now_ms: u64) {
+        let peers: Vec<PublicKey> = self.sessions.keys().copied().collect();
+        for p in peers {
+            self.pump(now_ms, &p);
+        }
+    }
+
+    fn pump(&mut self, now_ms: u64, peer: &PublicKey) {
+        let max = self.cfg.max_frame_bytes.max(64);
+        loop {
+            let Some(s) = self.sessions.get_mut(peer) else { return };
+            if !s.has_work() || !s.refill(now_ms, max) {
+                return;
+            }
+            let Some((frame, record_bytes, n_records)) = self.next_frame(peer, max) else { return };
+            let bytes = frame.encode();
+            self.stats.frames_out += 1;
+            self.stats.bytes_out += bytes.len() as u64;
+            self.stats.record_bytes_out += record_bytes;
+            self.stats.records_out += n_records;
+            if let Some(s) = self.sessions.get_mut(peer) {
+                s.spend(bytes.len());
+            }
+            self.out.push_back(Output::Send {
+                peer: *peer,
+                frame: bytes,
+            });
+        }
+    }
+
+    /// The most urgent frame for the peer: control, wants, urgent records, offers, tier-0
+    /// symbols, other records, tier-1 symbols.
+    fn next_frame(&mut self, peer: &PublicKey, max: usize) -> Option<(Frame, u64, u64)> {
+        let s = self.sessions.get_mut(peer)?;
+        if let Some(f) = s.control.pop_front() {
+            return Some((f, 0, 0));
+        }
+        let ids_per_frame = ((max - 8) / SHORT_ID_LEN).max(1);
+        if !s.want.is_empty() {
+            let ids: Vec<u64> = s.want.iter().take(ids_per_frame).copied().collect();
+            for i in &ids {
+                s.want.remove(i);
+            }
+            return Some((Frame::Want { ids: ids.into_iter().map(u64::to_be_bytes).collect() }, 0, 0));
+        }
+        let can_send_records = s.in_flight.len() < MAX_IN_FLIGHT_FRAMES;
+        let urgent = s
+            .records
+            .first()
+            .is_some_and(|(p, _, _)| *p <= haiqiao_proto::Priority::Control);
+        if can_send_records && urgent {
+            if let Some(f) = self.records_frame(peer, max) {
+                return Some(f);
+            }
+        }
+        let s = self.sessions.get_mut(peer)?;
+        if !s.offer.is_empty() {
+            let ids: Vec<u64> = s.offer.iter().take(ids_per_frame).copied().collect();
+            for i in &ids {
+                s.offer.remove(i);
+            }
+            return Some((Frame::Offer { ids: ids.into_iter().map(u64::to_be_bytes).collect() }, 0, 0));
+        }
+        if let Some(f) = Self::symbols_frame(s, 0, max) {
+            return Some((f, 0, 0));
+        }
+        if can_send_records && !s.records.is_empty() {
+            if let Some(f) = self.records_frame(peer, max) {
+                return Some(f);
+            }
+        }
+        let s = self.sessions.get_mut(peer)?;
+        Self::symbols_frame(s, 1, max).map(|f| (f, 0, 0))
+    }
+
+    fn symbols_frame(s: &mut Session, tier: usize, max: usize) -> Option<Frame> {
+        let TierSync::Streaming { enc, credit } = &mut s.tiers[tier] else { return None };
+        if *credit == 0 {
+            return None;
+        }
+        let n = (*credit as usize).min(((max - 10) / SYMBOL_LEN).max(1));
+        let start = enc.position() as u32;
+        let symbols = (0..n).map(|_| enc.next_symbol().to_bytes()).collect();
+        *credit -= n as u32;
+        Some(Frame::Symbols {
+            tier: tier as u8,
+            start,
+            symbols,
+        })
+    }
+
+    fn records_frame(&mut self, peer: &PublicKey, max: usize) -> Option<(Frame, u64, u64)> {
+        let s = self.sessions.get_mut(peer)?;
+        let mut items = Vec::new();
+        let mut handed = Vec::new();
+        let mut size = 8usize;
+        let mut record_bytes = 0u64;
+        while let Some(q) = s.records.first().copied() {
+            let id = q.2;
+            let Ok(Some(r)) = self.store.get(&id) else {
+                s.records.remove(&q);
+                s.copies.remove(&id);
+                continue;
+            };
+            if !items.is_empty() && size + r.len() + 4 > max {
+                break;
+            }
+            s.records.remove(&q);
+            let want = s.copies.remove(&id).unwrap_or(0);
+            let k = match self.index.get_mut(&id) {
+                Some(m) => {
+                    let k = want.min(m.copies);
+                    m.copies -= k;
+                    k
+                }
+                None => 0,
+            };
+            size += r.len() + 4;
+            record_bytes += r.len() as u64;
+            handed.push((id, k));
+            items.push(Carried {
+                bytes: r.bytes().to_vec(),
+                copies: k,
+            });
+        }
+        if items.is_empty() {
+            return None;
+        }
+        let seq = s.next_frame;
+        s.next_frame += 1;
+        s.in_flight.insert(seq, handed);
+        let n = items.len() as u64;
+        Some((Frame::Records { seq, items }, record_bytes, n))
+    }
+}
+
+/// The short id of a record id, as the sync frames carry it.
+pub fn short_of(id: &RecordId) -> [u8; SHORT_ID_LEN] {
+    short_id(id).to_be_bytes()
+}
