@@ -1,0 +1,67 @@
+//! Decodes arbitrary bytes as a record. Decoding must never panic; whatever decodes must be
+//! deterministic (same id, same envelope), canonical (encoding the envelope again gives the same
+//! bytes, checked where the author is one of the fixed keys below, as for the test vectors),
+//! and verifying it against a fixed key ring, alone or in a batch, must never panic and may
+//! succeed only for a record that one of the ring's keys signed.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use haiqiao_proto::{KeyRing, Keypair, Record, Unverified, verify_batch};
+use libfuzzer_sys::fuzz_target;
+
+/// The keys of tests/vectors/records.json (alice, bob, mediator, shore, authority).
+static KEYS: LazyLock<Vec<Keypair>> = LazyLock::new(|| {
+    [0x11u8, 0x22, 0x33, 0x44, 0x55]
+        .iter()
+        .map(|b| Keypair::from_seed(&[*b; 32]))
+        .collect()
+});
+
+static RING: LazyLock<KeyRing> = LazyLock::new(|| {
+    let mut ring = KeyRing::new(16);
+    for k in KEYS.iter() {
+        ring.insert(k.public());
+    }
+    ring
+});
+
+/// The "now" of the test vectors.
+const NOW: u64 = 1_795_000_000;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(u) = Unverified::decode(data) else {
+        return;
+    };
+    assert_eq!(u.bytes(), data);
+    let again = Unverified::decode(data).expect("decoding is deterministic");
+    assert_eq!(again.id(), u.id());
+    assert_eq!(again.envelope(), u.envelope());
+
+    let env = u.envelope();
+    let _ = env.expiry();
+    let _ = env.priority();
+    let envelope_bytes = &data[..data.len() - 64];
+    if let Some(key) = KEYS.iter().find(|k| k.public().hint() == env.author) {
+        let re = Record::sign(key, env.clone()).expect("a decoded envelope encodes");
+        assert_eq!(
+            &re.bytes()[..re.len() - 64],
+            envelope_bytes,
+            "not canonical"
+        );
+        assert_eq!(re.id(), u.id());
+    }
+
+    let created = env.created.secs();
+    for now in [0, created, NOW, u64::MAX] {
+        let single = u.clone().verify(&RING, now);
+        let batch = verify_batch(vec![u.clone()], &RING, now);
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].as_ref().err(), single.as_ref().err());
+        if let Ok(r) = single {
+            assert_eq!(r.bytes(), data);
+            assert_eq!(r.id(), u.id());
+            assert_eq!(r.author().hint(), env.author);
+        }
+    }
+});
