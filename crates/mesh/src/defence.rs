@@ -90,7 +90,12 @@ impl Scores {
     pub(crate) fn add(&mut self, peer: haiqiao_proto::PublicKey, o: Offence, now_ms: u64) -> u32 {
         if self.scores.len() >= MAX_SCORED && !self.scores.contains_key(&peer) {
             // Forget the lowest score to stay bounded.
-            if let Some(k) = self.scores.iter().min_by_key(|(_, (s, _))| *s).map(|(k, _)| *k) {
+            if let Some(k) = self
+                .scores
+                .iter()
+                .min_by_key(|(_, (s, _))| *s)
+                .map(|(k, _)| *k)
+            {
                 self.scores.remove(&k);
             }
         }

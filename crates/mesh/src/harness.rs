@@ -64,7 +64,9 @@ impl Mesh {
         for (i, role) in roles.iter().enumerate() {
             let key = Keypair::from_seed(&[i as u8 + 1; 32]);
             let store = MemStore::new(limits.clone());
-            m.add(Node::new(cfg.clone(), key, *role, store, now_ms).unwrap_or_else(|e| panic!("{e}")));
+            m.add(
+                Node::new(cfg.clone(), key, *role, store, now_ms).unwrap_or_else(|e| panic!("{e}")),
+            );
         }
         m
     }
@@ -143,7 +145,9 @@ impl Mesh {
                     if verdict == Verdict::Accept {
                         // Forward as gossipsub does, to every other linked node.
                         if let Some(id) = id {
-                            if let Some(Ok(Some(r))) = Some(crate::Store::get(self.nodes[i].store(), &id)) {
+                            if let Some(Ok(Some(r))) =
+                                Some(crate::Store::get(self.nodes[i].store(), &id))
+                            {
                                 let from = self.by_key.get(&peer).copied();
                                 self.gossip(i, from.or(gossip_from), r.bytes().to_vec());
                             }
@@ -155,7 +159,8 @@ impl Mesh {
                 Output::Disconnect { peer, until_ms } => {
                     if let Some(&j) = self.by_key.get(&peer) {
                         self.links.remove(&(i.min(j), i.max(j)));
-                        self.queue.retain(|(f, t, _)| !((*f == i && *t == j) || (*f == j && *t == i)));
+                        self.queue
+                            .retain(|(f, t, _)| !((*f == i && *t == j) || (*f == j && *t == i)));
                         let ki = self.keys[i];
                         let now = self.now_ms;
                         let _ = self.nodes[j].handle(now, Input::ContactDown { peer: ki });
@@ -171,7 +176,15 @@ impl Mesh {
         let neighbours: Vec<usize> = self
             .links
             .iter()
-            .filter_map(|&(a, b)| if a == from { Some(b) } else if b == from { Some(a) } else { None })
+            .filter_map(|&(a, b)| {
+                if a == from {
+                    Some(b)
+                } else if b == from {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
             .filter(|j| Some(*j) != except)
             .collect();
         for j in neighbours {
@@ -210,7 +223,10 @@ impl Mesh {
         }
         // Timers that are due.
         for i in 0..self.nodes.len() {
-            if self.nodes[i].poll_timeout().is_some_and(|t| t <= self.now_ms) {
+            if self.nodes[i]
+                .poll_timeout()
+                .is_some_and(|t| t <= self.now_ms)
+            {
                 self.input(i, Input::Tick);
             }
         }

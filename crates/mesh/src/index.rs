@@ -8,16 +8,30 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use haiqiao_proto::wire::{DIGEST_LEN, TIERS, TierSummary};
+use haiqiao_proto::wire::{DIGEST_LEN, SHORT_ID_LEN, TIERS, TierSummary};
 use haiqiao_proto::{Destination, Kind, Priority, PublicKey, RecordId, Timestamp};
 
 use crate::store::Summary;
 
-/// The short id of a record: its first 8 bytes, big-endian.
+/// The short id of a record: its first [`SHORT_ID_LEN`] (7) bytes, as a big-endian integer.
 pub fn short_id(id: &RecordId) -> u64 {
     let mut b = [0u8; 8];
-    b.copy_from_slice(&id.0[..8]);
+    b[8 - SHORT_ID_LEN..].copy_from_slice(&id.0[..SHORT_ID_LEN]);
     u64::from_be_bytes(b)
+}
+
+/// A short id's wire bytes.
+pub(crate) fn short_bytes(short: u64) -> [u8; SHORT_ID_LEN] {
+    let mut b = [0u8; SHORT_ID_LEN];
+    b.copy_from_slice(&short.to_be_bytes()[8 - SHORT_ID_LEN..]);
+    b
+}
+
+/// Parses a short id's wire bytes.
+pub(crate) fn short_from(b: &[u8; SHORT_ID_LEN]) -> u64 {
+    let mut a = [0u8; 8];
+    a[8 - SHORT_ID_LEN..].copy_from_slice(b);
+    u64::from_be_bytes(a)
 }
 
 /// What the engine knows of a held record.
@@ -61,7 +75,11 @@ impl Meta {
     }
 
     fn flood_tier(&self) -> u8 {
-        if self.priority <= Priority::Control { 0 } else { 1 }
+        if self.priority <= Priority::Control {
+            0
+        } else {
+            1
+        }
     }
 }
 
@@ -147,7 +165,8 @@ impl Index {
         }
         if meta.kind == Kind::Position {
             let before = self.newest_position(&meta.author);
-            self.positions.insert((meta.author, meta.created, meta.seq), id);
+            self.positions
+                .insert((meta.author, meta.created, meta.seq), id);
             let after = self.newest_position(&meta.author);
             if before != after {
                 if let Some(b) = before {
@@ -170,7 +189,8 @@ impl Index {
             self.by_short.remove(&meta.short);
         }
         if meta.kind == Kind::Position && meta.is_flood() {
-            self.positions.remove(&(meta.author, meta.created, meta.seq));
+            self.positions
+                .remove(&(meta.author, meta.created, meta.seq));
             if let Some(n) = self.newest_position(&meta.author) {
                 self.enter_set(&n);
             }
@@ -182,7 +202,9 @@ impl Index {
     pub(crate) fn summary(&self, tier: usize) -> TierSummary {
         let ts = &self.tiers[tier];
         let mut digest = [0u8; DIGEST_LEN];
-        digest.copy_from_slice(&ts.digest.to_be_bytes()[..DIGEST_LEN]);
+        digest.copy_from_slice(
+            &ts.digest.to_be_bytes()[8 - SHORT_ID_LEN..8 - SHORT_ID_LEN + DIGEST_LEN],
+        );
         TierSummary {
             count: ts.members.len() as u32,
             digest,

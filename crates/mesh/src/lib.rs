@@ -2,8 +2,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
-pub mod harness;
 mod defence;
+pub mod harness;
 mod index;
 mod node;
 pub mod riblt;
@@ -17,3 +17,6 @@ pub use config::MeshConfig;
 pub use defence::Offence;
 pub use index::short_id;
 pub use node::{Input, MeshError, Node, Output, Stats, Verdict, short_of};
+
+#[cfg(test)]
+mod engine_tests;

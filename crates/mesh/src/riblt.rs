@@ -7,8 +7,8 @@
 //! element, whatever the size of the sets and without knowing the difference in advance.
 //!
 //! haiqiao's variant, chosen for thin links:
-//! - elements are 64-bit short ids (the first 8 bytes of a record id, already uniform);
-//! - a coded symbol is 12 bytes: the XOR of its elements and the XOR of their 32-bit
+//! - elements are 56-bit short ids (the first 7 bytes of a record id, already uniform);
+//! - a coded symbol is 11 bytes: the XOR of its elements and the XOR of their 32-bit
 //!   checksums. There is no count field: the decoder tells which side an element is on by
 //!   looking it up in its own set, and a symbol is pure when its checksum matches its key;
 //! - element `e` maps to coded symbol `i` with probability 1/(1 + i/2), by the paper's mapping
@@ -19,7 +19,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 /// Bytes of one coded symbol on the wire.
-pub const SYMBOL_LEN: usize = 12;
+pub const SYMBOL_LEN: usize = 11;
+/// Bytes of an element on the wire.
+const KEY_LEN: usize = 7;
 
 /// A coded symbol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,20 +46,20 @@ impl Symbol {
         self.key != 0 && checksum(self.key) == self.check
     }
 
-    /// Big-endian wire form: key (8 bytes) then check (4 bytes).
+    /// Big-endian wire form: key (7 bytes; elements are below 2^56) then check (4 bytes).
     pub fn to_bytes(&self) -> [u8; SYMBOL_LEN] {
         let mut b = [0u8; SYMBOL_LEN];
-        b[..8].copy_from_slice(&self.key.to_be_bytes());
-        b[8..].copy_from_slice(&self.check.to_be_bytes());
+        b[..KEY_LEN].copy_from_slice(&self.key.to_be_bytes()[8 - KEY_LEN..]);
+        b[KEY_LEN..].copy_from_slice(&self.check.to_be_bytes());
         b
     }
 
     /// Parses the wire form.
     pub fn from_bytes(b: &[u8; SYMBOL_LEN]) -> Symbol {
         let mut k = [0u8; 8];
-        k.copy_from_slice(&b[..8]);
+        k[8 - KEY_LEN..].copy_from_slice(&b[..KEY_LEN]);
         let mut c = [0u8; 4];
-        c.copy_from_slice(&b[8..]);
+        c.copy_from_slice(&b[KEY_LEN..]);
         Symbol {
             key: u64::from_be_bytes(k),
             check: u32::from_be_bytes(c),
@@ -92,10 +94,15 @@ impl Mapping {
     fn next_index(&mut self) -> u64 {
         let r = self.prng.wrapping_mul(0xda94_2042_e4dd_58b5);
         self.prng = r;
-        let step = ((self.last as f64 + 1.5) * ((4_294_967_296.0) / ((r as f64) + 1.0).sqrt() - 1.0))
+        let step = ((self.last as f64 + 1.5)
+            * ((4_294_967_296.0) / ((r as f64) + 1.0).sqrt() - 1.0))
             .ceil();
         // Saturate: a huge step just means "never again".
-        let step = if step.is_finite() && step < 1.8e19 { step as u64 } else { u64::MAX };
+        let step = if step.is_finite() && step < 1.8e19 {
+            step as u64
+        } else {
+            u64::MAX
+        };
         self.last = self.last.saturating_add(step.max(1));
         self.last
     }
@@ -242,7 +249,11 @@ impl Decoder {
                 continue;
             }
             let e = c.key;
-            let side = if self.local_set.contains(&e) { Side::Local } else { Side::Remote };
+            let side = if self.local_set.contains(&e) {
+                Side::Local
+            } else {
+                Side::Remote
+            };
             self.decoded.push((e, side));
             // Remove e from every received cell it maps to.
             let mut m = Mapping::new(e);
@@ -282,7 +293,7 @@ mod tests {
         let mut z = *state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        (z ^ (z >> 31)) >> 8
     }
 
     fn reconcile(common: usize, only_remote: usize, only_local: usize, seed: u64) -> usize {
@@ -298,8 +309,16 @@ mod tests {
             got.extend(dec.take_decoded());
             assert!(!dec.exhausted(), "seed {seed}: did not decode");
         }
-        let mut remote: Vec<u64> = got.iter().filter(|(_, s)| *s == Side::Remote).map(|(e, _)| *e).collect();
-        let mut local: Vec<u64> = got.iter().filter(|(_, s)| *s == Side::Local).map(|(e, _)| *e).collect();
+        let mut remote: Vec<u64> = got
+            .iter()
+            .filter(|(_, s)| *s == Side::Remote)
+            .map(|(e, _)| *e)
+            .collect();
+        let mut local: Vec<u64> = got
+            .iter()
+            .filter(|(_, s)| *s == Side::Local)
+            .map(|(e, _)| *e)
+            .collect();
         remote.sort_unstable();
         local.sort_unstable();
         let mut want_r = r_only.clone();
@@ -334,7 +353,10 @@ mod tests {
 
     #[test]
     fn symbols_round_trip_through_bytes() {
-        let s = Symbol { key: 0x0102_0304_0506_0708, check: 0x0a0b_0c0d };
+        let s = Symbol {
+            key: 0x0002_0304_0506_0708,
+            check: 0x0a0b_0c0d,
+        };
         assert_eq!(Symbol::from_bytes(&s.to_bytes()), s);
     }
 }

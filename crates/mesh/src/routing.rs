@@ -72,7 +72,12 @@ pub(crate) fn is_for_me(dest: &Destination, me: &KeyHint, role: Role, groups: &[
 }
 
 /// What to hand `peer` of a non-flood record, given our copies and shore age.
-pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, my_shore_age_min: u32, peer: &PeerView) -> Handoff {
+pub(crate) fn handoff(
+    cfg: &MeshConfig,
+    meta: &Meta,
+    my_shore_age_min: u32,
+    peer: &PeerView,
+) -> Handoff {
     if peer_is_destination(&meta.dest, peer) {
         return Handoff::Deliver;
     }

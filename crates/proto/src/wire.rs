@@ -15,10 +15,11 @@ use crate::identity::{KEY_HINT_LEN, KeyHint, PUBLIC_KEY_LEN, PublicKey};
 pub const MAX_FRAME_LEN: usize = 16 * 1024;
 /// Bytes of a set digest in a hello.
 pub const DIGEST_LEN: usize = 6;
-/// Bytes of a short id (the first bytes of a record id).
-pub const SHORT_ID_LEN: usize = 8;
-/// Bytes of one coded symbol.
-pub const SYMBOL_LEN: usize = 12;
+/// Bytes of a short id (the first bytes of a record id): 56 bits, so that two of 100,000
+/// records share one with probability below 1e-7.
+pub const SHORT_ID_LEN: usize = 7;
+/// Bytes of one coded symbol: a short id's width of XOR and a 32-bit checksum.
+pub const SYMBOL_LEN: usize = 11;
 /// Number of reconciliation tiers (urgent; everything else).
 pub const TIERS: usize = 2;
 
@@ -165,9 +166,13 @@ impl Frame {
             Frame::Want { ids } | Frame::Offer { ids } => items.push(concat(ids)),
             Frame::Records { seq, items: recs } => {
                 items.push(uint(u64::from(*seq)));
+                // A record with no forwarding copies is just its bytes; otherwise the count of
+                // copies comes first.
                 for c in recs {
+                    if c.copies > 0 {
+                        items.push(uint(u64::from(c.copies)));
+                    }
                     items.push(Value::Bytes(c.bytes.clone()));
-                    items.push(uint(u64::from(c.copies)));
                 }
             }
             Frame::Ack { upto, refused } => {
@@ -181,7 +186,9 @@ impl Frame {
                 items.push(Value::Bytes(hints.iter().flat_map(|h| h.0).collect()));
             }
             Frame::Keys { keys } => {
-                items.push(Value::Bytes(keys.iter().flat_map(|k| k.to_bytes()).collect()));
+                items.push(Value::Bytes(
+                    keys.iter().flat_map(|k| k.to_bytes()).collect(),
+                ));
             }
         }
         // Encoding a value tree of integers and byte strings cannot fail.
@@ -249,15 +256,18 @@ impl Frame {
             (4, 1) => Frame::Want {
                 ids: get_chunks::<SHORT_ID_LEN>(rest.into_iter().next())?,
             },
-            (5, n) if n % 2 == 1 => {
+            (5, n) if n >= 1 => {
                 let mut r = rest.into_iter();
                 let seq = get_uint(r.next(), u64::from(u32::MAX))? as u32;
-                let mut items = Vec::with_capacity(n / 2);
-                while let Some(b) = r.next() {
-                    let Value::Bytes(bytes) = b else {
+                let mut items = Vec::with_capacity(n - 1);
+                while let Some(v) = r.next() {
+                    let (copies, b) = match v {
+                        Value::Integer(k) if (1..=255).contains(&k) => (k as u8, r.next()),
+                        other => (0, Some(other)),
+                    };
+                    let Some(Value::Bytes(bytes)) = b else {
                         return Err(bad("record is not a byte string"));
                     };
-                    let copies = get_uint(r.next(), u64::from(u8::MAX))? as u8;
                     items.push(Carried { bytes, copies });
                 }
                 Frame::Records { seq, items }
@@ -410,9 +420,18 @@ mod tests {
         let good = all_frames()[2].encode();
         let mut trailing = good.clone();
         trailing.push(0);
-        assert_eq!(Frame::decode(&trailing).unwrap_err().code(), "trailing_bytes");
-        assert_eq!(Frame::decode(&[0x81, 0x18, 0x63]).unwrap_err().code(), "invalid_field");
-        assert_eq!(Frame::decode(&[0x82, 0x03, 0x05]).unwrap_err().code(), "invalid_field");
+        assert_eq!(
+            Frame::decode(&trailing).unwrap_err().code(),
+            "trailing_bytes"
+        );
+        assert_eq!(
+            Frame::decode(&[0x81, 0x18, 0x63]).unwrap_err().code(),
+            "invalid_field"
+        );
+        assert_eq!(
+            Frame::decode(&[0x82, 0x03, 0x05]).unwrap_err().code(),
+            "invalid_field"
+        );
         assert!(Frame::decode(&[]).is_err());
         assert!(Frame::decode(&[0xff]).is_err());
     }

@@ -1,0 +1,412 @@
+//! Engine behaviour, driven through the in-memory harness.
+
+use haiqiao_proto::wire::Frame;
+use haiqiao_proto::*;
+
+use crate::harness::Mesh;
+use crate::node::{Input, Node, Output};
+use crate::store::{MemStore, Store, StoreLimits};
+use crate::{MeshConfig, Offence};
+
+const T0: u64 = 1_795_000_000_000;
+
+fn fill(
+    node_store: &mut MemStore,
+    author: &Keypair,
+    kinds: &[Kind],
+    n: usize,
+    seq0: u64,
+) -> Vec<RecordId> {
+    let partner = Keypair::from_seed(&[99; 32]).public().hint();
+    (0..n)
+        .map(|i| {
+            let mut env = samples::envelope(
+                kinds[i % kinds.len()],
+                author.public().hint(),
+                partner,
+                seq0 + i as u64,
+                T0 / 1000,
+            );
+            env.dest = Destination::Everyone;
+            let r = Record::sign(author, env).unwrap();
+            node_store.insert(&r).unwrap();
+            r.id()
+        })
+        .collect()
+}
+
+fn node_over(store: MemStore, seed: u8, role: Role) -> Node<MemStore> {
+    Node::new(
+        MeshConfig::default(),
+        Keypair::from_seed(&[seed; 32]),
+        role,
+        store,
+        T0,
+    )
+    .unwrap()
+}
+
+/// Two nodes whose stores share `common` flood records (one per author) and where node 0
+/// has `extra` more.
+fn pair_with(common: usize, extra: usize) -> (Mesh, Vec<RecordId>) {
+    let authors: Vec<Keypair> = (0..(common + extra))
+        .map(|i| Keypair::from_seed(&[(i % 200) as u8 + 10; 32]))
+        .collect();
+    let mut a = MemStore::new(StoreLimits::default());
+    let mut b = MemStore::new(StoreLimits::default());
+    let mut extra_ids = Vec::new();
+    for (i, k) in authors.iter().enumerate() {
+        let ids = fill(&mut a, k, &[Kind::Text], 1, i as u64);
+        if i < common {
+            fill(&mut b, k, &[Kind::Text], 1, i as u64);
+        } else {
+            extra_ids.extend(ids);
+        }
+    }
+    let mut m = Mesh::new(&[], MeshConfig::default(), T0);
+    m.add(node_over(a, 1, Role::Vessel));
+    m.add(node_over(b, 2, Role::Vessel));
+    for k in &authors {
+        m.nodes[0].learn_key(k.public());
+        m.nodes[1].learn_key(k.public());
+    }
+    (m, extra_ids)
+}
+
+#[test]
+fn equal_sets_cost_two_hellos_and_one_round_trip() {
+    let (mut m, _) = pair_with(300, 0);
+    m.connect(0, 1, None);
+    let flights = m.run(10, 100);
+    assert!(m.frame_bytes <= 64, "in sync cost {} bytes", m.frame_bytes);
+    assert_eq!(flights, 1, "one flight each way at once: one round trip");
+    assert!(m.nodes[0].is_idle_with(&m.key(1)));
+}
+
+#[test]
+fn missing_records_cross_with_small_overhead() {
+    for d in [1usize, 10, 100] {
+        let (mut m, extra) = pair_with(300, d);
+        m.connect(0, 1, None);
+        m.run(10, 1000);
+        for id in &extra {
+            assert!(m.nodes[1].holds(id), "d={d}: record missing after sync");
+        }
+        let s0 = m.nodes[0].stats();
+        let s1 = m.nodes[1].stats();
+        let overhead = s0.bytes_out + s1.bytes_out - s0.record_bytes_out - s1.record_bytes_out;
+        assert!(
+            overhead as usize <= 24 * d + 64,
+            "d={d}: overhead {overhead}"
+        );
+    }
+}
+
+#[test]
+fn distress_crosses_a_chain_of_five_one_contact_at_a_time() {
+    let mut m = Mesh::new(&[Role::Vessel; 5], MeshConfig::default(), T0);
+    let body = Body::Distress {
+        nature: DistressNature::Flooding,
+        fix: Some(Fix::from_degrees(30.1, 122.9)),
+        persons: Some(8),
+        text: "flooding".into(),
+    };
+    let r = m.nodes[0]
+        .submit(T0, Destination::Everyone, 600, body)
+        .unwrap();
+    m.drain(0, None);
+    for i in 0..4 {
+        m.connect(i, i + 1, Some(1000));
+        m.run(100, 10_000);
+        m.disconnect(i, i + 1);
+    }
+    assert!(
+        m.delivered[4].iter().any(|d| d.id() == r.id()),
+        "distress reached the far end"
+    );
+}
+
+#[test]
+fn both_sides_of_a_partition_converge_after_it_heals() {
+    let mut m = Mesh::new(&[Role::Vessel; 4], MeshConfig::default(), T0);
+    m.connect(0, 1, None);
+    m.connect(2, 3, None);
+    let mut ids = Vec::new();
+    for (i, n) in [(0usize, 5u64), (3, 7)] {
+        for s in 0..n {
+            let r = m.nodes[i]
+                .submit(
+                    T0 + s,
+                    Destination::Everyone,
+                    600,
+                    Body::Text {
+                        text: format!("{i}/{s}"),
+                        safety: false,
+                    },
+                )
+                .unwrap();
+            ids.push(r.id());
+            m.drain(i, None);
+        }
+    }
+    m.run(10, 1000);
+    assert!(!m.nodes[0].holds(&ids[7]), "partitioned");
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    for n in 0..4 {
+        for id in &ids {
+            assert!(
+                m.nodes[n].holds(id),
+                "node {n} lacks a record after healing"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_shore_receipt_frees_the_copies_at_sea() {
+    let mut m = Mesh::new(
+        &[Role::Vessel, Role::Vessel, Role::Shore],
+        MeshConfig::default(),
+        T0,
+    );
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: "report".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&r.id()), "relay took a copy");
+    m.disconnect(0, 1);
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    // The shore receipts within its receipt delay.
+    let t = m.now_ms + MeshConfig::default().receipt_delay_ms + 100;
+    m.run_until(t, 100);
+    m.run(10, 1000);
+    assert!(
+        m.delivered[2].iter().any(|d| d.id() == r.id()),
+        "shore received it"
+    );
+    assert!(
+        !m.nodes[1].holds(&r.id()),
+        "the receipt freed the relay's copy"
+    );
+    m.disconnect(1, 2);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(
+        !m.nodes[0].holds(&r.id()),
+        "the receipt travelled back and freed the author's copy"
+    );
+    assert!(m.nodes[0].stats().freed_by_receipt >= 1);
+}
+
+#[test]
+fn malformed_frames_and_forged_records_are_refused_and_penalised() {
+    let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
+    let mine = m.nodes[1]
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: "keep me".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(1, None);
+    m.connect(0, 1, None);
+    m.run(10, 100);
+    let k0 = m.key(0);
+    // A frame that is not CBOR.
+    m.input(
+        1,
+        Input::Frame {
+            peer: k0,
+            bytes: vec![0xff, 0x00, 0x13],
+        },
+    );
+    // A record signed by node 0's key but altered after signing.
+    let good = Record::sign(
+        &Keypair::from_seed(&[1; 32]),
+        samples::envelope(Kind::Text, k0.hint(), k0.hint(), 77, T0 / 1000),
+    )
+    .unwrap();
+    let mut forged = good.bytes().to_vec();
+    let n = forged.len();
+    forged[n - 70] ^= 0x20;
+    let frame = Frame::Records {
+        seq: 0,
+        items: vec![haiqiao_proto::wire::Carried {
+            bytes: forged,
+            copies: 0,
+        }],
+    };
+    m.input(
+        1,
+        Input::Frame {
+            peer: k0,
+            bytes: frame.encode(),
+        },
+    );
+    let offences: Vec<Offence> = m.events[1]
+        .iter()
+        .filter_map(|e| match e {
+            Output::Penalty { offence, .. } => Some(*offence),
+            _ => None,
+        })
+        .collect();
+    assert!(offences.contains(&Offence::MalformedFrame), "{offences:?}");
+    assert!(
+        offences.contains(&Offence::BadSignature) || offences.contains(&Offence::MalformedRecord),
+        "{offences:?}"
+    );
+    assert!(m.nodes[1].stats().malformed + m.nodes[1].stats().bad_signatures >= 2);
+    // Keep going until the peer is banned.
+    for _ in 0..5 {
+        m.input(
+            1,
+            Input::Frame {
+                peer: k0,
+                bytes: vec![0xff],
+            },
+        );
+    }
+    assert!(
+        m.events[1]
+            .iter()
+            .any(|e| matches!(e, Output::Disconnect { .. })),
+        "peer banned"
+    );
+    assert!(!m.linked(0, 1));
+    assert!(m.nodes[1].holds(&mine.id()), "nothing stored was lost");
+    // A banned peer is refused when it comes back.
+    m.connect(0, 1, None);
+    assert!(
+        !m.linked(0, 1)
+            || m.events[1]
+                .iter()
+                .filter(|e| matches!(e, Output::Disconnect { .. }))
+                .count()
+                >= 2
+    );
+}
+
+#[test]
+fn on_a_slow_link_distress_goes_before_positions() {
+    let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
+    for s in 0..40 {
+        m.nodes[0]
+            .submit(
+                T0,
+                Destination::Everyone,
+                600,
+                Body::Position(samples::fix(s)),
+            )
+            .unwrap();
+    }
+    // Positions from many vessels: learn them through a third node's records instead.
+    let others: Vec<Keypair> = (0..60u8)
+        .map(|i| Keypair::from_seed(&[i + 100; 32]))
+        .collect();
+    let mut store = MemStore::new(StoreLimits::default());
+    for (i, k) in others.iter().enumerate() {
+        let env = samples::envelope(
+            Kind::Position,
+            k.public().hint(),
+            k.public().hint(),
+            i as u64,
+            T0 / 1000,
+        );
+        store.insert(&Record::sign(k, env).unwrap()).unwrap();
+    }
+    let d = Record::sign(
+        &others[0],
+        Envelope {
+            author: others[0].public().hint(),
+            seq: 1000,
+            created: Timestamp((T0 / 1000) as u32),
+            ttl_min: 600,
+            dest: Destination::Everyone,
+            body: Body::Distress {
+                nature: DistressNature::Sinking,
+                fix: None,
+                persons: Some(5),
+                text: "sinking".into(),
+            },
+        },
+    )
+    .unwrap();
+    store.insert(&d).unwrap();
+    let mut mm = Mesh::new(&[], MeshConfig::default(), T0);
+    mm.add(node_over(store, 7, Role::Vessel));
+    mm.add(node_over(
+        MemStore::new(StoreLimits::default()),
+        8,
+        Role::Vessel,
+    ));
+    for k in &others {
+        mm.nodes[1].learn_key(k.public());
+    }
+    mm.connect(0, 1, Some(1000));
+    // Run until the distress arrives; by then few positions may have crossed.
+    let mut positions_first = 0;
+    for _ in 0..10_000 {
+        mm.flight(100);
+        if mm.nodes[1].holds(&d.id()) {
+            break;
+        }
+    }
+    assert!(mm.nodes[1].holds(&d.id()));
+    positions_first += mm.delivered[1]
+        .iter()
+        .filter(|r| r.kind() == Kind::Position)
+        .count();
+    assert!(
+        positions_first < 10,
+        "{positions_first} positions crossed before the distress"
+    );
+    let _ = m;
+}
+
+#[test]
+fn copies_handed_over_come_back_if_the_contact_drops_before_custody() {
+    let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: "to shore".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    // Run until the records frame is in transit, then cut.
+    for _ in 0..10 {
+        m.flight(10);
+        if m.nodes[0].stats().records_out > 0 {
+            break;
+        }
+    }
+    assert!(m.nodes[0].stats().records_out > 0);
+    m.disconnect(0, 1);
+    assert!(!m.nodes[1].holds(&r.id()));
+    // Reconnect: the copies are back, so the record is handed over again.
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&r.id()));
+}
