@@ -22,7 +22,7 @@ use haiqiao_proto::*;
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256, Sha512};
 
-/// The verifier's clock for every vector: 2026-11-18T00:53:20Z.
+/// The verifier's clock for every vector: 2026-11-18T11:06:40Z.
 const NOW: u64 = 1_795_000_000;
 
 /// The group order l of the ed25519 base point, little-endian.
