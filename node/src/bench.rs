@@ -1,0 +1,333 @@
+//! `haiqiao bench`: measurements a skipper can run on the boat's own hardware.
+//!
+//! Every figure is a median over repetitions, and ratios are taken between figures measured in
+//! the same run, interleaved, so that a busy machine slows both sides alike.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use haiqiao_mesh::{Store, StoreLimits};
+use haiqiao_proto::{KeyRing, Keypair, Kind, Record, Unverified, samples, verify_batch};
+use haiqiao_store::SledStore;
+use serde_json::json;
+
+/// A fixed "now" for reproducible records (2026-11-18T00:53:20Z).
+const NOW: u64 = 1_795_000_000;
+
+/// Encoded size of a typical signed record of each kind.
+pub(crate) fn record_sizes() -> anyhow::Result<serde_json::Value> {
+    let me = Keypair::from_seed(&[1; 32]);
+    let partner = Keypair::from_seed(&[2; 32]).public().hint();
+    let mut sizes = serde_json::Map::new();
+    for kind in Kind::ALL {
+        // seq 4000: a boat reporting every few minutes for a couple of weeks.
+        let env = samples::envelope(kind, me.public().hint(), partner, 4000, NOW);
+        let r = Record::sign(&me, env).with_context(|| format!("signing a {}", kind.name()))?;
+        sizes.insert(kind.name().to_owned(), json!(r.len()));
+    }
+    Ok(json!({ "sizes": sizes }))
+}
+
+/// Options of `bench ingest`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IngestOpts {
+    /// Records per repetition for the batch paths.
+    pub(crate) records: usize,
+    /// Records per batch.
+    pub(crate) batch: usize,
+    /// Records per repetition for the single (one fsync each) path.
+    pub(crate) single_records: usize,
+    /// Repetitions.
+    pub(crate) reps: usize,
+}
+
+fn corpus(n: usize) -> anyhow::Result<(Vec<Vec<u8>>, KeyRing)> {
+    let authors: Vec<Keypair> = (0..32u8)
+        .map(|i| Keypair::from_seed(&[i + 10; 32]))
+        .collect();
+    let mut ring = KeyRing::new(1024);
+    for a in &authors {
+        ring.insert(a.public());
+    }
+    let mix = [
+        Kind::Position,
+        Kind::Position,
+        Kind::Position,
+        Kind::Position,
+        Kind::Position,
+        Kind::Position,
+        Kind::PairAlert,
+        Kind::DisputeReport,
+        Kind::Text,
+        Kind::Distress,
+    ];
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let a = &authors[i % authors.len()];
+        let partner = authors[(i + 1) % authors.len()].public().hint();
+        let kind = mix[i % mix.len()];
+        let env = samples::envelope(kind, a.public().hint(), partner, i as u64, NOW);
+        out.push(Record::sign(a, env)?.bytes().to_vec());
+    }
+    Ok((out, ring))
+}
+
+fn limits() -> StoreLimits {
+    // Generous limits so that every record is really written (no superseding, no eviction).
+    StoreLimits {
+        max_bytes: 1 << 34,
+        max_author_bytes: 1 << 34,
+        track_len: 1 << 20,
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+struct Pure {
+    msgs: Vec<Vec<u8>>,
+    sigs: Vec<ed25519_dalek::Signature>,
+    keys: Vec<ed25519_dalek::VerifyingKey>,
+}
+
+fn pure_inputs(corpus: &[Vec<u8>], ring: &KeyRing) -> anyhow::Result<Pure> {
+    let mut p = Pure {
+        msgs: vec![],
+        sigs: vec![],
+        keys: vec![],
+    };
+    for b in corpus {
+        let u = Unverified::decode(b)?;
+        let key = ring
+            .lookup(u.envelope().author)
+            .next()
+            .context("corpus author missing")?;
+        let (env, sig) = b.split_at(b.len() - 64);
+        let mut m = haiqiao_proto::record::SIGNING_CONTEXT.to_vec();
+        m.extend_from_slice(env);
+        p.msgs.push(m);
+        p.sigs.push(ed25519_dalek::Signature::from_slice(sig)?);
+        p.keys
+            .push(ed25519_dalek::VerifyingKey::from_bytes(key.as_bytes())?);
+    }
+    Ok(p)
+}
+
+/// Decode + verify + durable store, single and batch, against the pure batch-verify rate.
+pub(crate) fn ingest(opts: IngestOpts) -> anyhow::Result<serde_json::Value> {
+    let (corpus, ring) = corpus(opts.records.max(opts.single_records))?;
+    let pure = pure_inputs(&corpus, &ring)?;
+    let batch = opts.batch.max(1);
+    let (mut single, mut batched, mut vbatch, mut vsingle) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..opts.reps.max(1) {
+        // Pure batch verification of the same records, in the same chunks.
+        let t = Instant::now();
+        for start in (0..opts.records).step_by(batch) {
+            let end = (start + batch).min(opts.records);
+            let refs: Vec<&[u8]> = pure.msgs[start..end].iter().map(Vec::as_slice).collect();
+            ed25519_dalek::verify_batch(&refs, &pure.sigs[start..end], &pure.keys[start..end])
+                .ok()
+                .context("pure batch verification failed")?;
+        }
+        vbatch.push(opts.records as f64 / t.elapsed().as_secs_f64());
+
+        // Pure single verification.
+        let t = Instant::now();
+        for i in 0..opts.records {
+            pure.keys[i]
+                .verify_strict(&pure.msgs[i], &pure.sigs[i])
+                .ok()
+                .context("pure verification failed")?;
+        }
+        vsingle.push(opts.records as f64 / t.elapsed().as_secs_f64());
+
+        // Decode + batch verify + one durable batch insert per chunk.
+        let dir = tempfile::tempdir()?;
+        let mut store = SledStore::open(dir.path(), limits())?;
+        let t = Instant::now();
+        for chunk in corpus[..opts.records].chunks(batch) {
+            let items = chunk
+                .iter()
+                .map(|b| Unverified::decode(b))
+                .collect::<Result<Vec<_>, _>>()?;
+            let records = verify_batch(items, &ring, NOW)
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?;
+            store.insert_batch(&records)?;
+        }
+        batched.push(opts.records as f64 / t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            store.usage().records as usize == opts.records,
+            "batch path lost records"
+        );
+        drop(store);
+
+        // Decode + single verify + one durable insert per record.
+        let dir = tempfile::tempdir()?;
+        let mut store = SledStore::open(dir.path(), limits())?;
+        let t = Instant::now();
+        for b in &corpus[..opts.single_records] {
+            let r = Unverified::decode(b)?.verify(&ring, NOW)?;
+            store.insert(&r)?;
+        }
+        single.push(opts.single_records as f64 / t.elapsed().as_secs_f64());
+    }
+    let (s, b, vb, vs) = (
+        median(&mut single),
+        median(&mut batched),
+        median(&mut vbatch),
+        median(&mut vsingle),
+    );
+    Ok(json!({
+        "single_per_s": s.round(),
+        "batch_per_s": b.round(),
+        "verify_batch_per_s": vb.round(),
+        "verify_single_per_s": vs.round(),
+        "ratio": (b / vb * 1000.0).round() / 1000.0,
+        "batch_vs_single_verify": (vb / vs * 100.0).round() / 100.0,
+        "records": opts.records,
+        "single_records": opts.single_records,
+        "batch_size": batch,
+        "reps": opts.reps,
+        "statistic": "median",
+    }))
+}
+
+/// Options of `bench sync`.
+#[derive(Debug, Clone)]
+pub(crate) struct SyncOpts {
+    /// Records both sides hold.
+    pub(crate) n: usize,
+    /// Differences to measure.
+    pub(crate) ds: Vec<usize>,
+    /// Repetitions per difference (different records missing each time).
+    pub(crate) reps: usize,
+}
+
+/// The real sync protocol, engine against engine over the in-memory harness: bytes beyond the
+/// records themselves, and round trips, when in sync and with `d` records missing on one side.
+pub(crate) fn sync(opts: &SyncOpts) -> anyhow::Result<serde_json::Value> {
+    use haiqiao_mesh::harness::Mesh;
+    use haiqiao_mesh::{MemStore, MeshConfig, Node};
+    use haiqiao_proto::{Body, Destination, Envelope, Role, Timestamp};
+
+    let max_d = opts.ds.iter().copied().max().unwrap_or(0);
+    let total = opts.n + max_d * opts.reps.max(1);
+    let authors: Vec<Keypair> = (0..1000u32)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            Keypair::from_seed(&seed)
+        })
+        .collect();
+    // Flood records (addressed to everyone) from 1000 vessels: texts, with one in ten a
+    // distress update so that both reconciliation tiers are exercised.
+    let records: Vec<Record> = (0..total)
+        .map(|i| {
+            let a = &authors[i % authors.len()];
+            let body = if i % 10 == 0 {
+                Body::DistressUpdate {
+                    distress: haiqiao_proto::RecordId([(i % 251) as u8; 16]),
+                    status: haiqiao_proto::DistressStatus::Acknowledged,
+                    text: String::new(),
+                }
+            } else {
+                Body::Text {
+                    text: format!("报平安 {i}"),
+                    safety: false,
+                }
+            };
+            Record::sign(
+                a,
+                Envelope {
+                    author: a.public().hint(),
+                    seq: i as u64,
+                    created: Timestamp(NOW as u32),
+                    ttl_min: 24 * 60,
+                    dest: Destination::Everyone,
+                    body,
+                },
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let limits = StoreLimits {
+        max_bytes: 1 << 34,
+        max_author_bytes: 1 << 34,
+        track_len: 64,
+    };
+    let cfg = MeshConfig {
+        author_records_burst: 1_000_000,
+        peer_records_burst: 1_000_000,
+        ..MeshConfig::default()
+    };
+    let now_ms = NOW * 1000;
+    let run = |extra: &[Record]| -> anyhow::Result<(u64, u64, u64)> {
+        let mut a = MemStore::new(limits.clone());
+        let mut b = MemStore::new(limits.clone());
+        a.insert_batch(&records[..opts.n])?;
+        b.insert_batch(&records[..opts.n])?;
+        a.insert_batch(extra)?;
+        let mut mesh = Mesh::new(&[], cfg.clone(), now_ms);
+        mesh.add(Node::new(
+            cfg.clone(),
+            Keypair::from_seed(&[1; 32]),
+            Role::Vessel,
+            a,
+            now_ms,
+        )?);
+        mesh.add(Node::new(
+            cfg.clone(),
+            Keypair::from_seed(&[2; 32]),
+            Role::Vessel,
+            b,
+            now_ms,
+        )?);
+        mesh.connect(0, 1, None);
+        let flights = mesh.run(1, 100_000);
+        for r in extra {
+            anyhow::ensure!(
+                mesh.nodes[1].holds(&r.id()),
+                "a missing record did not arrive"
+            );
+        }
+        let (s0, s1) = (mesh.nodes[0].stats(), mesh.nodes[1].stats());
+        let bytes = s0.bytes_out + s1.bytes_out;
+        let record_bytes = s0.record_bytes_out + s1.record_bytes_out;
+        Ok((bytes - record_bytes, flights.div_ceil(2), record_bytes))
+    };
+    let (in_sync_bytes, in_sync_rt, _) = run(&[])?;
+    let mut missing = Vec::new();
+    for &d in &opts.ds {
+        let (mut over, mut rts, mut recb) = (vec![], vec![], vec![]);
+        for rep in 0..opts.reps.max(1) {
+            let start = opts.n + rep * max_d;
+            let (o, rt, rb) = run(&records[start..start + d])?;
+            over.push(o as f64);
+            rts.push(rt as f64);
+            recb.push(rb as f64);
+        }
+        let o = median(&mut over);
+        missing.push(json!({
+            "n": opts.n,
+            "d": d,
+            "overhead_bytes": o,
+            "overhead_per_missing": (o / d as f64 * 10.0).round() / 10.0,
+            "goal_bytes": 24 * d + 64,
+            "round_trips": median(&mut rts),
+            "record_bytes": median(&mut recb),
+            "reps": opts.reps,
+        }));
+    }
+    Ok(json!({
+        "in_sync": { "n": opts.n, "bytes": in_sync_bytes, "round_trips": in_sync_rt, "goal_bytes": 64 },
+        "missing": missing,
+        "statistic": "median over reps (different missing records each)",
+    }))
+}
