@@ -8,7 +8,8 @@
 //!   carry, and the bounded [`KeyRing`] that resolves hints to keys.
 //! - [`types`]: record kinds, bodies, destinations, priority classes.
 //! - [`record`]: the envelope, signing, strict decoding, single and batch verification.
-//! - `codec`: the canonical CBOR encoding (the one module that uses serde_cbor).
+//! - `codec` (records) and [`wire`] (sync frames): the canonical CBOR encoding; the only
+//!   modules that name the CBOR library.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
