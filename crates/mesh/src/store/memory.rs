@@ -1,8 +1,12 @@
-//! [`MemStore`]: the in-memory twin of the durable store, for the simulator and tests.
+//! [`MemStore`]: the in-memory twin of the durable store, for the simulator and tests, and
+//! [`StoreIndex`]: the indexes and the eviction policy both stores share.
 //!
-//! It keeps the whole contract of [`Store`] except durability, with `BTreeMap`s and
-//! `BTreeSet`s so that every answer is deterministic: no clock, no randomness, no I/O. Each
-//! index is the in-memory mirror of one of `haiqiao_store`'s key prefixes, with the same order.
+//! [`StoreIndex`] knows every record's [`Summary`] and nothing of its bytes. It answers every
+//! query with ids, and decides what an insert does ([`StoreIndex::plan`]): the one place where
+//! the contract's eviction, quota and superseding rules are written. [`MemStore`] is an index
+//! plus the records; `haiqiao_store::SledStore` is an index plus the records on disk. Both use
+//! `BTreeMap`s and `BTreeSet`s, so every answer is deterministic: no clock, no randomness, no
+//! I/O.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,12 +37,13 @@ fn evictable(victim: &EvictKey, incoming: &Summary) -> bool {
         && (p > incoming.priority || (p == incoming.priority && victim.1 < age(incoming)))
 }
 
-/// An in-memory [`Store`].
-#[derive(Debug)]
-pub struct MemStore {
+/// The in-memory indexes of a store: every record's [`Summary`], the orders the queries and
+/// the eviction policy need, and the usage counters.
+#[derive(Debug, Clone)]
+pub struct StoreIndex {
     limits: StoreLimits,
-    /// Every record held, with its summary.
-    records: BTreeMap<RecordId, (Record, Summary)>,
+    /// Every record held.
+    summaries: BTreeMap<RecordId, Summary>,
     /// (author, seq, id).
     by_author_seq: BTreeSet<(PublicKey, u64, RecordId)>,
     /// (kind, age).
@@ -58,12 +63,17 @@ pub struct MemStore {
     usage: Usage,
 }
 
-impl MemStore {
-    /// An empty store enforcing `limits`.
-    pub fn new(limits: StoreLimits) -> MemStore {
-        MemStore {
+/// The smallest age, to start range scans.
+const MIN_AGE: Age = (Timestamp(0), 0, RecordId([0; 16]));
+/// The largest age, to end range scans.
+const MAX_AGE: Age = (Timestamp(u32::MAX), u64::MAX, RecordId([0xff; 16]));
+
+impl StoreIndex {
+    /// An empty index enforcing `limits`.
+    pub fn new(limits: StoreLimits) -> StoreIndex {
+        StoreIndex {
             limits,
-            records: BTreeMap::new(),
+            summaries: BTreeMap::new(),
             by_author_seq: BTreeSet::new(),
             by_kind: BTreeSet::new(),
             by_dest: BTreeSet::new(),
@@ -76,10 +86,41 @@ impl MemStore {
         }
     }
 
-    /// Decides what inserting `r` does: `Ok(victims)` to store it after evicting the victims,
-    /// or the outcome that leaves the store unchanged.
-    fn plan(&self, s: &Summary) -> Result<Vec<RecordId>, InsertOutcome> {
-        if self.records.contains_key(&s.id) {
+    /// The limits it enforces.
+    pub fn limits(&self) -> &StoreLimits {
+        &self.limits
+    }
+
+    /// How full the store is.
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    /// How much one author's records take.
+    pub fn author_usage(&self, author: &PublicKey) -> Usage {
+        self.authors.get(author).copied().unwrap_or_default()
+    }
+
+    /// The summary of a held record.
+    pub fn get(&self, id: &RecordId) -> Option<&Summary> {
+        self.summaries.get(id)
+    }
+
+    /// Whether a record is held.
+    pub fn contains(&self, id: &RecordId) -> bool {
+        self.summaries.contains_key(id)
+    }
+
+    /// Every summary, in id order.
+    pub fn summaries(&self) -> impl Iterator<Item = &Summary> {
+        self.summaries.values()
+    }
+
+    /// Decides what inserting the record `s` summarises does, changing nothing: `Ok(victims)`
+    /// to store it after removing the victims (lowest class and oldest first), or the outcome
+    /// that leaves the store unchanged. The order of the decisions is in the contract.
+    pub fn plan(&self, s: &Summary) -> Result<Vec<RecordId>, InsertOutcome> {
+        if self.summaries.contains_key(&s.id) {
             return Err(InsertOutcome::Duplicate);
         }
         let len = u64::from(s.len);
@@ -95,12 +136,13 @@ impl MemStore {
                 if self.limits.track_len == 0 || oldest.is_some_and(|o| age(s) < *o) {
                     return Err(InsertOutcome::Superseded);
                 }
+                // More than one only if the track was longer under earlier limits.
                 for a in track
                     .into_iter()
                     .flatten()
                     .take(held + 1 - self.limits.track_len)
                 {
-                    let v = &self.records[&a.2].1;
+                    let v = &self.summaries[&a.2];
                     victims.push((evict_key(v), v.id, u64::from(v.len)));
                 }
             }
@@ -108,27 +150,15 @@ impl MemStore {
         let freed =
             |victims: &[(EvictKey, RecordId, u64)]| victims.iter().map(|v| v.2).sum::<u64>();
 
-        let author_used = self.authors.get(&s.author).map_or(0, |u| u.bytes) - freed(&victims);
+        let author_used = self.author_usage(&s.author).bytes - freed(&victims);
         if author_used + len > self.limits.max_author_bytes {
             let need = author_used + len - self.limits.max_author_bytes;
-            let mut got = 0;
             let candidates = self
                 .author_eviction
                 .range((s.author, (Reverse(Priority::Routine), MIN_AGE))..)
                 .take_while(|(a, _)| *a == s.author)
                 .map(|(_, k)| k);
-            for k in candidates {
-                if got >= need || !evictable(k, s) {
-                    break;
-                }
-                if victims.iter().any(|v| v.1 == k.1.2) {
-                    continue;
-                }
-                let l = u64::from(self.records[&k.1.2].1.len);
-                victims.push((*k, k.1.2, l));
-                got += l;
-            }
-            if got < need {
+            if !self.choose(candidates, s, need, &mut victims) {
                 return Err(InsertOutcome::Refused(Refusal::AuthorQuota));
             }
         }
@@ -136,19 +166,7 @@ impl MemStore {
         let used = self.usage.bytes - freed(&victims);
         if used + len > self.limits.max_bytes {
             let need = used + len - self.limits.max_bytes;
-            let mut got = 0;
-            for k in &self.eviction {
-                if got >= need || !evictable(k, s) {
-                    break;
-                }
-                if victims.iter().any(|v| v.1 == k.1.2) {
-                    continue;
-                }
-                let l = u64::from(self.records[&k.1.2].1.len);
-                victims.push((*k, k.1.2, l));
-                got += l;
-            }
-            if got < need {
+            if !self.choose(self.eviction.iter(), s, need, &mut victims) {
                 return Err(InsertOutcome::Refused(Refusal::StoreFull));
             }
         }
@@ -156,7 +174,34 @@ impl MemStore {
         Ok(victims.into_iter().map(|v| v.1).collect())
     }
 
-    fn add(&mut self, r: &Record, s: Summary) {
+    /// Adds victims from `candidates` (in eviction order) until `need` bytes are freed; false
+    /// if the evictable ones are not enough. Evictability is monotone along eviction order, so
+    /// the scan stops at the first record that may not go.
+    fn choose<'a>(
+        &self,
+        candidates: impl Iterator<Item = &'a EvictKey>,
+        s: &Summary,
+        need: u64,
+        victims: &mut Vec<(EvictKey, RecordId, u64)>,
+    ) -> bool {
+        let mut got = 0;
+        for k in candidates {
+            if got >= need || !evictable(k, s) {
+                break;
+            }
+            let id = k.1.2;
+            if victims.iter().any(|v| v.1 == id) {
+                continue;
+            }
+            let l = u64::from(self.summaries[&id].len);
+            victims.push((*k, id, l));
+            got += l;
+        }
+        got >= need
+    }
+
+    /// Adds a record (which [`StoreIndex::plan`] made room for).
+    pub fn add(&mut self, s: Summary) {
         let a = age(&s);
         self.by_author_seq.insert((s.author, s.seq, s.id));
         self.by_kind.insert((s.kind, a));
@@ -172,11 +217,12 @@ impl MemStore {
         u.bytes += u64::from(s.len);
         self.usage.records += 1;
         self.usage.bytes += u64::from(s.len);
-        self.records.insert(s.id, (r.clone(), s));
+        self.summaries.insert(s.id, s);
     }
 
-    fn take(&mut self, id: &RecordId) -> Option<Summary> {
-        let (_, s) = self.records.remove(id)?;
+    /// Removes a record; its summary if it was held.
+    pub fn remove(&mut self, id: &RecordId) -> Option<Summary> {
+        let s = self.summaries.remove(id)?;
         let a = age(&s);
         self.by_author_seq.remove(&(s.author, s.seq, s.id));
         self.by_kind.remove(&(s.kind, a));
@@ -204,26 +250,106 @@ impl MemStore {
         Some(s)
     }
 
-    fn record(&self, id: &RecordId) -> Record {
-        self.records[id].0.clone()
+    /// [`Store::by_author_seq`], as an id.
+    pub fn by_author_seq(&self, author: &PublicKey, seq: u64) -> Option<RecordId> {
+        self.by_author_seq
+            .range((*author, seq, RecordId([0; 16]))..=(*author, seq, RecordId([0xff; 16])))
+            .next()
+            .map(|k| k.2)
+    }
+
+    /// [`Store::by_kind`], as ids.
+    pub fn by_kind(
+        &self,
+        kind: Kind,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Vec<RecordId> {
+        if from > to {
+            return Vec::new();
+        }
+        let start = (kind, (from, 0, RecordId([0; 16])));
+        let end = (kind, (to, u64::MAX, RecordId([0xff; 16])));
+        self.by_kind
+            .range(start..=end)
+            .take(limit)
+            .map(|k| k.1.2)
+            .collect()
+    }
+
+    /// [`Store::by_destination`], as ids.
+    pub fn by_destination(&self, dest: &Destination, limit: usize) -> Vec<RecordId> {
+        self.by_dest
+            .range((*dest, MIN_AGE)..=(*dest, MAX_AGE))
+            .take(limit)
+            .map(|k| k.1.2)
+            .collect()
+    }
+
+    /// [`Store::latest_positions`], as ids.
+    pub fn latest_positions(&self) -> Vec<RecordId> {
+        self.tracks
+            .values()
+            .filter_map(|t| t.last())
+            .map(|a| a.2)
+            .collect()
+    }
+
+    /// [`Store::track`], as ids.
+    pub fn track(&self, author: &PublicKey) -> Vec<RecordId> {
+        self.tracks
+            .get(author)
+            .into_iter()
+            .flat_map(|t| t.iter().rev())
+            .map(|a| a.2)
+            .collect()
+    }
+
+    /// What [`Store::sweep_expired`] removes, in its order (changes nothing).
+    pub fn expired(&self, now: u64) -> Vec<RecordId> {
+        self.by_expiry
+            .range(..=(now, RecordId([0xff; 16])))
+            .map(|k| k.1)
+            .collect()
     }
 }
 
-/// The smallest age, to start range scans.
-const MIN_AGE: Age = (Timestamp(0), 0, RecordId([0; 16]));
-/// The largest age, to end range scans.
-const MAX_AGE: Age = (Timestamp(u32::MAX), u64::MAX, RecordId([0xff; 16]));
+/// An in-memory [`Store`]: a [`StoreIndex`] and the records.
+#[derive(Debug)]
+pub struct MemStore {
+    index: StoreIndex,
+    records: BTreeMap<RecordId, Record>,
+}
+
+impl MemStore {
+    /// An empty store enforcing `limits`.
+    pub fn new(limits: StoreLimits) -> MemStore {
+        MemStore {
+            index: StoreIndex::new(limits),
+            records: BTreeMap::new(),
+        }
+    }
+
+    fn records(&self, ids: Vec<RecordId>) -> Vec<Record> {
+        ids.iter()
+            .filter_map(|id| self.records.get(id).cloned())
+            .collect()
+    }
+}
 
 impl Store for MemStore {
     fn insert(&mut self, record: &Record) -> Result<InsertOutcome, StoreError> {
         let s = Summary::of(record);
-        match self.plan(&s) {
+        match self.index.plan(&s) {
             Err(outcome) => Ok(outcome),
             Ok(evicted) => {
                 for id in &evicted {
-                    self.take(id);
+                    self.index.remove(id);
+                    self.records.remove(id);
                 }
-                self.add(record, s);
+                self.index.add(s);
+                self.records.insert(s.id, record.clone());
                 Ok(InsertOutcome::Stored { evicted })
             }
         }
@@ -234,23 +360,22 @@ impl Store for MemStore {
     }
 
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        Ok(self.records.get(id).map(|(r, _)| r.clone()))
+        Ok(self.records.get(id).cloned())
     }
 
     fn contains(&self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.records.contains_key(id))
+        Ok(self.index.contains(id))
     }
 
     fn remove(&mut self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.take(id).is_some())
+        self.records.remove(id);
+        Ok(self.index.remove(id).is_some())
     }
 
     fn by_author_seq(&self, author: &PublicKey, seq: u64) -> Result<Option<Record>, StoreError> {
         Ok(self
-            .by_author_seq
-            .range((*author, seq, RecordId([0; 16]))..=(*author, seq, RecordId([0xff; 16])))
-            .next()
-            .map(|k| self.record(&k.2)))
+            .records(self.index.by_author_seq(author, seq).into_iter().collect())
+            .pop())
     }
 
     fn by_kind(
@@ -260,73 +385,44 @@ impl Store for MemStore {
         to: Timestamp,
         limit: usize,
     ) -> Result<Vec<Record>, StoreError> {
-        if from > to {
-            return Ok(Vec::new());
-        }
-        let start = (kind, (from, 0, RecordId([0; 16])));
-        let end = (kind, (to, u64::MAX, RecordId([0xff; 16])));
-        Ok(self
-            .by_kind
-            .range(start..=end)
-            .take(limit)
-            .map(|k| self.record(&k.1.2))
-            .collect())
+        Ok(self.records(self.index.by_kind(kind, from, to, limit)))
     }
 
     fn by_destination(&self, dest: &Destination, limit: usize) -> Result<Vec<Record>, StoreError> {
-        Ok(self
-            .by_dest
-            .range((*dest, MIN_AGE)..=(*dest, MAX_AGE))
-            .take(limit)
-            .map(|k| self.record(&k.1.2))
-            .collect())
+        Ok(self.records(self.index.by_destination(dest, limit)))
     }
 
     fn latest_positions(&self) -> Result<Vec<Record>, StoreError> {
-        Ok(self
-            .tracks
-            .values()
-            .filter_map(|t| t.last())
-            .map(|a| self.record(&a.2))
-            .collect())
+        Ok(self.records(self.index.latest_positions()))
     }
 
     fn track(&self, author: &PublicKey) -> Result<Vec<Record>, StoreError> {
-        Ok(self
-            .tracks
-            .get(author)
-            .into_iter()
-            .flat_map(|t| t.iter().rev())
-            .map(|a| self.record(&a.2))
-            .collect())
+        Ok(self.records(self.index.track(author)))
     }
 
     fn sweep_expired(&mut self, now: u64) -> Result<Vec<RecordId>, StoreError> {
-        let due: Vec<RecordId> = self
-            .by_expiry
-            .range(..=(now, RecordId([0xff; 16])))
-            .map(|k| k.1)
-            .collect();
+        let due = self.index.expired(now);
         for id in &due {
-            self.take(id);
+            self.index.remove(id);
+            self.records.remove(id);
         }
         Ok(due)
     }
 
     fn summaries(&self) -> Result<Vec<Summary>, StoreError> {
-        Ok(self.records.values().map(|(_, s)| *s).collect())
+        Ok(self.index.summaries().copied().collect())
     }
 
     fn usage(&self) -> Usage {
-        self.usage
+        self.index.usage()
     }
 
     fn author_usage(&self, author: &PublicKey) -> Usage {
-        self.authors.get(author).copied().unwrap_or_default()
+        self.index.author_usage(author)
     }
 
     fn limits(&self) -> &StoreLimits {
-        &self.limits
+        self.index.limits()
     }
 }
 
