@@ -3,18 +3,21 @@
 //! It keeps the contract of [`haiqiao_mesh::Store`] (see `haiqiao_mesh::store`) on disk and
 //! passes the same conformance suite as the in-memory twin `MemStore`. Both decide with the
 //! same [`StoreIndex`]: the records' summaries, the orders the queries and the eviction policy
-//! need, and the usage counters, in memory. The disk holds the records; the index is rebuilt
-//! from them when the store opens.
+//! need, and the usage counters, in memory. The disk holds a log of changes; the index is
+//! rebuilt from it when the store opens.
 //!
-//! # Why the indexes live in memory
+//! # Why a log of segments
 //!
 //! Ingest (decode, verify, store) must run at ≥ 0.75 × the pure ed25519 batch-verify rate
-//! (design §4), so storing may cost about a third of a signature check. A sled insert costs
-//! about as much as that on its own (sled 0.34 on this project's 2-core machine: tens of µs
-//! per key, fsync amortised over a batch), so a record is exactly one sled key. Persisting the
-//! seven secondary indexes as keys made storing 4–8 × slower than verifying. The price is
-//! memory (a few hundred bytes per record for the index) and a full scan at open (every
-//! record is decoded, not re-verified).
+//! (design §4), so storing may cost about a third of a signature check. One sled insert costs
+//! about that much on its own (sled 0.34 on this project's 2-core machine: tens of µs per key),
+//! so a record cannot have a sled key of its own, let alone index keys: persisting seven index
+//! keys per record made storing 4–8 × slower than verifying, and one key per record still
+//! cost as much as verifying. So each change is written as a *segment*: one sled value holding
+//! the records it adds and the removals it makes, up to [`SEGMENT_TARGET`] bytes; a batch of
+//! a hundred records is one sled key. The price is memory (the index and each record's
+//! location) and a replay of the log when the store opens (every record is decoded, not
+//! re-verified).
 //!
 //! # Durability
 //!
@@ -29,19 +32,33 @@
 //!
 //! One sled tree (the default one); keys start with a one-byte prefix, integers are big-endian.
 //!
-//! | key | value | for |
-//! |---|---|---|
-//! | `m` `schema` | schema version, u32 | refusing a store written by a newer build |
-//! | `c` | records u64 ‖ bytes u64 | the usage counters, written in every change's batch |
-//! | `r` id (16) | author key (32) ‖ record bytes | the records |
+//! | key | value |
+//! |---|---|
+//! | `m` `schema` | schema version, u32 |
+//! | `c` | records u64 ‖ bytes u64 ‖ next segment number u64 (written with every change) |
+//! | `b` segment number u64 | entries, one after another |
 //!
-//! Opening reads every `r` value, rebuilds each record with `Record::from_trusted` (decoded,
-//! not re-verified: it was verified before it was stored) and checks that it carries the id of
-//! its key and that the records add up to the `c` counters. Anything that does not is
-//! [`StoreError::Corrupt`]: the store refuses to open rather than drop a record silently.
+//! An entry is either an addition, `1` ‖ id (16) ‖ length u16 ‖ author key (32) ‖ record
+//! bytes, or a removal, `2` ‖ id (16) ‖ number of the segment that held the record (u64).
+//! Replaying the segments in order rebuilds the store: an addition makes the record live
+//! there; a removal removes the record only if it still lives in the named segment (so a
+//! removal never takes a record added again later). Segment numbers are never reused.
+//!
+//! Segments are collected as records leave: a segment with no live record and no removal
+//! still needed (one naming a segment that still exists) is deleted, and one whose live
+//! records fill less than 1/[`COMPACT_RATIO`] of it is compacted: its live records and needed
+//! removals are copied into the change being written, and it is deleted in the same batch. A
+//! few segments are looked at per change, so no call does unbounded work.
+//!
+//! Opening replays every segment, rebuilds each record with `Record::from_trusted` (decoded,
+//! not re-verified: it was verified before it was stored), checks it carries the id it was
+//! stored under, and checks that the records add up to the counters. Anything that does not
+//! is [`StoreError::Corrupt`]: the store refuses to open rather than drop a record silently.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use haiqiao_mesh::store::StoreIndex;
 use haiqiao_mesh::{InsertOutcome, Store, StoreError, StoreLimits, Summary, Usage};
@@ -54,25 +71,37 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// sled's resident memory is several times this).
 pub const CACHE_CAPACITY: u64 = 16 * 1024 * 1024;
 
+/// Largest segment written, in bytes (a change larger than this is split into several): far
+/// below sled's threshold for storing a value as a separate blob file.
+pub const SEGMENT_TARGET: usize = 16 * 1024;
+
+/// A segment whose live records fill less than 1/COMPACT_RATIO of it is compacted.
+pub const COMPACT_RATIO: u64 = 4;
+
+/// Segments looked at for collection per change.
+pub const COLLECT_PER_CHANGE: usize = 8;
+
+/// Segments compacted (copied) at most per change.
+pub const COMPACT_PER_CHANGE: usize = 2;
+
 const META_SCHEMA: &[u8] = b"mschema";
 const COUNTERS: &[u8] = b"c";
-const P_RECORD: u8 = b'r';
+const P_SEGMENT: u8 = b'b';
 
 const KEY: usize = 32;
 const ID: usize = 16;
+const ADD: u8 = 1;
+const REMOVE: u8 = 2;
+/// Tag, id, length, author key.
+const ADD_HEADER: usize = 1 + ID + 2 + KEY;
+/// Tag, id, segment number.
+const REMOVE_LEN: usize = 1 + ID + 8;
 
-fn record_key(id: &RecordId) -> [u8; 1 + ID] {
-    let mut k = [0u8; 1 + ID];
-    k[0] = P_RECORD;
-    k[1..].copy_from_slice(id.as_bytes());
+fn segment_key(n: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = P_SEGMENT;
+    k[1..].copy_from_slice(&n.to_be_bytes());
     k
-}
-
-fn record_value(r: &Record) -> Vec<u8> {
-    let mut v = Vec::with_capacity(KEY + r.len());
-    v.extend_from_slice(r.author().as_bytes());
-    v.extend_from_slice(r.bytes());
-    v
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -86,69 +115,369 @@ fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
 
-fn encode_usage(u: Usage) -> [u8; 16] {
-    let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&u.records.to_be_bytes());
-    v[8..].copy_from_slice(&u.bytes.to_be_bytes());
+/// The `c` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counters {
+    usage: Usage,
+    next_segment: u64,
+}
+
+fn encode_counters(c: Counters) -> [u8; 24] {
+    let mut v = [0u8; 24];
+    v[..8].copy_from_slice(&c.usage.records.to_be_bytes());
+    v[8..16].copy_from_slice(&c.usage.bytes.to_be_bytes());
+    v[16..].copy_from_slice(&c.next_segment.to_be_bytes());
     v
 }
 
-fn decode_usage(v: &[u8]) -> Result<Usage, StoreError> {
-    let v: [u8; 16] = v
+fn decode_counters(v: &[u8]) -> Result<Counters, StoreError> {
+    let v: [u8; 24] = v
         .try_into()
-        .map_err(|_| corrupt("usage counters are not 16 bytes"))?;
-    let (r, b) = v.split_at(8);
-    let n = |x: &[u8]| {
-        x.try_into()
-            .map(u64::from_be_bytes)
-            .map_err(|_| corrupt("usage counters"))
+        .map_err(|_| corrupt("counters are not 24 bytes"))?;
+    let n = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&v[i..i + 8]);
+        u64::from_be_bytes(b)
     };
-    Ok(Usage {
-        records: n(r)?,
-        bytes: n(b)?,
+    Ok(Counters {
+        usage: Usage {
+            records: n(0),
+            bytes: n(8),
+        },
+        next_segment: n(16),
     })
 }
 
-/// Rebuilds a record from its `r` value, checking it against the id in its key.
-fn decode_record(id: &RecordId, value: &[u8]) -> Result<Record, StoreError> {
-    if value.len() <= KEY {
-        return Err(corrupt(format!("record {id}: value too short")));
+/// One entry of a segment, borrowed from its bytes.
+enum Entry<'a> {
+    Add {
+        id: RecordId,
+        author: &'a [u8],
+        bytes: &'a [u8],
+    },
+    Remove {
+        id: RecordId,
+        segment: u64,
+    },
+}
+
+/// Reads the entry at `at`; returns it and where the next one starts.
+fn read_entry(v: &[u8], at: usize) -> Result<(Entry<'_>, usize), StoreError> {
+    let bad = || corrupt(format!("segment entry at {at} is cut short or unknown"));
+    let id = v
+        .get(at + 1..at + 1 + ID)
+        .and_then(|b| <[u8; ID]>::try_from(b).ok())
+        .map(RecordId)
+        .ok_or_else(bad)?;
+    match v.get(at) {
+        Some(&ADD) => {
+            let len = v
+                .get(at + 1 + ID..at + 1 + ID + 2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                .ok_or_else(bad)?;
+            let author = v.get(at + 1 + ID + 2..at + ADD_HEADER).ok_or_else(bad)?;
+            let end = at + ADD_HEADER + len;
+            let bytes = v.get(at + ADD_HEADER..end).ok_or_else(bad)?;
+            Ok((Entry::Add { id, author, bytes }, end))
+        }
+        Some(&REMOVE) => {
+            let segment = v
+                .get(at + 1 + ID..at + REMOVE_LEN)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(bad)?;
+            Ok((Entry::Remove { id, segment }, at + REMOVE_LEN))
+        }
+        _ => Err(bad()),
     }
-    let author = PublicKey::from_bytes(&value[..KEY])
+}
+
+/// Rebuilds a stored record, checking it against the id it was stored under.
+fn decode_record(id: &RecordId, author: &[u8], bytes: &[u8]) -> Result<Record, StoreError> {
+    let key = PublicKey::from_bytes(author)
         .map_err(|e| corrupt(format!("record {id}: author key: {e}")))?;
-    let r = Record::from_trusted(author, &value[KEY..])
-        .map_err(|e| corrupt(format!("record {id}: {e}")))?;
+    let r = Record::from_trusted(key, bytes).map_err(|e| corrupt(format!("record {id}: {e}")))?;
     if r.id() != *id {
-        return Err(corrupt(format!("record under {id} has id {}", r.id())));
+        return Err(corrupt(format!("record stored as {id} has id {}", r.id())));
     }
     Ok(r)
 }
 
-/// How to take back a change to the index if its batch cannot be written.
-#[derive(Debug)]
-enum Undo {
-    Added(RecordId),
-    Removed(Summary),
+/// Where a live record's addition is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Loc {
+    segment: u64,
+    offset: u32,
 }
 
-/// Changes to the index waiting to be written as one sled batch.
-#[derive(Default)]
-struct Pending {
-    batch: sled::Batch,
-    undo: Vec<Undo>,
+/// What the store knows of a segment on disk.
+#[derive(Debug, Default)]
+struct Segment {
+    /// Bytes of the value.
+    size: u64,
+    /// Bytes of its additions that are still live.
+    live: u64,
+    /// Its removals: record and the segment named.
+    removals: Vec<(RecordId, u64)>,
+}
+
+/// An entry waiting to be written.
+#[derive(Debug)]
+enum Staged {
+    Add {
+        id: RecordId,
+        author: [u8; KEY],
+        bytes: Arc<[u8]>,
+        /// Removed again before being written.
+        dead: bool,
+    },
+    Remove {
+        id: RecordId,
+        segment: u64,
+    },
+}
+
+impl Staged {
+    fn len(&self) -> usize {
+        match self {
+            Staged::Add { bytes, .. } => ADD_HEADER + bytes.len(),
+            Staged::Remove { .. } => REMOVE_LEN,
+        }
+    }
+}
+
+/// A change being prepared: its entries, and the segments it deletes.
+#[derive(Debug, Default)]
+struct Change {
+    entries: Vec<Staged>,
+    /// Additions not yet written: id → entry index.
+    adds: BTreeMap<RecordId, usize>,
+    deleted: BTreeSet<u64>,
+}
+
+/// Everything the store keeps in memory, rebuilt from the disk when it opens.
+#[derive(Debug)]
+struct State {
+    index: StoreIndex,
+    locs: BTreeMap<RecordId, Loc>,
+    segments: BTreeMap<u64, Segment>,
+    /// Segment → the segments holding removals that name it.
+    removers: BTreeMap<u64, Vec<u64>>,
+    /// Segments to look at for collection.
+    dirty: BTreeSet<u64>,
+    next_segment: u64,
+}
+
+impl State {
+    /// Replays the log.
+    fn load(db: &sled::Db, limits: StoreLimits) -> Result<State, StoreError> {
+        let counted = match db.get(COUNTERS).map_err(io)? {
+            Some(v) => decode_counters(&v)?,
+            None => return Err(corrupt("no counters")),
+        };
+        let mut st = State {
+            index: StoreIndex::new(limits),
+            locs: BTreeMap::new(),
+            segments: BTreeMap::new(),
+            removers: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            next_segment: counted.next_segment,
+        };
+        for kv in db.scan_prefix([P_SEGMENT]) {
+            let (k, v) = kv.map_err(io)?;
+            let n = k
+                .get(1..)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| corrupt("segment key is not 9 bytes"))?;
+            if n >= counted.next_segment {
+                return Err(corrupt(format!("segment {n} beyond the counter")));
+            }
+            let mut seg = Segment {
+                size: v.len() as u64,
+                ..Segment::default()
+            };
+            let mut at = 0;
+            while at < v.len() {
+                let (e, next) = read_entry(&v, at)?;
+                match e {
+                    Entry::Add { id, author, bytes } => {
+                        let r = decode_record(&id, author, bytes)?;
+                        st.forget(&id);
+                        st.index.add(Summary::of(&r));
+                        let offset = u32::try_from(at).map_err(|_| corrupt("segment too large"))?;
+                        st.locs.insert(id, Loc { segment: n, offset });
+                        seg.live += (next - at) as u64;
+                    }
+                    Entry::Remove { id, segment } => {
+                        if st.locs.get(&id).is_some_and(|l| l.segment == segment) {
+                            st.forget(&id);
+                        }
+                        seg.removals.push((id, segment));
+                        st.removers.entry(segment).or_default().push(n);
+                    }
+                }
+                at = next;
+            }
+            st.segments.insert(n, seg);
+            st.dirty.insert(n);
+        }
+        if st.index.usage() != counted.usage {
+            return Err(corrupt(format!(
+                "the counters say {:?} but the records add up to {:?}",
+                counted.usage,
+                st.index.usage()
+            )));
+        }
+        Ok(st)
+    }
+
+    /// Drops a live record from the index and its segment's live bytes (replay).
+    fn forget(&mut self, id: &RecordId) {
+        if let Some(loc) = self.locs.remove(id)
+            && let Some(s) = self.index.remove(id)
+            && let Some(seg) = self.segments.get_mut(&loc.segment)
+        {
+            seg.live = seg
+                .live
+                .saturating_sub((ADD_HEADER + s.len as usize) as u64);
+        }
+    }
+
+    /// Removes a held record as part of `c`.
+    fn stage_remove(&mut self, c: &mut Change, id: &RecordId) -> bool {
+        let Some(s) = self.index.remove(id) else {
+            return false;
+        };
+        if let Some(i) = c.adds.remove(id) {
+            // Added earlier in this change: never written.
+            if let Some(Staged::Add { dead, .. }) = c.entries.get_mut(i) {
+                *dead = true;
+            }
+        } else if let Some(loc) = self.locs.remove(id) {
+            if let Some(seg) = self.segments.get_mut(&loc.segment) {
+                seg.live = seg
+                    .live
+                    .saturating_sub((ADD_HEADER + s.len as usize) as u64);
+            }
+            self.dirty.insert(loc.segment);
+            c.entries.push(Staged::Remove {
+                id: *id,
+                segment: loc.segment,
+            });
+        }
+        true
+    }
+
+    fn stage_insert(&mut self, c: &mut Change, r: &Record) -> InsertOutcome {
+        let s = Summary::of(r);
+        match self.index.plan(&s) {
+            Err(outcome) => outcome,
+            Ok(evicted) => {
+                for id in &evicted {
+                    self.stage_remove(c, id);
+                }
+                self.index.add(s);
+                c.adds.insert(s.id, c.entries.len());
+                c.entries.push(Staged::Add {
+                    id: s.id,
+                    author: *r.author().as_bytes(),
+                    bytes: r.shared_bytes(),
+                    dead: false,
+                });
+                InsertOutcome::Stored { evicted }
+            }
+        }
+    }
+
+    /// Whether a removal still matters: the segment it names still exists.
+    fn needed(&self, c: &Change, segment: u64) -> bool {
+        self.segments.contains_key(&segment) && !c.deleted.contains(&segment)
+    }
+
+    /// Looks at a few dirty segments: deletes the empty ones, compacts the sparse ones into
+    /// `c`.
+    fn collect(&mut self, db: &sled::Db, c: &mut Change) -> Result<(), StoreError> {
+        let mut compacted = 0;
+        let mut later = Vec::new();
+        for _ in 0..COLLECT_PER_CHANGE {
+            let Some(n) = self.dirty.pop_first() else {
+                break;
+            };
+            let Some(seg) = self.segments.get(&n) else {
+                continue;
+            };
+            if seg.live == 0 {
+                // Deleted once no removal in it matters; until then it waits to be made dirty
+                // again by the deletion of a segment it names (copying its removals forward
+                // instead would copy them again with every change).
+                if !seg.removals.iter().any(|(_, t)| self.needed(c, *t)) {
+                    c.deleted.insert(n);
+                }
+                continue;
+            }
+            if seg.live * COMPACT_RATIO >= seg.size {
+                continue;
+            }
+            if compacted == COMPACT_PER_CHANGE {
+                later.push(n);
+                continue;
+            }
+            // Sparse: copy what still matters into this change.
+            compacted += 1;
+            let v = db
+                .get(segment_key(n))
+                .map_err(io)?
+                .ok_or_else(|| corrupt(format!("segment {n} is not on disk")))?;
+            let mut at = 0;
+            while at < v.len() {
+                let (e, next) = read_entry(&v, at)?;
+                match e {
+                    Entry::Add { id, author, bytes } => {
+                        let here = Loc {
+                            segment: n,
+                            offset: u32::try_from(at).map_err(|_| corrupt("segment too large"))?,
+                        };
+                        if self.locs.get(&id) == Some(&here) {
+                            self.locs.remove(&id);
+                            let author =
+                                <[u8; KEY]>::try_from(author).map_err(|_| corrupt("author key"))?;
+                            c.adds.insert(id, c.entries.len());
+                            c.entries.push(Staged::Add {
+                                id,
+                                author,
+                                bytes: Arc::from(bytes),
+                                dead: false,
+                            });
+                        }
+                    }
+                    Entry::Remove { id, segment } => {
+                        if self.needed(c, segment) {
+                            c.entries.push(Staged::Remove { id, segment });
+                        }
+                    }
+                }
+                at = next;
+            }
+            c.deleted.insert(n);
+        }
+        self.dirty.extend(later);
+        Ok(())
+    }
 }
 
 /// A durable [`Store`] on sled. See the crate docs for the layout.
 pub struct SledStore {
     db: sled::Db,
-    index: StoreIndex,
+    st: State,
 }
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore")
-            .field("limits", self.index.limits())
-            .field("usage", &self.index.usage())
+            .field("limits", self.st.index.limits())
+            .field("usage", &self.st.index.usage())
+            .field("segments", &self.st.segments.len())
             .finish_non_exhaustive()
     }
 }
@@ -170,7 +499,11 @@ impl SledStore {
                 }
                 let mut b = sled::Batch::default();
                 b.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes());
-                b.insert(COUNTERS, &encode_usage(Usage::default()));
+                let zero = Counters {
+                    usage: Usage::default(),
+                    next_segment: 0,
+                };
+                b.insert(COUNTERS, &encode_counters(zero));
                 db.apply_batch(b).map_err(io)?;
                 db.flush().map_err(io)?;
             }
@@ -189,34 +522,37 @@ impl SledStore {
                 }
             }
         }
-        let counted = match db.get(COUNTERS).map_err(io)? {
-            Some(v) => decode_usage(&v)?,
-            None => return Err(corrupt("no usage counters")),
-        };
-        let mut index = StoreIndex::new(limits);
-        for kv in db.scan_prefix([P_RECORD]) {
-            let (k, v) = kv.map_err(io)?;
-            let id = k
-                .get(1..)
-                .and_then(|id| <[u8; ID]>::try_from(id).ok())
-                .map(RecordId)
-                .ok_or_else(|| corrupt("record key is not 17 bytes"))?;
-            index.add(Summary::of(&decode_record(&id, &v)?));
-        }
-        if index.usage() != counted {
-            return Err(corrupt(format!(
-                "the counters say {counted:?} but the records add up to {:?}",
-                index.usage()
-            )));
-        }
-        Ok(SledStore { db, index })
+        let st = State::load(&db, limits)?;
+        Ok(SledStore { db, st })
+    }
+
+    /// How many segments are on disk (for diagnostics and tests).
+    pub fn segments(&self) -> usize {
+        self.st.segments.len()
     }
 
     /// Reads a record the index holds.
     fn read(&self, id: &RecordId) -> Result<Record, StoreError> {
-        match self.db.get(record_key(id)).map_err(io)? {
-            Some(v) => decode_record(id, &v),
-            None => Err(corrupt(format!("indexed record {id} is not on disk"))),
+        let loc = self
+            .st
+            .locs
+            .get(id)
+            .ok_or_else(|| corrupt(format!("indexed record {id} has no location")))?;
+        let v = self
+            .db
+            .get(segment_key(loc.segment))
+            .map_err(io)?
+            .ok_or_else(|| corrupt(format!("segment {} is not on disk", loc.segment)))?;
+        match read_entry(&v, loc.offset as usize)? {
+            (
+                Entry::Add {
+                    id: stored,
+                    author,
+                    bytes,
+                },
+                _,
+            ) if stored == *id => decode_record(id, author, bytes),
+            _ => Err(corrupt(format!("record {id} is not where it was put"))),
         }
     }
 
@@ -224,51 +560,105 @@ impl SledStore {
         ids.iter().map(|id| self.read(id)).collect()
     }
 
-    fn stage_remove(&mut self, p: &mut Pending, id: &RecordId) -> bool {
-        match self.index.remove(id) {
-            Some(s) => {
-                p.batch.remove(&record_key(id)[..]);
-                p.undo.push(Undo::Removed(s));
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn stage_insert(&mut self, p: &mut Pending, r: &Record) -> InsertOutcome {
-        let s = Summary::of(r);
-        match self.index.plan(&s) {
-            Err(outcome) => outcome,
-            Ok(evicted) => {
-                for id in &evicted {
-                    self.stage_remove(p, id);
-                }
-                self.index.add(s);
-                p.batch.insert(&record_key(&s.id)[..], record_value(r));
-                p.undo.push(Undo::Added(s.id));
-                InsertOutcome::Stored { evicted }
-            }
-        }
-    }
-
-    /// Writes the staged changes and the counters as one batch, then fsyncs. If the batch
-    /// cannot be written the index goes back to what the disk holds.
-    fn commit(&mut self, p: Pending) -> Result<(), StoreError> {
-        let Pending { mut batch, undo } = p;
-        if undo.is_empty() {
+    /// Writes a change as one batch (its segments, the deleted segments, the counters), then
+    /// fsyncs. If the batch cannot be written, memory is rebuilt from what the disk holds.
+    fn commit(&mut self, mut c: Change) -> Result<(), StoreError> {
+        let changed = c
+            .entries
+            .iter()
+            .any(|e| !matches!(e, Staged::Add { dead: true, .. }));
+        if !changed {
             return Ok(());
         }
-        batch.insert(COUNTERS, &encode_usage(self.index.usage()));
-        if let Err(e) = self.db.apply_batch(batch) {
-            for u in undo.into_iter().rev() {
-                match u {
-                    Undo::Added(id) => {
-                        self.index.remove(&id);
-                    }
-                    Undo::Removed(s) => self.index.add(s),
+        self.st.collect(&self.db, &mut c)?;
+        let mut batch = sled::Batch::default();
+        let mut written: Vec<(u64, Segment)> = Vec::new();
+        let mut locs: Vec<(RecordId, Loc)> = Vec::new();
+        let mut n = self.st.next_segment;
+        let mut value: Vec<u8> = Vec::with_capacity(SEGMENT_TARGET);
+        let mut seg = Segment::default();
+        let finish = |n: u64, value: &mut Vec<u8>, seg: &mut Segment, batch: &mut sled::Batch| {
+            seg.size = value.len() as u64;
+            batch.insert(&segment_key(n)[..], std::mem::take(value));
+            std::mem::take(seg)
+        };
+        for e in &c.entries {
+            if matches!(e, Staged::Add { dead: true, .. }) {
+                continue;
+            }
+            if !value.is_empty() && value.len() + e.len() > SEGMENT_TARGET {
+                written.push((n, finish(n, &mut value, &mut seg, &mut batch)));
+                n += 1;
+            }
+            let offset = u32::try_from(value.len()).map_err(|_| corrupt("segment too large"))?;
+            match e {
+                Staged::Add {
+                    id, author, bytes, ..
+                } => {
+                    let len = u16::try_from(bytes.len())
+                        .map_err(|_| corrupt(format!("record {id} longer than 64 KiB")))?;
+                    value.push(ADD);
+                    value.extend_from_slice(id.as_bytes());
+                    value.extend_from_slice(&len.to_be_bytes());
+                    value.extend_from_slice(author);
+                    value.extend_from_slice(bytes);
+                    seg.live += e.len() as u64;
+                    locs.push((*id, Loc { segment: n, offset }));
+                }
+                Staged::Remove { id, segment } => {
+                    value.push(REMOVE);
+                    value.extend_from_slice(id.as_bytes());
+                    value.extend_from_slice(&segment.to_be_bytes());
+                    seg.removals.push((*id, *segment));
                 }
             }
+        }
+        if !value.is_empty() {
+            written.push((n, finish(n, &mut value, &mut seg, &mut batch)));
+            n += 1;
+        }
+        for d in &c.deleted {
+            batch.remove(&segment_key(*d)[..]);
+        }
+        let counters = Counters {
+            usage: self.st.index.usage(),
+            next_segment: n,
+        };
+        batch.insert(COUNTERS, &encode_counters(counters));
+        if let Err(e) = self.db.apply_batch(batch) {
+            // Memory already holds the change: go back to what the disk holds.
+            if let Ok(st) = State::load(&self.db, self.st.index.limits().clone()) {
+                self.st = st;
+            }
             return Err(io(e));
+        }
+        let st = &mut self.st;
+        st.next_segment = n;
+        st.locs.extend(locs);
+        for d in &c.deleted {
+            if let Some(seg) = st.segments.remove(d) {
+                for (_, target) in seg.removals {
+                    if let Some(r) = st.removers.get_mut(&target) {
+                        r.retain(|x| x != d);
+                        if r.is_empty() {
+                            st.removers.remove(&target);
+                        }
+                    }
+                }
+            }
+            // Segments whose removals named it may be collectable now.
+            for r in st.removers.remove(d).unwrap_or_default() {
+                st.dirty.insert(r);
+            }
+        }
+        for (n, seg) in written {
+            for (_, target) in &seg.removals {
+                st.removers.entry(*target).or_default().push(n);
+            }
+            if seg.live == 0 {
+                st.dirty.insert(n);
+            }
+            st.segments.insert(n, seg);
         }
         self.db.flush().map_err(io)?;
         Ok(())
@@ -277,42 +667,43 @@ impl SledStore {
 
 impl Store for SledStore {
     fn insert(&mut self, record: &Record) -> Result<InsertOutcome, StoreError> {
-        let mut p = Pending::default();
-        let out = self.stage_insert(&mut p, record);
-        self.commit(p)?;
+        let mut c = Change::default();
+        let out = self.st.stage_insert(&mut c, record);
+        self.commit(c)?;
         Ok(out)
     }
 
     fn insert_batch(&mut self, records: &[Record]) -> Result<Vec<InsertOutcome>, StoreError> {
-        let mut p = Pending::default();
+        let mut c = Change::default();
         let out = records
             .iter()
-            .map(|r| self.stage_insert(&mut p, r))
+            .map(|r| self.st.stage_insert(&mut c, r))
             .collect();
-        self.commit(p)?;
+        self.commit(c)?;
         Ok(out)
     }
 
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        if !self.index.contains(id) {
+        if !self.st.index.contains(id) {
             return Ok(None);
         }
         self.read(id).map(Some)
     }
 
     fn contains(&self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.index.contains(id))
+        Ok(self.st.index.contains(id))
     }
 
     fn remove(&mut self, id: &RecordId) -> Result<bool, StoreError> {
-        let mut p = Pending::default();
-        let held = self.stage_remove(&mut p, id);
-        self.commit(p)?;
+        let mut c = Change::default();
+        let held = self.st.stage_remove(&mut c, id);
+        self.commit(c)?;
         Ok(held)
     }
 
     fn by_author_seq(&self, author: &PublicKey, seq: u64) -> Result<Option<Record>, StoreError> {
-        self.index
+        self.st
+            .index
             .by_author_seq(author, seq)
             .map(|id| self.read(&id))
             .transpose()
@@ -325,45 +716,45 @@ impl Store for SledStore {
         to: Timestamp,
         limit: usize,
     ) -> Result<Vec<Record>, StoreError> {
-        self.read_all(self.index.by_kind(kind, from, to, limit))
+        self.read_all(self.st.index.by_kind(kind, from, to, limit))
     }
 
     fn by_destination(&self, dest: &Destination, limit: usize) -> Result<Vec<Record>, StoreError> {
-        self.read_all(self.index.by_destination(dest, limit))
+        self.read_all(self.st.index.by_destination(dest, limit))
     }
 
     fn latest_positions(&self) -> Result<Vec<Record>, StoreError> {
-        self.read_all(self.index.latest_positions())
+        self.read_all(self.st.index.latest_positions())
     }
 
     fn track(&self, author: &PublicKey) -> Result<Vec<Record>, StoreError> {
-        self.read_all(self.index.track(author))
+        self.read_all(self.st.index.track(author))
     }
 
     fn sweep_expired(&mut self, now: u64) -> Result<Vec<RecordId>, StoreError> {
-        let due = self.index.expired(now);
-        let mut p = Pending::default();
+        let due = self.st.index.expired(now);
+        let mut c = Change::default();
         for id in &due {
-            self.stage_remove(&mut p, id);
+            self.st.stage_remove(&mut c, id);
         }
-        self.commit(p)?;
+        self.commit(c)?;
         Ok(due)
     }
 
     fn summaries(&self) -> Result<Vec<Summary>, StoreError> {
-        Ok(self.index.summaries().copied().collect())
+        Ok(self.st.index.summaries().copied().collect())
     }
 
     fn usage(&self) -> Usage {
-        self.index.usage()
+        self.st.index.usage()
     }
 
     fn author_usage(&self, author: &PublicKey) -> Usage {
-        self.index.author_usage(author)
+        self.st.index.author_usage(author)
     }
 
     fn limits(&self) -> &StoreLimits {
-        self.index.limits()
+        self.st.index.limits()
     }
 }
 

@@ -16,8 +16,36 @@ haiqiao_mesh::store_conformance_tests!({
     }
 });
 
+/// Opens a store just dropped in this process. sled's background threads can hold the
+/// directory's lock for a moment after the last handle is dropped (another process waits for
+/// nothing: its lock goes with it), so a lock conflict is retried, briefly.
+fn open_retrying(path: &Path, limits: StoreLimits) -> Result<SledStore, StoreError> {
+    for _ in 0..400 {
+        match SledStore::open(path, limits.clone()) {
+            Err(StoreError::Io(e)) if e.contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+    panic!("the store's lock was not released");
+}
+
+fn reopen(path: &Path, limits: StoreLimits) -> SledStore {
+    open_retrying(path, limits).unwrap()
+}
+
+/// Opens the store's sled database directly (see [`reopen`] for the retries).
 fn raw(path: &Path) -> sled::Db {
-    sled::Config::new().path(path).open().unwrap()
+    for _ in 0..400 {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the store's lock was not released");
 }
 
 fn some_records() -> Vec<Record> {
@@ -45,7 +73,7 @@ fn reopening_keeps_records_counters_and_indexes() {
         assert!(s.remove(&rs[0].id()).unwrap());
         (s.summaries().unwrap(), s.latest_positions().unwrap())
     };
-    let s = SledStore::open(dir.path(), limits).unwrap();
+    let s = reopen(dir.path(), limits);
     assert_eq!(s.summaries().unwrap(), sums);
     assert_eq!(s.latest_positions().unwrap(), latest);
     let bytes = |rs: &[&Record]| rs.iter().map(|r| r.len() as u64).sum::<u64>();
@@ -89,7 +117,7 @@ fn reopening_with_other_limits_enforces_them_from_then_on() {
         let mut s = SledStore::open(dir.path(), c::roomy(8)).unwrap();
         s.insert_batch(&rs).unwrap();
     }
-    let mut s = SledStore::open(dir.path(), c::roomy(1)).unwrap();
+    let mut s = reopen(dir.path(), c::roomy(1));
     assert_eq!(s.limits().track_len, 1);
     let newer = c::position(1, 3, T0 + 20);
     assert_eq!(
@@ -116,7 +144,7 @@ fn a_newer_schema_is_refused() {
             .unwrap();
         db.flush().unwrap();
     }
-    match SledStore::open(dir.path(), StoreLimits::default()) {
+    match open_retrying(dir.path(), StoreLimits::default()) {
         Err(StoreError::SchemaTooNew { found, supported }) => {
             assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
         }
@@ -133,7 +161,7 @@ fn a_sled_db_that_is_not_a_store_is_refused() {
         db.flush().unwrap();
     }
     assert!(matches!(
-        SledStore::open(dir.path(), StoreLimits::default()),
+        open_retrying(dir.path(), StoreLimits::default()),
         Err(StoreError::Corrupt(_))
     ));
 }
@@ -145,8 +173,10 @@ fn corrupt_data_is_refused_at_open_not_panicked_on() {
     {
         let mut s = SledStore::open(dir.path(), c::roomy(8)).unwrap();
         s.insert_batch(&rs).unwrap();
+        assert_eq!(s.segments(), 1);
     }
-    let corrupt = |what: &str, f: &dyn Fn(&sled::Db)| {
+    // Copies the store, spoils the copy with `f`, and expects it not to open.
+    let spoiled = |what: &str, f: &dyn Fn(&sled::Db)| {
         let copy = tempfile::tempdir().unwrap();
         {
             let from = raw(dir.path());
@@ -155,62 +185,180 @@ fn corrupt_data_is_refused_at_open_not_panicked_on() {
             f(&to);
             to.flush().unwrap();
         }
-        (copy, what.to_owned())
-    };
-    let id = rs[3].id();
-    let cases = [
-        corrupt("record value truncated", &|db| {
-            let v = db.get(record_key(&id)).unwrap().unwrap();
-            db.insert(record_key(&id), &v[..40]).unwrap();
-        }),
-        corrupt("author key flipped", &|db| {
-            let mut v = db.get(record_key(&id)).unwrap().unwrap().to_vec();
-            v[0] ^= 1;
-            db.insert(record_key(&id), v).unwrap();
-        }),
-        corrupt("record under another id", &|db| {
-            let v = db.get(record_key(&rs[4].id())).unwrap().unwrap();
-            db.insert(record_key(&id), v).unwrap();
-        }),
-        corrupt("empty value", &|db| {
-            db.insert(record_key(&id), &[]).unwrap();
-        }),
-        corrupt("record lost without its counters", &|db| {
-            db.remove(record_key(&id)).unwrap();
-        }),
-    ];
-    for (dir, what) in &cases {
-        match SledStore::open(dir.path(), c::roomy(8)) {
+        match open_retrying(copy.path(), c::roomy(8)) {
             Err(StoreError::Corrupt(e)) => println!("{what}: {e}"),
             other => panic!("{what}: expected Corrupt, got {other:?}"),
         }
-    }
-    let (dir, _) = corrupt("a stray key", &|db| {
-        db.insert([P_RECORD, 1, 2], &[]).unwrap();
+    };
+    let seg0 = segment_key(0);
+    let spoil_segment = |what: &str, f: &dyn Fn(&mut Vec<u8>)| {
+        spoiled(what, &|db: &sled::Db| {
+            let mut v = db.get(seg0).unwrap().unwrap().to_vec();
+            f(&mut v);
+            db.insert(seg0, v).unwrap();
+        })
+    };
+    // The first entry: tag 0, id 1..17, length 17..19, author 19..51, record from 51.
+    spoil_segment("segment cut short", &|v| v.truncate(40));
+    spoil_segment("unknown entry", &|v| v[0] = 9);
+    spoil_segment("author key changed", &|v| v[19] ^= 1);
+    spoil_segment("record changed", &|v| v[60] ^= 0x10);
+    spoil_segment("id changed", &|v| v[3] ^= 1);
+    spoil_segment("length changed", &|v| v[18] = v[18].wrapping_add(1));
+    spoiled("empty segment key", &|db| {
+        db.insert([P_SEGMENT, 1, 2], &[]).unwrap();
     });
-    assert!(matches!(
-        SledStore::open(dir.path(), c::roomy(8)),
-        Err(StoreError::Corrupt(_))
-    ));
-    let (dir, _) = corrupt("counters", &|db| {
+    spoiled("segment lost without its counters", &|db| {
+        db.remove(seg0).unwrap();
+    });
+    spoiled("counters cut short", &|db| {
         db.insert(COUNTERS, &[1, 2, 3]).unwrap();
     });
-    assert!(matches!(
-        SledStore::open(dir.path(), c::roomy(8)),
-        Err(StoreError::Corrupt(_))
-    ));
-    let (dir, _) = corrupt("counters disagree", &|db| {
-        db.insert(
-            COUNTERS,
-            &encode_usage(Usage {
-                records: 1,
-                bytes: 1,
-            }),
-        )
-        .unwrap();
+    spoiled("counters disagree", &|db| {
+        let mut v = db.get(COUNTERS).unwrap().unwrap().to_vec();
+        v[7] ^= 1;
+        db.insert(COUNTERS, v).unwrap();
     });
-    assert!(matches!(
-        SledStore::open(dir.path(), c::roomy(8)),
-        Err(StoreError::Corrupt(_))
-    ));
+    spoiled("a segment beyond the counter", &|db| {
+        let v = db.get(seg0).unwrap().unwrap();
+        db.remove(seg0).unwrap();
+        db.insert(segment_key(5), v).unwrap();
+    });
+}
+
+/// A store writes whole segments and collects them as records leave: the disk holds a
+/// bounded number of segments however many records pass through.
+#[test]
+fn segments_are_collected_as_records_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = StoreLimits {
+        max_bytes: 40 * c::SIZE as u64,
+        max_author_bytes: 1 << 30,
+        track_len: 4,
+    };
+    let mut s = SledStore::open(dir.path(), limits.clone()).unwrap();
+    let mut mem = haiqiao_mesh::MemStore::new(limits.clone());
+    let mut most = 0;
+    for round in 0..60u32 {
+        // Routine texts pushing each other out, positions superseding, a few removals.
+        let batch: Vec<Record> = (0..10u32)
+            .map(|i| {
+                let t = T0 + round * 10 + i;
+                if i % 3 == 0 {
+                    c::position((i % 4) as u8, u64::from(t), t)
+                } else {
+                    c::sized(Priority::Routine, (i % 7) as u8, u64::from(t), t, c::SIZE)
+                }
+            })
+            .collect();
+        assert_eq!(
+            s.insert_batch(&batch).unwrap(),
+            mem.insert_batch(&batch).unwrap()
+        );
+        if round % 7 == 3 {
+            let id = s.summaries().unwrap()[0].id;
+            assert!(s.remove(&id).unwrap());
+            assert!(mem.remove(&id).unwrap());
+        }
+        most = most.max(s.segments());
+    }
+    assert!(most <= 40, "{most} segments on disk for 40 records' room");
+    assert_eq!(s.summaries().unwrap(), mem.summaries().unwrap());
+    drop(s);
+    let s = reopen(dir.path(), limits);
+    assert_eq!(s.summaries().unwrap(), mem.summaries().unwrap());
+    for x in mem.summaries().unwrap() {
+        assert_eq!(s.get(&x.id).unwrap(), mem.get(&x.id).unwrap());
+    }
+    c::assert_consistent(&s);
+}
+
+/// Seeded random changes, with the store closed and reopened now and then, give the same
+/// answers as the in-memory store. Prints its seed; `SEED=<n>` replays one.
+#[test]
+fn reopen_random_ops() {
+    let seeds: Vec<u64> = match std::env::var("SEED") {
+        Ok(v) => vec![v.parse().unwrap()],
+        Err(_) => (0..12)
+            .map(|i| c::SplitMix::new(0x5ed0 + i).next_u64())
+            .collect(),
+    };
+    for seed in seeds {
+        println!("reopen_random_ops: SEED={seed}");
+        let mut rng = c::SplitMix::new(seed);
+        let limits = StoreLimits {
+            max_bytes: 2000 + rng.below(6000),
+            max_author_bytes: 1000 + rng.below(3000),
+            track_len: 1 + rng.below(3) as usize,
+        };
+        let pool: Vec<Record> = (0..60)
+            .map(|n| {
+                let a = rng.below(4) as u8;
+                let t = T0 + rng.below(20) as u32;
+                match rng.below(3) {
+                    0 => c::position(a, n, t),
+                    _ => {
+                        let class = Priority::ALL[rng.below(5) as usize];
+                        let len = if class == Priority::Control {
+                            200
+                        } else {
+                            140 + rng.below(120)
+                        };
+                        c::sized(class, a, n, t, len as usize)
+                    }
+                }
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SledStore::open(dir.path(), limits.clone()).unwrap();
+        let mut mem = haiqiao_mesh::MemStore::new(limits.clone());
+        for step in 0..80 {
+            let ctx = format!("seed {seed} step {step}");
+            match rng.below(10) {
+                0..=3 => {
+                    let r = &pool[rng.below(60) as usize];
+                    assert_eq!(s.insert(r).unwrap(), mem.insert(r).unwrap(), "{ctx}");
+                }
+                4..=6 => {
+                    let n = 1 + rng.below(12);
+                    let b: Vec<Record> = (0..n)
+                        .map(|_| pool[rng.below(60) as usize].clone())
+                        .collect();
+                    assert_eq!(
+                        s.insert_batch(&b).unwrap(),
+                        mem.insert_batch(&b).unwrap(),
+                        "{ctx}"
+                    );
+                }
+                7 => {
+                    let id = pool[rng.below(60) as usize].id();
+                    assert_eq!(s.remove(&id).unwrap(), mem.remove(&id).unwrap(), "{ctx}");
+                }
+                8 => {
+                    let now = u64::from(T0) + rng.below(20 + 240 * 60);
+                    assert_eq!(
+                        s.sweep_expired(now).unwrap(),
+                        mem.sweep_expired(now).unwrap(),
+                        "{ctx}"
+                    );
+                }
+                _ => {
+                    drop(s);
+                    s = reopen(dir.path(), limits.clone());
+                }
+            }
+            assert_eq!(s.summaries().unwrap(), mem.summaries().unwrap(), "{ctx}");
+        }
+        drop(s);
+        let s = reopen(dir.path(), limits);
+        assert_eq!(s.summaries().unwrap(), mem.summaries().unwrap());
+        for x in mem.summaries().unwrap() {
+            assert_eq!(
+                s.get(&x.id).unwrap(),
+                mem.get(&x.id).unwrap(),
+                "seed {seed}"
+            );
+        }
+        c::assert_consistent(&s);
+    }
 }
