@@ -127,6 +127,11 @@ pub enum Output {
         /// Its score now.
         score: u32,
     },
+    /// This node took custody of a record addressed to others: it is durable here and will be
+    /// carried on.
+    Carrying(RecordId),
+    /// A shore receipt freed this node's copy of a record.
+    Freed(RecordId),
     /// Close the connection to a peer and refuse it until `until_ms`.
     Disconnect {
         /// The peer.
@@ -1106,6 +1111,7 @@ impl<S: Store> Node<S> {
                 if free && self.store.remove(&id)? {
                     self.index.remove(&id);
                     self.stats.freed_by_receipt += 1;
+                    self.out.push_back(Output::Freed(id));
                 }
             }
         }
