@@ -75,7 +75,7 @@ fn scan_item(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<(), RecordEr
             }
             v
         }
-        25 | 26 | 27 => {
+        25..=27 => {
             let n = 1usize << (info - 24);
             let v = take(bytes, pos, n)?;
             let min = 1u64 << (4 * n); // 2^8, 2^16, 2^32
@@ -413,10 +413,10 @@ fn check_mmsi(mmsi: Option<u32>) -> Result<(), RecordError> {
 /// Encodes an envelope to its one canonical byte form.
 pub(crate) fn encode_envelope(env: &Envelope) -> Result<Vec<u8>, RecordError> {
     check_ttl(env.ttl_min)?;
-    if let Destination::Pair(a, b) = env.dest {
-        if a >= b {
-            return Err(field_err("dest", "pair hints must be distinct and sorted"));
-        }
+    if let Destination::Pair(a, b) = env.dest
+        && a >= b
+    {
+        return Err(field_err("dest", "pair hints must be distinct and sorted"));
     }
     let v = Value::Array(vec![
         uint(VERSION),
