@@ -742,7 +742,7 @@ impl Store for SledStore {
     }
 
     fn summaries(&self) -> Result<Vec<Summary>, StoreError> {
-        Ok(self.st.index.summaries().copied().collect())
+        Ok(self.st.index.summaries().collect())
     }
 
     fn usage(&self) -> Usage {

@@ -21,6 +21,10 @@ type Age = (Timestamp, u64, RecordId);
 /// Eviction order: the lowest class first, then the oldest.
 type EvictKey = (Reverse<Priority>, Age);
 
+/// An author's number inside one index. Keys are 32 bytes on the wire but far larger in
+/// memory (a decompressed point): each record's entries name its author by this number.
+type AuthorNo = u32;
+
 fn age(s: &Summary) -> Age {
     (s.created, s.seq, s.id)
 }
@@ -37,15 +41,43 @@ fn evictable(victim: &EvictKey, incoming: &Summary) -> bool {
         && (p > incoming.priority || (p == incoming.priority && victim.1 < age(incoming)))
 }
 
+/// A [`Summary`] with its author as a number.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    author: AuthorNo,
+    seq: u64,
+    kind: Kind,
+    priority: Priority,
+    created: Timestamp,
+    expiry: u64,
+    dest: Destination,
+    len: u32,
+}
+
+/// What the index keeps per author with records held.
+#[derive(Clone, Debug)]
+struct Author {
+    key: PublicKey,
+    usage: Usage,
+    /// Positions kept, oldest first.
+    track: BTreeSet<Age>,
+}
+
 /// The in-memory indexes of a store: every record's [`Summary`], the orders the queries and
 /// the eviction policy need, and the usage counters.
 #[derive(Debug, Clone)]
 pub struct StoreIndex {
     limits: StoreLimits,
     /// Every record held.
-    summaries: BTreeMap<RecordId, Summary>,
+    entries: BTreeMap<RecordId, Entry>,
+    /// Authors by number; `None` for a free number.
+    authors: Vec<Option<Author>>,
+    /// Author key → number, for authors with records held.
+    numbers: BTreeMap<[u8; 32], AuthorNo>,
+    /// Numbers free for reuse.
+    free: Vec<AuthorNo>,
     /// (author, seq, id).
-    by_author_seq: BTreeSet<(PublicKey, u64, RecordId)>,
+    by_author_seq: BTreeSet<(AuthorNo, u64, RecordId)>,
     /// (kind, age).
     by_kind: BTreeSet<(Kind, Age)>,
     /// (destination, age).
@@ -55,11 +87,7 @@ pub struct StoreIndex {
     /// Global eviction order.
     eviction: BTreeSet<EvictKey>,
     /// Per-author eviction order.
-    author_eviction: BTreeSet<(PublicKey, EvictKey)>,
-    /// Positions kept per author, oldest first.
-    tracks: BTreeMap<PublicKey, BTreeSet<Age>>,
-    /// Usage per author (authors with no records are absent).
-    authors: BTreeMap<PublicKey, Usage>,
+    author_eviction: BTreeSet<(AuthorNo, EvictKey)>,
     usage: Usage,
 }
 
@@ -73,15 +101,16 @@ impl StoreIndex {
     pub fn new(limits: StoreLimits) -> StoreIndex {
         StoreIndex {
             limits,
-            summaries: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            authors: Vec::new(),
+            numbers: BTreeMap::new(),
+            free: Vec::new(),
             by_author_seq: BTreeSet::new(),
             by_kind: BTreeSet::new(),
             by_dest: BTreeSet::new(),
             by_expiry: BTreeSet::new(),
             eviction: BTreeSet::new(),
             author_eviction: BTreeSet::new(),
-            tracks: BTreeMap::new(),
-            authors: BTreeMap::new(),
             usage: Usage::default(),
         }
     }
@@ -96,40 +125,70 @@ impl StoreIndex {
         self.usage
     }
 
+    fn number(&self, key: &PublicKey) -> Option<AuthorNo> {
+        self.numbers.get(key.as_bytes()).copied()
+    }
+
+    fn author(&self, n: AuthorNo) -> Option<&Author> {
+        self.authors.get(n as usize).and_then(Option::as_ref)
+    }
+
+    fn author_of(&self, key: &PublicKey) -> Option<&Author> {
+        self.number(key).and_then(|n| self.author(n))
+    }
+
     /// How much one author's records take.
     pub fn author_usage(&self, author: &PublicKey) -> Usage {
-        self.authors.get(author).copied().unwrap_or_default()
+        self.author_of(author).map(|a| a.usage).unwrap_or_default()
+    }
+
+    fn summary(&self, id: RecordId, e: &Entry) -> Option<Summary> {
+        Some(Summary {
+            id,
+            author: self.author(e.author)?.key,
+            seq: e.seq,
+            kind: e.kind,
+            priority: e.priority,
+            created: e.created,
+            expiry: e.expiry,
+            dest: e.dest,
+            len: e.len,
+        })
     }
 
     /// The summary of a held record.
-    pub fn get(&self, id: &RecordId) -> Option<&Summary> {
-        self.summaries.get(id)
+    pub fn get(&self, id: &RecordId) -> Option<Summary> {
+        self.summary(*id, self.entries.get(id)?)
     }
 
     /// Whether a record is held.
     pub fn contains(&self, id: &RecordId) -> bool {
-        self.summaries.contains_key(id)
+        self.entries.contains_key(id)
     }
 
     /// Every summary, in id order.
-    pub fn summaries(&self) -> impl Iterator<Item = &Summary> {
-        self.summaries.values()
+    pub fn summaries(&self) -> impl Iterator<Item = Summary> + '_ {
+        self.entries
+            .iter()
+            .filter_map(|(id, e)| self.summary(*id, e))
     }
 
     /// Decides what inserting the record `s` summarises does, changing nothing: `Ok(victims)`
     /// to store it after removing the victims (lowest class and oldest first), or the outcome
     /// that leaves the store unchanged. The order of the decisions is in the contract.
     pub fn plan(&self, s: &Summary) -> Result<Vec<RecordId>, InsertOutcome> {
-        if self.summaries.contains_key(&s.id) {
+        if self.entries.contains_key(&s.id) {
             return Err(InsertOutcome::Duplicate);
         }
         let len = u64::from(s.len);
         if len > self.limits.max_bytes || len > self.limits.max_author_bytes {
             return Err(InsertOutcome::Refused(Refusal::TooLarge));
         }
+        let number = self.number(&s.author);
+        let author = number.and_then(|n| self.author(n));
         let mut victims: Vec<(EvictKey, RecordId, u64)> = Vec::new();
         if s.kind == Kind::Position {
-            let track = self.tracks.get(&s.author);
+            let track = author.map(|a| &a.track);
             let held = track.map_or(0, BTreeSet::len);
             if held >= self.limits.track_len {
                 let oldest = track.and_then(|t| t.first());
@@ -142,21 +201,22 @@ impl StoreIndex {
                     .flatten()
                     .take(held + 1 - self.limits.track_len)
                 {
-                    let v = &self.summaries[&a.2];
-                    victims.push((evict_key(v), v.id, u64::from(v.len)));
+                    let len = self.entries.get(&a.2).map_or(0, |e| u64::from(e.len));
+                    victims.push(((Reverse(Priority::Routine), *a), a.2, len));
                 }
             }
         }
         let freed =
             |victims: &[(EvictKey, RecordId, u64)]| victims.iter().map(|v| v.2).sum::<u64>();
 
-        let author_used = self.author_usage(&s.author).bytes - freed(&victims);
+        let author_used = author.map_or(0, |a| a.usage.bytes) - freed(&victims);
         if author_used + len > self.limits.max_author_bytes {
             let need = author_used + len - self.limits.max_author_bytes;
+            let n = number.unwrap_or(AuthorNo::MAX);
             let candidates = self
                 .author_eviction
-                .range((s.author, (Reverse(Priority::Routine), MIN_AGE))..)
-                .take_while(|(a, _)| *a == s.author)
+                .range((n, (Reverse(Priority::Routine), MIN_AGE))..)
+                .take_while(|(a, _)| *a == n)
                 .map(|(_, k)| k);
             if !self.choose(candidates, s, need, &mut victims) {
                 return Err(InsertOutcome::Refused(Refusal::AuthorQuota));
@@ -193,67 +253,112 @@ impl StoreIndex {
             if victims.iter().any(|v| v.1 == id) {
                 continue;
             }
-            let l = u64::from(self.summaries[&id].len);
+            let l = self.entries.get(&id).map_or(0, |e| u64::from(e.len));
             victims.push((*k, id, l));
             got += l;
         }
         got >= need
     }
 
-    /// Adds a record (which [`StoreIndex::plan`] made room for).
+    /// Adds a record (which [`StoreIndex::plan`] made room for; a record already held is
+    /// left as it is).
     pub fn add(&mut self, s: Summary) {
+        if self.entries.contains_key(&s.id) {
+            return;
+        }
+        let n = match self.numbers.get(s.author.as_bytes()) {
+            Some(n) => *n,
+            None => {
+                let slot = Some(Author {
+                    key: s.author,
+                    usage: Usage::default(),
+                    track: BTreeSet::new(),
+                });
+                let n = match self.free.pop() {
+                    Some(n) => {
+                        self.authors[n as usize] = slot;
+                        n
+                    }
+                    None => {
+                        self.authors.push(slot);
+                        (self.authors.len() - 1) as AuthorNo
+                    }
+                };
+                self.numbers.insert(*s.author.as_bytes(), n);
+                n
+            }
+        };
         let a = age(&s);
-        self.by_author_seq.insert((s.author, s.seq, s.id));
+        self.by_author_seq.insert((n, s.seq, s.id));
         self.by_kind.insert((s.kind, a));
         self.by_dest.insert((s.dest, a));
         self.by_expiry.insert((s.expiry, s.id));
         self.eviction.insert(evict_key(&s));
-        self.author_eviction.insert((s.author, evict_key(&s)));
-        if s.kind == Kind::Position {
-            self.tracks.entry(s.author).or_default().insert(a);
+        self.author_eviction.insert((n, evict_key(&s)));
+        if let Some(Some(author)) = self.authors.get_mut(n as usize) {
+            if s.kind == Kind::Position {
+                author.track.insert(a);
+            }
+            author.usage.records += 1;
+            author.usage.bytes += u64::from(s.len);
         }
-        let u = self.authors.entry(s.author).or_default();
-        u.records += 1;
-        u.bytes += u64::from(s.len);
         self.usage.records += 1;
         self.usage.bytes += u64::from(s.len);
-        self.summaries.insert(s.id, s);
+        let e = Entry {
+            author: n,
+            seq: s.seq,
+            kind: s.kind,
+            priority: s.priority,
+            created: s.created,
+            expiry: s.expiry,
+            dest: s.dest,
+            len: s.len,
+        };
+        self.entries.insert(s.id, e);
     }
 
     /// Removes a record; its summary if it was held.
     pub fn remove(&mut self, id: &RecordId) -> Option<Summary> {
-        let s = self.summaries.remove(id)?;
-        let a = age(&s);
-        self.by_author_seq.remove(&(s.author, s.seq, s.id));
-        self.by_kind.remove(&(s.kind, a));
-        self.by_dest.remove(&(s.dest, a));
-        self.by_expiry.remove(&(s.expiry, s.id));
-        self.eviction.remove(&evict_key(&s));
-        self.author_eviction.remove(&(s.author, evict_key(&s)));
-        if s.kind == Kind::Position
-            && let Some(t) = self.tracks.get_mut(&s.author)
-        {
-            t.remove(&a);
-            if t.is_empty() {
-                self.tracks.remove(&s.author);
-            }
-        }
-        if let Some(u) = self.authors.get_mut(&s.author) {
-            u.records -= 1;
-            u.bytes -= u64::from(s.len);
-            if u.records == 0 {
-                self.authors.remove(&s.author);
-            }
-        }
+        let e = self.entries.remove(id)?;
+        let a = (e.created, e.seq, *id);
+        let k = (Reverse(e.priority), a);
+        self.by_author_seq.remove(&(e.author, e.seq, *id));
+        self.by_kind.remove(&(e.kind, a));
+        self.by_dest.remove(&(e.dest, a));
+        self.by_expiry.remove(&(e.expiry, *id));
+        self.eviction.remove(&k);
+        self.author_eviction.remove(&(e.author, k));
         self.usage.records -= 1;
-        self.usage.bytes -= u64::from(s.len);
-        Some(s)
+        self.usage.bytes -= u64::from(e.len);
+        let slot = self.authors.get_mut(e.author as usize)?;
+        let author = slot.as_mut()?;
+        let key = author.key;
+        author.track.remove(&a);
+        author.usage.records -= 1;
+        author.usage.bytes -= u64::from(e.len);
+        if author.usage.records == 0 {
+            *slot = None;
+            self.numbers.remove(key.as_bytes());
+            self.free.push(e.author);
+        }
+        Some(Summary {
+            id: *id,
+            author: key,
+            seq: e.seq,
+            kind: e.kind,
+            priority: e.priority,
+            created: e.created,
+            expiry: e.expiry,
+            dest: e.dest,
+            len: e.len,
+        })
     }
 
     /// [`Store::by_author_seq`], as an id.
     pub fn by_author_seq(&self, author: &PublicKey, seq: u64) -> Option<RecordId> {
+        let n = self.number(author)?;
         self.by_author_seq
-            .range((*author, seq, RecordId([0; 16]))..=(*author, seq, RecordId([0xff; 16])))
+            .range((n, seq, RecordId([0; 16]))..=(n, seq, RecordId([0xff; 16])))
             .next()
             .map(|k| k.2)
     }
@@ -289,19 +394,18 @@ impl StoreIndex {
 
     /// [`Store::latest_positions`], as ids.
     pub fn latest_positions(&self) -> Vec<RecordId> {
-        self.tracks
+        self.numbers
             .values()
-            .filter_map(|t| t.last())
+            .filter_map(|n| self.author(*n)?.track.last())
             .map(|a| a.2)
             .collect()
     }
 
     /// [`Store::track`], as ids.
     pub fn track(&self, author: &PublicKey) -> Vec<RecordId> {
-        self.tracks
-            .get(author)
+        self.author_of(author)
             .into_iter()
-            .flat_map(|t| t.iter().rev())
+            .flat_map(|a| a.track.iter().rev())
             .map(|a| a.2)
             .collect()
     }
@@ -410,7 +514,7 @@ impl Store for MemStore {
     }
 
     fn summaries(&self) -> Result<Vec<Summary>, StoreError> {
-        Ok(self.index.summaries().copied().collect())
+        Ok(self.index.summaries().collect())
     }
 
     fn usage(&self) -> Usage {
