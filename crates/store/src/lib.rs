@@ -15,9 +15,13 @@
 //! keys per record made storing 4–8 × slower than verifying, and one key per record still
 //! cost as much as verifying. So each change is written as a *segment*: one sled value holding
 //! the records it adds and the removals it makes, up to [`SEGMENT_TARGET`] bytes; a batch of
-//! a hundred records is one sled key. The price is memory (the index and each record's
-//! location) and a replay of the log when the store opens (every record is decoded, not
-//! re-verified).
+//! a hundred records is one sled key. Storing a batch of 1024 records then costs 4–7 µs per
+//! record (about 2 of them in the index), a batch of 64 about 11.
+//!
+//! The price is memory and opening time. The index costs about 700 bytes per record (measured
+//! with 200,000 positions), so 1M records take about 700 MB, above design §4's 200 MB: a
+//! compacter index (sorted arrays, fewer orders) is the next step there. Opening replays the
+//! log: every record is decoded (not re-verified).
 //!
 //! # Durability
 //!
