@@ -220,3 +220,59 @@ fn time_checks_do_not_overflow() {
         Err(RecordError::Expired { .. })
     ));
 }
+
+#[test]
+fn cheap_r_screen_agrees_with_decompression() {
+    use crate::identity::strict_point;
+    use crate::record::strict_r;
+    // Every blacklisted encoding, with either sign bit, is refused by both.
+    let mut sig = [0u8; 64];
+    for y in 0u8..=255 {
+        // The small-order encodings all appear among these byte patterns.
+        for (first, fill, last) in [
+            (y, 0u8, 0u8),
+            (y, 0xff, 0x7f),
+            (y, 0xff, 0xff),
+            (y, 0, 0x80),
+        ] {
+            let mut r = [fill; 32];
+            r[0] = first;
+            r[31] = last;
+            sig[..32].copy_from_slice(&r);
+            if strict_point(&r).is_some() {
+                assert!(
+                    strict_r(&sig),
+                    "screen refused a strict point {}",
+                    hex::encode(r)
+                );
+            }
+            if !strict_r(&sig) {
+                assert!(
+                    strict_point(&r).is_none(),
+                    "screen refused {}",
+                    hex::encode(r)
+                );
+            }
+        }
+    }
+    // The order-8 points, and real signatures' R.
+    for hexr in [
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    ] {
+        let r: [u8; 32] = hex::decode(hexr).unwrap().try_into().unwrap();
+        sig[..32].copy_from_slice(&r);
+        assert!(!strict_r(&sig));
+        assert!(strict_point(&r).is_none());
+    }
+    let k = keypair(9);
+    for seq in 0..200 {
+        let rec = Record::sign(&k, position_envelope(&k, seq)).unwrap();
+        let s: [u8; 64] = rec.bytes()[rec.len() - 64..].try_into().unwrap();
+        assert!(strict_r(&s));
+        let r: [u8; 32] = s[..32].try_into().unwrap();
+        assert!(strict_point(&r).is_some());
+    }
+}
