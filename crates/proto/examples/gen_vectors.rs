@@ -376,6 +376,34 @@ fn body_json(b: &Body) -> J {
             "subject": hx(subject.as_bytes()), "reason": *reason as u8,
         }),
         Body::Text { text, safety } => json!({ "text": text, "safety": safety }),
+        Body::Pairing { partner, paired } => json!({
+            "partner": hx(partner.as_bytes()), "paired": paired,
+        }),
+        Body::BuddyWatch {
+            partner,
+            overdue,
+            last_heard,
+            fix,
+        } => json!({
+            "partner": hx(partner.as_bytes()), "overdue": overdue,
+            "last_heard": opt(last_heard.map(|t| t.0)), "fix": opt_fix_json(fix),
+        }),
+        Body::MediatorDuty {
+            areas,
+            categories,
+            from,
+            until,
+            daily,
+        } => json!({
+            "areas": areas.iter().map(|a| json!({
+                "area": a.area.0,
+                "south_e5": a.bounds.south_e5, "west_e5": a.bounds.west_e5,
+                "north_e5": a.bounds.north_e5, "east_e5": a.bounds.east_e5,
+                "packed": hx(&pack_geobox(&a.bounds).expect("valid box")),
+            })).collect::<Vec<_>>(),
+            "categories": categories.0, "from": from.0, "until": until.0,
+            "day_start_min": daily.start_min, "day_end_min": daily.end_min,
+        }),
     }
 }
 
@@ -898,6 +926,161 @@ fn main() {
         ),
     );
     out.valid(
+        "pairing",
+        "alice pairs with bob (bob signs one naming alice; the pair exists when both have)",
+        &alice,
+        env(
+            &alice,
+            4012,
+            NOW - 7200,
+            MAX_TTL_MIN,
+            Destination::Everyone,
+            Body::Pairing {
+                partner: bob.pair.public(),
+                paired: true,
+            },
+        ),
+    );
+    out.valid(
+        "pairing_leave",
+        "bob leaves the pair",
+        &bob,
+        env(
+            &bob,
+            7,
+            NOW,
+            MAX_TTL_MIN,
+            Destination::Everyone,
+            Body::Pairing {
+                partner: alice.pair.public(),
+                paired: false,
+            },
+        ),
+    );
+    out.valid(
+        "buddy_watch_overdue",
+        "alice tells shore that bob, last heard 3 hours ago, is overdue",
+        &alice,
+        env(
+            &alice,
+            4013,
+            NOW,
+            24 * 60,
+            Destination::Shore,
+            Body::BuddyWatch {
+                partner: bob.pair.public(),
+                overdue: true,
+                last_heard: Some(Timestamp((NOW - 3 * 3600) as u32)),
+                fix: Some(fix_zhoushan()),
+            },
+        ),
+    );
+    out.valid(
+        "buddy_watch_cleared_never_heard",
+        "overdue false (heard again); no time or fix known",
+        &alice,
+        env(
+            &alice,
+            4014,
+            NOW,
+            24 * 60,
+            Destination::Shore,
+            Body::BuddyWatch {
+                partner: bob.pair.public(),
+                overdue: false,
+                last_heard: None,
+                fix: None,
+            },
+        ),
+    );
+    out.valid(
+        "mediator_duty",
+        "two areas off Daishan, three categories (bits 0, 1, 2), a week, 22:00 to 14:00 UTC \
+         (06:00 to 22:00 Beijing time, running past midnight UTC)",
+        &mediator,
+        env(
+            &mediator,
+            12,
+            NOW - 600,
+            7 * 24 * 60,
+            Destination::Everyone,
+            Body::MediatorDuty {
+                areas: vec![
+                    DutyArea {
+                        area: AreaId(31),
+                        bounds: GeoBox::from_degrees(30.2, 121.9, 30.6, 122.6),
+                    },
+                    DutyArea {
+                        area: AreaId(32),
+                        bounds: GeoBox::from_degrees(30.5, 122.2, 31.0, 123.0),
+                    },
+                ],
+                categories: CategorySet::of(&[
+                    DisputeCategory::FishingGround,
+                    DisputeCategory::GearDamage,
+                    DisputeCategory::Collision,
+                ]),
+                from: Timestamp((NOW - 600) as u32),
+                until: Timestamp((NOW + 7 * 86_400) as u32),
+                daily: DailyHours {
+                    start_min: 22 * 60,
+                    end_min: 14 * 60,
+                },
+            },
+        ),
+    );
+    out.valid(
+        "mediator_duty_largest",
+        "8 areas at the globe's edges, every category, all day",
+        &mediator,
+        env(
+            &mediator,
+            13,
+            NOW,
+            MAX_TTL_MIN,
+            Destination::Everyone,
+            Body::MediatorDuty {
+                areas: (0..MAX_DUTY_AREAS as u32)
+                    .map(|i| DutyArea {
+                        area: AreaId(u32::MAX - i),
+                        bounds: GeoBox {
+                            south_e5: -9_000_000,
+                            west_e5: -18_000_000,
+                            north_e5: 9_000_000,
+                            east_e5: 18_000_000,
+                        },
+                    })
+                    .collect(),
+                categories: CategorySet::ALL,
+                from: Timestamp(0),
+                until: Timestamp(u32::MAX),
+                daily: DailyHours::ALL_DAY,
+            },
+        ),
+    );
+    out.valid(
+        "mediator_duty_off",
+        "no areas: off duty",
+        &mediator,
+        env(
+            &mediator,
+            14,
+            NOW,
+            60,
+            Destination::Mediators(AreaId(31)),
+            Body::MediatorDuty {
+                areas: vec![],
+                categories: CategorySet::of(&[DisputeCategory::Other]),
+                from: Timestamp(NOW as u32),
+                until: Timestamp(NOW as u32 + 1),
+                daily: DailyHours {
+                    start_min: 1439,
+                    end_min: 1440,
+                },
+            },
+        ),
+    );
+    out.valid(
         "created_at_max_future_skew",
         "created = now + 600 s: the latest creation time accepted",
         &alice,
@@ -1182,9 +1365,9 @@ fn main() {
         "unsupported_version",
     );
     out.invalid(
-        "unknown_kind_11",
-        "",
-        &with(&text_tree, &[KIND_AT], C::U(11)),
+        "unknown_kind_14",
+        "the first number after the last kind (13, mediator_duty)",
+        &with(&text_tree, &[KIND_AT], C::U(14)),
         "unknown_kind",
     );
     out.invalid(
@@ -1568,6 +1751,195 @@ fn main() {
         by_authority(&[BODY_AT, 4], C::U(4)),
         &mut out,
     );
+
+    {
+        // New kinds, built from the text envelope with kind and body replaced.
+        let mut t = text_tree.clone();
+        *at(&mut t, &[KIND_AT]) = C::U(Kind::Pairing as u64);
+        let bob_key = C::B(bob.pair.public().as_bytes().to_vec());
+        ib(
+            "invalid_pairing_paired_type",
+            "paired written as the integer 1",
+            with(&t, &[BODY_AT], C::A(vec![bob_key.clone(), C::U(1)])),
+            &mut out,
+        );
+        ib(
+            "invalid_pairing_partner_hint",
+            "the partner given by its 8-byte hint, not its 32-byte key",
+            with(
+                &t,
+                &[BODY_AT],
+                C::A(vec![C::B(bob.hint().0.to_vec()), C::Bool(true)]),
+            ),
+            &mut out,
+        );
+        *at(&mut t, &[KIND_AT]) = C::U(Kind::BuddyWatch as u64);
+        ib(
+            "invalid_buddy_watch_last_heard",
+            "last heard 2^32",
+            with(
+                &t,
+                &[BODY_AT],
+                C::A(vec![bob_key.clone(), C::Bool(true), C::U(1 << 32), C::Null]),
+            ),
+            &mut out,
+        );
+        ib(
+            "invalid_buddy_watch_arity",
+            "a buddy-watch body of 3 items",
+            with(
+                &t,
+                &[BODY_AT],
+                C::A(vec![bob_key.clone(), C::Bool(true), C::Null]),
+            ),
+            &mut out,
+        );
+        *at(&mut t, &[KIND_AT]) = C::U(Kind::MediatorDuty as u64);
+        let zhoushan = GeoBox::from_degrees(29.5, 121.5, 31.0, 123.5);
+        let area = |b: Vec<u8>| C::A(vec![C::U(31), C::B(b)]);
+        let good_box = pack_geobox(&zhoushan).expect("valid").to_vec();
+        let duty = |areas: Vec<C>, cats: u64, from: u64, until: u64, start: u64, end: u64| {
+            C::A(vec![
+                C::A(areas),
+                C::U(cats),
+                C::U(from),
+                C::U(until),
+                C::U(start),
+                C::U(end),
+            ])
+        };
+        ib(
+            "invalid_duty_no_categories",
+            "categories 0",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(vec![area(good_box.clone())], 0, NOW, NOW + 1, 0, 1440),
+            ),
+            &mut out,
+        );
+        ib(
+            "invalid_duty_unknown_category",
+            "categories 0x20: bit 5 is no category",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(vec![area(good_box.clone())], 0x21, NOW, NOW + 1, 0, 1440),
+            ),
+            &mut out,
+        );
+        ib(
+            "invalid_duty_until_not_after_from",
+            "until = from",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(vec![area(good_box.clone())], 1, NOW, NOW, 0, 1440),
+            ),
+            &mut out,
+        );
+        ib(
+            "invalid_duty_day_start_1440",
+            "day start 1440 (a day has minutes 0 to 1439)",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(vec![area(good_box.clone())], 1, NOW, NOW + 1, 1440, 1440),
+            ),
+            &mut out,
+        );
+        ib(
+            "invalid_duty_empty_hours",
+            "day start = day end",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(vec![area(good_box.clone())], 1, NOW, NOW + 1, 360, 360),
+            ),
+            &mut out,
+        );
+        ib(
+            "invalid_duty_nine_areas",
+            "",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(
+                    (0..=MAX_DUTY_AREAS)
+                        .map(|_| area(good_box.clone()))
+                        .collect(),
+                    1,
+                    NOW,
+                    NOW + 1,
+                    0,
+                    1440,
+                ),
+            ),
+            &mut out,
+        );
+        let inverted = GeoBox {
+            south_e5: zhoushan.north_e5,
+            north_e5: zhoushan.south_e5,
+            ..zhoushan
+        };
+        let mut inv = Vec::new();
+        for v in [
+            inverted.south_e5,
+            inverted.west_e5,
+            inverted.north_e5,
+            inverted.east_e5,
+        ] {
+            inv.extend(v.to_be_bytes());
+        }
+        ib(
+            "invalid_duty_box_inverted",
+            "a box whose south edge is north of its north edge",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(vec![area(inv)], 1, NOW, NOW + 1, 0, 1440),
+            ),
+            &mut out,
+        );
+        let mut beyond = good_box.clone();
+        beyond[8..12].copy_from_slice(&9_000_001i32.to_be_bytes());
+        ib(
+            "invalid_duty_box_beyond_pole",
+            "a north edge at 90.00001°",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(vec![area(beyond)], 1, NOW, NOW + 1, 0, 1440),
+            ),
+            &mut out,
+        );
+        ib(
+            "invalid_duty_box_length",
+            "a 15-byte box",
+            with(
+                &t,
+                &[BODY_AT],
+                duty(
+                    vec![area(good_box[..15].to_vec())],
+                    1,
+                    NOW,
+                    NOW + 1,
+                    0,
+                    1440,
+                ),
+            ),
+            &mut out,
+        );
+        let mut y2 = [0u8; 32];
+        y2[0] = 2;
+        *at(&mut t, &[KIND_AT]) = C::U(Kind::Pairing as u64);
+        out.invalid(
+            "malformed_key_pairing",
+            "pairing partner with y = 2, which is not on the curve",
+            &with(&t, &[BODY_AT], C::A(vec![C::B(y2.to_vec()), C::Bool(true)])),
+            "malformed_key",
+        );
+    }
 
     // Keys in bodies.
     let mut y2 = [0u8; 32];

@@ -32,6 +32,12 @@ pub const MAX_EVIDENCE: usize = 8;
 pub const MAX_RECEIPT_IDS: usize = 100;
 /// Longest time to live, in minutes (90 days).
 pub const MAX_TTL_MIN: u32 = 90 * 24 * 60;
+/// Most areas in one mediator duty announcement.
+pub const MAX_DUTY_AREAS: usize = 8;
+/// Length of a packed [`GeoBox`]: four big-endian i32 (south, west, north, east).
+pub const GEOBOX_LEN: usize = 16;
+/// Minutes in a day: the upper bound of [`DailyHours`].
+const DAY_MIN: u64 = 1440;
 
 // ---------------------------------------------------------------------------------------------
 // Pass 1: the scanner.
@@ -224,6 +230,82 @@ fn validate_fix(f: &Fix) -> Result<(), RecordError> {
     Ok(())
 }
 
+/// Packs a box into 16 bytes: south, west, north, east, each a big-endian i32 in 1e-5°.
+pub fn pack_geobox(b: &GeoBox) -> Result<[u8; GEOBOX_LEN], RecordError> {
+    validate_geobox(b)?;
+    let mut out = [0u8; GEOBOX_LEN];
+    for (i, v) in [b.south_e5, b.west_e5, b.north_e5, b.east_e5]
+        .into_iter()
+        .enumerate()
+    {
+        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// Unpacks a box; refuses edges beyond the globe and empty or inverted boxes.
+pub fn unpack_geobox(b: &[u8]) -> Result<GeoBox, RecordError> {
+    if b.len() != GEOBOX_LEN {
+        return Err(field_err("mediator_duty.area.bounds", "must be 16 bytes"));
+    }
+    let v = |i: usize| i32::from_be_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]);
+    let g = GeoBox {
+        south_e5: v(0),
+        west_e5: v(1),
+        north_e5: v(2),
+        east_e5: v(3),
+    };
+    validate_geobox(&g)?;
+    Ok(g)
+}
+
+fn validate_geobox(b: &GeoBox) -> Result<(), RecordError> {
+    let lat = -9_000_000..=9_000_000;
+    let lon = -18_000_000..=18_000_000;
+    if !lat.contains(&b.south_e5) || !lat.contains(&b.north_e5) {
+        return Err(field_err(
+            "mediator_duty.area.bounds",
+            "latitude beyond ±90°",
+        ));
+    }
+    if !lon.contains(&b.west_e5) || !lon.contains(&b.east_e5) {
+        return Err(field_err(
+            "mediator_duty.area.bounds",
+            "longitude beyond ±180°",
+        ));
+    }
+    if b.south_e5 >= b.north_e5 || b.west_e5 >= b.east_e5 {
+        return Err(field_err(
+            "mediator_duty.area.bounds",
+            "south must be below north and west below east",
+        ));
+    }
+    Ok(())
+}
+
+fn check_categories(c: CategorySet) -> Result<(), RecordError> {
+    if c.0 == 0 || c.0 & !CategorySet::ALL.0 != 0 {
+        return Err(field_err(
+            "mediator_duty.categories",
+            "must name at least one known category",
+        ));
+    }
+    Ok(())
+}
+
+fn check_daily(d: &DailyHours) -> Result<(), RecordError> {
+    if u64::from(d.start_min) >= DAY_MIN {
+        return Err(field_err("mediator_duty.day_start", "must be below 1440"));
+    }
+    if d.end_min == 0 || u64::from(d.end_min) > DAY_MIN || d.end_min == d.start_min {
+        return Err(field_err(
+            "mediator_duty.day_end",
+            "must be 1 to 1440 and differ from the start",
+        ));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding.
 
@@ -394,6 +476,54 @@ fn body_value(b: &Body) -> Result<Value, RecordError> {
             text(t, "text.text", MAX_SHORT_TEXT)?,
             Value::Bool(*safety),
         ]),
+        Body::Pairing { partner, paired } => Value::Array(vec![
+            Value::Bytes(partner.to_bytes().to_vec()),
+            Value::Bool(*paired),
+        ]),
+        Body::BuddyWatch {
+            partner,
+            overdue,
+            last_heard,
+            fix,
+        } => Value::Array(vec![
+            Value::Bytes(partner.to_bytes().to_vec()),
+            Value::Bool(*overdue),
+            last_heard.map_or(Value::Null, |t| uint(t.secs())),
+            opt_fix(fix)?,
+        ]),
+        Body::MediatorDuty {
+            areas,
+            categories,
+            from,
+            until,
+            daily,
+        } => {
+            if areas.len() > MAX_DUTY_AREAS {
+                return Err(field_err("mediator_duty.areas", "too many"));
+            }
+            let areas = areas
+                .iter()
+                .map(|a| {
+                    Ok(Value::Array(vec![
+                        uint(u64::from(a.area.0)),
+                        Value::Bytes(pack_geobox(&a.bounds)?.to_vec()),
+                    ]))
+                })
+                .collect::<Result<Vec<_>, RecordError>>()?;
+            check_categories(*categories)?;
+            if until <= from {
+                return Err(field_err("mediator_duty.until", "must be after from"));
+            }
+            check_daily(daily)?;
+            Value::Array(vec![
+                Value::Array(areas),
+                uint(u64::from(categories.0)),
+                uint(from.secs()),
+                uint(until.secs()),
+                uint(u64::from(daily.start_min)),
+                uint(u64::from(daily.end_min)),
+            ])
+        }
     })
 }
 
@@ -773,6 +903,77 @@ fn decode_body(kind: Kind, v: Value) -> Result<Body, RecordError> {
             let text = as_text(next(&mut a)?, "text.text", MAX_SHORT_TEXT)?;
             let safety = as_bool(&next(&mut a)?, "text.safety")?;
             Body::Text { text, safety }
+        }
+        Kind::Pairing => {
+            let mut a = as_array(v, "pairing", 2)?.into_iter();
+            let partner = as_key(next(&mut a)?, "pairing.partner")?;
+            let paired = as_bool(&next(&mut a)?, "pairing.paired")?;
+            Body::Pairing { partner, paired }
+        }
+        Kind::BuddyWatch => {
+            let mut a = as_array(v, "buddy_watch", 4)?.into_iter();
+            let partner = as_key(next(&mut a)?, "buddy_watch.partner")?;
+            let overdue = as_bool(&next(&mut a)?, "buddy_watch.overdue")?;
+            let last_heard = as_opt(next(&mut a)?, |v| {
+                as_uint(&v, "buddy_watch.last_heard", u64::from(u32::MAX))
+                    .map(|t| Timestamp(t as u32))
+            })?;
+            let fix = as_opt(next(&mut a)?, |v| as_fix(v, "buddy_watch.fix"))?;
+            Body::BuddyWatch {
+                partner,
+                overdue,
+                last_heard,
+                fix,
+            }
+        }
+        Kind::MediatorDuty => {
+            let mut a = as_array(v, "mediator_duty", 6)?.into_iter();
+            let areas = as_list(next(&mut a)?, "mediator_duty.areas", MAX_DUTY_AREAS)?
+                .into_iter()
+                .map(|area| {
+                    let mut p = as_array(area, "mediator_duty.area", 2)?.into_iter();
+                    let id = as_uint(&next(&mut p)?, "mediator_duty.area.id", u64::from(u32::MAX))?;
+                    let bounds = match next(&mut p)? {
+                        Value::Bytes(b) => unpack_geobox(&b)?,
+                        _ => {
+                            return Err(field_err(
+                                "mediator_duty.area.bounds",
+                                "expected a byte string",
+                            ));
+                        }
+                    };
+                    Ok(DutyArea {
+                        area: AreaId(id as u32),
+                        bounds,
+                    })
+                })
+                .collect::<Result<Vec<_>, RecordError>>()?;
+            let categories = CategorySet(as_uint(
+                &next(&mut a)?,
+                "mediator_duty.categories",
+                u64::from(u8::MAX),
+            )? as u8);
+            check_categories(categories)?;
+            let max = u64::from(u32::MAX);
+            let from = Timestamp(as_uint(&next(&mut a)?, "mediator_duty.from", max)? as u32);
+            let until = Timestamp(as_uint(&next(&mut a)?, "mediator_duty.until", max)? as u32);
+            if until <= from {
+                return Err(field_err("mediator_duty.until", "must be after from"));
+            }
+            let start = as_uint(&next(&mut a)?, "mediator_duty.day_start", DAY_MIN - 1)?;
+            let end = as_uint(&next(&mut a)?, "mediator_duty.day_end", DAY_MIN)?;
+            let daily = DailyHours {
+                start_min: start as u16,
+                end_min: end as u16,
+            };
+            check_daily(&daily)?;
+            Body::MediatorDuty {
+                areas,
+                categories,
+                from,
+                until,
+                daily,
+            }
         }
     })
 }

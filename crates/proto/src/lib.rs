@@ -24,8 +24,9 @@ pub mod types;
 pub mod wire;
 
 pub use codec::{
-    FIX_LEN, MAX_DESCRIPTION, MAX_EVIDENCE, MAX_NAME, MAX_PARTIES, MAX_RECEIPT_IDS, MAX_SHORT_TEXT,
-    MAX_TTL_MIN, category_from_code, nature_from_code, pack_fix, pair_alert_from_code, unpack_fix,
+    FIX_LEN, GEOBOX_LEN, MAX_DESCRIPTION, MAX_DUTY_AREAS, MAX_EVIDENCE, MAX_NAME, MAX_PARTIES,
+    MAX_RECEIPT_IDS, MAX_SHORT_TEXT, MAX_TTL_MIN, category_from_code, nature_from_code, pack_fix,
+    pack_geobox, pair_alert_from_code, unpack_fix, unpack_geobox,
 };
 pub use error::RecordError;
 pub use identity::{KeyHint, KeyRing, Keypair, PublicKey};

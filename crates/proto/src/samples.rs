@@ -117,6 +117,53 @@ pub fn envelope(kind: Kind, author: KeyHint, partner: KeyHint, seq: u64, now: u6
                 safety: false,
             },
         ),
+        Kind::Pairing => (
+            Destination::Everyone,
+            90 * 24 * 60,
+            Body::Pairing {
+                partner: crate::Keypair::from_seed(&[0x42; 32]).public(),
+                paired: true,
+            },
+        ),
+        Kind::BuddyWatch => (
+            Destination::Shore,
+            24 * 60,
+            Body::BuddyWatch {
+                partner: crate::Keypair::from_seed(&[0x42; 32]).public(),
+                overdue: true,
+                last_heard: Some(Timestamp(now.saturating_sub(3 * 3600) as u32)),
+                fix: Some(fix(seq)),
+            },
+        ),
+        Kind::MediatorDuty => (
+            Destination::Everyone,
+            7 * 24 * 60,
+            Body::MediatorDuty {
+                // North of Daishan, and the Shengsi grounds.
+                areas: vec![
+                    DutyArea {
+                        area: AreaId(31),
+                        bounds: GeoBox::from_degrees(30.2, 121.9, 30.6, 122.6),
+                    },
+                    DutyArea {
+                        area: AreaId(32),
+                        bounds: GeoBox::from_degrees(30.5, 122.2, 31.0, 123.0),
+                    },
+                ],
+                categories: CategorySet::of(&[
+                    DisputeCategory::FishingGround,
+                    DisputeCategory::GearDamage,
+                    DisputeCategory::Collision,
+                ]),
+                from: Timestamp(now as u32),
+                until: Timestamp((now + 7 * 86_400) as u32),
+                // 06:00 to 22:00 Beijing time.
+                daily: DailyHours {
+                    start_min: 22 * 60,
+                    end_min: 14 * 60,
+                },
+            },
+        ),
     };
     Envelope {
         author,

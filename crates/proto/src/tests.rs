@@ -276,3 +276,92 @@ fn cheap_r_screen_agrees_with_decompression() {
         assert!(strict_point(&r).is_some());
     }
 }
+
+#[test]
+fn daily_hours_run_past_midnight() {
+    // 22:00 to 14:00 UTC is 06:00 to 22:00 Beijing time.
+    let h = DailyHours {
+        start_min: 22 * 60,
+        end_min: 14 * 60,
+    };
+    let at = |hh: u32, mm: u32| Timestamp(1_795_046_400 + hh * 3600 + mm * 60); // a UTC midnight
+    assert_eq!(1_795_046_400 % 86_400, 0);
+    assert!(h.contains(at(22, 0)));
+    assert!(h.contains(at(23, 59)));
+    assert!(h.contains(at(0, 0)));
+    assert!(h.contains(at(13, 59)));
+    assert!(!h.contains(at(14, 0)));
+    assert!(!h.contains(at(21, 59)));
+    let day = DailyHours {
+        start_min: 6 * 60,
+        end_min: 18 * 60,
+    };
+    assert!(day.contains(at(6, 0)) && day.contains(at(17, 59)));
+    assert!(!day.contains(at(18, 0)) && !day.contains(at(5, 59)));
+    assert!((0..24).all(|hh| DailyHours::ALL_DAY.contains(at(hh, 30))));
+}
+
+#[test]
+fn geobox_contains_its_edges_only() {
+    let b = GeoBox::from_degrees(30.0, 122.0, 30.5, 122.5);
+    assert!(b.contains(&Fix::from_degrees(30.0, 122.0)));
+    assert!(b.contains(&Fix::from_degrees(30.5, 122.5)));
+    assert!(b.contains(&Fix::from_degrees(30.2, 122.3)));
+    assert!(!b.contains(&Fix::from_degrees(30.50001, 122.3)));
+    assert!(!b.contains(&Fix::from_degrees(30.2, 121.99999)));
+    let packed = pack_geobox(&b).unwrap();
+    assert_eq!(unpack_geobox(&packed).unwrap(), b);
+    let flat = GeoBox {
+        north_e5: b.south_e5,
+        ..b
+    };
+    assert!(pack_geobox(&flat).is_err());
+}
+
+#[test]
+fn category_sets_hold_what_they_name() {
+    let s = CategorySet::of(&[DisputeCategory::GearDamage, DisputeCategory::Other]);
+    assert_eq!(s.0, 0b1_0010);
+    assert!(s.contains(DisputeCategory::GearDamage) && s.contains(DisputeCategory::Other));
+    assert!(!s.contains(DisputeCategory::FishingGround));
+    assert!(
+        DisputeCategory::ALL
+            .iter()
+            .all(|c| CategorySet::ALL.contains(*c))
+    );
+}
+
+#[test]
+fn new_kinds_have_their_priority_classes() {
+    let p = keypair(2).public();
+    let pairing = Body::Pairing {
+        partner: p,
+        paired: true,
+    };
+    assert_eq!(pairing.priority(), Priority::Control);
+    let watch = Body::BuddyWatch {
+        partner: p,
+        overdue: true,
+        last_heard: None,
+        fix: None,
+    };
+    assert_eq!(watch.priority(), Priority::Safety);
+    let duty = Body::MediatorDuty {
+        areas: vec![],
+        categories: CategorySet::ALL,
+        from: Timestamp(0),
+        until: Timestamp(1),
+        daily: DailyHours::ALL_DAY,
+    };
+    assert_eq!(duty.priority(), Priority::Case);
+    for (b, k) in [
+        (pairing, Kind::Pairing),
+        (watch, Kind::BuddyWatch),
+        (duty, Kind::MediatorDuty),
+    ] {
+        assert_eq!(b.kind(), k);
+        assert_eq!(Kind::from_u64(k as u64), Some(k));
+        assert_eq!(Kind::from_name(k.name()), Some(k));
+    }
+    assert_eq!(Kind::from_u64(14), None);
+}

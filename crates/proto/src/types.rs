@@ -63,11 +63,11 @@ impl std::str::FromStr for RecordId {
 pub enum Priority {
     /// Distress and its updates: never evicted for a lower class.
     Distress = 0,
-    /// Pair alerts and safety texts.
+    /// Pair alerts, buddy-watch alerts and safety texts.
     Safety = 1,
-    /// Receipts, certificates and revocations.
+    /// Receipts, certificates, revocations and pairings.
     Control = 2,
-    /// Dispute reports, case updates, agreement signatures.
+    /// Dispute reports, case updates, agreement signatures, mediator duty announcements.
     Case = 3,
     /// Positions and ordinary texts.
     Routine = 4,
@@ -121,11 +121,18 @@ pub enum Kind {
     Revocation = 9,
     /// A short text message.
     Text = 10,
+    /// A vessel's statement that it pairs with (or leaves) a partner vessel; a pair exists
+    /// when both have signed one naming the other.
+    Pairing = 11,
+    /// A vessel telling shore that its pair partner has gone silent (or is heard again).
+    BuddyWatch = 12,
+    /// A mediator's announcement of the areas, dispute categories and hours it is on duty.
+    MediatorDuty = 13,
 }
 
 impl Kind {
     /// Every kind, in wire order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Position,
         Kind::PairAlert,
         Kind::Distress,
@@ -137,6 +144,9 @@ impl Kind {
         Kind::Certificate,
         Kind::Revocation,
         Kind::Text,
+        Kind::Pairing,
+        Kind::BuddyWatch,
+        Kind::MediatorDuty,
     ];
 
     /// The kind with this wire number.
@@ -158,6 +168,9 @@ impl Kind {
             Kind::Certificate => "certificate",
             Kind::Revocation => "revocation",
             Kind::Text => "text",
+            Kind::Pairing => "pairing",
+            Kind::BuddyWatch => "buddy_watch",
+            Kind::MediatorDuty => "mediator_duty",
         }
     }
 
@@ -389,6 +402,106 @@ pub enum DisputeCategory {
     Other = 4,
 }
 
+impl DisputeCategory {
+    /// Every category, in wire order.
+    pub const ALL: [DisputeCategory; 5] = [
+        DisputeCategory::FishingGround,
+        DisputeCategory::GearDamage,
+        DisputeCategory::Collision,
+        DisputeCategory::CatchOrPrice,
+        DisputeCategory::Other,
+    ];
+}
+
+/// A set of dispute categories: bit n stands for the category with wire code n.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct CategorySet(pub u8);
+
+impl CategorySet {
+    /// Every category.
+    pub const ALL: CategorySet = CategorySet(0b1_1111);
+
+    /// The set holding exactly these categories.
+    pub fn of(categories: &[DisputeCategory]) -> CategorySet {
+        CategorySet(categories.iter().fold(0, |m, c| m | (1 << *c as u8)))
+    }
+
+    /// Whether the set holds `c`.
+    pub fn contains(self, c: DisputeCategory) -> bool {
+        self.0 & (1 << c as u8) != 0
+    }
+}
+
+/// A box of latitude and longitude, in 1e-5 degree (the unit of [`Fix`]), edges included.
+/// South is below north and west below east: a box does not cross the antimeridian.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct GeoBox {
+    /// Southern edge, 1e-5 degree.
+    pub south_e5: i32,
+    /// Western edge, 1e-5 degree.
+    pub west_e5: i32,
+    /// Northern edge, 1e-5 degree.
+    pub north_e5: i32,
+    /// Eastern edge, 1e-5 degree.
+    pub east_e5: i32,
+}
+
+impl GeoBox {
+    /// A box from degrees (rounded to 1e-5°): south, west, north, east.
+    pub fn from_degrees(south: f64, west: f64, north: f64, east: f64) -> GeoBox {
+        let e5 = |d: f64| (d * 1e5).round() as i32;
+        GeoBox {
+            south_e5: e5(south),
+            west_e5: e5(west),
+            north_e5: e5(north),
+            east_e5: e5(east),
+        }
+    }
+
+    /// Whether the fix lies in the box (edges included).
+    pub fn contains(&self, f: &Fix) -> bool {
+        (self.south_e5..=self.north_e5).contains(&f.lat_e5)
+            && (self.west_e5..=self.east_e5).contains(&f.lon_e5)
+    }
+}
+
+/// One area a mediator covers: the number that `Destination::Mediators` uses, and its bounds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct DutyArea {
+    /// The area's number.
+    pub area: AreaId,
+    /// Where it is.
+    pub bounds: GeoBox,
+}
+
+/// Daily duty hours: minutes after midnight UTC, from `start_min` (included) to `end_min`
+/// (excluded). `end_min` below `start_min` runs past midnight; 0 to 1440 is all day.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct DailyHours {
+    /// First minute on duty, 0 to 1439.
+    pub start_min: u16,
+    /// First minute off duty, 1 to 1440, not equal to `start_min`.
+    pub end_min: u16,
+}
+
+impl DailyHours {
+    /// Round the clock.
+    pub const ALL_DAY: DailyHours = DailyHours {
+        start_min: 0,
+        end_min: 1440,
+    };
+
+    /// Whether the instant `t` falls within the hours.
+    pub fn contains(&self, t: Timestamp) -> bool {
+        let m = ((t.secs() / 60) % 1440) as u16;
+        if self.start_min < self.end_min {
+            (self.start_min..self.end_min).contains(&m)
+        } else {
+            m >= self.start_min || m < self.end_min
+        }
+    }
+}
+
 /// A party to a dispute: its key hint where it runs haiqiao, and its vessel name.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Party {
@@ -566,6 +679,37 @@ pub enum Body {
         /// Whether it is a safety message (sent with pair-alert priority).
         safety: bool,
     },
+    /// A vessel pairs with a partner (`paired`) or leaves the pair (not `paired`).
+    Pairing {
+        /// The partner vessel's key.
+        partner: PublicKey,
+        /// True to pair, false to leave the pair.
+        paired: bool,
+    },
+    /// A vessel tells shore that its pair partner is overdue, or heard again.
+    BuddyWatch {
+        /// The partner vessel's key.
+        partner: PublicKey,
+        /// True: overdue (the alarm is raised); false: heard again (the alarm cleared).
+        overdue: bool,
+        /// When the partner was last heard (the newest record it wrote), if ever.
+        last_heard: Option<Timestamp>,
+        /// The partner's last known fix.
+        fix: Option<Fix>,
+    },
+    /// A mediator's duty announcement; it replaces the mediator's earlier ones.
+    MediatorDuty {
+        /// The areas covered (none: off duty).
+        areas: Vec<DutyArea>,
+        /// The categories of dispute taken.
+        categories: CategorySet,
+        /// Start of the period the announcement covers.
+        from: Timestamp,
+        /// End of that period (after `from`).
+        until: Timestamp,
+        /// Hours on duty each day within the period.
+        daily: DailyHours,
+    },
 }
 
 impl Body {
@@ -583,6 +727,9 @@ impl Body {
             Body::Certificate { .. } => Kind::Certificate,
             Body::Revocation { .. } => Kind::Revocation,
             Body::Text { .. } => Kind::Text,
+            Body::Pairing { .. } => Kind::Pairing,
+            Body::BuddyWatch { .. } => Kind::BuddyWatch,
+            Body::MediatorDuty { .. } => Kind::MediatorDuty,
         }
     }
 
@@ -590,14 +737,16 @@ impl Body {
     pub fn priority(&self) -> Priority {
         match self {
             Body::Distress { .. } | Body::DistressUpdate { .. } => Priority::Distress,
-            Body::PairAlert { .. } => Priority::Safety,
+            Body::PairAlert { .. } | Body::BuddyWatch { .. } => Priority::Safety,
             Body::Text { safety: true, .. } => Priority::Safety,
-            Body::Receipt { .. } | Body::Certificate { .. } | Body::Revocation { .. } => {
-                Priority::Control
-            }
+            Body::Receipt { .. }
+            | Body::Certificate { .. }
+            | Body::Revocation { .. }
+            | Body::Pairing { .. } => Priority::Control,
             Body::DisputeReport { .. }
             | Body::CaseUpdate { .. }
-            | Body::AgreementSignature { .. } => Priority::Case,
+            | Body::AgreementSignature { .. }
+            | Body::MediatorDuty { .. } => Priority::Case,
             Body::Position(_) | Body::Text { safety: false, .. } => Priority::Routine,
         }
     }

@@ -232,7 +232,59 @@ fn body() -> impl Strategy<Value = Body> {
         (public_key(), reasons).prop_map(|(subject, reason)| Body::Revocation { subject, reason }),
         (text(MAX_SHORT_TEXT), any::<bool>())
             .prop_map(|(text, safety)| Body::Text { text, safety }),
+        (public_key(), any::<bool>())
+            .prop_map(|(partner, paired)| Body::Pairing { partner, paired }),
+        (
+            public_key(),
+            any::<bool>(),
+            prop::option::of(any::<u32>()),
+            prop::option::of(fix())
+        )
+            .prop_map(|(partner, overdue, last_heard, fix)| Body::BuddyWatch {
+                partner,
+                overdue,
+                last_heard: last_heard.map(Timestamp),
+                fix,
+            }),
+        (
+            prop::collection::vec((any::<u32>(), geobox()), 0..=MAX_DUTY_AREAS),
+            1u8..=31,
+            (0u32..u32::MAX).prop_flat_map(|from| (Just(from), from + 1..=u32::MAX)),
+            daily_hours(),
+        )
+            .prop_map(|(areas, cats, (from, until), daily)| Body::MediatorDuty {
+                areas: areas
+                    .into_iter()
+                    .map(|(a, bounds)| DutyArea {
+                        area: AreaId(a),
+                        bounds,
+                    })
+                    .collect(),
+                categories: CategorySet(cats),
+                from: Timestamp(from),
+                until: Timestamp(until),
+                daily,
+            }),
     ]
+}
+
+/// A box with south < north and west < east, edges anywhere on the globe.
+fn geobox() -> impl Strategy<Value = GeoBox> {
+    let lat = (-9_000_000i32..9_000_000).prop_flat_map(|s| (Just(s), s + 1..=9_000_000));
+    let lon = (-18_000_000i32..18_000_000).prop_flat_map(|w| (Just(w), w + 1..=18_000_000));
+    (lat, lon).prop_map(|((south_e5, north_e5), (west_e5, east_e5))| GeoBox {
+        south_e5,
+        west_e5,
+        north_e5,
+        east_e5,
+    })
+}
+
+/// Daily hours with a start below 1440, an end of 1 to 1440, the two different.
+fn daily_hours() -> impl Strategy<Value = DailyHours> {
+    (0u16..1440, 1u16..=1440)
+        .prop_filter("start and end differ", |(s, e)| s != e)
+        .prop_map(|(start_min, end_min)| DailyHours { start_min, end_min })
 }
 
 /// A signing key and an envelope of its own, within every limit.

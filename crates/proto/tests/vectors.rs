@@ -200,6 +200,45 @@ fn body(kind: Kind, v: &J) -> Body {
             text: text(v, "text"),
             safety: v["safety"].as_bool().unwrap(),
         },
+        Kind::Pairing => Body::Pairing {
+            partner: key(v, "partner"),
+            paired: v["paired"].as_bool().unwrap(),
+        },
+        Kind::BuddyWatch => Body::BuddyWatch {
+            partner: key(v, "partner"),
+            overdue: v["overdue"].as_bool().unwrap(),
+            last_heard: v["last_heard"].as_u64().map(|t| Timestamp(t as u32)),
+            fix: fix(&v["fix"]),
+        },
+        Kind::MediatorDuty => Body::MediatorDuty {
+            areas: v["areas"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| {
+                    let e5 = |k: &str| a[k].as_i64().unwrap() as i32;
+                    let bounds = GeoBox {
+                        south_e5: e5("south_e5"),
+                        west_e5: e5("west_e5"),
+                        north_e5: e5("north_e5"),
+                        east_e5: e5("east_e5"),
+                    };
+                    assert_eq!(pack_geobox(&bounds).unwrap().to_vec(), bytes(a, "packed"));
+                    assert_eq!(unpack_geobox(&bytes(a, "packed")).unwrap(), bounds);
+                    DutyArea {
+                        area: AreaId(u(a, "area") as u32),
+                        bounds,
+                    }
+                })
+                .collect(),
+            categories: CategorySet(u(v, "categories") as u8),
+            from: Timestamp(u(v, "from") as u32),
+            until: Timestamp(u(v, "until") as u32),
+            daily: DailyHours {
+                start_min: u(v, "day_start_min") as u16,
+                end_min: u(v, "day_end_min") as u16,
+            },
+        },
     }
 }
 
