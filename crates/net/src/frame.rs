@@ -1,0 +1,99 @@
+//! Framing on the sync stream `/haiqiao/sync/1`: each frame is an unsigned-varint length
+//! (the multiformats `unsigned-varint`: little-endian base 128, minimal, at most
+//! [`MAX_PREFIX_LEN`] bytes here) followed by that many bytes of one sync frame
+//! ([`haiqiao_proto::wire`]). A frame longer than [`MAX_FRAME_LEN`] is a protocol violation:
+//! the reader stops before allocating anything for it.
+
+use futures::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+pub use haiqiao_proto::wire::MAX_FRAME_LEN;
+
+/// Longest length prefix accepted: enough 7-bit groups for [`MAX_FRAME_LEN`] (3 for 16 KiB).
+pub const MAX_PREFIX_LEN: usize =
+    (usize::BITS - MAX_FRAME_LEN.leading_zeros()).div_ceil(7) as usize;
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The length prefix announces more than [`MAX_FRAME_LEN`] bytes.
+    #[error("frame too long: {len} > {MAX_FRAME_LEN}")]
+    TooLong {
+        /// The announced length.
+        len: usize,
+    },
+    /// The length prefix is not a minimal varint, or runs past [`MAX_PREFIX_LEN`] bytes.
+    #[error("malformed length prefix")]
+    BadPrefix,
+    /// The stream failed or ended inside a frame.
+    #[error("stream: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl FrameError {
+    /// Whether the peer broke the protocol (as opposed to the stream failing).
+    pub fn is_malformed(&self) -> bool {
+        matches!(self, FrameError::TooLong { .. } | FrameError::BadPrefix)
+    }
+}
+
+/// Encodes `len` as an unsigned varint into `out`.
+pub fn encode_len(mut len: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Writes one frame (prefix and bytes) and flushes. Refuses frames over [`MAX_FRAME_LEN`].
+pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> std::io::Result<()> {
+    if frame.len() > MAX_FRAME_LEN {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            FrameError::TooLong { len: frame.len() },
+        ));
+    }
+    let mut buf = Vec::with_capacity(MAX_PREFIX_LEN + frame.len());
+    encode_len(frame.len(), &mut buf);
+    buf.extend_from_slice(frame);
+    w.write_all(&buf).await?;
+    w.flush().await
+}
+
+/// Reads one frame. `Ok(None)` is a clean end of stream between frames.
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut len: usize = 0;
+    let mut i = 0;
+    loop {
+        let mut byte = [0u8; 1];
+        let n = r.read(&mut byte).await?;
+        if n == 0 {
+            if i == 0 {
+                return Ok(None);
+            }
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        let b = byte[0];
+        if i == MAX_PREFIX_LEN {
+            return Err(FrameError::BadPrefix);
+        }
+        len |= usize::from(b & 0x7f) << (7 * i);
+        i += 1;
+        if b & 0x80 == 0 {
+            // A final group of zero after the first byte means a non-minimal encoding.
+            if b == 0 && i > 1 {
+                return Err(FrameError::BadPrefix);
+            }
+            break;
+        }
+    }
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLong { len });
+    }
+    let mut frame = vec![0u8; len];
+    r.read_exact(&mut frame).await?;
+    Ok(Some(frame))
+}
