@@ -1,0 +1,448 @@
+//! The `haiqiao` router: the real engine ([`haiqiao_mesh::Node`] over a [`MemStore`]) at every
+//! node, driven by the event loop as the daemon drives it: contact up and down with the link's
+//! rate, frames and live gossip carried by the links at their rate and in order, timers at
+//! `poll_timeout`. Live gossip is emulated as the harness does: a published record goes to
+//! every linked node, and a record the engine accepts goes on to every linked node but the one
+//! it came from.
+
+use std::collections::HashMap;
+
+use haiqiao_mesh::{Input, MemStore, MeshConfig, Node, Output, StoreLimits, Verdict};
+use haiqiao_proto::wire::Frame;
+use haiqiao_proto::{
+    AreaId, Body, CaseStatus, Destination, DisputeCategory, DistressNature, DistressStatus, Fix,
+    KeyHint, Keypair, NavStatus, PairAlertKind, Party, PublicKey, Record, RecordId, Role,
+    Unverified,
+};
+
+use crate::net::{Net, Payload, Router};
+use crate::rng::Rng;
+use crate::scenario::{KeyMode, Scenario};
+use crate::traffic::{MsgIdx, NodeIdx, NodeKind, What};
+
+/// Kinds of message, for sizes.
+pub(crate) const VARIANTS: usize = 9;
+
+/// The index of a message's kind.
+pub(crate) fn variant(w: &What) -> usize {
+    match w {
+        What::Position { .. } => 0,
+        What::PairAlert { .. } => 1,
+        What::Distress { .. } => 2,
+        What::Report => 3,
+        What::Dispute { .. } => 4,
+        What::DistressAck { .. } => 5,
+        What::CaseAccepted { .. } => 6,
+        What::Proposal { .. } => 7,
+        What::Signature { .. } => 8,
+    }
+}
+
+/// A fix for a record body (the simulator does not carry real coordinates into records: a
+/// fix packs into 12 bytes whatever its value).
+fn fix(n: u64) -> Fix {
+    Fix {
+        lat_e5: 3_000_000 + (n % 50_000) as i32 * 3,
+        lon_e5: 12_250_000 + (n % 70_000) as i32 * 3,
+        sog_dkn: Some(32),
+        cog_ddeg: Some(((n * 37) % 3600) as u16),
+        heading_deg: None,
+        nav_status: NavStatus::FISHING,
+        fix_age_s: Some(1),
+    }
+}
+
+/// The destination and body of the record that message `m` is.
+fn record_for(
+    what: &What,
+    m: u64,
+    src: KeyHint,
+    hint: &dyn Fn(NodeIdx) -> KeyHint,
+    rec: &dyn Fn(MsgIdx) -> RecordId,
+) -> (Destination, Body) {
+    match what {
+        What::Position { .. } => (Destination::Everyone, Body::Position(fix(m))),
+        What::PairAlert { partner } => (
+            Destination::pair(src, hint(*partner)),
+            Body::PairAlert {
+                alert: PairAlertKind::GearFouled,
+                fix: Some(fix(m)),
+                text: "网缠住了，请减速".to_owned(),
+            },
+        ),
+        What::Distress { .. } => (
+            Destination::Everyone,
+            Body::Distress {
+                nature: DistressNature::Flooding,
+                fix: Some(fix(m)),
+                persons: Some(9),
+                text: "机舱进水".to_owned(),
+            },
+        ),
+        What::Report => (
+            Destination::Shore,
+            Body::Text {
+                text: "捕捞日志 catch log: hairtail 1.2 t".to_owned(),
+                safety: false,
+            },
+        ),
+        What::Dispute { other, area } => (
+            Destination::Mediators(AreaId(*area)),
+            Body::DisputeReport {
+                category: DisputeCategory::GearDamage,
+                parties: vec![Party {
+                    key: Some(hint(*other)),
+                    name: format!("浙岱渔{:05}", other % 100_000),
+                }],
+                fix: Some(fix(m)),
+                description: "网被割断 nets cut".to_owned(),
+                evidence: Vec::new(),
+            },
+        ),
+        What::DistressAck {
+            distress, shore, ..
+        } => (
+            Destination::Everyone,
+            Body::DistressUpdate {
+                distress: rec(*distress),
+                status: if *shore {
+                    DistressStatus::Acknowledged
+                } else {
+                    DistressStatus::Responding { eta_min: 30 }
+                },
+                text: String::new(),
+            },
+        ),
+        What::CaseAccepted { dispute, to } => (
+            Destination::Node(hint(*to)),
+            Body::CaseUpdate {
+                case: rec(*dispute),
+                status: CaseStatus::Accepted,
+                text: String::new(),
+            },
+        ),
+        What::Proposal { dispute, to } => (
+            Destination::Node(hint(*to)),
+            Body::CaseUpdate {
+                case: rec(*dispute),
+                status: CaseStatus::AgreementProposed,
+                text: "赔偿网具 3000 元 compensation for the nets".to_owned(),
+            },
+        ),
+        What::Signature { dispute, area } => (
+            Destination::Mediators(AreaId(*area)),
+            Body::AgreementSignature {
+                case: rec(*dispute),
+                agreement: [0x42; 32],
+            },
+        ),
+    }
+}
+
+/// Encoded sizes of each kind of message, measured by signing one of each.
+pub(crate) fn size_table(epoch_s: u64) -> [u32; VARIANTS] {
+    let key = Keypair::from_seed(&[7; 32]);
+    let other = Keypair::from_seed(&[8; 32]).public().hint();
+    let samples = [
+        What::Position { measured: true },
+        What::PairAlert { partner: 1 },
+        What::Distress { nearby: Vec::new() },
+        What::Report,
+        What::Dispute { other: 1, area: 1 },
+        What::DistressAck {
+            distress: 0,
+            caller: 1,
+            shore: false,
+        },
+        What::CaseAccepted { dispute: 0, to: 1 },
+        What::Proposal { dispute: 0, to: 1 },
+        What::Signature {
+            dispute: 0,
+            area: 1,
+        },
+    ];
+    let mut out = [0u32; VARIANTS];
+    for (i, w) in samples.iter().enumerate() {
+        let (dest, body) = record_for(w, 1, key.public().hint(), &|_| other, &|_| {
+            RecordId([0x5a; 16])
+        });
+        let env = haiqiao_proto::Envelope {
+            author: key.public().hint(),
+            seq: 1000,
+            created: haiqiao_proto::Timestamp(epoch_s as u32),
+            ttl_min: 240,
+            dest,
+            body,
+        };
+        out[variant(w)] = Record::sign(&key, env).map_or(200, |r| r.len() as u32);
+        let _ = i;
+    }
+    out
+}
+
+/// The key of node `i` (the same in every run of every scenario).
+pub(crate) fn node_key(i: NodeIdx) -> Keypair {
+    let mut r = Rng::new(0x6861_6971_6961_6f00, u64::from(i));
+    let mut seed = [0u8; 32];
+    for c in seed.chunks_mut(8) {
+        c.copy_from_slice(&r.next_u64().to_le_bytes());
+    }
+    Keypair::from_seed(&seed)
+}
+
+/// The haiqiao router.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    nodes: Vec<Node<MemStore>>,
+    keys: Vec<PublicKey>,
+    hints: Vec<KeyHint>,
+    by_key: HashMap<[u8; 32], NodeIdx>,
+    rec_of: Vec<Option<RecordId>>,
+    msg_of: HashMap<RecordId, MsgIdx>,
+    timer_at: Vec<Option<u64>>,
+    epoch_ms: u64,
+}
+
+impl Engine {
+    /// Engines for every node of the world.
+    pub(crate) fn new(sc: &Scenario, kinds: &[NodeKind], n_shore: usize) -> Engine {
+        let epoch_ms = sc.epoch_s * 1000;
+        let mut nodes = Vec::with_capacity(kinds.len());
+        let mut keys = Vec::with_capacity(kinds.len());
+        for (i, kind) in kinds.iter().enumerate() {
+            let key = node_key(i as NodeIdx);
+            keys.push(key.public());
+            let mut cfg: MeshConfig = sc.mesh.clone();
+            let role = match kind {
+                NodeKind::Shore => {
+                    cfg.max_peers = cfg.max_peers.max(sc.radio.shore_links + n_shore);
+                    Role::Shore
+                }
+                NodeKind::Vessel => {
+                    cfg.max_peers = cfg.max_peers.max(sc.radio.vessel_links);
+                    Role::Vessel
+                }
+                NodeKind::Mediator => {
+                    cfg.max_peers = cfg.max_peers.max(sc.radio.vessel_links);
+                    Role::Mediator
+                }
+            };
+            let limits: StoreLimits = sc.store.clone();
+            match Node::new(cfg, key, role, MemStore::new(limits), epoch_ms) {
+                Ok(n) => nodes.push(n),
+                Err(e) => unreachable!("an empty memory store cannot fail: {e}"),
+            }
+        }
+        if sc.keys == KeyMode::All {
+            for n in nodes.iter_mut() {
+                for k in &keys {
+                    n.learn_key(*k);
+                }
+            }
+        }
+        Engine {
+            hints: keys.iter().map(|k| k.hint()).collect(),
+            by_key: keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (*k.as_bytes(), i as NodeIdx))
+                .collect(),
+            keys,
+            nodes,
+            rec_of: Vec::new(),
+            msg_of: HashMap::new(),
+            timer_at: vec![None; kinds.len()],
+            epoch_ms,
+        }
+    }
+
+    fn feed(&mut self, net: &mut Net<'_>, i: NodeIdx, input: Input) {
+        if self.nodes[i as usize]
+            .handle(self.epoch_ms + net.now, input)
+            .is_err()
+        {
+            net.log.note("store_errors", 1);
+        }
+        self.drain(net, i);
+    }
+
+    fn node_of(&self, k: &PublicKey) -> Option<NodeIdx> {
+        self.by_key.get(k.as_bytes()).copied()
+    }
+
+    fn drain(&mut self, net: &mut Net<'_>, i: NodeIdx) {
+        while let Some(out) = self.nodes[i as usize].poll_output() {
+            match out {
+                Output::Send { peer, frame } => {
+                    if let Some(c) = self.node_of(&peer).and_then(|j| net.contact_between(i, j)) {
+                        net.send(c, i, frame.len(), Payload::Frame(frame));
+                    }
+                }
+                Output::Publish { bytes, .. } => {
+                    let links = net.adj[i as usize].clone();
+                    for (_, c) in links {
+                        net.send(c, i, bytes.len(), Payload::Gossip(bytes.clone()));
+                    }
+                }
+                Output::GossipVerdict {
+                    peer,
+                    id: Some(id),
+                    verdict: Verdict::Accept,
+                } => {
+                    let from = self.node_of(&peer);
+                    if let Ok(Some(r)) =
+                        haiqiao_mesh::Store::get(self.nodes[i as usize].store(), &id)
+                    {
+                        let bytes = r.shared_bytes();
+                        let links = net.adj[i as usize].clone();
+                        for (j, c) in links {
+                            if Some(j) != from {
+                                net.send(c, i, bytes.len(), Payload::Gossip(bytes.clone()));
+                            }
+                        }
+                    }
+                }
+                Output::GossipVerdict { .. } => {}
+                Output::Deliver(r) => {
+                    if let Some(&m) = self.msg_of.get(&r.id()) {
+                        net.received(m, i);
+                    }
+                }
+                Output::Penalty { .. } => net.log.note("penalties", 1),
+                Output::Disconnect { peer, .. } => {
+                    net.log.note("contacts_refused", 1);
+                    if let Some(j) = self.node_of(&peer)
+                        && let Some(c) = net.contact_between(i, j)
+                    {
+                        net.close(c);
+                        let me = self.keys[i as usize];
+                        self.feed(net, j, Input::ContactDown { peer: me });
+                    }
+                }
+                Output::Carrying(_) => {}
+                Output::Freed(_) => net.log.note("copies_freed_by_receipt", 1),
+            }
+        }
+        if let Some(t) = self.nodes[i as usize].poll_timeout() {
+            let t = t.saturating_sub(self.epoch_ms).max(net.now + 1);
+            if self.timer_at[i as usize].is_none_or(|s| t < s) {
+                self.timer_at[i as usize] = Some(t);
+                net.timer(t, i);
+            }
+        }
+    }
+
+    fn count(&self, net: &mut Net<'_>, record: &[u8]) {
+        let class = Unverified::decode(record)
+            .ok()
+            .and_then(|u| self.msg_of.get(&u.id()))
+            .map(|m| net.log.msgs[*m as usize].class());
+        net.log.relay(class, record.len() as u64);
+    }
+}
+
+impl Router for Engine {
+    fn contact_up(&mut self, net: &mut Net<'_>, contact: u32) {
+        let c = net.w.contacts[contact as usize];
+        let rate_bps = Some(c.rate_bps);
+        let (ka, kb) = (self.keys[c.a as usize], self.keys[c.b as usize]);
+        self.feed(net, c.a, Input::ContactUp { peer: kb, rate_bps });
+        if net.open[contact as usize] {
+            self.feed(net, c.b, Input::ContactUp { peer: ka, rate_bps });
+        }
+    }
+
+    fn contact_down(&mut self, net: &mut Net<'_>, contact: u32) {
+        let (a, b) = net.ends(contact);
+        let (ka, kb) = (self.keys[a as usize], self.keys[b as usize]);
+        self.feed(net, a, Input::ContactDown { peer: kb });
+        self.feed(net, b, Input::ContactDown { peer: ka });
+    }
+
+    fn arrival(
+        &mut self,
+        net: &mut Net<'_>,
+        contact: u32,
+        to_b: bool,
+        payload: Payload,
+        lost: bool,
+    ) {
+        if lost {
+            return;
+        }
+        let (a, b) = net.ends(contact);
+        let (from, to) = if to_b { (a, b) } else { (b, a) };
+        let peer = self.keys[from as usize];
+        match payload {
+            Payload::Frame(bytes) => {
+                if let Ok(Frame::Records { items, .. }) = Frame::decode(&bytes) {
+                    for it in &items {
+                        self.count(net, &it.bytes);
+                    }
+                }
+                self.feed(net, to, Input::Frame { peer, bytes });
+            }
+            Payload::Gossip(bytes) => {
+                self.count(net, &bytes);
+                self.feed(
+                    net,
+                    to,
+                    Input::Gossip {
+                        peer,
+                        bytes: bytes.to_vec(),
+                    },
+                );
+            }
+            Payload::Msg(..) => {}
+        }
+    }
+
+    fn create(&mut self, net: &mut Net<'_>, m: MsgIdx) {
+        let msg = net.log.msgs[m as usize].clone();
+        let src = msg.src;
+        let hints = &self.hints;
+        let rec_of = &self.rec_of;
+        let (dest, body) = record_for(
+            &msg.what,
+            u64::from(m),
+            hints[src as usize],
+            &|n| hints[n as usize],
+            &|d| {
+                rec_of
+                    .get(d as usize)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(RecordId([0; 16]))
+            },
+        );
+        let now = self.epoch_ms + net.now;
+        match self.nodes[src as usize].submit(now, dest, msg.ttl_min, body) {
+            Ok(r) => {
+                if self.rec_of.len() <= m as usize {
+                    self.rec_of.resize(m as usize + 1, None);
+                }
+                self.rec_of[m as usize] = Some(r.id());
+                self.msg_of.insert(r.id(), m);
+            }
+            Err(_) => net.log.note("submit_failed", 1),
+        }
+        self.drain(net, src);
+    }
+
+    fn timer(&mut self, net: &mut Net<'_>, node: NodeIdx) {
+        if self.timer_at[node as usize] == Some(net.now) {
+            self.timer_at[node as usize] = None;
+            self.feed(net, node, Input::Tick);
+        }
+    }
+
+    fn occupancy(&mut self, _net: &Net<'_>) -> Vec<(u64, u64)> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let u = haiqiao_mesh::Store::usage(n.store());
+                (u.records, u.bytes)
+            })
+            .collect()
+    }
+}
