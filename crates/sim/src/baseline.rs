@@ -335,3 +335,123 @@ impl Router for Baseline {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Net;
+    use crate::oracle::tests::world;
+    use crate::traffic::{Msg, What};
+
+    const V: NodeKind = NodeKind::Vessel;
+    const S: NodeKind = NodeKind::Shore;
+
+    fn params() -> ProphetParams {
+        ProphetParams {
+            p_encounter: 0.7,
+            beta: 0.9,
+            gamma: 0.999,
+            unit_ms: 30_000,
+        }
+    }
+
+    /// Runs a baseline on a world with one report from node 2 at 1 s; returns when it reached
+    /// shore, and the relays.
+    fn run(kind: Kind, copies: u32, contacts: &[(u32, u32, u64, u64)]) -> (Option<u64>, u64) {
+        let mut w = world(&[S, V, V], contacts, 100);
+        w.msgs.push(Msg {
+            src: 2,
+            created_ms: 1000,
+            ttl_min: 60,
+            what: What::Report,
+        });
+        let mut b = Baseline::new(kind, 3, copies, params(), [100; crate::engine::VARIANTS]);
+        let mut net = Net::new(&w, 1.0, crate::scenario::DEFAULT_EPOCH_S);
+        net.run(&mut b, 60_000, &mut |_| {});
+        (
+            net.log.delivered[0].map(|(t, _)| t),
+            net.log.relays[crate::traffic::Class::ShoreBound as usize],
+        )
+    }
+
+    /// Node 2 meets node 1, which later meets shore (and met it once before).
+    const RELAY: &[(u32, u32, u64, u64)] = &[(0, 1, 0, 1), (1, 2, 2, 10), (0, 1, 20, 30)];
+
+    #[test]
+    fn each_baseline_follows_its_rule() {
+        // 100 bytes at 1 kbit/s: 800 ms a hop.
+        assert_eq!(run(Kind::Direct, 1, RELAY), (None, 0));
+        assert_eq!(run(Kind::Epidemic, 1, RELAY), (Some(20_800), 2));
+        assert_eq!(run(Kind::SprayAndWait, 2, RELAY), (Some(20_800), 2));
+        assert_eq!(
+            run(Kind::SprayAndWait, 1, RELAY),
+            (None, 0),
+            "one copy waits"
+        );
+        assert_eq!(run(Kind::Prophet, 1, RELAY), (Some(20_800), 2));
+        // PRoPHET does not hand over to a node with no better predictability.
+        let no_history = &[(1, 2, 2, 10), (0, 1, 20, 30)];
+        assert_eq!(run(Kind::Prophet, 1, no_history), (None, 0));
+        // Direct delivers when the author meets shore.
+        assert_eq!(run(Kind::Direct, 1, &[(0, 2, 5, 6)]), (Some(5_800), 1));
+    }
+
+    #[test]
+    fn a_link_carries_no_more_than_its_rate_allows_and_a_cut_loses_what_was_crossing() {
+        // 20 reports of 100 bytes, a 5-second contact at 1 kbit/s: 6 cross (800 ms each),
+        // the seventh is cut.
+        let mut w = world(&[S, V], &[(0, 1, 10, 15)], 100);
+        for i in 0..20 {
+            w.msgs.push(Msg {
+                src: 1,
+                created_ms: i,
+                ttl_min: 60,
+                what: What::Report,
+            });
+        }
+        let mut b = Baseline::new(
+            Kind::Epidemic,
+            2,
+            1,
+            params(),
+            [100; crate::engine::VARIANTS],
+        );
+        let mut net = Net::new(&w, 1.0, crate::scenario::DEFAULT_EPOCH_S);
+        net.run(&mut b, 60_000, &mut |_| {});
+        let got: Vec<u64> = net
+            .log
+            .delivered
+            .iter()
+            .flatten()
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(got, vec![10_800, 11_600, 12_400, 13_200, 14_000, 14_800]);
+        assert_eq!(net.log.bytes, 700, "six crossed and one was cut");
+    }
+
+    #[test]
+    fn prophet_predictabilities_follow_rfc_6693() {
+        let w = world(&[S, V, V], &[], 10);
+        let net = Net::new(&w, 1.0, crate::scenario::DEFAULT_EPOCH_S);
+        let mut b = Baseline::new(
+            Kind::Prophet,
+            3,
+            1,
+            params(),
+            [100; crate::engine::VARIANTS],
+        );
+        b.encounter(&net, 1, 0);
+        let p = b.preds[1][&0];
+        assert!((p - 0.99 * 0.7).abs() < 1e-12, "{p}");
+        assert!((b.preds[1][&SHORE_KEY] - p).abs() < 1e-12);
+        b.encounter(&net, 2, 1);
+        let p21 = b.preds[2][&1];
+        assert!(
+            (b.preds[2][&SHORE_KEY] - p21 * p * 0.9).abs() < 1e-12,
+            "transitivity"
+        );
+        // Ageing: γ^k for k whole units.
+        b.age(1, 95_000);
+        assert!((b.preds[1][&0] - p * 0.999f64.powi(3)).abs() < 1e-12);
+    }
+}

@@ -446,3 +446,65 @@ impl Router for Engine {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::tests::world;
+    use crate::traffic::{Class, Msg};
+
+    const V: NodeKind = NodeKind::Vessel;
+    const S: NodeKind = NodeKind::Shore;
+
+    fn scenario() -> Scenario {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../simulations/smoke.toml"),
+        )
+        .unwrap();
+        Scenario::from_toml(&text).unwrap()
+    }
+
+    #[test]
+    fn the_engine_carries_a_report_and_a_distress_to_shore_through_a_relay() {
+        let sc = scenario();
+        let mut w = world(&[S, V, V], &[(1, 2, 2, 60), (0, 1, 100, 200)], 300);
+        for what in [What::Report, What::Distress { nearby: vec![1] }] {
+            w.msgs.push(Msg {
+                src: 2,
+                created_ms: 1000,
+                ttl_min: 60,
+                what,
+            });
+        }
+        let kinds = [S, V, V];
+        let mut e = Engine::new(&sc, &kinds, 1);
+        let mut net = Net::new(&w, 1.0, sc.epoch_s);
+        net.run(&mut e, 60_000, &mut |_| {});
+        let at = |class: Class| {
+            net.log
+                .items
+                .iter()
+                .zip(&net.log.delivered)
+                .find(|(i, _)| i.class == class)
+                .and_then(|(_, d)| *d)
+        };
+        let (t, n) = at(Class::ShoreBound).expect("report delivered");
+        assert_eq!(n, 0);
+        assert!((100_000..110_000).contains(&t), "{t}");
+        let (t, _) = at(Class::Distress).expect("distress delivered");
+        assert!((100_000..110_000).contains(&t), "{t}");
+        let (t, n) = at(Class::DistressNearby).expect("nearby boat heard it");
+        assert_eq!(n, 1);
+        assert!((2_000..5_000).contains(&t), "{t}");
+        // The nearby boat's response reached the caller while they were linked.
+        assert!(at(Class::DistressAck).is_some_and(|(t, n)| n == 2 && t < 60_000));
+        assert_eq!(net.log.notes.get("penalties"), None);
+    }
+
+    #[test]
+    fn sizes_are_those_of_signed_records() {
+        let s = size_table(crate::scenario::DEFAULT_EPOCH_S);
+        assert!(s[0] <= 100, "a position is at most 100 bytes: {}", s[0]);
+        assert!(s.iter().all(|x| (60..600).contains(x)), "{s:?}");
+    }
+}

@@ -243,3 +243,213 @@ pub fn earliest_arrivals(
     progress(chunks.len() as u64, chunks.len() as u64);
     out
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use crate::world::{Contact, ContactEvent, NodeInfo};
+
+    /// A world of `kinds` with these contacts (a, b, up s, down s).
+    pub(crate) fn world(
+        kinds: &[NodeKind],
+        contacts: &[(u32, u32, u64, u64)],
+        dur_s: u64,
+    ) -> World {
+        let nodes = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| NodeInfo {
+                kind: *k,
+                name: format!("n{i}"),
+                home: 0,
+                partner: None,
+                radios: 1,
+            })
+            .collect();
+        let mut cs: Vec<Contact> = contacts
+            .iter()
+            .map(|&(a, b, up, down)| Contact {
+                a: a.min(b),
+                b: a.max(b),
+                class: 0,
+                rate_bps: 1000,
+                up_ms: up * 1000,
+                down_ms: down * 1000,
+            })
+            .collect();
+        cs.sort_by_key(|c| (c.up_ms, c.a, c.b, c.down_ms));
+        let mut events: Vec<ContactEvent> = cs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                [
+                    ContactEvent {
+                        t: c.up_ms,
+                        up: true,
+                        contact: i as u32,
+                    },
+                    ContactEvent {
+                        t: c.down_ms,
+                        up: false,
+                        contact: i as u32,
+                    },
+                ]
+            })
+            .collect();
+        events.sort();
+        World {
+            nodes,
+            contacts: cs,
+            events,
+            msgs: Vec::new(),
+            duration_ms: dur_s * 1000,
+            vessel_hours_at_sea: 0.0,
+        }
+    }
+
+    fn q(src: u32, t0_s: u64, deadline_s: u64, target: Target) -> Query {
+        Query {
+            src,
+            t0: t0_s * 1000,
+            deadline: deadline_s * 1000,
+            target,
+        }
+    }
+
+    const V: NodeKind = NodeKind::Vessel;
+    const S: NodeKind = NodeKind::Shore;
+
+    #[test]
+    fn paths_respect_time_order_deadlines_and_the_horizon() {
+        let w = world(
+            &[V, V, V, S],
+            &[(0, 1, 10, 20), (1, 2, 30, 40), (2, 3, 5, 8)],
+            100,
+        );
+        let a = earliest_arrivals(
+            &w,
+            &[
+                q(0, 0, 1000, Target::Node(2)),
+                q(0, 0, 25, Target::Node(2)),
+                q(0, 0, 1000, Target::Shore),
+                q(2, 0, 1000, Target::Shore),
+                q(2, 6, 1000, Target::Shore),
+                q(2, 8, 1000, Target::Shore),
+                q(0, 15, 31, Target::Node(2)),
+                q(0, 20, 1000, Target::Node(2)),
+            ],
+            &mut |_, _| {},
+        );
+        assert_eq!(a[0], Some(30_000), "two hops, waiting at node 1");
+        assert_eq!(a[1], None, "expired before the second hop");
+        assert_eq!(a[2], None, "the shore link was before");
+        assert_eq!(a[3], Some(5_000), "waits for the link to come up");
+        assert_eq!(a[4], Some(6_000), "open link: at once");
+        assert_eq!(
+            a[5], None,
+            "a link that goes down at the creation instant is gone"
+        );
+        assert_eq!(a[6], Some(30_000));
+        assert_eq!(a[7], None, "created at the down instant of the first hop");
+    }
+
+    #[test]
+    fn a_connected_group_is_crossed_at_once_and_anycast_takes_the_first_shore() {
+        let w = world(
+            &[V, V, V, S, S],
+            &[
+                (0, 1, 0, 100),
+                (1, 2, 0, 100),
+                (2, 3, 60, 100),
+                (0, 4, 50, 100),
+            ],
+            200,
+        );
+        let a = earliest_arrivals(
+            &w,
+            &[
+                q(2, 10, 1000, Target::Node(0)),
+                q(2, 10, 1000, Target::Shore),
+                q(0, 10, 1000, Target::Mediation),
+            ],
+            &mut |_, _| {},
+        );
+        assert_eq!(a, vec![Some(10_000), Some(50_000), Some(50_000)]);
+    }
+
+    /// Brute force: repeated relaxation over contacts until nothing changes.
+    fn brute(w: &World, q: &Query) -> Option<u64> {
+        let mut t = vec![u64::MAX; w.nodes.len()];
+        t[q.src as usize] = q.t0;
+        loop {
+            let mut changed = false;
+            for c in &w.contacts {
+                for (x, y) in [(c.a, c.b), (c.b, c.a)] {
+                    let tx = t[x as usize];
+                    if tx == u64::MAX || tx >= c.down_ms || tx >= q.deadline {
+                        continue;
+                    }
+                    let arr = tx.max(c.up_ms);
+                    if arr < c.down_ms && arr < q.deadline && arr < t[y as usize] {
+                        t[y as usize] = arr;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        (0..w.nodes.len())
+            .filter(|&n| n as u32 != q.src && is_target(q.target, n as u32, w.nodes[n].kind))
+            .map(|n| t[n])
+            .filter(|t| *t < q.deadline.min(w.duration_ms))
+            .min()
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_random_plans() {
+        let seed = std::env::var("SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(11u64);
+        println!("SEED={seed}");
+        let mut r = Rng::new(seed, 0);
+        for round in 0..40 {
+            let n = 3 + r.below(8);
+            let kinds: Vec<NodeKind> = (0..n).map(|i| if i < 2 { S } else { V }).collect();
+            let mut cs = Vec::new();
+            for _ in 0..r.below(30) + 5 {
+                let a = r.below(n) as u32;
+                let b = r.below(n) as u32;
+                if a == b {
+                    continue;
+                }
+                let up = r.below(500) as u64;
+                cs.push((a, b, up, up + 1 + r.below(60) as u64));
+            }
+            let w = world(&kinds, &cs, 600);
+            let qs: Vec<Query> = (0..300)
+                .map(|_| {
+                    let src = (2 + r.below(n - 2)) as u32;
+                    let t0 = r.below(500) as u64;
+                    let target = match r.below(3) {
+                        0 => Target::Shore,
+                        1 => Target::Mediation,
+                        _ => Target::Node(r.below(n) as u32),
+                    };
+                    q(src, t0, t0 + 1 + r.below(300) as u64, target)
+                })
+                .collect();
+            let a = earliest_arrivals(&w, &qs, &mut |_, _| {});
+            for (i, qq) in qs.iter().enumerate() {
+                assert_eq!(
+                    a[i],
+                    brute(&w, qq),
+                    "seed {seed} round {round} query {i}: {qq:?}"
+                );
+            }
+        }
+    }
+}

@@ -758,3 +758,106 @@ pub fn one_events(w: &World) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smoke() -> Scenario {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../simulations/smoke.toml"),
+        )
+        .unwrap();
+        Scenario::from_toml(&text).unwrap()
+    }
+
+    #[test]
+    fn the_same_seed_builds_the_same_world() {
+        let sc = smoke();
+        let (a, b, c) = (build(&sc, 5), build(&sc, 5), build(&sc, 6));
+        assert_eq!(a.contacts, b.contacts);
+        assert_eq!(a.msgs, b.msgs);
+        assert_ne!(a.contacts, c.contacts);
+    }
+
+    #[test]
+    fn links_respect_radio_caps_and_contacts_are_well_formed() {
+        let sc = smoke();
+        let w = build(&sc, 3);
+        let mut degree = vec![0usize; w.nodes.len()];
+        for e in &w.events {
+            let c = w.contacts[e.contact as usize];
+            assert!(c.up_ms < c.down_ms && c.down_ms <= w.duration_ms);
+            if c.class == INTERNET {
+                assert_eq!(w.kind(c.a), NodeKind::Shore);
+                continue;
+            }
+            assert!(w.kind(c.a) != NodeKind::Shore || w.kind(c.b) != NodeKind::Shore);
+            for n in [c.a, c.b] {
+                if e.up {
+                    degree[n as usize] += 1;
+                } else {
+                    degree[n as usize] -= 1;
+                }
+                let cap = match w.kind(n) {
+                    NodeKind::Shore => sc.radio.shore_links,
+                    _ => sc.radio.vessel_links,
+                };
+                assert!(degree[n as usize] <= cap, "node {n} over its cap");
+            }
+        }
+        // Both ends carry the link's radio.
+        for c in w.contacts.iter().filter(|c| c.class != INTERNET) {
+            let bit = 1u64 << c.class;
+            assert!(
+                w.nodes[c.a as usize].radios & bit != 0 && w.nodes[c.b as usize].radios & bit != 0
+            );
+        }
+    }
+
+    #[test]
+    fn pairs_fish_together_and_traffic_is_written() {
+        let sc = smoke();
+        let w = build(&sc, 1);
+        for (i, n) in w.nodes.iter().enumerate() {
+            if let Some(p) = n.partner {
+                assert_eq!(w.nodes[p as usize].partner, Some(i as NodeIdx));
+                assert_eq!(w.nodes[p as usize].home, n.home);
+            }
+        }
+        // Partners spend most of the run on the fast short-range link to each other.
+        let wifi = sc.links.iter().position(|l| l.name == "wifi").unwrap() as u8;
+        let pair_wifi_ms: u64 = w
+            .contacts
+            .iter()
+            .filter(|c| c.class == wifi && w.nodes[c.a as usize].partner == Some(c.b))
+            .map(|c| c.down_ms - c.up_ms)
+            .sum();
+        let pairs = w.nodes.iter().filter(|n| n.partner.is_some()).count() as u64 / 2;
+        assert!(pair_wifi_ms > pairs * w.duration_ms / 2, "{pair_wifi_ms}");
+        for kind in ["position", "distress", "report", "dispute", "pair"] {
+            assert!(
+                w.msgs
+                    .iter()
+                    .any(|m| format!("{:?}", m.what).to_lowercase().starts_with(kind)),
+                "no {kind}"
+            );
+        }
+        assert!(
+            w.msgs
+                .windows(2)
+                .all(|p| p[0].created_ms <= p[1].created_ms)
+        );
+    }
+
+    #[test]
+    fn the_one_format_has_a_line_per_event() {
+        let w = build(&smoke(), 1);
+        let s = one_events(&w);
+        assert_eq!(s.lines().count(), w.events.len());
+        assert!(s.lines().all(|l| {
+            let p: Vec<&str> = l.split(' ').collect();
+            p.len() == 5 && p[1] == "CONN" && (p[4] == "up" || p[4] == "down")
+        }));
+    }
+}
