@@ -30,7 +30,7 @@ pub use codec::{
 };
 pub use error::RecordError;
 pub use identity::{KeyHint, KeyRing, Keypair, PublicKey};
-pub use record::{Envelope, Record, Unverified, verify_batch};
+pub use record::{Envelope, Record, Unverified, agreement_hash, verify_batch};
 pub use types::*;
 
 /// The envelope version this code writes and reads.

@@ -72,6 +72,12 @@ impl Envelope {
     }
 }
 
+/// The SHA-256 of an agreement's text as UTF-8: what an agreement signature carries for the
+/// text a mediator proposed in a case update.
+pub fn agreement_hash(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
 fn id_of(envelope: &[u8]) -> RecordId {
     let d = Sha256::digest(envelope);
     let mut id = [0u8; RECORD_ID_LEN];

@@ -365,3 +365,12 @@ fn new_kinds_have_their_priority_classes() {
     }
     assert_eq!(Kind::from_u64(14), None);
 }
+
+#[test]
+fn agreement_hash_is_sha256_of_the_text() {
+    // SHA-256("abc"), FIPS 180-2 appendix B.1.
+    assert_eq!(
+        hex::encode(agreement_hash("abc")),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}

@@ -1,0 +1,1212 @@
+//! The `Fleet`: every projection behind one type, with the call order on it.
+
+use std::collections::BTreeSet;
+
+use haiqiao_proto::{
+    Body, CaseStatus, CategorySet, DailyHours, Destination, DisputeCategory, DistressNature,
+    DistressStatus, DutyArea, Escalation, Fix, MAX_PARTIES, PairAlertKind, Party, PublicKey,
+    Record, RecordId, RevocationReason, Role, Timestamp, agreement_hash,
+};
+
+use crate::config::FleetConfig;
+use crate::distress::{Ctx, DistressBook, DistressState, DistressView, Stored};
+use crate::draft::Draft;
+use crate::error::FleetError;
+use crate::event::{Action, CaseRole, Event, Refusal};
+use crate::mediation::{CaseStats, CaseView, DutyView, Mediation};
+use crate::pairs::{BuddyReportView, PairView, Pairs, PartnerView, report_view};
+use crate::positions::{Heard, Positions};
+use crate::rng::{SplitMix64, fold_id};
+use crate::trust::{Trust, TrustChange, TrustView};
+
+/// How often `poll` forgets what expired, ms.
+const EXPIRY_SWEEP_MS: u64 = 60_000;
+
+/// What records mean to the people of the fleet, for one node (`me`).
+///
+/// Feed it every verified record the node holds or receives — its own too, once signed —
+/// and ask it for views and for due actions. It never reads a clock or draws entropy: `now_ms`
+/// (milliseconds since the Unix epoch) and the seed are arguments, so the daemon and the
+/// simulator get the same answers from the same inputs.
+///
+/// Call order:
+///
+/// 1. [`Fleet::new`] with the config, the node's key and a seed. On start, replay the records
+///    the store holds through [`Fleet::observe`] (the events of a replay may be ignored).
+/// 2. [`Fleet::observe`] for each record, as it arrives or is written; it returns [`Event`]s.
+/// 3. After observing, and whenever [`Fleet::next_timeout`] comes due, call [`Fleet::poll`]
+///    and carry out every [`Action`]: a draft is signed (the node's hint, next sequence
+///    number, `created` = now), submitted to the mesh and fed back to `observe`.
+/// 4. Builders (`pair_with`, `raise_distress`, `accept_case`, ...) make drafts for what people
+///    ask; they refuse (with [`FleetError`]) what every node's fleet would refuse.
+/// 5. Views (`pairs`, `open_distress`, `cases`, `case_stats`, ...) answer at any time.
+///
+/// Everything held is bounded by [`FleetConfig`] or a named constant, and forgotten when the
+/// record that said it expires, as the store forgets the record.
+#[derive(Debug)]
+pub struct Fleet {
+    cfg: FleetConfig,
+    me: PublicKey,
+    seed: u64,
+    trust: Trust,
+    positions: Positions,
+    pairs: Pairs,
+    distress: DistressBook,
+    mediation: Mediation,
+    /// When our distress repeats next, ms.
+    repeat_due_ms: Option<u64>,
+    /// Draws since the last distress of ours, to vary the repeat waits.
+    repeat_draws: u64,
+    next_sweep_ms: u64,
+}
+
+impl Fleet {
+    /// A fleet for the node with key `me`. `seed` drives the random repeat intervals.
+    pub fn new(cfg: FleetConfig, me: PublicKey, seed: u64) -> Result<Fleet, FleetError> {
+        let mut anchors = BTreeSet::new();
+        for a in &cfg.trust_anchors {
+            let key: PublicKey = a.parse().map_err(|_| FleetError::BadAnchor(a.clone()))?;
+            anchors.insert(key);
+        }
+        Ok(Fleet {
+            trust: Trust::new(anchors, cfg.max_certificates, cfg.max_revocations),
+            positions: Positions::new(cfg.max_vessels),
+            pairs: Pairs::new(cfg.max_pairings, cfg.max_partners, cfg.max_buddy_reports),
+            distress: DistressBook::new(cfg.max_distress_authors, cfg.max_distress_updates),
+            mediation: Mediation::new(cfg.max_mediators, cfg.max_cases, cfg.max_case_records),
+            cfg,
+            me,
+            seed,
+            repeat_due_ms: None,
+            repeat_draws: 0,
+            next_sweep_ms: 0,
+        })
+    }
+
+    /// The node's key.
+    pub fn me(&self) -> PublicKey {
+        self.me
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &FleetConfig {
+        &self.cfg
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Input.
+
+    /// Takes in a verified record and says what it changed. Observing a record twice changes
+    /// nothing the second time.
+    pub fn observe(&mut self, now_ms: u64, r: &Record) -> Vec<Event> {
+        let mut out = Vec::new();
+        let author = r.author();
+        let created = r.envelope().created;
+        let own_fix = match r.body() {
+            Body::Position(f) => Some(f),
+            Body::Distress { fix, .. } | Body::PairAlert { fix, .. } => fix.as_ref(),
+            _ => None,
+        };
+        let advanced = self.positions.heard(author, created, own_fix);
+        if advanced && self.pairs.alarms.contains(&author) && !self.overdue(&author, now_ms) {
+            out.push(Event::PartnerHeard { partner: author });
+        }
+        match r.body() {
+            Body::Certificate {
+                subject,
+                role,
+                name,
+                ..
+            } => match self.trust.observe(r) {
+                TrustChange::Counts => out.push(Event::Certified {
+                    subject: *subject,
+                    role: *role,
+                    name: name.clone(),
+                }),
+                TrustChange::Untrusted => out.push(refused(r, Refusal::UntrustedIssuer)),
+                TrustChange::Nothing => {}
+            },
+            Body::Revocation { subject, reason } => match self.trust.observe(r) {
+                TrustChange::Counts => out.push(Event::Revoked {
+                    subject: *subject,
+                    reason: *reason,
+                }),
+                TrustChange::Untrusted => out.push(refused(r, Refusal::UntrustedIssuer)),
+                TrustChange::Nothing => {}
+            },
+            Body::Pairing { partner, paired } => {
+                self.pairs
+                    .observe(r, *partner, *paired, &self.trust, &mut out);
+            }
+            Body::PairAlert { alert, fix, text } => {
+                if author != self.me && r.envelope().dest.names(&self.me.hint()) {
+                    if self.trust.revoked(&author, created) {
+                        out.push(refused(r, Refusal::Revoked));
+                    } else {
+                        out.push(Event::PairAlert {
+                            from: author,
+                            from_partner: self
+                                .pairs
+                                .pair_since(&self.me, &author, &self.trust)
+                                .is_some(),
+                            alert: *alert,
+                            fix: *fix,
+                            text: text.clone(),
+                        });
+                    }
+                }
+            }
+            Body::BuddyWatch {
+                partner,
+                overdue,
+                last_heard,
+                fix,
+            } => {
+                let v = report_view(
+                    author,
+                    *partner,
+                    *overdue,
+                    *last_heard,
+                    *fix,
+                    created,
+                    r.id(),
+                );
+                if self.pairs.observe_report(r, v) {
+                    if self.trust.revoked(&author, created) {
+                        out.push(refused(r, Refusal::Revoked));
+                    } else {
+                        out.push(Event::BuddyReport {
+                            from: author,
+                            partner: *partner,
+                            overdue: *overdue,
+                            last_heard: *last_heard,
+                            fix: *fix,
+                        });
+                    }
+                }
+            }
+            Body::Distress {
+                nature,
+                fix,
+                persons,
+                text,
+            } => self.observe_distress(now_ms, r, *nature, *fix, *persons, text, &mut out),
+            Body::DistressUpdate {
+                distress,
+                status,
+                text,
+            } => {
+                if let Some((incident, verdict)) =
+                    self.distress
+                        .observe_update(r, *distress, *status, text, &self.trust)
+                {
+                    match verdict {
+                        Ok(()) => out.push(Event::DistressUpdated {
+                            incident,
+                            by: author,
+                            status: *status,
+                            text: text.clone(),
+                        }),
+                        Err(reason) => out.push(refused(r, reason)),
+                    }
+                }
+            }
+            Body::MediatorDuty {
+                areas,
+                categories,
+                from,
+                until,
+                daily,
+            } => self.mediation.observe_duty(
+                r,
+                areas,
+                *categories,
+                *from,
+                *until,
+                *daily,
+                &self.trust,
+                &mut out,
+            ),
+            Body::DisputeReport {
+                category,
+                parties,
+                fix,
+                description,
+                evidence,
+            } => {
+                if self.mediation.observe_report(
+                    r,
+                    *category,
+                    parties,
+                    *fix,
+                    description,
+                    evidence.len(),
+                ) {
+                    self.mediation.evict_cases(&self.trust, &r.id());
+                    if let Some(after) = self.mediation.view(&r.id(), &self.trust) {
+                        self.case_events(None, &after, &mut out);
+                    }
+                }
+            }
+            Body::CaseUpdate { case, status, text } => {
+                let before = self.mediation.view(case, &self.trust);
+                if self.mediation.observe_update(r, *case, status, text) {
+                    let after = self.mediation.view(case, &self.trust);
+                    if let Some(after) = after {
+                        if let Some(reason) = self.update_refusal(r, status, &after) {
+                            out.push(refused(r, reason));
+                        }
+                        self.case_events(before.as_ref(), &after, &mut out);
+                    }
+                }
+            }
+            Body::AgreementSignature { case, agreement } => {
+                let before = self.mediation.view(case, &self.trust);
+                if self.mediation.observe_signature(r, *case, *agreement) {
+                    let after = self.mediation.view(case, &self.trust);
+                    if let Some(after) = after {
+                        if let Some(reason) = self.signature_refusal(r, agreement, &after) {
+                            out.push(refused(r, reason));
+                        }
+                        self.case_events(before.as_ref(), &after, &mut out);
+                    }
+                }
+            }
+            Body::Receipt { .. } => {
+                if !self.receipt_counts(r) {
+                    out.push(refused(r, Refusal::UncertifiedShore));
+                }
+            }
+            Body::Position(_) | Body::Text { .. } => {}
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn observe_distress(
+        &mut self,
+        now_ms: u64,
+        r: &Record,
+        nature: DistressNature,
+        fix: Option<Fix>,
+        persons: Option<u16>,
+        text: &str,
+        out: &mut Vec<Event>,
+    ) {
+        let author = r.author();
+        let stored =
+            self.distress
+                .observe_distress(r, nature, fix, persons, text, &self.me, &self.trust);
+        let incident = match stored {
+            Stored::Duplicate => return,
+            Stored::Raised => {
+                let nearest_rank = fix.and_then(|f| {
+                    let ctx = self.ctx();
+                    let now_s = now_ms / 1000;
+                    crate::distress::nearest(&f, &author, now_s, &ctx)
+                        .iter()
+                        .position(|n| n.key == self.me)
+                });
+                out.push(Event::DistressRaised {
+                    incident: r.id(),
+                    author,
+                    nature,
+                    fix,
+                    persons,
+                    mine: author == self.me,
+                    nearest_rank,
+                });
+                r.id()
+            }
+            Stored::Repeat(incident) => {
+                out.push(Event::DistressRepeated { incident, fix });
+                incident
+            }
+        };
+        if author == self.me {
+            // Repeat from this alert's time; a later alert of ours resets the wait.
+            let from_ms = r.envelope().created.secs() * 1000;
+            let mut rng = SplitMix64::new(self.seed ^ fold_id(&incident) ^ fold_id(&r.id()));
+            let due = from_ms + self.repeat_wait_ms(&mut rng);
+            if self.repeat_due_ms.is_none_or(|d| d < due) {
+                self.repeat_due_ms = Some(due);
+            }
+        }
+    }
+
+    fn repeat_wait_ms(&self, rng: &mut SplitMix64) -> u64 {
+        let lo = u64::from(self.cfg.distress_repeat_min_s) * 1000;
+        let hi = u64::from(self.cfg.distress_repeat_max_s) * 1000;
+        rng.between(lo, hi.max(lo))
+    }
+
+    fn update_refusal(&self, r: &Record, status: &CaseStatus, after: &CaseView) -> Option<Refusal> {
+        let author = r.author();
+        let created = r.envelope().created;
+        if *status == CaseStatus::Accepted {
+            return self
+                .mediation
+                .acceptance_refusal(&after.case, &author, created, &self.trust);
+        }
+        if self.trust.revoked(&author, created) {
+            return Some(Refusal::Revoked);
+        }
+        match after.mediator {
+            Some(m) if m != author => Some(Refusal::NotTheMediator),
+            Some(_) => {
+                let closing_post = *status == CaseStatus::Closed && after.closed_by_signatures;
+                after
+                    .finished
+                    .filter(|t| created > *t && !closing_post)
+                    .map(|_| Refusal::CaseFinished)
+            }
+            None => None,
+        }
+    }
+
+    fn signature_refusal(&self, r: &Record, hash: &[u8; 32], after: &CaseView) -> Option<Refusal> {
+        let author = r.author();
+        let created = r.envelope().created;
+        if self.trust.revoked(&author, created) {
+            Some(Refusal::Revoked)
+        } else if !self.mediation.is_party(&after.case, &author) {
+            Some(Refusal::NotAParty)
+        } else if after.finished.is_some_and(|t| created > t) {
+            Some(Refusal::CaseFinished)
+        } else if after.agreement.as_ref().is_some_and(|a| a.hash != *hash) {
+            Some(Refusal::NotTheProposedAgreement)
+        } else {
+            None
+        }
+    }
+
+    /// Events for the change of a case from `before` to `after`.
+    fn case_events(&mut self, before: Option<&CaseView>, after: &CaseView, out: &mut Vec<Event>) {
+        let me = self.me;
+        let my_role = self.mediation.role_of(after, &me);
+        let case = after.case;
+        if after.mediator == Some(me) {
+            self.mediation.mine.insert(case);
+        } else {
+            self.mediation.mine.remove(&case);
+        }
+        if before.is_none() {
+            out.push(Event::DisputeFiled {
+                case,
+                reporter: after.reporter,
+                category: after.category,
+                my_role,
+            });
+        }
+        let b_mediator = before.and_then(|b| b.mediator);
+        if after.mediator != b_mediator
+            && let Some(m) = after.mediator
+        {
+            out.push(Event::CaseAccepted {
+                case,
+                mediator: m,
+                my_role,
+            });
+        }
+        let lost = |v: &CaseView| v.other_acceptances.contains(&me) && v.mediator != Some(me);
+        if lost(after)
+            && (before.is_none_or(|b| !lost(b)) || after.mediator != b_mediator)
+            && let Some(winner) = after.mediator
+        {
+            out.push(Event::AcceptanceLost { case, winner });
+        }
+        let empty = Vec::new();
+        let b_progress = before.map_or(&empty, |b| &b.progress);
+        for p in &after.progress {
+            let told = matches!(p.status, CaseStatus::Closed | CaseStatus::Escalated(_));
+            if !told && !b_progress.contains(p) {
+                out.push(Event::CaseProgress {
+                    case,
+                    status: p.status.clone(),
+                    text: p.text.clone(),
+                    my_role,
+                });
+            }
+        }
+        if let Some(a) = &after.agreement {
+            let b_signed: &[PublicKey] = before
+                .and_then(|b| b.agreement.as_ref())
+                .filter(|b| b.hash == a.hash)
+                .map_or(&[], |b| &b.signed_by);
+            for s in &a.signed_by {
+                if !b_signed.contains(s) {
+                    out.push(Event::AgreementSigned {
+                        case,
+                        by: *s,
+                        remaining: a.missing,
+                        my_role,
+                    });
+                }
+            }
+        }
+        let was_finished = before.is_some_and(|b| b.stage.finished());
+        if !was_finished {
+            match after.stage {
+                crate::CaseStage::Closed => out.push(Event::CaseClosed {
+                    case,
+                    by_signatures: after.closed_by_signatures,
+                    my_role,
+                }),
+                crate::CaseStage::Escalated(to) => {
+                    out.push(Event::CaseEscalated { case, to, my_role })
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Output.
+
+    /// What the node should do now: repeat our distress, raise or clear the buddy-watch
+    /// alarm and tell shore, renew our pairings, close a case every party signed. Also
+    /// forgets what expired. Call after every `observe` and when `next_timeout` is due.
+    pub fn poll(&mut self, now_ms: u64) -> Vec<Action> {
+        let now_s = now_ms / 1000;
+        let mut out = Vec::new();
+        if now_ms >= self.next_sweep_ms {
+            self.next_sweep_ms = now_ms + EXPIRY_SWEEP_MS;
+            self.expire(now_s);
+        }
+        self.poll_buddy_watch(now_ms, &mut out);
+        let renew_before = u64::from(self.cfg.pairing_renew_before_min) * 60;
+        for partner in self
+            .pairs
+            .due_renewals(&self.me, now_s, renew_before, &self.trust)
+        {
+            out.push(Action::RenewPairing {
+                partner,
+                draft: self.pairing_draft(partner, true),
+            });
+        }
+        self.poll_distress(now_ms, &mut out);
+        let mine: Vec<RecordId> = self.mediation.mine.iter().copied().collect();
+        for case in mine {
+            let Some(v) = self.mediation.view(&case, &self.trust) else {
+                continue;
+            };
+            if v.mediator == Some(self.me)
+                && v.closed_by_signatures
+                && !v.close_posted
+                && self.mediation.close_asked.insert(case)
+            {
+                out.push(Action::CloseCase {
+                    case,
+                    draft: self.case_draft(
+                        case,
+                        CaseStatus::Closed,
+                        "协议已由各方签署，结案 agreement signed by every party; case closed",
+                    ),
+                });
+            }
+        }
+        out
+    }
+
+    fn expire(&mut self, now_s: u64) {
+        let retention = u64::from(self.cfg.position_retention_min) * 60;
+        self.positions.expire(Timestamp(
+            now_s.saturating_sub(retention).min(u64::from(u32::MAX)) as u32,
+        ));
+        self.trust.expire(now_s);
+        self.pairs.expire(now_s);
+        self.distress.expire(now_s, &self.trust);
+        self.mediation.expire(now_s);
+    }
+
+    /// When the buddy-watch alarm for `partner` is due: the newer of its last record and the
+    /// forming of the pair, plus the interval. None if buddy watch is off or not paired.
+    fn buddy_due(&self, partner: &PublicKey) -> Option<Timestamp> {
+        if self.cfg.buddy_watch_min == 0 {
+            return None;
+        }
+        let since = self.pairs.pair_since(&self.me, partner, &self.trust)?;
+        let heard = self.positions.get(partner).map(|h| h.last_heard);
+        let base = heard.map_or(since, |h| h.max(since));
+        Some(Timestamp(
+            base.0
+                .saturating_add(self.cfg.buddy_watch_min.saturating_mul(60)),
+        ))
+    }
+
+    fn overdue(&self, partner: &PublicKey, now_ms: u64) -> bool {
+        self.buddy_due(partner)
+            .is_some_and(|due| now_ms / 1000 >= due.secs())
+    }
+
+    fn poll_buddy_watch(&mut self, now_ms: u64, out: &mut Vec<Action>) {
+        let partners: Vec<PublicKey> = self
+            .pairs
+            .partners(&self.me, &self.trust)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        for p in &partners {
+            let overdue = self.overdue(p, now_ms);
+            let alarm = self.pairs.alarms.contains(p);
+            let heard = self.positions.get(p).copied();
+            let last_heard = heard.map(|h| h.last_heard);
+            let fix = heard.and_then(|h| h.fix);
+            if overdue && !alarm {
+                self.pairs.alarms.insert(*p);
+                out.push(Action::RaiseBuddyAlarm {
+                    partner: *p,
+                    last_heard,
+                    fix,
+                });
+                out.push(Action::AlertShore {
+                    partner: *p,
+                    overdue: true,
+                    draft: self.buddy_draft(*p, true, last_heard, fix),
+                });
+            } else if !overdue && alarm {
+                self.pairs.alarms.remove(p);
+                out.push(Action::ClearBuddyAlarm { partner: *p });
+                out.push(Action::AlertShore {
+                    partner: *p,
+                    overdue: false,
+                    draft: self.buddy_draft(*p, false, last_heard, fix),
+                });
+            }
+        }
+        // A pair that ended takes its alarm with it.
+        let ended: Vec<PublicKey> = self
+            .pairs
+            .alarms
+            .iter()
+            .filter(|p| !partners.contains(p))
+            .copied()
+            .collect();
+        for p in ended {
+            self.pairs.alarms.remove(&p);
+            out.push(Action::ClearBuddyAlarm { partner: p });
+        }
+    }
+
+    fn poll_distress(&mut self, now_ms: u64, out: &mut Vec<Action>) {
+        let Some(due) = self.repeat_due_ms else {
+            return;
+        };
+        if now_ms < due {
+            return;
+        }
+        let repeat = {
+            let incidents = self.distress.incidents(&self.me, &self.trust);
+            incidents.last().and_then(|inc| {
+                let open = inc.end.is_none()
+                    && !DistressBook::stopped(
+                        inc,
+                        &self.trust,
+                        self.cfg.repeat_until_certified_ack,
+                    );
+                let newest = inc.newest();
+                open.then(|| {
+                    // The newest of our own fix and the alert's.
+                    let own = self
+                        .positions
+                        .get(&self.me)
+                        .and_then(|h| h.fix.zip(h.fix_at));
+                    let alert = newest
+                        .fix
+                        .map(|f| (f, crate::geo::fix_time(newest.created, &f)));
+                    let fix = match (own, alert) {
+                        (Some(o), Some(a)) => Some(if o.1 > a.1 { o.0 } else { a.0 }),
+                        (o, a) => o.or(a).map(|x| x.0),
+                    };
+                    (
+                        inc.id(),
+                        Draft {
+                            dest: Destination::Everyone,
+                            ttl_min: self.cfg.distress_ttl_min,
+                            body: Body::Distress {
+                                nature: newest.nature,
+                                fix,
+                                persons: inc.records.iter().rev().find_map(|r| r.persons),
+                                text: newest.text.clone(),
+                            },
+                        },
+                    )
+                })
+            })
+        };
+        match repeat {
+            Some((incident, draft)) => {
+                self.repeat_draws += 1;
+                let mut rng = SplitMix64::new(
+                    self.seed ^ fold_id(&incident) ^ self.repeat_draws.rotate_left(32),
+                );
+                self.repeat_due_ms = Some(now_ms + self.repeat_wait_ms(&mut rng));
+                out.push(Action::RepeatDistress { incident, draft });
+            }
+            None => self.repeat_due_ms = None,
+        }
+    }
+
+    /// When `poll` next has something to do, ms since the epoch (none: only new records can
+    /// give it work).
+    pub fn next_timeout(&self) -> Option<u64> {
+        let mut t = self.repeat_due_ms;
+        let mut min = |x: u64| t = Some(t.map_or(x, |y| y.min(x)));
+        for (p, _) in self.pairs.partners(&self.me, &self.trust) {
+            if !self.pairs.alarms.contains(&p)
+                && let Some(due) = self.buddy_due(&p)
+            {
+                min(due.secs() * 1000);
+            }
+        }
+        if self.next_sweep_ms > 0 {
+            min(self.next_sweep_ms);
+        }
+        t
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Drafts.
+
+    fn pairing_draft(&self, partner: PublicKey, paired: bool) -> Draft {
+        Draft {
+            dest: Destination::Everyone,
+            ttl_min: self.cfg.pairing_ttl_min,
+            body: Body::Pairing { partner, paired },
+        }
+    }
+
+    fn buddy_draft(
+        &self,
+        partner: PublicKey,
+        overdue: bool,
+        last_heard: Option<Timestamp>,
+        fix: Option<Fix>,
+    ) -> Draft {
+        Draft {
+            dest: Destination::Shore,
+            ttl_min: self.cfg.buddy_report_ttl_min,
+            body: Body::BuddyWatch {
+                partner,
+                overdue,
+                last_heard,
+                fix,
+            },
+        }
+    }
+
+    fn case_draft(&self, case: RecordId, status: CaseStatus, text: &str) -> Draft {
+        Draft {
+            dest: Destination::Everyone,
+            ttl_min: self.cfg.case_ttl_min,
+            body: Body::CaseUpdate {
+                case,
+                status,
+                text: text.to_owned(),
+            },
+        }
+    }
+
+    /// Our half of a pair with `partner` (the pair stands once the partner signs its half).
+    pub fn pair_with(&self, partner: PublicKey) -> Result<Draft, FleetError> {
+        if partner == self.me {
+            return Err(FleetError::SelfPairing);
+        }
+        Ok(self.pairing_draft(partner, true))
+    }
+
+    /// Leaving the pair with `partner`.
+    pub fn leave_pair(&self, partner: PublicKey) -> Result<Draft, FleetError> {
+        if partner == self.me {
+            return Err(FleetError::SelfPairing);
+        }
+        Ok(self.pairing_draft(partner, false))
+    }
+
+    /// A pair alert to our partner.
+    pub fn pair_alert(
+        &self,
+        partner: PublicKey,
+        alert: PairAlertKind,
+        fix: Option<Fix>,
+        text: &str,
+    ) -> Result<Draft, FleetError> {
+        if self
+            .pairs
+            .pair_since(&self.me, &partner, &self.trust)
+            .is_none()
+        {
+            return Err(FleetError::NotPaired(partner.hint()));
+        }
+        Ok(Draft {
+            dest: Destination::pair(self.me.hint(), partner.hint()),
+            ttl_min: 6 * 60,
+            body: Body::PairAlert {
+                alert,
+                fix: fix.or_else(|| self.own_fix()),
+                text: text.to_owned(),
+            },
+        })
+    }
+
+    fn own_fix(&self) -> Option<Fix> {
+        self.positions.get(&self.me).and_then(|h| h.fix)
+    }
+
+    /// A distress alert; without a fix, our last known position goes.
+    pub fn raise_distress(
+        &self,
+        nature: DistressNature,
+        fix: Option<Fix>,
+        persons: Option<u16>,
+        text: &str,
+    ) -> Draft {
+        Draft {
+            dest: Destination::Everyone,
+            ttl_min: self.cfg.distress_ttl_min,
+            body: Body::Distress {
+                nature,
+                fix: fix.or_else(|| self.own_fix()),
+                persons,
+                text: text.to_owned(),
+            },
+        }
+    }
+
+    /// An answer to a distress (acknowledged, responding with ETA, on scene, resolved) or,
+    /// from its author, its cancellation.
+    pub fn answer_distress(
+        &self,
+        now_ms: u64,
+        incident: RecordId,
+        status: DistressStatus,
+        text: &str,
+    ) -> Result<Draft, FleetError> {
+        let author = self
+            .distress
+            .author_of(&incident)
+            .ok_or(FleetError::UnknownDistress)?;
+        let inc = self
+            .distress
+            .incident_of(&author, &incident, &self.trust)
+            .ok_or(FleetError::UnknownDistress)?;
+        if inc.end.is_some() {
+            return Err(FleetError::DistressEnded);
+        }
+        let at = secs(now_ms);
+        let mine = author == self.me;
+        match status {
+            DistressStatus::Cancelled if !mine => return Err(FleetError::NotTheAuthor),
+            DistressStatus::Resolved
+                if !mine
+                    && !self.trust.has_role(&self.me, Role::Shore, at)
+                    && !self.trust.has_role(&self.me, Role::Authority, at) =>
+            {
+                return Err(FleetError::NotAuthorised);
+            }
+            DistressStatus::Acknowledged
+            | DistressStatus::Responding { .. }
+            | DistressStatus::OnScene
+                if mine =>
+            {
+                return Err(FleetError::OwnDistress);
+            }
+            _ => {}
+        }
+        Ok(Draft {
+            dest: Destination::Everyone,
+            ttl_min: self.cfg.distress_ttl_min,
+            body: Body::DistressUpdate {
+                distress: inc.id(),
+                status,
+                text: text.to_owned(),
+            },
+        })
+    }
+
+    /// A mediator's duty announcement (an empty `areas` announces going off duty).
+    pub fn announce_duty(
+        &self,
+        now_ms: u64,
+        areas: Vec<DutyArea>,
+        categories: CategorySet,
+        from: Timestamp,
+        until: Timestamp,
+        daily: DailyHours,
+    ) -> Result<Draft, FleetError> {
+        if until <= from {
+            return Err(FleetError::EmptyDuty);
+        }
+        // Live until the period ends, within a record's limits.
+        let ttl_min = until
+            .secs()
+            .saturating_sub(now_ms / 1000)
+            .div_ceil(60)
+            .clamp(1, u64::from(haiqiao_proto::MAX_TTL_MIN)) as u32;
+        Ok(Draft {
+            dest: Destination::Everyone,
+            ttl_min,
+            body: Body::MediatorDuty {
+                areas,
+                categories,
+                from,
+                until,
+                daily,
+            },
+        })
+    }
+
+    /// A dispute report; without a fix, our last known position goes. Case records go to
+    /// everyone: the parties must see progress and co-sign, mediators must see each other's
+    /// acceptances, shore counts them, and a record has one destination.
+    pub fn file_dispute(
+        &self,
+        category: DisputeCategory,
+        parties: Vec<Party>,
+        fix: Option<Fix>,
+        description: &str,
+        evidence: Vec<[u8; 32]>,
+    ) -> Result<Draft, FleetError> {
+        if parties.len() > MAX_PARTIES {
+            return Err(FleetError::TooManyParties);
+        }
+        Ok(Draft {
+            dest: Destination::Everyone,
+            ttl_min: self.cfg.case_ttl_min,
+            body: Body::DisputeReport {
+                category,
+                parties,
+                fix: fix.or_else(|| self.own_fix()),
+                description: description.to_owned(),
+                evidence,
+            },
+        })
+    }
+
+    /// Our acceptance of a case (we must be a certified mediator, not a party, and nobody's
+    /// acceptance may have won yet).
+    pub fn accept_case(&self, now_ms: u64, case: RecordId) -> Result<Draft, FleetError> {
+        let v = self
+            .mediation
+            .view(&case, &self.trust)
+            .ok_or(FleetError::UnknownCase)?;
+        if v.stage.finished() {
+            return Err(FleetError::CaseFinished);
+        }
+        match self
+            .mediation
+            .acceptance_refusal(&case, &self.me, secs(now_ms), &self.trust)
+        {
+            Some(Refusal::MediatorIsParty) => return Err(FleetError::MediatorIsParty),
+            Some(_) => return Err(FleetError::NotCertifiedMediator),
+            None => {}
+        }
+        if let Some(m) = v.mediator
+            && m != self.me
+        {
+            return Err(FleetError::AlreadyAccepted(m.hint()));
+        }
+        Ok(self.case_draft(case, CaseStatus::Accepted, "接案 case accepted"))
+    }
+
+    fn mediator_step(
+        &self,
+        case: RecordId,
+        status: CaseStatus,
+        text: &str,
+    ) -> Result<Draft, FleetError> {
+        let v = self
+            .mediation
+            .view(&case, &self.trust)
+            .ok_or(FleetError::UnknownCase)?;
+        if v.mediator != Some(self.me) {
+            return Err(FleetError::NotTheMediator);
+        }
+        if v.stage.finished() {
+            return Err(FleetError::CaseFinished);
+        }
+        Ok(self.case_draft(case, status, text))
+    }
+
+    /// Progress on a case we mediate.
+    pub fn case_progress(&self, case: RecordId, text: &str) -> Result<Draft, FleetError> {
+        self.mediator_step(case, CaseStatus::InMediation, text)
+    }
+
+    /// An agreement for the parties of a case we mediate to co-sign.
+    pub fn propose_agreement(&self, case: RecordId, text: &str) -> Result<Draft, FleetError> {
+        self.mediator_step(case, CaseStatus::AgreementProposed, text)
+    }
+
+    /// Escalation of a case we mediate to the coast guard (95110) or a court.
+    pub fn escalate_case(
+        &self,
+        case: RecordId,
+        to: Escalation,
+        text: &str,
+    ) -> Result<Draft, FleetError> {
+        self.mediator_step(case, CaseStatus::Escalated(to), text)
+    }
+
+    /// Closing a case we mediate (e.g. settled on paper with a party who has no key).
+    pub fn close_case(&self, case: RecordId, text: &str) -> Result<Draft, FleetError> {
+        self.mediator_step(case, CaseStatus::Closed, text)
+    }
+
+    /// Our signature on the agreement proposed in a case we are a party to.
+    pub fn cosign(&self, case: RecordId) -> Result<Draft, FleetError> {
+        let v = self
+            .mediation
+            .view(&case, &self.trust)
+            .ok_or(FleetError::UnknownCase)?;
+        if !self.mediation.is_party(&case, &self.me) {
+            return Err(FleetError::NotAParty);
+        }
+        if v.stage.finished() {
+            return Err(FleetError::CaseFinished);
+        }
+        let a = v.agreement.ok_or(FleetError::NoAgreement)?;
+        Ok(Draft {
+            dest: Destination::Everyone,
+            ttl_min: self.cfg.case_ttl_min,
+            body: Body::AgreementSignature {
+                case,
+                agreement: agreement_hash(&a.text),
+            },
+        })
+    }
+
+    /// An authority's certificate for `subject` (for the authority's own node).
+    #[allow(clippy::too_many_arguments)]
+    pub fn certify(
+        &self,
+        subject: PublicKey,
+        name: &str,
+        registration: &str,
+        mmsi: Option<u32>,
+        role: Role,
+        valid_from: Timestamp,
+        valid_until: Timestamp,
+    ) -> Draft {
+        Draft {
+            dest: Destination::Everyone,
+            ttl_min: haiqiao_proto::MAX_TTL_MIN,
+            body: Body::Certificate {
+                subject,
+                name: name.to_owned(),
+                registration: registration.to_owned(),
+                mmsi,
+                role,
+                valid_from,
+                valid_until,
+            },
+        }
+    }
+
+    /// An authority's revocation of `subject`.
+    pub fn revoke(&self, subject: PublicKey, reason: RevocationReason) -> Draft {
+        Draft {
+            dest: Destination::Everyone,
+            ttl_min: haiqiao_proto::MAX_TTL_MIN,
+            body: Body::Revocation { subject, reason },
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Views.
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            trust: &self.trust,
+            positions: &self.positions,
+            nearest_count: self.cfg.nearest_count,
+            nearest_max_age_s: u64::from(self.cfg.nearest_max_age_min) * 60,
+            certified_ack_stops: self.cfg.repeat_until_certified_ack,
+        }
+    }
+
+    /// What is known of a key at `now_ms`.
+    pub fn trust_of(&self, key: &PublicKey, now_ms: u64) -> TrustView {
+        self.trust.view(key, secs(now_ms))
+    }
+
+    /// Whether `key` holds `role` (certified, valid and not revoked) at `now_ms`.
+    pub fn has_role(&self, key: &PublicKey, role: Role, now_ms: u64) -> bool {
+        self.trust.has_role(key, role, secs(now_ms))
+    }
+
+    /// Whether a receipt counts, i.e. frees the copies of the records it names: its author
+    /// was a certified shore station, not revoked, when it wrote it. The mesh should ask this
+    /// before freeing anything.
+    pub fn receipt_counts(&self, r: &Record) -> bool {
+        matches!(r.body(), Body::Receipt { .. })
+            && self
+                .trust
+                .has_role(&r.author(), Role::Shore, r.envelope().created)
+    }
+
+    /// Whether what `key` signed at `at` is refused because the key is revoked.
+    pub fn is_revoked(&self, key: &PublicKey, at: Timestamp) -> bool {
+        self.trust.revoked(key, at)
+    }
+
+    /// Whether `key` is a trust anchor, or certified in some role and not revoked, at
+    /// `now_ms` (the mesh may give uncertified authors tighter quotas).
+    pub fn is_trusted(&self, key: &PublicKey, now_ms: u64) -> bool {
+        self.trust.trusted(key, secs(now_ms))
+    }
+
+    /// Keys certified as shore stations at `now_ms`.
+    pub fn certified_shore(&self, now_ms: u64) -> Vec<PublicKey> {
+        self.trust.holders(Role::Shore, secs(now_ms))
+    }
+
+    /// Keys revoked at `now_ms`.
+    pub fn revoked_keys(&self, now_ms: u64) -> Vec<PublicKey> {
+        self.trust.revoked_keys(secs(now_ms))
+    }
+
+    /// Last heard and last fix of a vessel.
+    pub fn vessel(&self, key: &PublicKey) -> Option<Heard> {
+        self.positions.get(key).copied()
+    }
+
+    /// Every vessel's last heard and last fix (revoked keys left out).
+    pub fn vessels(&self, now_ms: u64) -> Vec<(PublicKey, Heard)> {
+        self.positions
+            .iter()
+            .filter(|(k, _)| !self.trust.revoked(k, secs(now_ms)))
+            .map(|(k, h)| (*k, *h))
+            .collect()
+    }
+
+    /// Every pair that stands.
+    pub fn pairs(&self) -> Vec<PairView> {
+        self.pairs.all(&self.trust)
+    }
+
+    /// Our partners, with buddy-watch state.
+    pub fn partners(&self, now_ms: u64) -> Vec<PartnerView> {
+        self.pairs
+            .partners(&self.me, &self.trust)
+            .into_iter()
+            .map(|(p, since)| {
+                let heard = self.positions.get(&p);
+                PartnerView {
+                    partner: p,
+                    name: self.trust.name(&p, secs(now_ms)),
+                    since,
+                    last_heard: heard.map(|h| h.last_heard),
+                    fix: heard.and_then(|h| h.fix),
+                    due: self.buddy_due(&p),
+                    alarm: self.pairs.alarms.contains(&p),
+                }
+            })
+            .collect()
+    }
+
+    /// Our partners silent beyond the buddy-watch interval at `now_ms`.
+    pub fn overdue_partners(&self, now_ms: u64) -> Vec<PartnerView> {
+        self.partners(now_ms)
+            .into_iter()
+            .filter(|p| p.due.is_some_and(|d| now_ms / 1000 >= d.secs()))
+            .collect()
+    }
+
+    /// Buddy-watch reports received (shore's view), overdue first.
+    pub fn buddy_reports(&self) -> Vec<BuddyReportView> {
+        self.pairs.reports()
+    }
+
+    /// Every distress incident held, open or ended, oldest first.
+    pub fn distress_incidents(&self, now_ms: u64) -> Vec<DistressView> {
+        let ctx = self.ctx();
+        let mut v: Vec<DistressView> = self
+            .distress
+            .authors()
+            .flat_map(|a| {
+                self.distress
+                    .incidents(a, &self.trust)
+                    .iter()
+                    .map(|i| self.distress.view(a, i, now_ms / 1000, &ctx))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        v.sort_by_key(|d| (d.raised, d.incident));
+        v
+    }
+
+    /// The open distress list: not resolved or cancelled, with who acknowledged, who is
+    /// coming and the nearest vessels. Oldest first.
+    pub fn open_distress(&self, now_ms: u64) -> Vec<DistressView> {
+        self.distress_incidents(now_ms)
+            .into_iter()
+            .filter(|d| matches!(d.state, DistressState::Open | DistressState::Answered))
+            .collect()
+    }
+
+    /// One incident, named by any of its alerts.
+    pub fn distress(&self, now_ms: u64, id: &RecordId) -> Option<DistressView> {
+        let author = self.distress.author_of(id)?;
+        let inc = self.distress.incident_of(&author, id, &self.trust)?;
+        Some(
+            self.distress
+                .view(&author, &inc, now_ms / 1000, &self.ctx()),
+        )
+    }
+
+    /// Every mediator duty announcement held.
+    pub fn duties(&self, now_ms: u64) -> Vec<DutyView> {
+        self.mediation.duties(secs(now_ms), &self.trust)
+    }
+
+    /// Certified mediators on duty at `now_ms` for `category` whose areas hold `fix`.
+    pub fn mediators_for(
+        &self,
+        now_ms: u64,
+        category: DisputeCategory,
+        fix: Option<&Fix>,
+    ) -> Vec<PublicKey> {
+        self.mediation
+            .mediators_for(category, fix, secs(now_ms), &self.trust)
+    }
+
+    /// The mediation areas on duty at `now_ms` that hold `fix` (for `Destination::Mediators`).
+    pub fn areas_at(&self, now_ms: u64, fix: &Fix) -> Vec<DutyArea> {
+        self.mediation.areas_at(fix, secs(now_ms), &self.trust)
+    }
+
+    /// Every case held, newest first.
+    pub fn cases(&self) -> Vec<CaseView> {
+        self.mediation.views(&self.trust)
+    }
+
+    /// One case.
+    pub fn case(&self, case: &RecordId) -> Option<CaseView> {
+        self.mediation.view(case, &self.trust)
+    }
+
+    /// Our part in a case.
+    pub fn case_role(&self, case: &RecordId) -> Option<CaseRole> {
+        let v = self.mediation.view(case, &self.trust)?;
+        self.mediation.role_of(&v, &self.me)
+    }
+
+    /// Case statistics over the cases held: open, accepted, closed, escalated, times to
+    /// accept and to close, handled rate.
+    pub fn case_stats(&self) -> CaseStats {
+        self.mediation.stats(&self.trust)
+    }
+}
+
+fn secs(now_ms: u64) -> Timestamp {
+    Timestamp((now_ms / 1000).min(u64::from(u32::MAX)) as u32)
+}
+
+fn refused(r: &Record, reason: Refusal) -> Event {
+    Event::Refused {
+        id: r.id(),
+        author: r.author(),
+        reason,
+    }
+}
