@@ -15,8 +15,8 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle};
 use libp2p::{
-    Multiaddr, PeerId, Stream, StreamProtocol, Swarm, SwarmBuilder, connection_limits, identify,
-    identity, mdns, noise, ping, tcp, yamux,
+    Multiaddr, PeerId, Stream, Swarm, SwarmBuilder, connection_limits, identify, identity, mdns,
+    noise, ping, tcp, yamux,
 };
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -25,11 +25,11 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::config::Checked;
 use crate::gate::Gate;
+use crate::sync::{SyncBehaviour, SyncEvent};
 use crate::{
     GOSSIP_MAX_TRANSMIT, GOSSIP_QUEUE_LEN, GOSSIP_TOPIC, IDENTIFY_PROTOCOL,
     MAX_PENDING_VALIDATIONS, NetConfig, NetError, NetEvent, PEER_WRITE_QUEUE_CAP,
-    PENDING_EVENTS_CAP, SHUTDOWN_GRACE, STABLE_CONTACT, STREAM_CHANNEL_CAP, SYNC_PROTOCOL, Verdict,
-    frame,
+    PENDING_EVENTS_CAP, SHUTDOWN_GRACE, STABLE_CONTACT, STREAM_CHANNEL_CAP, Verdict, frame,
 };
 
 /// Read buffer of one inbound sync stream.
@@ -88,7 +88,7 @@ enum FromStream {
     },
     /// A reader met a framing violation and closed its stream.
     Malformed { peer: PeerId, session: u64 },
-    /// A writer could not open or write its stream.
+    /// A writer could not write its stream.
     Failed { peer: PeerId, session: u64 },
 }
 
@@ -103,7 +103,7 @@ pub(crate) struct Behaviour {
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
     gossipsub: gossipsub::Behaviour,
-    stream: libp2p_stream::Behaviour,
+    sync: SyncBehaviour,
 }
 
 /// A task that is aborted when this is dropped.
@@ -125,9 +125,21 @@ struct Peer {
     /// Numbers this contact; frames from an earlier one are dropped.
     session: u64,
     up_since: Instant,
-    writer: mpsc::Sender<Vec<u8>>,
-    writer_task: Task,
+    /// Frames for the peer, in order; fed to the writer once the stream is open.
+    frames: mpsc::Sender<Vec<u8>>,
+    /// The other end of `frames` until the writer task takes it.
+    queue: Option<mpsc::Receiver<Vec<u8>>>,
+    writer: WriterState,
     reader_task: Option<Task>,
+}
+
+/// The outbound sync stream of a peer that is up.
+#[derive(Debug)]
+enum WriterState {
+    /// Asked for on this connection; frames wait in the queue meanwhile.
+    Opening(ConnectionId),
+    /// Open on this connection: the task writes the queue to it.
+    Writing(ConnectionId, Task),
 }
 
 /// A static peer's redial state.
@@ -179,8 +191,6 @@ fn now_ms() -> u64 {
 /// The owner of the swarm.
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
-    control: libp2p_stream::Control,
-    incoming: libp2p_stream::IncomingStreams,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
     /// Events waiting for room in `events` (at most about [`PENDING_EVENTS_CAP`]).
@@ -264,7 +274,7 @@ impl EventLoop {
                         ping: ping::Behaviour::new(ping_config),
                         mdns: Toggle::from(mdns),
                         gossipsub,
-                        stream: libp2p_stream::Behaviour::new(),
+                        sync: SyncBehaviour::default(),
                     })
                 },
             )
@@ -272,10 +282,6 @@ impl EventLoop {
             .with_swarm_config(|c| c.with_idle_connection_timeout(checked.idle_timeout))
             .build();
 
-        let mut control = swarm.behaviour().stream.new_control();
-        let incoming = control
-            .accept(StreamProtocol::new(SYNC_PROTOCOL))
-            .map_err(setup_err)?;
         for addr in &checked.listen {
             swarm
                 .listen_on(addr.clone())
@@ -299,8 +305,6 @@ impl EventLoop {
         let (from_streams_tx, from_streams) = mpsc::channel(STREAM_CHANNEL_CAP);
         Ok(EventLoop {
             swarm,
-            control,
-            incoming,
             commands,
             events,
             pending: VecDeque::new(),
@@ -355,8 +359,6 @@ impl EventLoop {
                     self.on_timer();
                 }
                 Some(message) = self.from_streams.recv(), if reading => self.on_stream(message),
-                // Always accept inbound streams: libp2p-stream drops those not taken at once.
-                Some((peer, stream)) = self.incoming.next() => self.on_inbound_stream(peer, stream),
                 event = self.swarm.select_next_some(), if reading => self.on_swarm_event(event),
                 // After a burst of commands, give whatever else is ready one turn, then go on.
                 () = std::future::ready(()), if !commands_turn => {}
@@ -502,7 +504,7 @@ impl EventLoop {
             tracing::trace!(%peer, "frame for a peer that is not up dropped");
             return;
         };
-        match p.writer.try_send(frame) {
+        match p.frames.try_send(frame) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::info!(%peer, "sync write queue full: disconnecting the stalled peer");
@@ -588,6 +590,44 @@ impl EventLoop {
         }
     }
 
+    fn on_sync(&mut self, event: SyncEvent) {
+        match event {
+            SyncEvent::Inbound { peer, stream } => self.on_inbound_stream(peer, stream),
+            SyncEvent::Outbound {
+                peer,
+                connection,
+                stream,
+            } => {
+                // Anything else is a stream asked for by an earlier contact: dropped.
+                let Some(p) = self.peers.get_mut(&peer) else {
+                    return;
+                };
+                if !matches!(p.writer, WriterState::Opening(c) if c == connection) {
+                    return;
+                }
+                let Some(queue) = p.queue.take() else {
+                    return;
+                };
+                let task =
+                    write_frames(stream, peer, p.session, queue, self.from_streams_tx.clone());
+                p.writer = WriterState::Writing(connection, Task(tokio::spawn(task)));
+            }
+            SyncEvent::OutboundFailed {
+                peer,
+                connection,
+                error,
+            } => {
+                let current = self.peers.get(&peer).is_some_and(
+                    |p| matches!(p.writer, WriterState::Opening(c) if c == connection),
+                );
+                if current {
+                    tracing::debug!(%peer, %error, "sync stream not opened: disconnecting");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+            }
+        }
+    }
+
     fn on_inbound_stream(&mut self, peer: PeerId, stream: Stream) {
         let Some(p) = self.peers.get_mut(&peer) else {
             tracing::debug!(%peer, "inbound sync stream from a peer that is not up dropped");
@@ -639,6 +679,7 @@ impl EventLoop {
                 tracing::debug!(%peer, "ping timed out: closing the connection");
                 self.swarm.close_connection(connection);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 self.on_discovered(found);
@@ -669,14 +710,8 @@ impl EventLoop {
         };
         let session = self.next_session;
         self.next_session += 1;
-        let (writer, queue) = mpsc::channel(PEER_WRITE_QUEUE_CAP);
-        let task = write_frames(
-            self.control.clone(),
-            peer,
-            session,
-            queue,
-            self.from_streams_tx.clone(),
-        );
+        let (frames, queue) = mpsc::channel(PEER_WRITE_QUEUE_CAP);
+        self.swarm.behaviour_mut().sync.open(peer, connection);
         self.peers.insert(
             peer,
             Peer {
@@ -684,8 +719,9 @@ impl EventLoop {
                 conns: vec![(connection, addr)],
                 session,
                 up_since: Instant::now(),
-                writer,
-                writer_task: Task(tokio::spawn(task)),
+                frames,
+                queue: Some(queue),
+                writer: WriterState::Opening(connection),
                 reader_task: None,
             },
         );
@@ -700,7 +736,23 @@ impl EventLoop {
             return;
         };
         p.conns.retain(|(c, _)| *c != connection);
-        if !p.conns.is_empty() {
+        if let Some((other, _)) = p.conns.first() {
+            let other = *other;
+            match p.writer {
+                // The stream was still being opened: nothing was written yet, so ask again on
+                // a connection that is left.
+                WriterState::Opening(c) if c == connection => {
+                    p.writer = WriterState::Opening(other);
+                    self.swarm.behaviour_mut().sync.open(peer, other);
+                }
+                // The stream went with its connection, and frames may have gone with it: end
+                // the contact, so that the engine takes back what it handed over.
+                WriterState::Writing(c, _) if c == connection => {
+                    tracing::debug!(%peer, "connection of the sync stream closed: disconnecting");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                _ => {}
+            }
             return;
         }
         let Some(p) = self.peers.remove(&peer) else {
@@ -801,14 +853,16 @@ impl EventLoop {
         let mut writers = Vec::with_capacity(peers.len());
         for (_, p) in peers {
             let Peer {
+                frames,
                 writer,
-                writer_task,
                 reader_task,
                 ..
             } = p;
-            drop(writer); // the writer closes its stream once its queue is empty
+            drop(frames); // the writer closes its stream once its queue is empty
             drop(reader_task);
-            writers.push(writer_task);
+            if let WriterState::Writing(_, task) = writer {
+                writers.push(task);
+            }
         }
         let _ = timeout(SHUTDOWN_GRACE, async {
             for w in &mut writers {
@@ -830,20 +884,16 @@ impl EventLoop {
     }
 }
 
-/// Opens the outbound sync stream to `peer` and writes every queued frame to it, in order.
-/// Ends cleanly (closing the stream) when the queue's sender is dropped.
+/// Writes every queued frame to the outbound sync stream of `peer`, in order. Ends cleanly
+/// (closing the stream) when the queue's sender is dropped.
 async fn write_frames(
-    mut control: libp2p_stream::Control,
+    mut stream: Stream,
     peer: PeerId,
     session: u64,
     mut queue: mpsc::Receiver<Vec<u8>>,
     report: mpsc::Sender<FromStream>,
 ) {
     let result: io::Result<()> = async {
-        let mut stream = control
-            .open_stream(peer, StreamProtocol::new(SYNC_PROTOCOL))
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))?;
         while let Some(frame) = queue.recv().await {
             frame::write_frame(&mut stream, &frame).await?;
         }

@@ -1,9 +1,9 @@
 //! The gate: a behaviour with no protocol of its own that decides which connections may exist.
 //!
 //! - Only the driver dials. Every dial the driver starts registers its connection id here
-//!   first; any other dial (libp2p-stream's `open_stream` dials a peer it is not connected to)
-//!   is denied. Without this, a stream opened just as a connection closed would redial the peer
-//!   behind the driver's back, and a peer that refuses us would be redialled in a tight loop.
+//!   first; any other dial is denied. No behaviour in the swarm dials on its own today; this
+//!   keeps it so (libp2p-stream, for one, redials a peer when asked for a stream after the
+//!   connection closed, which against a peer that refuses us becomes a tight loop).
 //! - Peers whose id is not an ed25519 key are refused (a haiqiao peer is a signing key).
 //! - Peers that the engine disconnected are refused, both ways, until their time is up.
 

@@ -26,7 +26,7 @@
 //! TCP (Noise, Yamux) and QUIC v1, identify, ping, mDNS (optional: [`NetConfig::mdns`]) and
 //! static peers ([`NetConfig::static_peers`]), which are redialled with exponential backoff
 //! while disconnected. Only the event loop dials: a small behaviour, the gate, denies every
-//! other dial (libp2p-stream would otherwise redial a peer behind the loop's back), refuses
+//! other dial (so that no behaviour can redial a peer behind the loop's back), refuses
 //! peers that are not ed25519 keys and peers the engine disconnected. A connection that answers
 //! no ping for [`NetConfig::ping_timeout_secs`] is closed, so that a boat out of range becomes
 //! a `PeerDown` in about a minute rather than when TCP gives up.
@@ -40,8 +40,9 @@
 //!
 //! # The sync protocol, `/haiqiao/sync/1`
 //!
-//! On `PeerUp` each side opens one outbound stream to the peer (libp2p-stream) and writes
-//! frames to it, each prefixed by its length as an unsigned varint ([`frame`]); each side reads
+//! On `PeerUp` each side opens one outbound stream to the peer, on the connection that brought
+//! the peer up (a small behaviour of its own; `sync.rs` says why not libp2p-stream), and writes
+//! frames to it, each prefixed by its length as an unsigned varint ([`frame`]). Each side reads
 //! frames from the peer's inbound stream and emits them as [`NetEvent::Frame`] in order. A
 //! frame longer than [`frame::MAX_FRAME_LEN`] (or a malformed prefix) closes that inbound
 //! stream and is reported as [`NetEvent::Malformed`]: the engine decides the penalty.
@@ -85,6 +86,7 @@ pub mod frame;
 mod gate;
 mod handle;
 mod identity;
+mod sync;
 
 use std::time::Duration;
 

@@ -6,6 +6,7 @@
 //! - `config_*`: defaults, TOML, validation
 //! - `identity_*`: peer id and haiqiao key conversions
 //! - `line_*`: A–B–C over TCP: contacts, frames both ways in order, gossip with each verdict
+//! - `star_*`: several peers come up at one node at once
 //! - `quic_*`: two nodes over QUIC
 //! - `disconnect_*`: a refused peer stays refused until the time given, then is redialled
 //! - `raw_*`: a bare libp2p peer: malformed frames are reported; a stalled reader is dropped
@@ -465,6 +466,50 @@ async fn line_contacts_frames_and_gossip() {
     for n in [&a, &b, &c] {
         n.handle.shutdown().await.unwrap();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// star: several peers come up at once (inbound sync streams arrive together)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn star_peers_arriving_together() {
+    const SPOKES: u8 = 12;
+    let mut hub = start(0xe0, loopback(TCP, vec![])).await;
+    let kh = hub.key;
+    let mut spokes = Vec::new();
+    for i in 0..SPOKES {
+        spokes.push(start(0xe1 + i, loopback(TCP, vec![hub.dial_addr()])).await);
+    }
+    let keys: Vec<PublicKey> = spokes.iter().map(|s| s.key).collect();
+    hub.all(
+        keys.iter()
+            .map(|k| NetEvent::PeerUp {
+                peer: *k,
+                rate_bps: None,
+            })
+            .collect(),
+    )
+    .await;
+    for (i, s) in spokes.iter_mut().enumerate() {
+        s.up(kh).await;
+        s.handle.send(kh, test_frame(10 + i)).await.unwrap();
+        hub.handle.send(s.key, test_frame(20 + i)).await.unwrap();
+    }
+    // The hub hears from every spoke (in whatever order they come), and each spoke from it.
+    let want: Vec<NetEvent> = (0..spokes.len())
+        .map(|i| NetEvent::Frame {
+            peer: keys[i],
+            bytes: test_frame(10 + i),
+        })
+        .collect();
+    hub.all(want).await;
+    for (i, s) in spokes.iter_mut().enumerate() {
+        assert_eq!(s.frames_from(kh, 1).await, vec![test_frame(20 + i)]);
+    }
+    for s in &spokes {
+        s.handle.shutdown().await.unwrap();
+    }
+    hub.handle.shutdown().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
