@@ -8,12 +8,13 @@
 //!
 //! [`spawn`] builds a swarm and moves it into one tokio task, the event loop, which owns it and
 //! `select!`s over (in this order of priority) commands from the [`NetHandle`]s, delivery of
-//! queued events, timers, frames read from sync streams, inbound streams and swarm events —
-//! the daemon pattern of rust-libp2p's `examples/file-sharing`. Local work goes before new work
-//! from remotes: while the bounded event channel is full, the loop keeps serving commands but
-//! stops reading the network, so a slow engine slows its peers down (through yamux flow
-//! control and gossipsub's bounded queues) instead of growing a buffer. Every queue is bounded
-//! by a named constant; there is no unbounded channel.
+//! queued events, timers, frames read from sync streams and swarm events — the daemon pattern
+//! of rust-libp2p's `examples/file-sharing`. Local work goes before new work from remotes
+//! (though after a burst of commands everything else that is ready gets one turn): while the
+//! bounded event channel is full, the loop keeps serving commands but stops reading the
+//! network, so a slow engine slows its peers down (through yamux flow control and gossipsub's
+//! bounded queues) instead of growing a buffer. Every queue is bounded by a named constant;
+//! there is no unbounded channel.
 //!
 //! # Identity
 //!
