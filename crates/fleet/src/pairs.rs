@@ -264,7 +264,8 @@ impl Pairs {
         for (partner, id, expiry) in mine {
             // Renew only a pair that stands, or whose other half is still to come.
             let other = self.statement(&partner, me);
-            let wanted = other.is_none_or(|o| o.paired) && !trust.revoked(&partner, Timestamp(0));
+            let at = Timestamp(now_s.min(u64::from(u32::MAX)) as u32);
+            let wanted = other.is_none_or(|o| o.paired) && !trust.revoked(&partner, at);
             if wanted && expiry <= now_s + renew_before_s && self.renewed.insert(id) {
                 due.push(partner);
             }

@@ -487,3 +487,42 @@ fn repeats_beyond_the_per_author_bound_are_folded_and_still_name_the_incident() 
     );
     let _ = s2;
 }
+
+#[test]
+fn the_tables_of_positions_and_distress_authors_are_bounded_and_keep_our_own() {
+    let cfg = FleetConfig {
+        max_vessels: 3,
+        max_distress_authors: 2,
+        ..config()
+    };
+    let mut me = node_with(1, cfg);
+    let mine = raise(&mut me, T0);
+    let mut others: Vec<Node> = (20..26).map(node).collect();
+    for (i, o) in others.iter_mut().enumerate() {
+        let t = T0 + 10 + i as u64;
+        let p = position(o, t, 30.0, 122.0 + i as f64 * 0.01);
+        me.see(t, &p);
+        let d = raise(o, t);
+        me.see(t, &d);
+    }
+    assert_eq!(me.fleet.vessels(ms(T0 + 100)).len(), 3);
+    // The least recently heard were forgotten.
+    assert!(me.fleet.vessel(&others[0].pk()).is_none());
+    assert!(me.fleet.vessel(&others[5].pk()).is_some());
+    let authors: Vec<PublicKey> = me
+        .fleet
+        .open_distress(ms(T0 + 100))
+        .iter()
+        .map(|d| d.author)
+        .collect();
+    assert_eq!(authors.len(), 2);
+    assert!(
+        authors.contains(&me.pk()),
+        "our own distress is never evicted"
+    );
+    assert!(authors.contains(&others[5].pk()));
+    assert_eq!(
+        me.fleet.distress(ms(T0 + 100), &mine.id()).unwrap().author,
+        me.pk()
+    );
+}

@@ -806,3 +806,80 @@ fn the_case_table_is_bounded_finished_cases_going_first() {
     assert!(!held.contains(&first_id));
     assert!(open.iter().all(|c| held.contains(c)));
 }
+
+#[test]
+fn every_party_with_a_key_signs_and_one_cannot_sign_for_another() {
+    let mut s = sea();
+    let mut c = node(3);
+    let parties = vec![
+        Party {
+            key: Some(s.b.pk().hint()),
+            name: "浙岱渔03316".into(),
+        },
+        Party {
+            key: Some(c.pk().hint()),
+            name: "浙岱渔03317".into(),
+        },
+        Party {
+            key: None,
+            name: "闽霞渔01234".into(),
+        },
+    ];
+    let d =
+        s.a.fleet
+            .file_dispute(
+                DisputeCategory::Collision,
+                parties,
+                Some(spot()),
+                "三船相撞",
+                vec![],
+            )
+            .unwrap();
+    let r = s.a.sign(T0, d);
+    let case = r.id();
+    s.post(T0, r);
+    c.see(T0, s.log.last().unwrap());
+    let d = s.m1.fleet.accept_case(ms(T0 + 10), case).unwrap();
+    let r = s.m1.sign(T0 + 10, d);
+    s.post(T0 + 10, r);
+    let text = "三方各担三分之一";
+    let d = s.m1.fleet.propose_agreement(case, text).unwrap();
+    let r = s.m1.sign(T0 + 20, d);
+    s.post(T0 + 20, r.clone());
+    c.see(T0 + 20, &r);
+    for (n, at) in [(&mut s.a, T0 + 30), (&mut s.b, T0 + 40)] {
+        let d = n.fleet.cosign(case).unwrap();
+        let r = n.sign(at, d);
+        s.shore.see(at, &r);
+    }
+    // b signs again: it still fills only its own place.
+    let again = s.b.write(
+        T0 + 50,
+        Destination::Everyone,
+        Body::AgreementSignature {
+            case,
+            agreement: agreement_hash(text),
+        },
+    );
+    s.shore.see(T0 + 50, &again);
+    let v = s.shore.fleet.case(&case).unwrap();
+    assert_eq!(v.stage, CaseStage::AgreementProposed);
+    assert_eq!(v.agreement.as_ref().unwrap().missing, 1);
+    assert!(!v.parties[1].signed);
+    for r in &s.log {
+        c.see(T0 + 55, r);
+    }
+    let d = c.fleet.cosign(case).unwrap();
+    let r = c.sign(T0 + 60, d);
+    let ev = s.shore.see(T0 + 60, &r);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::CaseClosed {
+                by_signatures: true,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+}
