@@ -21,6 +21,9 @@ struct Statement {
     seq: u64,
     expiry: u64,
     paired: bool,
+    /// For a paired statement: the `created` of the earliest paired statement it continues
+    /// (a renewal does not re-form the pair).
+    since: Timestamp,
 }
 
 impl Statement {
@@ -116,10 +119,11 @@ impl Pairs {
 
     fn says_paired(&self, from: &PublicKey, to: &PublicKey, trust: &Trust) -> Option<Timestamp> {
         let s = self.statement(from, to)?;
-        (s.paired && !trust.revoked(from, s.created)).then_some(s.created)
+        (s.paired && !trust.revoked(from, s.created)).then_some(s.since)
     }
 
-    /// When the pair `a`–`b` formed, if it stands.
+    /// When the pair `a`–`b` formed (the later side to sign; renewals do not count), if it
+    /// stands.
     pub(crate) fn pair_since(
         &self,
         a: &PublicKey,
@@ -177,17 +181,32 @@ impl Pairs {
             out.push(refuse(Refusal::SelfPairing));
             return;
         }
-        let stmt = Statement {
+        let mut stmt = Statement {
             id: r.id(),
             created,
             seq: r.envelope().seq,
             expiry: r.expiry(),
             paired,
+            since: created,
         };
-        if let Some(old) = self.statement(&author, &partner)
-            && old.order() >= stmt.order()
+        if let Some(old) = self
+            .statements
+            .get_mut(&author)
+            .and_then(|m| m.get_mut(&partner))
         {
-            return;
+            if old.id == stmt.id {
+                return;
+            }
+            if old.order() > stmt.order() {
+                // An older renewal arriving late still dates the pair back.
+                if old.paired && paired {
+                    old.since = old.since.min(created);
+                }
+                return;
+            }
+            if old.paired && paired {
+                stmt.since = old.since.min(created);
+            }
         }
         if paired {
             let others = self.statements.get(&author).map_or(0, |m| {

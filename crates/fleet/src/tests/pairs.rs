@@ -280,3 +280,26 @@ fn pairings_expire_with_their_records() {
     a.fleet.poll(ms(T0 + ttl));
     assert!(a.fleet.pairs().is_empty());
 }
+
+#[test]
+fn renewing_a_pairing_does_not_reset_buddy_watch() {
+    let (mut a, mut b, _) = paired();
+    let acts = a.fleet.poll(ms(T0 + 1800));
+    assert_eq!(acts.len(), 2, "alarm raised: {acts:?}");
+    let since = a.fleet.pairs()[0].since;
+    // Both renew; the partner's renewal is a record from it (heard), ours is not.
+    let mine = a.sign(T0 + 1900, a.fleet.pair_with(b.pk()).unwrap());
+    a.see(T0 + 1900, &mine);
+    assert!(
+        a.fleet.poll(ms(T0 + 1900)).is_empty(),
+        "our renewal is not the partner heard"
+    );
+    assert_eq!(a.fleet.pairs()[0].since, since);
+    let theirs = b.sign(T0 + 2000, b.fleet.pair_with(a.pk()).unwrap());
+    a.see(T0 + 2000, &theirs);
+    assert!(matches!(
+        &a.fleet.poll(ms(T0 + 2000))[..],
+        [Action::ClearBuddyAlarm { .. }, _]
+    ));
+    assert_eq!(a.fleet.pairs()[0].since, since);
+}
