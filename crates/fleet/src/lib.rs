@@ -14,7 +14,14 @@
 //! - `mediation`: duty announcements, cases, agreements, statistics.
 //!
 //! Views are functions of the set of records held (and the time asked), never of the order
-//! records arrived in; events are what changed with each record.
+//! records arrived in; events are what changed with each record, judged with the trust known
+//! at the time. A record refused for want of a certificate that arrives later takes effect in
+//! the views then, without a second event.
+//!
+//! Hooks for the mesh engine: [`Fleet::receipt_counts`] (only certified shore stations'
+//! receipts free copies), [`Fleet::is_trusted`] (uncertified authors get tighter quotas; a
+//! distress is carried whatever its author), [`Fleet::is_revoked`], and the key lists
+//! [`Fleet::certified_shore`] and [`Fleet::revoked_keys`].
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

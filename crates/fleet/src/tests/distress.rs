@@ -526,3 +526,17 @@ fn the_tables_of_positions_and_distress_authors_are_bounded_and_keep_our_own() {
         me.pk()
     );
 }
+
+#[test]
+fn next_timeout_names_the_next_repeat() {
+    let mut boat = node(1);
+    assert_eq!(boat.fleet.next_timeout(), None);
+    raise(&mut boat, T0);
+    let t = boat.fleet.next_timeout().unwrap();
+    assert!((ms(T0 + 210)..=ms(T0 + 270)).contains(&t), "{t}");
+    assert!(boat.fleet.poll(t - 1).is_empty());
+    assert!(matches!(
+        &boat.fleet.poll(t)[..],
+        [Action::RepeatDistress { .. }]
+    ));
+}
