@@ -11,7 +11,7 @@ use haiqiao_proto::{KeyRing, Keypair, Kind, Record, Unverified, samples, verify_
 use haiqiao_store::SledStore;
 use serde_json::json;
 
-/// A fixed "now" for reproducible records (2026-11-18T00:53:20Z).
+/// A fixed "now" for reproducible records (2026-11-18T11:06:40Z).
 const NOW: u64 = 1_795_000_000;
 
 /// Encoded size of a typical signed record of each kind.

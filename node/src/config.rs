@@ -1,9 +1,11 @@
 //! The node's configuration file: plain serde data, one section per crate, loaded once.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use haiqiao_mesh::StoreLimits;
+use haiqiao_mesh::{MeshConfig, StoreLimits};
+use haiqiao_net::NetConfig;
 use haiqiao_proto::Role;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,15 @@ pub(crate) struct NodeConfig {
     /// Store limits (haiqiao-mesh's `StoreLimits`, unchanged).
     #[serde(default)]
     pub(crate) store: StoreLimits,
+    /// Engine settings (haiqiao-mesh's `MeshConfig`, unchanged).
+    #[serde(default)]
+    pub(crate) mesh: MeshConfig,
+    /// Network settings (haiqiao-net's `NetConfig`, unchanged).
+    #[serde(default)]
+    pub(crate) net: NetConfig,
+    /// The control API.
+    #[serde(default)]
+    pub(crate) api: ApiSection,
 }
 
 /// The `[node]` section.
@@ -30,6 +41,31 @@ pub(crate) struct NodeSection {
     pub(crate) key_file: PathBuf,
     /// The store's folder; relative to the config file's folder.
     pub(crate) data_dir: PathBuf,
+    /// The pair partner's key or hint (default destination of pair alerts).
+    #[serde(default)]
+    pub(crate) partner: Option<String>,
+    /// Groups this node belongs to (for group texts).
+    #[serde(default)]
+    pub(crate) groups: Vec<u32>,
+}
+
+/// The `[api]` section.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ApiSection {
+    /// Address of the control API; loopback only by default (127.0.0.1:4680).
+    pub(crate) listen: SocketAddr,
+    /// Records kept in the inbox (oldest dropped first). Default 10,000.
+    pub(crate) inbox_capacity: usize,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4680)),
+            inbox_capacity: 10_000,
+        }
+    }
 }
 
 impl NodeConfig {
@@ -37,12 +73,21 @@ impl NodeConfig {
     pub(crate) fn load(path: &Path) -> anyhow::Result<NodeConfig> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config {}", path.display()))?;
-        let mut cfg: NodeConfig =
-            toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+        let mut cfg =
+            Self::parse(&text).with_context(|| format!("parsing config {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.node.key_file = base.join(&cfg.node.key_file);
         cfg.node.data_dir = base.join(&cfg.node.data_dir);
+        Ok(cfg)
+    }
+
+    /// Parses and checks config text.
+    pub(crate) fn parse(text: &str) -> anyhow::Result<NodeConfig> {
+        let cfg: NodeConfig = toml::from_str(text)?;
         cfg.role()?;
+        if let Some(p) = &cfg.node.partner {
+            crate::json::parse_hint(p).context("node.partner")?;
+        }
         Ok(cfg)
     }
 
@@ -61,6 +106,7 @@ impl NodeConfig {
 /// A commented config for a role, as `haiqiao init` writes it.
 pub(crate) fn template(role: Role, name: &str) -> String {
     let limits = StoreLimits::default();
+    let mesh = MeshConfig::default();
     let role_note = match role {
         Role::Vessel => {
             "a fishing vessel: gossips positions and alerts, carries records for others"
@@ -72,6 +118,7 @@ pub(crate) fn template(role: Role, name: &str) -> String {
     format!(
         r#"# haiqiao node configuration.
 # Role: {role_note}.
+# Every section but [node] may be left out: the defaults are shown here.
 
 [node]
 # What this node is: "vessel", "mediator" or "shore".
@@ -83,6 +130,10 @@ name = "{name}"
 key_file = "node.key"
 # Where records are stored (sled).
 data_dir = "data"
+# The pair partner's node id or 16-digit hint: pair alerts go to the pair by default.
+# partner = "0123456789abcdef"
+# Groups this node belongs to, for group texts.
+groups = []
 
 [store]
 # Most bytes of records held; when full, the lowest priority class is evicted first,
@@ -92,11 +143,34 @@ max_bytes = {max_bytes}
 max_author_bytes = {max_author_bytes}
 # Positions kept per vessel: the newest and a track behind it.
 track_len = {track_len}
+
+[mesh]
+# Copies of a shore-bound record in circulation (binary spray, then focus towards shore).
+shore_copies = {shore_copies}
+# Copies of a record for a node, pair, group or area's mediators.
+direct_copies = {direct_copies}
+# Largest frame sent, bytes: about ten seconds on a 1 kbit/s link.
+max_frame_bytes = {max_frame_bytes}
+
+[net]
+# Where to listen (TCP and QUIC). Port 4600 is haiqiao's default.
+listen = ["/ip4/0.0.0.0/tcp/4600", "/ip4/0.0.0.0/udp/4600/quic-v1"]
+# Peers to keep dialling, as multiaddrs ending in /p2p/<node id>.
+static_peers = []
+# Find boats on the same harbour network.
+mdns = true
+
+[api]
+# The control API (HTTP/JSON), loopback only.
+listen = "127.0.0.1:4680"
 "#,
         role = role.name(),
         name = name.replace('\\', "\\\\").replace('"', "\\\""),
         max_bytes = limits.max_bytes,
         max_author_bytes = limits.max_author_bytes,
         track_len = limits.track_len,
+        shore_copies = mesh.shore_copies,
+        direct_copies = mesh.direct_copies,
+        max_frame_bytes = mesh.max_frame_bytes,
     )
 }

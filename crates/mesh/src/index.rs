@@ -45,7 +45,6 @@ pub(crate) struct Meta {
     pub(crate) created: Timestamp,
     pub(crate) seq: u64,
     pub(crate) expiry: u64,
-    pub(crate) len: u32,
     /// Forwarding copies this node holds (non-flood records).
     pub(crate) copies: u8,
     /// The tier of the flood set the record is in, if any.
@@ -63,7 +62,6 @@ impl Meta {
             created: s.created,
             seq: s.seq,
             expiry: s.expiry,
-            len: s.len,
             copies,
             tier: None,
         }

@@ -1072,32 +1072,36 @@ impl<S: Store> Node<S> {
     /// What follows a new record: delivery, gossip, offers, receipts.
     fn after_store(&mut self, now_ms: u64, r: &Record, source: Source) -> Result<(), StoreError> {
         let env = r.envelope();
-        if r.author() != self.me
-            && routing::is_for_me(&env.dest, &self.hint, self.role, &self.groups)
-        {
+        let for_me = routing::is_for_me(&env.dest, &self.hint, self.role, &self.groups);
+        if r.author() != self.me && for_me {
             self.stats.delivered += 1;
             self.out.push_back(Output::Deliver(r.clone()));
         }
-        if env.dest == Destination::Everyone {
-            if !matches!(source, Source::Gossip(_)) {
-                self.out.push_back(Output::Publish {
-                    id: r.id(),
-                    bytes: r.shared_bytes(),
-                });
+        if r.author() != self.me && !for_me {
+            self.out.push_back(Output::Carrying(r.id()));
+        }
+        let Some(m) = self.index.get(&r.id()).copied() else {
+            return Ok(());
+        };
+        if m.is_flood() && !matches!(source, Source::Gossip(_)) {
+            self.out.push_back(Output::Publish {
+                id: r.id(),
+                bytes: r.shared_bytes(),
+            });
+        }
+        // Offer it to connected peers: flood records to every peer (gossip may not have
+        // reached them: a topic mesh forms a heartbeat after a connection does), others to
+        // the peers routing picks. A peer that already holds it ignores the 7-byte offer.
+        let my_age = self.shore_age_min(now_ms);
+        for (p, s) in self.sessions.iter_mut() {
+            if Some(*p) == source.peer() || s.known.contains(&r.id()) {
+                continue;
             }
-        } else if let Some(m) = self.index.get(&r.id()).copied() {
-            let my_age = self.shore_age_min(now_ms);
-            for (p, s) in self.sessions.iter_mut() {
-                if Some(*p) == source.peer() {
-                    continue;
-                }
-                if let Some(view) = s.view {
-                    if routing::handoff(&self.cfg, &m, my_age, &view) != Handoff::No
-                        && !s.known.contains(&r.id())
-                        && s.offer.len() < MAX_QUEUED_IDS
-                    {
-                        s.offer.insert(m.short);
-                    }
+            if let Some(view) = s.view {
+                let offer =
+                    m.is_flood() || routing::handoff(&self.cfg, &m, my_age, &view) != Handoff::No;
+                if offer && s.offer.len() < MAX_QUEUED_IDS {
+                    s.offer.insert(m.short);
                 }
             }
         }

@@ -28,6 +28,8 @@ pub(crate) type QueuedRecord = (Priority, Timestamp, RecordId);
 /// A sync session with one connected peer.
 #[derive(Debug)]
 pub(crate) struct Session {
+    /// The peer (for debugging output).
+    #[allow(dead_code)]
     pub(crate) peer: PublicKey,
     pub(crate) rate_bps: Option<u32>,
     pub(crate) mine: [TierSummary; TIERS],

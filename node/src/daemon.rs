@@ -1,0 +1,358 @@
+//! `haiqiao run`: store, engine, swarm and the control API in one tokio runtime.
+//!
+//! One task owns the engine (the pattern of rust-libp2p's file-sharing example): it selects
+//! over swarm events, API commands (each with a oneshot reply), the engine's next timeout and
+//! the shutdown signals, feeds the engine, and turns its outputs into swarm calls and inbox
+//! entries. The engine is the only writer of the store.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use haiqiao_mesh::{Input, MeshConfig, Node, Output, Store};
+use haiqiao_net::{NetEvent, NetHandle};
+use haiqiao_proto::{KeyHint, Keypair, PublicKey, Record, RecordId, Role};
+use haiqiao_store::SledStore;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::json::{SubmitRequest, build, record_json};
+
+/// Capacity of the API → engine command channel.
+pub(crate) const COMMAND_CAP: usize = 64;
+
+/// The control API's requests to the engine task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Write a record.
+    Submit(SubmitRequest, oneshot::Sender<Result<Value, String>>),
+    /// Node status.
+    Status(oneshot::Sender<Value>),
+    /// Connected peers.
+    Peers(oneshot::Sender<Value>),
+    /// Delivered records after an index.
+    Inbox {
+        after: u64,
+        limit: usize,
+        kind: Option<String>,
+        reply: oneshot::Sender<Value>,
+    },
+    /// One record.
+    Get(RecordId, oneshot::Sender<Option<Value>>),
+    /// Newest position of each vessel.
+    Positions(oneshot::Sender<Value>),
+    /// Dial a peer's address.
+    Dial(String, oneshot::Sender<Result<(), String>>),
+}
+
+/// Everything the daemon needs.
+#[derive(Debug)]
+pub(crate) struct DaemonSpec {
+    pub(crate) key: Keypair,
+    pub(crate) role: Role,
+    pub(crate) name: String,
+    pub(crate) partner: Option<KeyHint>,
+    pub(crate) groups: Vec<u32>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) store: haiqiao_mesh::StoreLimits,
+    pub(crate) mesh: MeshConfig,
+    pub(crate) net: haiqiao_net::NetConfig,
+    pub(crate) api: SocketAddr,
+    pub(crate) inbox_capacity: usize,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+struct Inbox {
+    next: u64,
+    items: VecDeque<(u64, u64, Record)>,
+    cap: usize,
+}
+
+impl Inbox {
+    fn push(&mut self, now_ms: u64, r: Record) {
+        self.items.push_back((self.next, now_ms, r));
+        self.next += 1;
+        while self.items.len() > self.cap {
+            self.items.pop_front();
+        }
+    }
+}
+
+struct Daemon {
+    spec_name: String,
+    partner: Option<KeyHint>,
+    node: Node<SledStore>,
+    net: NetHandle,
+    inbox: Inbox,
+    peers: Vec<PublicKey>,
+    seq_file: PathBuf,
+    listening: Vec<String>,
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&spec.data_dir)
+        .with_context(|| format!("creating {}", spec.data_dir.display()))?;
+    let store = SledStore::open(&spec.data_dir.join("store"), spec.store.clone())
+        .context("opening the store")?;
+    let now = now_ms();
+    let mut node = Node::new(spec.mesh.clone(), spec.key.clone(), spec.role, store, now)?;
+    node.set_groups(spec.groups.clone());
+    let seq_file = spec.data_dir.join("next_seq");
+    if let Ok(s) = std::fs::read_to_string(&seq_file) {
+        if let Ok(n) = s.trim().parse::<u64>() {
+            node.ensure_next_seq(n);
+        }
+    }
+    let (net, mut events) = haiqiao_net::spawn(spec.key.seed(), spec.net.clone())?;
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
+    let listener = tokio::net::TcpListener::bind(spec.api)
+        .await
+        .with_context(|| format!("binding the control API on {}", spec.api))?;
+    let api_addr = listener.local_addr()?;
+    let app = crate::api::router(cmd_tx);
+    let (stop_api, stop_api_rx) = oneshot::channel::<()>();
+    let api_task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_api_rx.await;
+            })
+            .await
+    });
+    println!("peer id {}", haiqiao_net::peer_id(&spec.key.public())?);
+    println!(
+        "haiqiao {} {} ({}) node id {} — control API http://{api_addr}",
+        spec.role.name(),
+        spec.name,
+        spec.key.public().short(),
+        spec.key.public()
+    );
+    let mut d = Daemon {
+        spec_name: spec.name.clone(),
+        partner: spec.partner,
+        node,
+        net,
+        inbox: Inbox {
+            next: 0,
+            items: VecDeque::new(),
+            cap: spec.inbox_capacity.max(1),
+        },
+        peers: Vec::new(),
+        seq_file,
+        listening: Vec::new(),
+    };
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let wake = d.node.poll_timeout().map(|t| t.saturating_sub(now_ms()));
+        let sleep = tokio::time::sleep(Duration::from_millis(wake.unwrap_or(60_000).min(60_000)));
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => d.on_net(ev)?,
+                None => anyhow::bail!("the network task stopped"),
+            },
+            cmd = cmd_rx.recv() => if let Some(cmd) = cmd { d.on_command(cmd).await? },
+            _ = sleep => d.node.handle(now_ms(), Input::Tick)?,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
+        }
+        d.drain().await?;
+    }
+    println!("shutting down: flushing the store");
+    let _ = d.net.shutdown().await;
+    let _ = stop_api.send(());
+    let _ = api_task.await;
+    d.save_seq();
+    drop(d);
+    Ok(())
+}
+
+impl Daemon {
+    fn on_net(&mut self, ev: NetEvent) -> anyhow::Result<()> {
+        let now = now_ms();
+        match ev {
+            NetEvent::Listening { addr } => {
+                println!("listening on {addr}");
+                self.listening.push(addr.to_string());
+            }
+            NetEvent::PeerUp { peer, rate_bps } => {
+                println!("peer up {}", peer.short());
+                self.peers.push(peer);
+                self.node.handle(now, Input::ContactUp { peer, rate_bps })?;
+            }
+            NetEvent::PeerDown { peer } => {
+                println!("peer down {}", peer.short());
+                self.peers.retain(|p| *p != peer);
+                self.node.handle(now, Input::ContactDown { peer })?;
+            }
+            NetEvent::Frame { peer, bytes } => {
+                self.node.handle(now, Input::Frame { peer, bytes })?
+            }
+            NetEvent::Gossip { peer, bytes } => {
+                self.node.handle(now, Input::Gossip { peer, bytes })?
+            }
+            NetEvent::Malformed { peer } => {
+                // An over-long or broken frame on the stream: the engine judges it like any
+                // frame that does not decode.
+                self.node.handle(
+                    now,
+                    Input::Frame {
+                        peer,
+                        bytes: vec![0xff],
+                    },
+                )?;
+            }
+            NetEvent::GossipJoined { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn drain(&mut self) -> anyhow::Result<()> {
+        let now = now_ms();
+        while let Some(out) = self.node.poll_output() {
+            match out {
+                Output::Send { peer, frame } => self.net.send(peer, frame).await?,
+                Output::Publish { id, bytes } => self.net.publish(id, bytes).await?,
+                Output::GossipVerdict { peer, id, verdict } => {
+                    let v = match verdict {
+                        haiqiao_mesh::Verdict::Accept => haiqiao_net::Verdict::Accept,
+                        haiqiao_mesh::Verdict::Ignore => haiqiao_net::Verdict::Ignore,
+                        haiqiao_mesh::Verdict::Reject => haiqiao_net::Verdict::Reject,
+                    };
+                    self.net.verdict(peer, id, v).await?;
+                }
+                Output::Deliver(r) => {
+                    println!("delivered {} {}", r.kind().name(), r.id());
+                    if r.kind() != haiqiao_proto::Kind::Position {
+                        println!("  {}", crate::json::record_line(&record_json(&r)));
+                    }
+                    self.inbox.push(now, r);
+                }
+                Output::Carrying(id) => println!("carrying {id}"),
+                Output::Freed(id) => println!("freed {id} (receipted by shore)"),
+                Output::Penalty {
+                    peer,
+                    offence,
+                    score,
+                } => println!(
+                    "penalty {} for {} (score {score})",
+                    offence.name(),
+                    peer.short()
+                ),
+                Output::Disconnect { peer, until_ms } => {
+                    println!("disconnecting {}", peer.short());
+                    self.net.disconnect(peer, until_ms).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn save_seq(&self) {
+        let tmp = self.seq_file.with_extension("tmp");
+        if std::fs::write(&tmp, self.node.next_seq().to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.seq_file);
+        }
+    }
+
+    async fn on_command(&mut self, cmd: Command) -> anyhow::Result<()> {
+        let now = now_ms();
+        match cmd {
+            Command::Submit(req, reply) => {
+                let me = self.node.public_key().hint();
+                let res = build(&req, me, self.partner)
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|(dest, ttl, body)| {
+                        self.node
+                            .submit(now, dest, ttl, body)
+                            .map_err(|e| e.to_string())
+                    });
+                if res.is_ok() {
+                    self.save_seq();
+                }
+                let _ = reply.send(res.map(|r| record_json(&r)));
+            }
+            Command::Status(reply) => {
+                let s = self.node.stats();
+                let u = self.node.store().usage();
+                let _ = reply.send(json!({
+                    "id": self.node.public_key().to_string(),
+                    "hint": self.node.public_key().hint().to_string(),
+                    "role": self.node.role().name(),
+                    "name": self.spec_name,
+                    "peers": self.peers.len(),
+                    "listening": self.listening,
+                    "held": self.node.held(),
+                    "store": { "records": u.records, "bytes": u.bytes },
+                    "shore_age_min": self.node.shore_age_min(now),
+                    "next_seq": self.node.next_seq(),
+                    "stats": {
+                        "frames_out": s.frames_out, "bytes_out": s.bytes_out, "records_out": s.records_out,
+                        "frames_in": s.frames_in, "bytes_in": s.bytes_in, "records_in": s.records_in,
+                        "duplicates": s.duplicates, "refused": s.refused, "bad_signatures": s.bad_signatures,
+                        "malformed": s.malformed, "delivered": s.delivered, "custody_acked": s.custody_acked,
+                        "freed_by_receipt": s.freed_by_receipt, "submitted": s.submitted, "penalties": s.penalties,
+                    },
+                }));
+            }
+            Command::Peers(reply) => {
+                let peers: Vec<Value> = self
+                    .peers
+                    .iter()
+                    .map(|p| json!({ "id": p.to_string(), "hint": p.hint().to_string(), "idle": self.node.is_idle_with(p) }))
+                    .collect();
+                let _ = reply.send(json!({ "peers": peers }));
+            }
+            Command::Inbox {
+                after,
+                limit,
+                kind,
+                reply,
+            } => {
+                let items: Vec<Value> = self
+                    .inbox
+                    .items
+                    .iter()
+                    .filter(|(i, _, _)| *i >= after)
+                    .filter(|(_, _, r)| kind.as_deref().is_none_or(|k| r.kind().name() == k))
+                    .take(limit.min(1000))
+                    .map(|(i, t, r)| {
+                        let mut v = record_json(r);
+                        v["index"] = json!(i);
+                        v["received_ms"] = json!(t);
+                        v
+                    })
+                    .collect();
+                let _ = reply.send(json!({ "next": self.inbox.next, "records": items }));
+            }
+            Command::Get(id, reply) => {
+                let r = self.node.store().get(&id)?;
+                let _ = reply.send(r.as_ref().map(record_json));
+            }
+            Command::Dial(addr, reply) => {
+                let r = match addr.parse::<haiqiao_net::Multiaddr>() {
+                    Ok(a) => self.net.dial(a).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("{addr:?} is not a multiaddr: {e}")),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Positions(reply) => {
+                let ps: Vec<Value> = self
+                    .node
+                    .store()
+                    .latest_positions()?
+                    .iter()
+                    .map(record_json)
+                    .collect();
+                let _ = reply.send(json!({ "positions": ps }));
+            }
+        }
+        Ok(())
+    }
+}

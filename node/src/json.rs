@@ -1,0 +1,608 @@
+//! JSON views of records for the control API and the CLI, and the requests that write them.
+//!
+//! Names here are the ones people type: `haiqiao send distress --nature flooding`.
+
+use anyhow::{Context, anyhow, bail};
+use haiqiao_proto::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Where a record goes, as the API takes it: `"everyone"`, `"shore"`, `{"node": "<hint>"}`,
+/// `{"pair": ["<hint>", "<hint>"]}`, `{"mediators": 3}`, `{"group": 7}`. Hints may be given as
+/// 16 hex digits or as a full 64-digit key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DestSpec {
+    /// Every node.
+    Everyone,
+    /// Any shore station.
+    Shore,
+    /// One node.
+    Node(String),
+    /// A pair.
+    Pair(String, String),
+    /// An area's mediators.
+    Mediators(u32),
+    /// A group.
+    Group(u32),
+}
+
+/// A party to a dispute.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct PartySpec {
+    /// The party's key or hint, if it runs haiqiao.
+    #[serde(default)]
+    pub(crate) key: Option<String>,
+    /// Vessel name.
+    pub(crate) name: String,
+}
+
+/// What to write.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum BodySpec {
+    /// A position fix.
+    Position {
+        /// Degrees north.
+        lat: f64,
+        /// Degrees east.
+        lon: f64,
+        /// Speed over ground, knots.
+        #[serde(default)]
+        sog_kn: Option<f64>,
+        /// Course over ground, degrees true.
+        #[serde(default)]
+        cog_deg: Option<f64>,
+        /// Heading, degrees true.
+        #[serde(default)]
+        heading_deg: Option<u16>,
+        /// AIS navigational status name (fishing, under_way, at_anchor, moored, ...).
+        #[serde(default)]
+        nav_status: Option<String>,
+    },
+    /// A pair alert.
+    PairAlert {
+        /// collision_risk, gear_fouled, man_overboard, engine_failure, weather, other.
+        alert: String,
+        /// Where.
+        #[serde(default)]
+        lat: Option<f64>,
+        /// Where.
+        #[serde(default)]
+        lon: Option<f64>,
+        /// Short text.
+        #[serde(default)]
+        text: String,
+    },
+    /// A distress call.
+    Distress {
+        /// DSC nature: fire, flooding, collision, grounding, listing, sinking, adrift,
+        /// undesignated, abandoning, piracy, man_overboard, epirb (or the code, e.g. "01").
+        #[serde(default = "undesignated")]
+        nature: String,
+        /// Where.
+        #[serde(default)]
+        lat: Option<f64>,
+        /// Where.
+        #[serde(default)]
+        lon: Option<f64>,
+        /// Persons on board.
+        #[serde(default)]
+        persons: Option<u16>,
+        /// Short text.
+        #[serde(default)]
+        text: String,
+    },
+    /// An update on a distress.
+    DistressUpdate {
+        /// The distress record id.
+        distress: String,
+        /// acknowledged, responding, on_scene, resolved, cancelled.
+        status: String,
+        /// Minutes to arrival (responding).
+        #[serde(default)]
+        eta_min: Option<u16>,
+        /// Short text.
+        #[serde(default)]
+        text: String,
+    },
+    /// A dispute report.
+    DisputeReport {
+        /// fishing_ground, gear_damage, collision, catch_or_price, other.
+        category: String,
+        /// The other parties.
+        #[serde(default)]
+        parties: Vec<PartySpec>,
+        /// Where.
+        #[serde(default)]
+        lat: Option<f64>,
+        /// Where.
+        #[serde(default)]
+        lon: Option<f64>,
+        /// What happened.
+        description: String,
+        /// SHA-256 hashes of evidence, hex.
+        #[serde(default)]
+        evidence: Vec<String>,
+    },
+    /// A mediator's case update.
+    CaseUpdate {
+        /// The dispute report's id.
+        case: String,
+        /// accepted, in_mediation, agreement_proposed, escalated_coast_guard, escalated_court,
+        /// closed.
+        status: String,
+        /// Progress, or the agreement's text.
+        #[serde(default)]
+        text: String,
+    },
+    /// A party's signature on an agreement.
+    AgreementSignature {
+        /// The dispute report's id.
+        case: String,
+        /// The agreement's text as proposed (its SHA-256 is signed).
+        agreement_text: String,
+    },
+    /// A text message.
+    Text {
+        /// The text.
+        text: String,
+        /// A safety message.
+        #[serde(default)]
+        safety: bool,
+    },
+}
+
+fn undesignated() -> String {
+    "undesignated".to_owned()
+}
+
+/// A request to write a record.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct SubmitRequest {
+    /// Destination; each kind has a default.
+    #[serde(default)]
+    pub(crate) dest: Option<DestSpec>,
+    /// Time to live in minutes; each kind has a default.
+    #[serde(default)]
+    pub(crate) ttl_min: Option<u32>,
+    /// What to write.
+    #[serde(flatten)]
+    pub(crate) body: BodySpec,
+}
+
+/// Parses a hint from 16 hex digits or a full key.
+pub(crate) fn parse_hint(s: &str) -> anyhow::Result<KeyHint> {
+    let s = s.trim();
+    if s.len() == 64 {
+        return Ok(s.parse::<PublicKey>().map_err(|e| anyhow!("{e}"))?.hint());
+    }
+    s.parse::<KeyHint>()
+        .map_err(|_| anyhow!("{s:?} is neither a 16-hex-digit hint nor a 64-hex-digit key"))
+}
+
+fn fix(lat: Option<f64>, lon: Option<f64>) -> anyhow::Result<Option<Fix>> {
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => Ok(Some(Fix::from_degrees(lat, lon))),
+        (None, None) => Ok(None),
+        _ => bail!("give both lat and lon, or neither"),
+    }
+}
+
+const ALERTS: [(&str, PairAlertKind); 6] = [
+    ("collision_risk", PairAlertKind::CollisionRisk),
+    ("gear_fouled", PairAlertKind::GearFouled),
+    ("man_overboard", PairAlertKind::ManOverboard),
+    ("engine_failure", PairAlertKind::EngineFailure),
+    ("weather", PairAlertKind::Weather),
+    ("other", PairAlertKind::Other),
+];
+const NATURES: [(&str, DistressNature); 12] = [
+    ("fire", DistressNature::Fire),
+    ("flooding", DistressNature::Flooding),
+    ("collision", DistressNature::Collision),
+    ("grounding", DistressNature::Grounding),
+    ("listing", DistressNature::Listing),
+    ("sinking", DistressNature::Sinking),
+    ("adrift", DistressNature::Adrift),
+    ("undesignated", DistressNature::Undesignated),
+    ("abandoning", DistressNature::Abandoning),
+    ("piracy", DistressNature::Piracy),
+    ("man_overboard", DistressNature::ManOverboard),
+    ("epirb", DistressNature::Epirb),
+];
+const CATEGORIES: [(&str, DisputeCategory); 5] = [
+    ("fishing_ground", DisputeCategory::FishingGround),
+    ("gear_damage", DisputeCategory::GearDamage),
+    ("collision", DisputeCategory::Collision),
+    ("catch_or_price", DisputeCategory::CatchOrPrice),
+    ("other", DisputeCategory::Other),
+];
+
+fn lookup<T: Copy>(table: &[(&str, T)], name: &str, what: &str) -> anyhow::Result<T> {
+    table
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+            anyhow!(
+                "unknown {what} {name:?}: expected one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], v: T) -> &'static str {
+    table.iter().find(|(_, t)| *t == v).map_or("?", |(n, _)| n)
+}
+
+fn record_id(s: &str) -> anyhow::Result<RecordId> {
+    s.trim()
+        .parse()
+        .map_err(|_| anyhow!("{s:?} is not a record id (32 hex digits)"))
+}
+
+/// Builds the destination, time to live and body of a request; `partner` is the configured
+/// pair partner (default destination of pair alerts).
+pub(crate) fn build(
+    req: &SubmitRequest,
+    me: KeyHint,
+    partner: Option<KeyHint>,
+) -> anyhow::Result<(Destination, u32, Body)> {
+    let (default_dest, default_ttl, body) = match &req.body {
+        BodySpec::Position {
+            lat,
+            lon,
+            sog_kn,
+            cog_deg,
+            heading_deg,
+            nav_status,
+        } => {
+            let mut f = Fix::from_degrees(*lat, *lon);
+            f.sog_dkn = sog_kn.map(|s| (s * 10.0).round().clamp(0.0, 1022.0) as u16);
+            f.cog_ddeg = cog_deg.map(|c| ((c.rem_euclid(360.0)) * 10.0).round() as u16 % 3600);
+            f.heading_deg = *heading_deg;
+            f.nav_status = match nav_status {
+                Some(n) => {
+                    NavStatus::from_name(n).ok_or_else(|| anyhow!("unknown nav status {n:?}"))?
+                }
+                None => NavStatus::UNDEFINED,
+            };
+            (Some(Destination::Everyone), 4 * 60, Body::Position(f))
+        }
+        BodySpec::PairAlert {
+            alert,
+            lat,
+            lon,
+            text,
+        } => (
+            partner.map(|p| Destination::pair(me, p)),
+            6 * 60,
+            Body::PairAlert {
+                alert: lookup(&ALERTS, alert, "alert")?,
+                fix: fix(*lat, *lon)?,
+                text: text.clone(),
+            },
+        ),
+        BodySpec::Distress {
+            nature,
+            lat,
+            lon,
+            persons,
+            text,
+        } => {
+            let nature = match nature.parse::<u64>() {
+                Ok(code) => {
+                    nature_from_code(code).ok_or_else(|| anyhow!("unknown DSC code {code}"))?
+                }
+                Err(_) => lookup(&NATURES, nature, "nature")?,
+            };
+            (
+                Some(Destination::Everyone),
+                3 * 24 * 60,
+                Body::Distress {
+                    nature,
+                    fix: fix(*lat, *lon)?,
+                    persons: *persons,
+                    text: text.clone(),
+                },
+            )
+        }
+        BodySpec::DistressUpdate {
+            distress,
+            status,
+            eta_min,
+            text,
+        } => {
+            let status = match status.as_str() {
+                "acknowledged" => DistressStatus::Acknowledged,
+                "responding" => DistressStatus::Responding {
+                    eta_min: eta_min.context("responding needs an ETA in minutes")?,
+                },
+                "on_scene" => DistressStatus::OnScene,
+                "resolved" => DistressStatus::Resolved,
+                "cancelled" => DistressStatus::Cancelled,
+                s => bail!(
+                    "unknown distress status {s:?}: acknowledged, responding, on_scene, resolved, cancelled"
+                ),
+            };
+            (
+                Some(Destination::Everyone),
+                3 * 24 * 60,
+                Body::DistressUpdate {
+                    distress: record_id(distress)?,
+                    status,
+                    text: text.clone(),
+                },
+            )
+        }
+        BodySpec::DisputeReport {
+            category,
+            parties,
+            lat,
+            lon,
+            description,
+            evidence,
+        } => (
+            Some(Destination::Shore),
+            30 * 24 * 60,
+            Body::DisputeReport {
+                category: lookup(&CATEGORIES, category, "category")?,
+                parties: parties
+                    .iter()
+                    .map(|p| {
+                        Ok(Party {
+                            key: p.key.as_deref().map(parse_hint).transpose()?,
+                            name: p.name.clone(),
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                fix: fix(*lat, *lon)?,
+                description: description.clone(),
+                evidence: evidence
+                    .iter()
+                    .map(|e| {
+                        let b = hex::decode(e).context("evidence must be hex")?;
+                        <[u8; 32]>::try_from(b.as_slice())
+                            .map_err(|_| anyhow!("evidence hashes are 32 bytes"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            },
+        ),
+        BodySpec::CaseUpdate { case, status, text } => {
+            let status = match status.as_str() {
+                "accepted" => CaseStatus::Accepted,
+                "in_mediation" => CaseStatus::InMediation,
+                "agreement_proposed" => CaseStatus::AgreementProposed,
+                "escalated_coast_guard" => CaseStatus::Escalated(Escalation::CoastGuard),
+                "escalated_court" => CaseStatus::Escalated(Escalation::Court),
+                "closed" => CaseStatus::Closed,
+                s => bail!("unknown case status {s:?}"),
+            };
+            (
+                Some(Destination::Shore),
+                30 * 24 * 60,
+                Body::CaseUpdate {
+                    case: record_id(case)?,
+                    status,
+                    text: text.clone(),
+                },
+            )
+        }
+        BodySpec::AgreementSignature {
+            case,
+            agreement_text,
+        } => {
+            use sha2::Digest;
+            let h: [u8; 32] = sha2::Sha256::digest(agreement_text.as_bytes()).into();
+            (
+                Some(Destination::Shore),
+                30 * 24 * 60,
+                Body::AgreementSignature {
+                    case: record_id(case)?,
+                    agreement: h,
+                },
+            )
+        }
+        BodySpec::Text { text, safety } => (
+            None,
+            24 * 60,
+            Body::Text {
+                text: text.clone(),
+                safety: *safety,
+            },
+        ),
+    };
+    let dest = match &req.dest {
+        Some(d) => dest_from(d)?,
+        None => default_dest.ok_or_else(|| {
+            anyhow!("this kind needs a destination (no pair partner is configured for pair alerts)")
+        })?,
+    };
+    Ok((dest, req.ttl_min.unwrap_or(default_ttl), body))
+}
+
+fn dest_from(d: &DestSpec) -> anyhow::Result<Destination> {
+    Ok(match d {
+        DestSpec::Everyone => Destination::Everyone,
+        DestSpec::Shore => Destination::Shore,
+        DestSpec::Node(h) => Destination::Node(parse_hint(h)?),
+        DestSpec::Pair(a, b) => {
+            let (a, b) = (parse_hint(a)?, parse_hint(b)?);
+            if a == b {
+                bail!("a pair needs two different nodes");
+            }
+            Destination::pair(a, b)
+        }
+        DestSpec::Mediators(a) => Destination::Mediators(AreaId(*a)),
+        DestSpec::Group(g) => Destination::Group(GroupId(*g)),
+    })
+}
+
+fn dest_json(d: &Destination) -> Value {
+    match d {
+        Destination::Everyone => json!("everyone"),
+        Destination::Shore => json!("shore"),
+        Destination::Node(h) => json!({ "node": h.to_string() }),
+        Destination::Pair(a, b) => json!({ "pair": [a.to_string(), b.to_string()] }),
+        Destination::Mediators(a) => json!({ "mediators": a.0 }),
+        Destination::Group(g) => json!({ "group": g.0 }),
+    }
+}
+
+fn fix_json(f: &Fix) -> Value {
+    json!({
+        "lat": f.lat(),
+        "lon": f.lon(),
+        "sog_kn": f.sog_dkn.map(|s| f64::from(s) / 10.0),
+        "cog_deg": f.cog_ddeg.map(|c| f64::from(c) / 10.0),
+        "heading_deg": f.heading_deg,
+        "nav_status": f.nav_status.name(),
+        "fix_age_s": f.fix_age_s,
+    })
+}
+
+/// A record as JSON.
+pub(crate) fn record_json(r: &Record) -> Value {
+    let e = r.envelope();
+    let body = match r.body() {
+        Body::Position(f) => fix_json(f),
+        Body::PairAlert { alert, fix, text } => json!({
+            "alert": name_of(&ALERTS, *alert), "fix": fix.as_ref().map(fix_json), "text": text }),
+        Body::Distress {
+            nature,
+            fix,
+            persons,
+            text,
+        } => json!({
+            "nature": name_of(&NATURES, *nature), "dsc_code": format!("{:02}", *nature as u8),
+            "fix": fix.as_ref().map(fix_json), "persons": persons, "text": text }),
+        Body::DistressUpdate {
+            distress,
+            status,
+            text,
+        } => {
+            let (s, eta) = match status {
+                DistressStatus::Acknowledged => ("acknowledged", None),
+                DistressStatus::Responding { eta_min } => ("responding", Some(*eta_min)),
+                DistressStatus::OnScene => ("on_scene", None),
+                DistressStatus::Resolved => ("resolved", None),
+                DistressStatus::Cancelled => ("cancelled", None),
+            };
+            json!({ "distress": distress.to_string(), "status": s, "eta_min": eta, "text": text })
+        }
+        Body::DisputeReport {
+            category,
+            parties,
+            fix,
+            description,
+            evidence,
+        } => json!({
+            "category": name_of(&CATEGORIES, *category),
+            "parties": parties.iter().map(|p| json!({"key": p.key.map(|k| k.to_string()), "name": p.name})).collect::<Vec<_>>(),
+            "fix": fix.as_ref().map(fix_json),
+            "description": description,
+            "evidence": evidence.iter().map(hex::encode).collect::<Vec<_>>(),
+        }),
+        Body::CaseUpdate { case, status, text } => {
+            let s = match status {
+                CaseStatus::Accepted => "accepted",
+                CaseStatus::InMediation => "in_mediation",
+                CaseStatus::AgreementProposed => "agreement_proposed",
+                CaseStatus::Escalated(Escalation::CoastGuard) => "escalated_coast_guard",
+                CaseStatus::Escalated(Escalation::Court) => "escalated_court",
+                CaseStatus::Closed => "closed",
+            };
+            json!({ "case": case.to_string(), "status": s, "text": text })
+        }
+        Body::AgreementSignature { case, agreement } => {
+            json!({ "case": case.to_string(), "agreement": hex::encode(agreement) })
+        }
+        Body::Receipt { ids } => {
+            json!({ "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
+        }
+        Body::Certificate {
+            subject,
+            name,
+            registration,
+            mmsi,
+            role,
+            valid_from,
+            valid_until,
+        } => json!({
+            "subject": subject.to_string(), "name": name, "registration": registration, "mmsi": mmsi,
+            "role": role.name(), "valid_from": valid_from.0, "valid_until": valid_until.0 }),
+        Body::Revocation { subject, reason } => {
+            json!({ "subject": subject.to_string(), "reason": *reason as u8 })
+        }
+        Body::Text { text, safety } => json!({ "text": text, "safety": safety }),
+        other => json!({ "debug": format!("{other:?}") }),
+    };
+    json!({
+        "id": r.id().to_string(),
+        "author": r.author().to_string(),
+        "author_hint": e.author.to_string(),
+        "kind": r.kind().name(),
+        "priority": r.priority().name(),
+        "seq": e.seq,
+        "created": e.created.0,
+        "expiry": r.expiry(),
+        "dest": dest_json(&e.dest),
+        "size": r.len(),
+        "body": body,
+    })
+}
+
+/// One line for people.
+pub(crate) fn record_line(v: &Value) -> String {
+    let b = &v["body"];
+    let detail = match v["kind"].as_str().unwrap_or("") {
+        "position" => format!(
+            "{:.5},{:.5} {}",
+            b["lat"].as_f64().unwrap_or(0.0),
+            b["lon"].as_f64().unwrap_or(0.0),
+            b["nav_status"].as_str().unwrap_or("")
+        ),
+        "distress" => format!(
+            "MAYDAY {} (DSC {}) POB {} {} — call 12395",
+            b["nature"].as_str().unwrap_or("?"),
+            b["dsc_code"].as_str().unwrap_or("?"),
+            b["persons"],
+            b["text"].as_str().unwrap_or("")
+        ),
+        "distress_update" => format!(
+            "{} {} {}",
+            b["status"].as_str().unwrap_or(""),
+            &b["distress"].as_str().unwrap_or("")
+                [..8.min(b["distress"].as_str().unwrap_or("").len())],
+            b["text"].as_str().unwrap_or("")
+        ),
+        "pair_alert" => format!(
+            "{} {}",
+            b["alert"].as_str().unwrap_or(""),
+            b["text"].as_str().unwrap_or("")
+        ),
+        "dispute_report" => format!(
+            "{} {}",
+            b["category"].as_str().unwrap_or(""),
+            b["description"].as_str().unwrap_or("")
+        ),
+        "case_update" => format!(
+            "{} {}",
+            b["status"].as_str().unwrap_or(""),
+            b["text"].as_str().unwrap_or("")
+        ),
+        "text" => b["text"].as_str().unwrap_or("").to_owned(),
+        "receipt" => format!("{} ids", b["ids"].as_array().map_or(0, Vec::len)),
+        _ => b.to_string(),
+    };
+    format!(
+        "{} {:<19} from {} {}",
+        &v["id"].as_str().unwrap_or("")[..12.min(v["id"].as_str().unwrap_or("").len())],
+        v["kind"].as_str().unwrap_or(""),
+        &v["author_hint"].as_str().unwrap_or("")
+            [..8.min(v["author_hint"].as_str().unwrap_or("").len())],
+        detail
+    )
+}

@@ -1,0 +1,329 @@
+//! haiqiao-node: the `haiqiao` command — CLI, configuration and wiring of store, engine,
+//! network and control API. The binary's `main` only calls [`main_with`]; the library form
+//! lets the integration tests build the same binary.
+
+mod api;
+mod bench;
+mod cli;
+mod client;
+mod config;
+mod daemon;
+mod demo;
+mod json;
+mod keys;
+
+use std::ffi::OsString;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{BenchCommand, Cli, Command, SendCommand, Target};
+use haiqiao_proto::Role;
+use serde_json::{Value, json};
+
+/// Parses the arguments and runs the command.
+pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
+    let cli = Cli::parse_from(args);
+    match cli.command {
+        Command::Init { role, name, dir } => init(&role, &name, &dir),
+        Command::Id { config } => {
+            let cfg = config::NodeConfig::load(&config)?;
+            let key = keys::load(&cfg.node.key_file)?;
+            println!("{}  {}  {}", key.public(), cfg.node.role, cfg.node.name);
+            Ok(())
+        }
+        Command::Run { config } => run(&config),
+        Command::Send {
+            target,
+            to,
+            ttl_min,
+            what,
+        } => send(&target, to, ttl_min, what),
+        Command::Inbox {
+            target,
+            after,
+            kind,
+            limit,
+        } => {
+            let mut q = format!("/api/v1/inbox?after={after}&limit={limit}");
+            if let Some(k) = kind {
+                q.push_str(&format!("&kind={k}"));
+            }
+            let v = api(&target)?.get(&q)?;
+            print_json_or(target.json, &v, || {
+                for r in v["records"].as_array().into_iter().flatten() {
+                    println!("#{:<5} {}", r["index"], json::record_line(r));
+                }
+            })
+        }
+        Command::Peers { target } => {
+            let v = api(&target)?.get("/api/v1/peers")?;
+            print_json_or(target.json, &v, || {
+                for p in v["peers"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}  {}",
+                        p["id"].as_str().unwrap_or(""),
+                        if p["idle"] == true {
+                            "in sync"
+                        } else {
+                            "syncing"
+                        }
+                    );
+                }
+            })
+        }
+        Command::Status { target } => {
+            let v = api(&target)?.get("/api/v1/status")?;
+            print_json_or(target.json, &v, || {
+                println!(
+                    "{} {} {}",
+                    v["role"].as_str().unwrap_or(""),
+                    v["name"].as_str().unwrap_or(""),
+                    v["id"].as_str().unwrap_or("")
+                );
+                println!(
+                    "peers {}  records held {}  store {} bytes",
+                    v["peers"], v["held"], v["store"]["bytes"]
+                );
+                println!("counters {}", v["stats"]);
+            })
+        }
+        Command::Demo { once } => demo::run(once),
+        Command::Bench { what } => bench_cmd(what),
+    }
+}
+
+fn api(t: &Target) -> anyhow::Result<client::Api> {
+    if let Some(a) = &t.api {
+        return Ok(client::Api::new(a));
+    }
+    if let Some(c) = &t.config {
+        let cfg = config::NodeConfig::load(c)?;
+        return Ok(client::Api::new(&cfg.api.listen.to_string()));
+    }
+    Ok(client::Api::new("127.0.0.1:4680"))
+}
+
+fn dest_spec(s: &str) -> anyhow::Result<json::DestSpec> {
+    use json::DestSpec;
+    let (k, v) = s.split_once(':').unwrap_or((s, ""));
+    Ok(match k {
+        "everyone" => DestSpec::Everyone,
+        "shore" => DestSpec::Shore,
+        "node" => DestSpec::Node(v.to_owned()),
+        "pair" => {
+            let (a, b) = v.split_once(',').context("pair:<id>,<id>")?;
+            DestSpec::Pair(a.to_owned(), b.to_owned())
+        }
+        "mediators" => DestSpec::Mediators(v.parse().context("mediators:<area number>")?),
+        "group" => DestSpec::Group(v.parse().context("group:<number>")?),
+        _ => anyhow::bail!(
+            "unknown destination {s:?}: everyone, shore, node:<id>, pair:<id>,<id>, mediators:<n>, group:<n>"
+        ),
+    })
+}
+
+fn send(
+    target: &Target,
+    to: Option<String>,
+    ttl_min: Option<u32>,
+    what: SendCommand,
+) -> anyhow::Result<()> {
+    use json::{BodySpec, PartySpec};
+    let body = match what {
+        SendCommand::Position {
+            lat,
+            lon,
+            sog,
+            cog,
+            heading,
+            nav_status,
+        } => BodySpec::Position {
+            lat,
+            lon,
+            sog_kn: sog,
+            cog_deg: cog,
+            heading_deg: heading,
+            nav_status,
+        },
+        SendCommand::PairAlert {
+            alert,
+            lat,
+            lon,
+            text,
+        } => BodySpec::PairAlert {
+            alert,
+            lat,
+            lon,
+            text,
+        },
+        SendCommand::Distress {
+            nature,
+            lat,
+            lon,
+            persons,
+            text,
+        } => BodySpec::Distress {
+            nature,
+            lat,
+            lon,
+            persons,
+            text,
+        },
+        SendCommand::DistressUpdate {
+            distress,
+            status,
+            eta,
+            text,
+        } => BodySpec::DistressUpdate {
+            distress,
+            status,
+            eta_min: eta,
+            text,
+        },
+        SendCommand::Dispute {
+            category,
+            party,
+            lat,
+            lon,
+            description,
+            evidence,
+        } => BodySpec::DisputeReport {
+            category,
+            parties: party
+                .iter()
+                .map(|p| match p.split_once('=') {
+                    Some((n, k)) => PartySpec {
+                        key: Some(k.to_owned()),
+                        name: n.to_owned(),
+                    },
+                    None => PartySpec {
+                        key: None,
+                        name: p.clone(),
+                    },
+                })
+                .collect(),
+            lat,
+            lon,
+            description,
+            evidence,
+        },
+        SendCommand::CaseUpdate { case, status, text } => {
+            BodySpec::CaseUpdate { case, status, text }
+        }
+        SendCommand::Agreement { case, text } => BodySpec::AgreementSignature {
+            case,
+            agreement_text: text,
+        },
+        SendCommand::Text { text, safety } => BodySpec::Text { text, safety },
+    };
+    let req = json::SubmitRequest {
+        dest: to.as_deref().map(dest_spec).transpose()?,
+        ttl_min,
+        body,
+    };
+    let v = api(target)?.post("/api/v1/records", &serde_json::to_value(&req)?)?;
+    print_json_or(target.json, &v, || {
+        println!("sent {}", json::record_line(&v));
+        println!("id {}", v["id"].as_str().unwrap_or(""));
+    })
+}
+
+fn run(config: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = config::NodeConfig::load(config)?;
+    let key = keys::load(&cfg.node.key_file)?;
+    let spec = daemon::DaemonSpec {
+        role: cfg.role()?,
+        name: cfg.node.name.clone(),
+        partner: cfg
+            .node
+            .partner
+            .as_deref()
+            .map(json::parse_hint)
+            .transpose()?,
+        groups: cfg.node.groups.clone(),
+        data_dir: cfg.node.data_dir.clone(),
+        store: cfg.store.clone(),
+        mesh: cfg.mesh.clone(),
+        net: cfg.net.clone(),
+        api: cfg.api.listen,
+        inbox_capacity: cfg.api.inbox_capacity,
+        key,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(daemon::run(spec))
+}
+
+fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
+    match what {
+        BenchCommand::Record { json } => {
+            let v = bench::record_sizes()?;
+            print_json_or(json, &v, || {
+                for (k, n) in v["sizes"].as_object().into_iter().flatten() {
+                    println!("{k:>20}  {n:>5} bytes");
+                }
+            })
+        }
+        BenchCommand::Ingest {
+            json,
+            records,
+            batch,
+            single_records,
+            reps,
+        } => {
+            let v = bench::ingest(bench::IngestOpts {
+                records,
+                batch,
+                single_records,
+                reps,
+            })?;
+            print_json_or(json, &v, || {
+                for (k, n) in v.as_object().into_iter().flatten() {
+                    println!("{k:>24}  {n}");
+                }
+            })
+        }
+        BenchCommand::Sync { json, n, d, reps } => {
+            let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;
+            print_json_or(json, &v, || {
+                println!("in sync: {}", v["in_sync"]);
+                for m in v["missing"].as_array().into_iter().flatten() {
+                    println!("missing: {m}");
+                }
+            })
+        }
+    }
+}
+
+fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(v)?);
+    } else {
+        human();
+    }
+    Ok(())
+}
+
+fn init(role: &str, name: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let role = match Role::from_name(role) {
+        Some(r @ (Role::Vessel | Role::Mediator | Role::Shore)) => r,
+        _ => anyhow::bail!("unknown role {role:?}: expected vessel, mediator or shore"),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let cfg_path = dir.join("haiqiao.toml");
+    anyhow::ensure!(!cfg_path.exists(), "{} exists already", cfg_path.display());
+    let key = keys::create(&dir.join("node.key"))?;
+    std::fs::write(&cfg_path, config::template(role, name))?;
+    config::NodeConfig::load(&cfg_path)?;
+    println!(
+        "created {} for {} {}",
+        cfg_path.display(),
+        role.name(),
+        name
+    );
+    println!("node id {}", key.public());
+    let _ = json!(null);
+    Ok(())
+}

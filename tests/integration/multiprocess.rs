@@ -1,0 +1,133 @@
+//! Several `haiqiao` processes on 127.0.0.x: the mesh end to end.
+
+use serde_json::json;
+
+use crate::procs::Proc;
+
+fn text_to_everyone(t: &str) -> serde_json::Value {
+    json!({ "kind": "text", "text": t, "dest": "everyone" })
+}
+
+/// Starts nodes in a line, each knowing only its predecessor; waits for every link.
+fn chain(base: &std::path::Path, roles: &[&str]) -> Vec<Proc> {
+    let mut nodes: Vec<Proc> = Vec::new();
+    for (i, role) in roles.iter().enumerate() {
+        let mut p = Proc::init(base, &format!("n{i}"), role, &format!("127.0.0.{}", i + 2));
+        let peers = nodes
+            .last()
+            .map(|prev| vec![prev.p2p.clone()])
+            .unwrap_or_default();
+        p.configure(&peers, "");
+        p.start();
+        nodes.push(p);
+    }
+    for (i, n) in nodes.iter_mut().enumerate() {
+        let want = if i == 0 || i == roles.len() - 1 { 1 } else { 2 };
+        n.wait_peers(want.min(roles.len() - 1));
+    }
+    nodes
+}
+
+#[test]
+fn a_distress_crosses_a_chain_of_five_processes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes = chain(dir.path(), &["vessel"; 5]);
+    let id = nodes[0].submit(json!({
+        "kind": "distress", "nature": "flooding", "lat": 30.12, "lon": 122.95, "persons": 9,
+        "text": "机舱进水"
+    }));
+    let line = nodes[4].wait_line(|l| l.starts_with("delivered distress ") && l.contains(&id));
+    assert!(line.contains(&id));
+    let got = nodes[4].get(&format!("/api/v1/records/{id}"));
+    assert_eq!(got["body"]["nature"], "flooding");
+    assert_eq!(got["body"]["persons"], 9);
+    assert_eq!(
+        got["author"].as_str(),
+        Some(nodes[0].id.as_str()),
+        "signed by the first boat"
+    );
+    for n in &mut nodes {
+        n.stop();
+    }
+}
+
+#[test]
+fn records_on_both_sides_of_a_partition_arrive_after_it_heals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two islands: a–b and c–d.
+    let mut a = Proc::init(dir.path(), "a", "vessel", "127.0.1.2");
+    a.configure(&[], "");
+    a.start();
+    let mut b = Proc::init(dir.path(), "b", "vessel", "127.0.1.3");
+    b.configure(&[a.p2p.clone()], "");
+    b.start();
+    let mut c = Proc::init(dir.path(), "c", "vessel", "127.0.1.4");
+    c.configure(&[], "");
+    c.start();
+    let mut d = Proc::init(dir.path(), "d", "vessel", "127.0.1.5");
+    d.configure(&[c.p2p.clone()], "");
+    d.start();
+    a.wait_peers(1);
+    d.wait_peers(1);
+    let left: Vec<String> = (0..3)
+        .map(|i| a.submit(text_to_everyone(&format!("west {i}"))))
+        .collect();
+    let right: Vec<String> = (0..3)
+        .map(|i| d.submit(text_to_everyone(&format!("east {i}"))))
+        .collect();
+    for id in &left {
+        b.wait_line(|l| l.starts_with("delivered text ") && l.contains(id.as_str()));
+    }
+    for id in &right {
+        c.wait_line(|l| l.starts_with("delivered text ") && l.contains(id.as_str()));
+    }
+    // Heal: b dials c.
+    b.dial(&c.p2p);
+    for id in &right {
+        a.wait_line(|l| l.starts_with("delivered text ") && l.contains(id.as_str()));
+    }
+    for id in &left {
+        d.wait_line(|l| l.starts_with("delivered text ") && l.contains(id.as_str()));
+    }
+    for n in [&mut a, &mut b, &mut c, &mut d] {
+        n.stop();
+    }
+}
+
+#[test]
+fn a_relay_killed_and_restarted_still_delivers_and_the_receipt_frees_its_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut boat = Proc::init(dir.path(), "boat", "vessel", "127.0.2.2");
+    boat.configure(&[], "");
+    boat.start();
+    let mut relay = Proc::init(dir.path(), "relay", "vessel", "127.0.2.3");
+    relay.configure(&[boat.p2p.clone()], "");
+    relay.start();
+    relay.wait_peers(1);
+    let id = boat.submit(json!({
+        "kind": "dispute_report", "category": "gear_damage", "description": "拖网被割断",
+        "parties": [{"name": "浙岱渔03316"}]
+    }));
+    // The relay takes custody (the record is durable there) ...
+    relay.wait_line(|l| l.starts_with("carrying ") && l.contains(&id));
+    let got = relay.get(&format!("/api/v1/records/{id}"));
+    assert_eq!(got["kind"], "dispute_report");
+    boat.stop();
+    // ... is killed without warning, and comes back pointing at the shore.
+    relay.kill9();
+    let mut shore = Proc::init(dir.path(), "shore", "shore", "127.0.2.4");
+    shore.configure(&[], "");
+    shore.start();
+    relay.configure(&[shore.p2p.clone()], "");
+    relay.start();
+    shore.wait_line(|l| l.starts_with("delivered dispute_report ") && l.contains(&id));
+    // The shore's receipt reaches the relay and frees its copy.
+    relay.wait_line(|l| l.starts_with("freed ") && l.contains(&id));
+    let after = relay.get(&format!("/api/v1/records/{id}"));
+    assert!(
+        after.get("error").is_some(),
+        "the relay's copy was freed: {after}"
+    );
+    relay.stop();
+    shore.stop();
+}
