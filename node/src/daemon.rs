@@ -100,17 +100,16 @@ struct Daemon {
 pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     std::fs::create_dir_all(&spec.data_dir)
         .with_context(|| format!("creating {}", spec.data_dir.display()))?;
-    let store = SledStore::open(&spec.data_dir.join("store"), spec.store.clone())
+    let store = SledStore::open(spec.data_dir.join("store"), spec.store.clone())
         .context("opening the store")?;
     let now = now_ms();
     let mut node = Node::new(spec.mesh.clone(), spec.key.clone(), spec.role, store, now)?;
     node.set_groups(spec.groups.clone());
     let seq_file = spec.data_dir.join("next_seq");
-    if let Ok(s) = std::fs::read_to_string(&seq_file) {
-        if let Ok(n) = s.trim().parse::<u64>() {
+    if let Ok(s) = std::fs::read_to_string(&seq_file)
+        && let Ok(n) = s.trim().parse::<u64>() {
             node.ensure_next_seq(n);
         }
-    }
     let (net, mut events) = haiqiao_net::spawn(spec.key.seed(), spec.net.clone())?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
     let listener = tokio::net::TcpListener::bind(spec.api)

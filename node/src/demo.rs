@@ -32,7 +32,7 @@ pub(crate) fn run(_once: bool) -> anyhow::Result<()> {
         getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no entropy: {e}"))?;
         let key = Keypair::from_seed(&seed);
         ring.insert(key.public());
-        let store = SledStore::open(&dir.path().join(format!("node{i}")), StoreLimits::default())?;
+        let store = SledStore::open(dir.path().join(format!("node{i}")), StoreLimits::default())?;
         println!("[setup] {name}: node id {}", key.public().short());
         nodes.push(Node { name, key, store });
     }

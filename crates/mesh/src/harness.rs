@@ -134,24 +134,22 @@ impl Mesh {
         while let Some(out) = self.nodes[i].poll_output() {
             match out {
                 Output::Send { peer, frame } => {
-                    if let Some(&j) = self.by_key.get(&peer) {
-                        if self.linked(i, j) {
+                    if let Some(&j) = self.by_key.get(&peer)
+                        && self.linked(i, j) {
                             self.queue.push_back((i, j, Msg::Frame(frame)));
                         }
-                    }
                 }
                 Output::Publish { bytes, .. } => self.gossip(i, None, bytes.to_vec()),
                 Output::GossipVerdict { peer, verdict, id } => {
                     if verdict == Verdict::Accept {
                         // Forward as gossipsub does, to every other linked node.
-                        if let Some(id) = id {
-                            if let Some(Ok(Some(r))) =
+                        if let Some(id) = id
+                            && let Some(Ok(Some(r))) =
                                 Some(crate::Store::get(self.nodes[i].store(), &id))
                             {
                                 let from = self.by_key.get(&peer).copied();
                                 self.gossip(i, from.or(gossip_from), r.bytes().to_vec());
                             }
-                        }
                     }
                     self.events[i].push(Output::GossipVerdict { peer, verdict, id });
                 }

@@ -122,8 +122,8 @@ impl Index {
     }
 
     fn enter_set(&mut self, id: &RecordId) {
-        if let Some(m) = self.by_id.get_mut(id) {
-            if m.tier.is_none() {
+        if let Some(m) = self.by_id.get_mut(id)
+            && m.tier.is_none() {
                 let t = m.flood_tier();
                 m.tier = Some(t);
                 let ts = &mut self.tiers[t as usize];
@@ -131,18 +131,16 @@ impl Index {
                     ts.digest ^= m.short;
                 }
             }
-        }
     }
 
     fn leave_set(&mut self, id: &RecordId) {
-        if let Some(m) = self.by_id.get_mut(id) {
-            if let Some(t) = m.tier.take() {
+        if let Some(m) = self.by_id.get_mut(id)
+            && let Some(t) = m.tier.take() {
                 let ts = &mut self.tiers[t as usize];
                 if ts.members.remove(&m.short) {
                     ts.digest ^= m.short;
                 }
             }
-        }
     }
 
     fn newest_position(&self, author: &PublicKey) -> Option<RecordId> {
