@@ -107,9 +107,10 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     node.set_groups(spec.groups.clone());
     let seq_file = spec.data_dir.join("next_seq");
     if let Ok(s) = std::fs::read_to_string(&seq_file)
-        && let Ok(n) = s.trim().parse::<u64>() {
-            node.ensure_next_seq(n);
-        }
+        && let Ok(n) = s.trim().parse::<u64>()
+    {
+        node.ensure_next_seq(n);
+    }
     let (net, mut events) = haiqiao_net::spawn(spec.key.seed(), spec.net.clone())?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
     let listener = tokio::net::TcpListener::bind(spec.api)

@@ -135,9 +135,10 @@ impl Mesh {
             match out {
                 Output::Send { peer, frame } => {
                     if let Some(&j) = self.by_key.get(&peer)
-                        && self.linked(i, j) {
-                            self.queue.push_back((i, j, Msg::Frame(frame)));
-                        }
+                        && self.linked(i, j)
+                    {
+                        self.queue.push_back((i, j, Msg::Frame(frame)));
+                    }
                 }
                 Output::Publish { bytes, .. } => self.gossip(i, None, bytes.to_vec()),
                 Output::GossipVerdict { peer, verdict, id } => {
@@ -146,10 +147,10 @@ impl Mesh {
                         if let Some(id) = id
                             && let Some(Ok(Some(r))) =
                                 Some(crate::Store::get(self.nodes[i].store(), &id))
-                            {
-                                let from = self.by_key.get(&peer).copied();
-                                self.gossip(i, from.or(gossip_from), r.bytes().to_vec());
-                            }
+                        {
+                            let from = self.by_key.get(&peer).copied();
+                            self.gossip(i, from.or(gossip_from), r.bytes().to_vec());
+                        }
                     }
                     self.events[i].push(Output::GossipVerdict { peer, verdict, id });
                 }

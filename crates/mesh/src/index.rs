@@ -123,24 +123,26 @@ impl Index {
 
     fn enter_set(&mut self, id: &RecordId) {
         if let Some(m) = self.by_id.get_mut(id)
-            && m.tier.is_none() {
-                let t = m.flood_tier();
-                m.tier = Some(t);
-                let ts = &mut self.tiers[t as usize];
-                if ts.members.insert(m.short) {
-                    ts.digest ^= m.short;
-                }
+            && m.tier.is_none()
+        {
+            let t = m.flood_tier();
+            m.tier = Some(t);
+            let ts = &mut self.tiers[t as usize];
+            if ts.members.insert(m.short) {
+                ts.digest ^= m.short;
             }
+        }
     }
 
     fn leave_set(&mut self, id: &RecordId) {
         if let Some(m) = self.by_id.get_mut(id)
-            && let Some(t) = m.tier.take() {
-                let ts = &mut self.tiers[t as usize];
-                if ts.members.remove(&m.short) {
-                    ts.digest ^= m.short;
-                }
+            && let Some(t) = m.tier.take()
+        {
+            let ts = &mut self.tiers[t as usize];
+            if ts.members.remove(&m.short) {
+                ts.digest ^= m.short;
             }
+        }
     }
 
     fn newest_position(&self, author: &PublicKey) -> Option<RecordId> {

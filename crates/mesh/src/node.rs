@@ -323,11 +323,12 @@ impl<S: Store> Node<S> {
         }
         for id in receipts {
             if let Some(r) = node.store.get(&id)?
-                && let Body::Receipt { ids } = r.body() {
-                    for i in ids {
-                        node.remember_receipted(*i);
-                    }
+                && let Body::Receipt { ids } = r.body()
+            {
+                for i in ids {
+                    node.remember_receipted(*i);
                 }
+            }
         }
         Ok(node)
     }
@@ -534,9 +535,10 @@ impl<S: Store> Node<S> {
     fn contact_down(&mut self, now_ms: u64, peer: &PublicKey) {
         self.restore_in_flight(peer);
         if let Some(s) = self.sessions.remove(peer)
-            && s.view.is_some_and(|v| v.is_shore()) {
-                self.last_shore_ms = Some(now_ms);
-            }
+            && s.view.is_some_and(|v| v.is_shore())
+        {
+            self.last_shore_ms = Some(now_ms);
+        }
         self.peer_buckets.remove(peer);
     }
 
@@ -618,9 +620,10 @@ impl<S: Store> Node<S> {
             }
             Frame::Done { tier } => {
                 if let Some(s) = self.sessions.get_mut(&peer)
-                    && matches!(s.tiers[tier as usize], TierSync::Streaming { .. }) {
-                        s.tiers[tier as usize] = TierSync::Done;
-                    }
+                    && matches!(s.tiers[tier as usize], TierSync::Streaming { .. })
+                {
+                    s.tiers[tier as usize] = TierSync::Done;
+                }
             }
             Frame::Want { ids } => self.on_want(now_ms, peer, &ids)?,
             Frame::Offer { ids } => {
@@ -683,9 +686,10 @@ impl<S: Store> Node<S> {
                     .take(64)
                     .collect();
                 if let Some(s) = self.sessions.get_mut(&peer)
-                    && !keys.is_empty() {
-                        s.push_control(Frame::Keys { keys });
-                    }
+                    && !keys.is_empty()
+                {
+                    s.push_control(Frame::Keys { keys });
+                }
             }
             Frame::Keys { keys } => {
                 for k in keys.into_iter().take(64) {
@@ -804,9 +808,10 @@ impl<S: Store> Node<S> {
                 Side::Local => {
                     if let Some(id) = self.index.by_short(e)
                         && let Some(m) = self.index.get(&id)
-                            && m.tier.is_some() {
-                                s.queue_record((m.priority, m.created, id), 0);
-                            }
+                        && m.tier.is_some()
+                    {
+                        s.queue_record((m.priority, m.created, id), 0);
+                    }
                 }
                 Side::Remote => {
                     if s.want.len() < MAX_QUEUED_IDS {
@@ -937,9 +942,10 @@ impl<S: Store> Node<S> {
             };
             let id = u.id();
             if let (Some(p), Source::Sync(_)) = (source.peer(), source)
-                && let Some(s) = self.sessions.get_mut(&p) {
-                    s.known.insert(id);
-                }
+                && let Some(s) = self.sessions.get_mut(&p)
+            {
+                s.known.insert(id);
+            }
             if self.index.contains(&id) {
                 taken[i] = Taken::Held;
                 self.stats.duplicates += 1;
@@ -966,16 +972,16 @@ impl<S: Store> Node<S> {
             copies_of.push(copies);
             to_verify.push(u);
         }
-        if flooded
-            && let Some(p) = source.peer() {
-                self.penalise(now_ms, p, Offence::Flood);
-            }
+        if flooded && let Some(p) = source.peer() {
+            self.penalise(now_ms, p, Offence::Flood);
+        }
         if !unknown_keys.is_empty()
-            && let Some(s) = source.peer().and_then(|p| self.sessions.get_mut(&p)) {
-                s.push_control(Frame::WantKeys {
-                    hints: unknown_keys.into_iter().take(64).collect(),
-                });
-            }
+            && let Some(s) = source.peer().and_then(|p| self.sessions.get_mut(&p))
+        {
+            s.push_control(Frame::WantKeys {
+                hints: unknown_keys.into_iter().take(64).collect(),
+            });
+        }
         let mut records = Vec::new();
         let mut rec_idx = Vec::new();
         let mut rec_copies = Vec::new();
@@ -1231,10 +1237,12 @@ impl<S: Store> Node<S> {
             .records
             .first()
             .is_some_and(|(p, _, _)| *p <= haiqiao_proto::Priority::Control);
-        if can_send_records && urgent
-            && let Some(f) = self.records_frame(peer, max) {
-                return Some(f);
-            }
+        if can_send_records
+            && urgent
+            && let Some(f) = self.records_frame(peer, max)
+        {
+            return Some(f);
+        }
         let s = self.sessions.get_mut(peer)?;
         if !s.offer.is_empty() {
             let ids: Vec<u64> = s.offer.iter().take(ids_per_frame).copied().collect();
@@ -1252,10 +1260,12 @@ impl<S: Store> Node<S> {
         if let Some(f) = Self::symbols_frame(s, 0, max) {
             return Some((f, 0, 0));
         }
-        if can_send_records && !s.records.is_empty()
-            && let Some(f) = self.records_frame(peer, max) {
-                return Some(f);
-            }
+        if can_send_records
+            && !s.records.is_empty()
+            && let Some(f) = self.records_frame(peer, max)
+        {
+            return Some(f);
+        }
         let s = self.sessions.get_mut(peer)?;
         Self::symbols_frame(s, 1, max).map(|f| (f, 0, 0))
     }
