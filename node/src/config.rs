@@ -174,3 +174,48 @@ listen = "127.0.0.1:4680"
         max_frame_bytes = mesh.max_frame_bytes,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_configs_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let mut roles = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("configs/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let cfg =
+                    NodeConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                roles.push(cfg.role().expect("role"));
+            }
+        }
+        for r in [Role::Vessel, Role::Mediator, Role::Shore] {
+            assert!(
+                roles.contains(&r),
+                "configs/ has an example for {}",
+                r.name()
+            );
+        }
+    }
+
+    #[test]
+    fn init_templates_load_for_every_role() {
+        for r in [Role::Vessel, Role::Mediator, Role::Shore] {
+            let cfg =
+                NodeConfig::parse(&template(r, "浙岱渔03315 \"quoted\"")).expect("template parses");
+            assert_eq!(cfg.role().expect("role"), r);
+            assert_eq!(cfg.node.name, "浙岱渔03315 \"quoted\"");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_roles_are_refused() {
+        let good = template(Role::Vessel, "x");
+        assert!(NodeConfig::parse(&good.replace("[store]", "[store]\nmax_byte = 1")).is_err());
+        assert!(
+            NodeConfig::parse(&good.replace("role = \"vessel\"", "role = \"captain\"")).is_err()
+        );
+    }
+}
