@@ -9,6 +9,7 @@
 //! | GET | /api/v1/positions | newest position of each vessel |
 //! | POST | /api/v1/records | write a record (a `SubmitRequest`) |
 //! | POST | /api/v1/peers | dial a peer: `{"addr": "/ip4/…/tcp/…/p2p/…"}` |
+//! | POST | /api/v1/peers/disconnect | close the connections to a peer: `{"peer": "<node id>"}` |
 
 use axum::Json;
 use axum::Router;
@@ -121,11 +122,28 @@ async fn dial(
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct HangupRequest {
+    peer: String,
+}
+
+async fn hangup(
+    State(tx): State<mpsc::Sender<Command>>,
+    body: Result<Json<HangupRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, Reply> {
+    let Json(req) = body.map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))?;
+    match ask(&tx, |r| Command::Hangup(req.peer, r)).await? {
+        Ok(()) => Ok(Json(json!({ "disconnected": true }))),
+        Err(e) => Err(err(StatusCode::BAD_REQUEST, e)),
+    }
+}
+
 /// The router.
 pub(crate) fn router(tx: mpsc::Sender<Command>) -> Router {
     Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/peers", get(peers).post(dial))
+        .route("/api/v1/peers/disconnect", axum::routing::post(hangup))
         .route("/api/v1/inbox", get(inbox))
         .route("/api/v1/positions", get(positions))
         .route("/api/v1/records", axum::routing::post(submit))

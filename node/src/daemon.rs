@@ -45,6 +45,8 @@ pub(crate) enum Command {
     Positions(oneshot::Sender<Value>),
     /// Dial a peer's address.
     Dial(String, oneshot::Sender<Result<(), String>>),
+    /// Close the connections to a peer (hex node id).
+    Hangup(String, oneshot::Sender<Result<(), String>>),
 }
 
 /// Everything the daemon needs.
@@ -339,6 +341,13 @@ impl Daemon {
                 let r = match addr.parse::<haiqiao_net::Multiaddr>() {
                     Ok(a) => self.net.dial(a).await.map_err(|e| e.to_string()),
                     Err(e) => Err(format!("{addr:?} is not a multiaddr: {e}")),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Hangup(peer, reply) => {
+                let r = match peer.parse::<PublicKey>() {
+                    Ok(p) => self.net.disconnect(p, now).await.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("{peer:?} is not a node id (64 hex digits)")),
                 };
                 let _ = reply.send(r);
             }

@@ -11,6 +11,7 @@ mod daemon;
 mod demo;
 mod json;
 mod keys;
+pub mod local;
 
 use std::ffi::OsString;
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::procs::Proc;
+use crate::procs::{Proc, init};
 
 fn text_to_everyone(t: &str) -> serde_json::Value {
     json!({ "kind": "text", "text": t, "dest": "everyone" })
@@ -12,7 +12,7 @@ fn text_to_everyone(t: &str) -> serde_json::Value {
 fn chain(base: &std::path::Path, roles: &[&str]) -> Vec<Proc> {
     let mut nodes: Vec<Proc> = Vec::new();
     for (i, role) in roles.iter().enumerate() {
-        let mut p = Proc::init(base, &format!("n{i}"), role, &format!("127.0.0.{}", i + 2));
+        let mut p = init(base, &format!("n{i}"), role, &format!("127.0.0.{}", i + 2));
         let peers = nodes
             .last()
             .map(|prev| vec![prev.p2p.clone()])
@@ -55,16 +55,16 @@ fn a_distress_crosses_a_chain_of_five_processes() {
 fn records_on_both_sides_of_a_partition_arrive_after_it_heals() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Two islands: a–b and c–d.
-    let mut a = Proc::init(dir.path(), "a", "vessel", "127.0.1.2");
+    let mut a = init(dir.path(), "a", "vessel", "127.0.1.2");
     a.configure(&[], "");
     a.start();
-    let mut b = Proc::init(dir.path(), "b", "vessel", "127.0.1.3");
+    let mut b = init(dir.path(), "b", "vessel", "127.0.1.3");
     b.configure(&[a.p2p.clone()], "");
     b.start();
-    let mut c = Proc::init(dir.path(), "c", "vessel", "127.0.1.4");
+    let mut c = init(dir.path(), "c", "vessel", "127.0.1.4");
     c.configure(&[], "");
     c.start();
-    let mut d = Proc::init(dir.path(), "d", "vessel", "127.0.1.5");
+    let mut d = init(dir.path(), "d", "vessel", "127.0.1.5");
     d.configure(&[c.p2p.clone()], "");
     d.start();
     a.wait_peers(1);
@@ -97,10 +97,10 @@ fn records_on_both_sides_of_a_partition_arrive_after_it_heals() {
 #[test]
 fn a_relay_killed_and_restarted_still_delivers_and_the_receipt_frees_its_copy() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut boat = Proc::init(dir.path(), "boat", "vessel", "127.0.2.2");
+    let mut boat = init(dir.path(), "boat", "vessel", "127.0.2.2");
     boat.configure(&[], "");
     boat.start();
-    let mut relay = Proc::init(dir.path(), "relay", "vessel", "127.0.2.3");
+    let mut relay = init(dir.path(), "relay", "vessel", "127.0.2.3");
     relay.configure(&[boat.p2p.clone()], "");
     relay.start();
     relay.wait_peers(1);
@@ -115,7 +115,7 @@ fn a_relay_killed_and_restarted_still_delivers_and_the_receipt_frees_its_copy() 
     boat.stop();
     // ... is killed without warning, and comes back pointing at the shore.
     relay.kill9();
-    let mut shore = Proc::init(dir.path(), "shore", "shore", "127.0.2.4");
+    let mut shore = init(dir.path(), "shore", "shore", "127.0.2.4");
     shore.configure(&[], "");
     shore.start();
     relay.configure(&[shore.p2p.clone()], "");
@@ -130,4 +130,20 @@ fn a_relay_killed_and_restarted_still_delivers_and_the_receipt_frees_its_copy() 
     );
     relay.stop();
     shore.stop();
+}
+
+#[test]
+fn the_demo_plays_its_day_and_exits_zero() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_haiqiao-test-node"))
+        .args(["demo", "--once"])
+        .output()
+        .expect("run the demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("every step happened as scripted"), "{text}");
+    assert!(text.contains("MAYDAY flooding"), "{text}");
 }

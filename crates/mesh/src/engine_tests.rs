@@ -410,3 +410,26 @@ fn copies_handed_over_come_back_if_the_contact_drops_before_custody() {
     m.run(10, 1000);
     assert!(m.nodes[1].holds(&r.id()));
 }
+
+#[test]
+fn a_record_written_between_contact_up_and_hello_still_crosses() {
+    let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
+    // Only the sync protocol can carry it.
+    m.gossip = false;
+    m.connect(0, 1, None);
+    // The hellos are in transit when the record is written.
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: "just now".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&r.id()), "the record crossed by offer");
+}

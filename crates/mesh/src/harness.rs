@@ -38,6 +38,8 @@ pub struct Mesh {
     pub frame_bytes: u64,
     /// Gossip bytes carried so far.
     pub gossip_bytes: u64,
+    /// Whether live gossip is emulated (on by default).
+    pub gossip: bool,
 }
 
 impl Mesh {
@@ -60,6 +62,7 @@ impl Mesh {
             flights: 0,
             frame_bytes: 0,
             gossip_bytes: 0,
+            gossip: true,
         };
         for (i, role) in roles.iter().enumerate() {
             let key = Keypair::from_seed(&[i as u8 + 1; 32]);
@@ -172,6 +175,9 @@ impl Mesh {
     }
 
     fn gossip(&mut self, from: usize, except: Option<usize>, bytes: Vec<u8>) {
+        if !self.gossip {
+            return;
+        }
         let neighbours: Vec<usize> = self
             .links
             .iter()

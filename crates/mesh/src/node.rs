@@ -1094,12 +1094,14 @@ impl<S: Store> Node<S> {
             if Some(*p) == source.peer() || s.known.contains(&r.id()) {
                 continue;
             }
-            if let Some(view) = s.view {
-                let offer =
-                    m.is_flood() || routing::handoff(&self.cfg, &m, my_age, &view) != Handoff::No;
-                if offer && s.offer.len() < MAX_QUEUED_IDS {
-                    s.offer.insert(m.short);
-                }
+            // Flood records are offered even before the peer's hello has arrived: the
+            // reconciliation that follows it covers only what was held at contact up.
+            let offer = m.is_flood()
+                || s.view.is_some_and(|view| {
+                    routing::handoff(&self.cfg, &m, my_age, &view) != Handoff::No
+                });
+            if offer && s.offer.len() < MAX_QUEUED_IDS {
+                s.offer.insert(m.short);
             }
         }
         if let Body::Receipt { ids } = r.body() {
