@@ -331,3 +331,74 @@ pub(crate) fn sync(opts: &SyncOpts) -> anyhow::Result<serde_json::Value> {
         "statistic": "median over reps (different missing records each)",
     }))
 }
+
+/// Daemons on loopback: how long a distress takes to cross a chain of five `haiqiao`
+/// processes, and how many records per second one node relays.
+pub(crate) fn chain(samples: usize, relay_records: usize) -> anyhow::Result<serde_json::Value> {
+    use crate::local::Proc;
+    let exe = std::env::current_exe()?;
+    let dir = tempfile::tempdir()?;
+    // A chain of five, each dialling its predecessor.
+    let mut nodes: Vec<Proc> = Vec::new();
+    for i in 0..5 {
+        let mut p = Proc::init(
+            &exe,
+            dir.path(),
+            &format!("c{i}"),
+            "vessel",
+            &format!("127.0.78.{}", i + 2),
+        );
+        p.configure(&[], "");
+        p.start();
+        if let Some(prev) = nodes.last() {
+            p.dial(&prev.p2p);
+            p.wait_peers(1);
+        }
+        nodes.push(p);
+    }
+    let mut times = Vec::new();
+    for k in 0..samples.max(1) {
+        let t = Instant::now();
+        let id = nodes[0].submit(json!({"kind": "distress", "nature": "sinking", "persons": 5, "text": format!("drill {k}")}));
+        let needle = format!("delivered distress {id}");
+        nodes[4].wait_line(|l| l == needle);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    for n in &mut nodes {
+        n.stop();
+    }
+    // One relay: a boat that wrote `relay_records` records while alone meets the relay, which
+    // is already in contact with a third boat; count until the third boat has them all.
+    let mut a = Proc::init(&exe, dir.path(), "ra", "vessel", "127.0.79.2");
+    let mut r = Proc::init(&exe, dir.path(), "rr", "vessel", "127.0.79.3");
+    let mut b = Proc::init(&exe, dir.path(), "rb", "vessel", "127.0.79.4");
+    for p in [&mut a, &mut r, &mut b] {
+        p.configure(&[], "");
+        p.start();
+    }
+    for i in 0..relay_records {
+        a.submit(json!({"kind": "text", "dest": "everyone", "text": format!("报平安 {i}")}));
+    }
+    b.dial(&r.p2p);
+    b.wait_peers(1);
+    let t = Instant::now();
+    r.dial(&a.p2p);
+    b.wait_until(|seen| {
+        seen.iter()
+            .filter(|l| l.starts_with("delivered text "))
+            .count()
+            >= relay_records
+    });
+    let relay_s = t.elapsed().as_secs_f64();
+    for p in [&mut a, &mut r, &mut b] {
+        p.stop();
+    }
+    let mut sorted = times.clone();
+    Ok(json!({
+        "chain_of_five_distress_ms": { "median": (median(&mut sorted) * 10.0).round() / 10.0, "samples": times.len(),
+            "all": times.iter().map(|t| (t * 10.0).round() / 10.0).collect::<Vec<_>>() },
+        "relay": { "records": relay_records, "seconds": (relay_s * 1000.0).round() / 1000.0,
+            "records_per_s": (relay_records as f64 / relay_s).round() },
+        "transport": "TCP on 127.0.0.0/8, debug or release as built",
+    }))
+}

@@ -245,6 +245,18 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         reps: usize,
     },
+    /// Daemons on loopback: a distress across a chain of five, records relayed per second.
+    Chain {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Distress calls to time across the chain.
+        #[arg(long, default_value_t = 9)]
+        samples: usize,
+        /// Records for the relay measurement.
+        #[arg(long, default_value_t = 1500)]
+        relay_records: usize,
+    },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {
         /// Print JSON.

@@ -286,6 +286,14 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                 }
             })
         }
+        BenchCommand::Chain {
+            json,
+            samples,
+            relay_records,
+        } => {
+            let v = bench::chain(samples, relay_records)?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;
             print_json_or(json, &v, || {
