@@ -254,7 +254,7 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 9)]
         samples: usize,
         /// Records for the relay measurement.
-        #[arg(long, default_value_t = 1500)]
+        #[arg(long, default_value_t = 500)]
         relay_records: usize,
     },
     /// Bytes and round trips of the sync protocol, engine against engine.

@@ -218,6 +218,9 @@ enum Taken {
     Invalid,
 }
 
+/// How long after contact up new flood records are also offered on the sync stream.
+const FLOOD_OFFER_WINDOW_MS: u64 = 10_000;
+
 /// The highest shore age a hello reports (about 45 days: "long ago or never").
 const MAX_SHORE_AGE_MIN: u32 = 65_535;
 
@@ -1094,9 +1097,12 @@ impl<S: Store> Node<S> {
             if Some(*p) == source.peer() || s.known.contains(&r.id()) {
                 continue;
             }
-            // Flood records are offered even before the peer's hello has arrived: the
-            // reconciliation that follows it covers only what was held at contact up.
-            let offer = m.is_flood()
+            // Flood records are offered in a contact's first seconds, even before the peer's
+            // hello has arrived: the reconciliation covers only what was held at contact up,
+            // and live gossip reaches a new peer only once its topic mesh has formed (a
+            // heartbeat later). After that gossip carries them, without a frame per record.
+            let offer = (m.is_flood()
+                && now_ms.saturating_sub(s.started_ms) < FLOOD_OFFER_WINDOW_MS)
                 || s.view.is_some_and(|view| {
                     routing::handoff(&self.cfg, &m, my_age, &view) != Handoff::No
                 });

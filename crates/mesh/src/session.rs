@@ -53,6 +53,8 @@ pub(crate) struct Session {
     /// Pacing allowance in bytes (may go negative by one frame).
     pub(crate) allowance: i64,
     pub(crate) paced_at_ms: u64,
+    /// When the contact came up.
+    pub(crate) started_ms: u64,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -83,6 +85,7 @@ impl Session {
             in_flight: BTreeMap::new(),
             allowance: 0,
             paced_at_ms: now_ms,
+            started_ms: now_ms,
         }
     }
 
