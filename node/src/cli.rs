@@ -96,6 +96,11 @@ pub(crate) enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// The fleet simulator.
+    Sim {
+        #[command(subcommand)]
+        what: SimCommand,
+    },
     /// Measurements to run on the boat's own hardware.
     Bench {
         #[command(subcommand)]
@@ -216,6 +221,24 @@ pub(crate) enum SendCommand {
         /// A safety message (sent with pair-alert priority).
         #[arg(long)]
         safety: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SimCommand {
+    /// Run a scenario: haiqiao's routing against the baselines and the oracle.
+    Run {
+        /// The scenario file (simulations/<name>.toml).
+        scenario: PathBuf,
+        /// Seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write CSV tables, plots and the contact plan here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 

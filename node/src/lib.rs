@@ -17,7 +17,7 @@ use std::ffi::OsString;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{BenchCommand, Cli, Command, SendCommand, Target};
+use cli::{BenchCommand, Cli, Command, SendCommand, SimCommand, Target};
 use haiqiao_proto::Role;
 use serde_json::{Value, json};
 
@@ -90,6 +90,15 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
         }
         Command::Demo { once } => demo::run(once),
         Command::Bench { what } => bench_cmd(what),
+        Command::Sim {
+            what:
+                SimCommand::Run {
+                    scenario,
+                    seed,
+                    out,
+                    json,
+                },
+        } => sim_run(&scenario, seed, out.as_deref(), json),
     }
 }
 
@@ -304,6 +313,44 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
             })
         }
     }
+}
+
+fn sim_run(
+    scenario: &std::path::Path,
+    seed: Option<u64>,
+    out: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(1)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = haiqiao_sim::run_scenario(scenario, seed, out, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .with_context(|| format!("running {}", scenario.display()))?;
+    bar.finish_and_clear();
+    let v = serde_json::to_value(&report)?;
+    print_json_or(json, &v, || {
+        for (router, classes) in v["routers"].as_object().into_iter().flatten() {
+            for (class, m) in classes.as_object().into_iter().flatten() {
+                println!(
+                    "{router:>15} {class:>12}  delivery {:>6}  vs oracle {:>6}  latency/oracle {:>6}  overhead {:>8}",
+                    m["delivery_ratio"],
+                    m["delivery_vs_oracle"],
+                    m["latency_median_vs_oracle"],
+                    m["overhead_ratio"]
+                );
+            }
+        }
+    })
 }
 
 fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
