@@ -175,7 +175,7 @@ pub struct LinkClass {
 
 /// Shore stations' internet bridge: every pair of shore stations is linked all the time.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Internet {
     /// Rate, bits per second.
     pub rate_bps: u32,
@@ -191,7 +191,7 @@ impl Default for Internet {
 
 /// Caps on simultaneous radio links: a radio keeps only so many sessions (the nearest first).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Radio {
     /// Most links per boat.
     pub vessel_links: usize,
@@ -260,7 +260,7 @@ fn mediation_h() -> f64 {
 
 /// Which routers run.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Routers {
     /// Router names: direct, epidemic, spray_and_wait, prophet, haiqiao.
     pub run: Vec<String>,
