@@ -280,6 +280,14 @@ impl<'w> Net<'w> {
         end
     }
 
+    /// How far ahead of now the direction from `from` on `contact` is booked, ms.
+    pub(crate) fn backlog_ms(&self, contact: u32, from: NodeIdx) -> u64 {
+        let c = &self.w.contacts[contact as usize];
+        self.dirs[contact as usize][usize::from(from != c.a)]
+            .busy_until
+            .saturating_sub(self.now)
+    }
+
     /// Whether the direction from `from` on `contact` is idle.
     pub(crate) fn idle(&self, contact: u32, from: NodeIdx) -> bool {
         let c = &self.w.contacts[contact as usize];
