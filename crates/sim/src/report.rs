@@ -381,3 +381,90 @@ pub(crate) fn goals(routers: &BTreeMap<String, BTreeMap<String, ClassMetrics>>) 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Net;
+    use crate::oracle::tests::world;
+    use crate::traffic::{Msg, NodeKind, What};
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile(&[7], 0.95), Some(7));
+        assert_eq!(quantile(&[1, 2, 3, 4], 0.5), Some(2));
+        assert_eq!(quantile(&(1..=100).collect::<Vec<_>>(), 0.95), Some(95));
+    }
+
+    #[test]
+    fn class_figures_follow_their_definitions() {
+        let mut w = world(&[NodeKind::Shore, NodeKind::Vessel], &[], 100);
+        for t in [0, 1000, 2000] {
+            w.msgs.push(Msg {
+                src: 1,
+                created_ms: t,
+                ttl_min: 60,
+                what: What::Report,
+            });
+        }
+        let mut net = Net::new(&w, 1.0, crate::scenario::DEFAULT_EPOCH_S);
+        // Item 0 delivered after 10 s (oracle: 5 s); item 1 delivered though the oracle says
+        // it cannot be; item 2 deliverable (oracle 4 s) but not delivered.
+        net.log.delivered[0] = Some((10_000, 0));
+        net.log.delivered[1] = Some((3_000, 0));
+        net.log.relays[Class::ShoreBound as usize] = 5;
+        net.log.record_bytes[Class::ShoreBound as usize] = 500;
+        let oracle = [Some(5_000), None, Some(6_000)];
+        let m = &class_metrics(&net.log, &oracle, 0)["shore_bound"];
+        assert_eq!((m.created, m.delivered, m.oracle_deliverable), (3, 2, 2));
+        assert_eq!(m.delivery_ratio, Some(0.6667));
+        assert_eq!(m.delivery_vs_oracle, Some(0.5));
+        assert_eq!(m.beats_oracle, 1);
+        assert_eq!(m.latency_median_vs_oracle, Some(2.0));
+        assert_eq!(m.overhead_ratio, Some(1.5));
+        assert_eq!(m.bytes_per_delivered, Some(250.0));
+        assert_eq!(m.latency_median_s, Some(2.0));
+    }
+
+    #[test]
+    fn goals_compare_the_engine_with_the_oracle_and_the_baselines() {
+        let m = |d: f64, o: f64| ClassMetrics {
+            created: 10,
+            delivered: 10,
+            oracle_deliverable: 10,
+            delivery_ratio: Some(d),
+            delivery_vs_oracle: Some(d),
+            latency_median_s: None,
+            latency_p95_s: None,
+            oracle_latency_median_s: None,
+            latency_median_vs_oracle: Some(1.05),
+            latency_p95_vs_oracle: None,
+            relayed: 0,
+            overhead_ratio: Some(o),
+            bytes_per_delivered: None,
+            beats_oracle: 0,
+        };
+        let mut routers = BTreeMap::new();
+        for (r, d, o) in [
+            ("haiqiao", 0.99, 9.0),
+            ("epidemic", 1.0, 50.0),
+            ("spray_and_wait", 0.9, 8.0),
+        ] {
+            let mut c = BTreeMap::new();
+            c.insert("distress".to_owned(), m(d, o));
+            c.insert("shore_bound".to_owned(), m(d, o));
+            routers.insert(r.to_owned(), c);
+        }
+        let g = goals(&routers);
+        let met = |name: &str| g.iter().find(|x| x.goal.starts_with(name)).map(|x| x.met);
+        assert_eq!(met("distress delivery_vs_oracle"), Some(false));
+        assert_eq!(met("distress latency_median_vs_oracle"), Some(true));
+        assert_eq!(met("shore_bound delivery_vs_oracle"), Some(true));
+        assert_eq!(met("shore_bound overhead_ratio"), Some(true), "9 <= 50 / 5");
+        assert_eq!(
+            met("shore_bound delivery_ratio, overhead_ratio vs best"),
+            Some(false)
+        );
+    }
+}
