@@ -433,3 +433,42 @@ fn a_record_written_between_contact_up_and_hello_still_crosses() {
     m.run(10, 1000);
     assert!(m.nodes[1].holds(&r.id()), "the record crossed by offer");
 }
+
+#[test]
+fn a_vessel_linked_to_shore_never_passes_for_a_shore_station() {
+    let mut m = Mesh::new(&[Role::Vessel, Role::Shore], MeshConfig::default(), T0);
+    assert_eq!(m.nodes[0].shore_age_min(T0), 65_535, "never at shore");
+    m.connect(0, 1, None);
+    m.run(10, 100);
+    assert_eq!(m.nodes[0].shore_age_min(m.now_ms), 1);
+    assert_eq!(m.nodes[1].shore_age_min(m.now_ms), 0);
+    m.disconnect(0, 1);
+    assert_eq!(
+        m.nodes[0].shore_age_min(m.now_ms),
+        1,
+        "just left shore: still not 0"
+    );
+}
+
+#[test]
+fn shore_stations_do_not_pass_shore_bound_records_to_each_other() {
+    let mut m = Mesh::new(&[Role::Shore, Role::Shore], MeshConfig::default(), T0);
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: "at shore".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(
+        !m.nodes[1].holds(&r.id()),
+        "the record has reached shore already"
+    );
+}

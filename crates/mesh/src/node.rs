@@ -408,15 +408,20 @@ impl<S: Store> Node<S> {
         if self.role == Role::Shore {
             return 0;
         }
+        // A vessel never reports 0, which means "is a shore station": a vessel that reported
+        // 0 while linked to shore was taken for a station by its peers (found by the
+        // simulator: shore-bound records were "delivered" to boats in harbour).
         if self
             .sessions
             .values()
             .any(|s| s.view.is_some_and(|v| v.is_shore()))
         {
-            return 0;
+            return 1;
         }
         match self.last_shore_ms {
-            Some(t) => (now_ms.saturating_sub(t) / 60_000).min(u64::from(MAX_SHORE_AGE_MIN)) as u32,
+            Some(t) => {
+                (now_ms.saturating_sub(t) / 60_000).clamp(1, u64::from(MAX_SHORE_AGE_MIN)) as u32
+            }
             None => MAX_SHORE_AGE_MIN,
         }
     }
