@@ -248,7 +248,7 @@ pub fn earliest_arrivals(
 pub(crate) mod tests {
     use super::*;
     use crate::rng::Rng;
-    use crate::world::{Contact, ContactEvent, NodeInfo};
+    use crate::world::{Contact, NodeInfo};
 
     /// A world of `kinds` with these contacts (a, b, up s, down s).
     pub(crate) fn world(
@@ -278,26 +278,7 @@ pub(crate) mod tests {
                 down_ms: down * 1000,
             })
             .collect();
-        cs.sort_by_key(|c| (c.up_ms, c.a, c.b, c.down_ms));
-        let mut events: Vec<ContactEvent> = cs
-            .iter()
-            .enumerate()
-            .flat_map(|(i, c)| {
-                [
-                    ContactEvent {
-                        t: c.up_ms,
-                        up: true,
-                        contact: i as u32,
-                    },
-                    ContactEvent {
-                        t: c.down_ms,
-                        up: false,
-                        contact: i as u32,
-                    },
-                ]
-            })
-            .collect();
-        events.sort();
+        let events = crate::world::plan_events(&mut cs);
         World {
             nodes,
             contacts: cs,

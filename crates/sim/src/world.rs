@@ -695,26 +695,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         close(&mut contacts, k, o, duration_ms);
     }
     contacts.retain(|c| c.down_ms > c.up_ms);
-    contacts.sort_by_key(|c| (c.up_ms, c.a, c.b, c.down_ms));
-    let mut events: Vec<ContactEvent> = contacts
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| {
-            [
-                ContactEvent {
-                    t: c.up_ms,
-                    up: true,
-                    contact: i as u32,
-                },
-                ContactEvent {
-                    t: c.down_ms,
-                    up: false,
-                    contact: i as u32,
-                },
-            ]
-        })
-        .collect();
-    events.sort();
+    let events = plan_events(&mut contacts);
     msgs.sort_by_key(|m| m.created_ms);
     World {
         nodes,
@@ -757,6 +738,32 @@ pub fn one_events(w: &World) -> String {
         ));
     }
     s
+}
+
+/// Puts contacts in plan order (up time, then endpoints) and returns their up and down events,
+/// sorted: the one place the contact plan is turned into events.
+pub(crate) fn plan_events(contacts: &mut [Contact]) -> Vec<ContactEvent> {
+    contacts.sort_by_key(|c| (c.up_ms, c.a, c.b, c.down_ms));
+    let mut events: Vec<ContactEvent> = contacts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            [
+                ContactEvent {
+                    t: c.up_ms,
+                    up: true,
+                    contact: i as u32,
+                },
+                ContactEvent {
+                    t: c.down_ms,
+                    up: false,
+                    contact: i as u32,
+                },
+            ]
+        })
+        .collect();
+    events.sort();
+    events
 }
 
 #[cfg(test)]
