@@ -52,6 +52,12 @@ pub struct MeshConfig {
     pub max_peers: usize,
     /// How often expired records are swept, ms. Default 60,000.
     pub sweep_interval_ms: u64,
+    /// Records per second accepted from one author that holds no certificate, when the node
+    /// enforces certificates (it has trust anchors). Distress is exempt. Default 2: a boat
+    /// reports its position every few minutes, so an honest uncertified boat never meets it.
+    pub uncertified_author_records_per_s: u32,
+    /// Burst of records accepted from one uncertified author. Default 100.
+    pub uncertified_author_records_burst: u32,
 }
 
 impl Default for MeshConfig {
@@ -77,6 +83,8 @@ impl Default for MeshConfig {
             ban_ms: 10 * 60 * 1000,
             max_peers: 32,
             sweep_interval_ms: 60_000,
+            uncertified_author_records_per_s: 2,
+            uncertified_author_records_burst: 100,
         }
     }
 }

@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use haiqiao_proto::wire::{Carried, Frame, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
-    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, PublicKey, Record, RecordError,
+    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Priority, PublicKey, Record, RecordError,
     RecordId, Role, Timestamp, Unverified, verify_batch,
 };
 
@@ -45,6 +45,7 @@ use crate::riblt::{Decoder, Encoder, Side, Symbol};
 use crate::routing::{self, Handoff, PeerView};
 use crate::session::{MAX_IN_FLIGHT_FRAMES, MAX_QUEUED_IDS, Session, TierSync};
 use crate::store::{InsertOutcome, Refusal, Store, StoreError, Summary};
+use crate::trust::TrustPolicy;
 
 /// Something that happened, for the engine to act on.
 #[derive(Debug, Clone)]
@@ -153,6 +154,9 @@ pub enum MeshError {
     /// The store refused the record.
     #[error("store refused the record: {0:?}")]
     Refused(Refusal),
+    /// The author's key is revoked (only distress is taken from a revoked key).
+    #[error("the author's key is revoked")]
+    Revoked,
 }
 
 /// Counters, for status and metrics.
@@ -190,6 +194,10 @@ pub struct Stats {
     pub submitted: u64,
     /// Penalties given.
     pub penalties: u64,
+    /// Receipts stored whose author is not a certified shore station: they freed nothing.
+    pub receipts_not_counted: u64,
+    /// Records refused because their author's key is revoked.
+    pub refused_revoked: u64,
 }
 
 /// Where a record came from.
@@ -250,6 +258,7 @@ pub struct Node<S: Store> {
     next_sweep_ms: u64,
     out: VecDeque<Output>,
     stats: Stats,
+    trust: TrustPolicy,
 }
 
 /// Symbols a streamer sends before the decoder first asks for more; both sides compute it
@@ -302,6 +311,7 @@ impl<S: Store> Node<S> {
             next_sweep_ms: now_ms,
             out: VecDeque::new(),
             stats: Stats::default(),
+            trust: TrustPolicy::default(),
             key,
             cfg,
         };
@@ -339,6 +349,69 @@ impl<S: Store> Node<S> {
     /// Sets the groups this node belongs to (for group-addressed texts).
     pub fn set_groups(&mut self, groups: Vec<u32>) {
         self.groups = groups;
+    }
+
+    /// Replaces what the engine knows of certificates (see [`TrustPolicy`]). Call it when
+    /// trust changes; the node's fleet projections compute it. Receipts already held are
+    /// judged again: those of newly certified shore stations free the copies they name now,
+    /// and only counted receipts make the node refuse the records they name.
+    pub fn set_trust(&mut self, trust: TrustPolicy) -> Result<(), StoreError> {
+        if trust == self.trust {
+            return Ok(());
+        }
+        self.trust = trust;
+        self.receipted.clear();
+        self.receipted_order.clear();
+        let receipts = self.store.by_kind(
+            haiqiao_proto::Kind::Receipt,
+            Timestamp(0),
+            Timestamp(u32::MAX),
+            usize::MAX,
+        )?;
+        for r in receipts {
+            if let Body::Receipt { ids } = r.body()
+                && self.trust.receipt_counts(&r.author())
+            {
+                self.apply_receipt(ids)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the engine knows of certificates.
+    pub fn trust(&self) -> &TrustPolicy {
+        &self.trust
+    }
+
+    /// Takes in a record signed elsewhere by `author` (an authority's certificate issued on
+    /// an offline key, say) as if it had been written here: verified, stored and carried.
+    /// Returns the record, or why it was refused.
+    pub fn import(
+        &mut self,
+        now_ms: u64,
+        author: PublicKey,
+        bytes: &[u8],
+    ) -> Result<Record, MeshError> {
+        let r = Unverified::decode(bytes)?.verify_with_key(&author, now_ms / 1000)?;
+        if self.trust.refuses(&r.author()) && !(r.priority() == Priority::Distress) {
+            return Err(MeshError::Revoked);
+        }
+        self.ring.insert(author);
+        match self.store.insert(&r)? {
+            InsertOutcome::Stored { evicted } => {
+                for e in evicted {
+                    self.index.remove(&e);
+                }
+                let copies = routing::initial_copies(&self.cfg, &r.envelope().dest);
+                self.index
+                    .insert(r.id(), Meta::new(&Summary::of(&r), copies));
+                self.after_store(now_ms, &r, Source::Local)?;
+                self.pump_all(now_ms);
+                Ok(r)
+            }
+            InsertOutcome::Duplicate | InsertOutcome::Superseded => Ok(r),
+            InsertOutcome::Refused(why) => Err(MeshError::Refused(why)),
+        }
     }
 
     /// Makes sure the next sequence number is at least `seq` (the daemon persists its
@@ -887,10 +960,13 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
-    fn author_allows(&mut self, author: KeyHint, now_ms: u64) -> bool {
+    fn author_allows(&mut self, author: KeyHint, distress: bool, now_ms: u64) -> bool {
         if author == self.hint {
             return true;
         }
+        // Uncertified authors share the tighter quota; a distress is carried whatever its
+        // author (it still counts against the ordinary one).
+        let full = distress || self.trust.full_quota(&author);
         if !self.author_buckets.contains_key(&author)
             && self.author_buckets.len() >= self.cfg.max_tracked_authors
         {
@@ -904,7 +980,14 @@ impl<S: Store> Node<S> {
                 self.author_buckets.remove(&k);
             }
         }
-        let (rate, burst) = (self.cfg.author_records_per_s, self.cfg.author_records_burst);
+        let (rate, burst) = if full {
+            (self.cfg.author_records_per_s, self.cfg.author_records_burst)
+        } else {
+            (
+                self.cfg.uncertified_author_records_per_s,
+                self.cfg.uncertified_author_records_burst,
+            )
+        };
         self.author_buckets
             .entry(author)
             .or_insert_with(|| Bucket::full(burst, now_ms))
@@ -973,7 +1056,8 @@ impl<S: Store> Node<S> {
                 }
                 continue;
             }
-            if !self.author_allows(author, now_ms) {
+            let distress = u.envelope().body.priority() == Priority::Distress;
+            if !self.author_allows(author, distress, now_ms) {
                 continue;
             }
             verify_idx.push(i);
@@ -999,6 +1083,9 @@ impl<S: Store> Node<S> {
             .zip(copies_of)
         {
             match r {
+                Ok(r) if self.trust.refuses(&r.author()) && !(r.priority() == Priority::Distress) => {
+                    self.stats.refused_revoked += 1;
+                }
                 Ok(r) => {
                     records.push(r);
                     rec_idx.push(i);
@@ -1074,6 +1161,22 @@ impl<S: Store> Node<S> {
         }
     }
 
+    /// A counted receipt: remember the ids it names and free the copies held of them.
+    fn apply_receipt(&mut self, ids: &[RecordId]) -> Result<(), StoreError> {
+        for id in ids {
+            self.remember_receipted(*id);
+            let free = self.index.get(id).is_some_and(|m| {
+                !m.is_flood() && !routing::is_for_me(&m.dest, &self.hint, self.role, &self.groups)
+            });
+            if free && self.store.remove(id)? {
+                self.index.remove(id);
+                self.stats.freed_by_receipt += 1;
+                self.out.push_back(Output::Freed(*id));
+            }
+        }
+        Ok(())
+    }
+
     /// What follows a new record: delivery, gossip, offers, receipts.
     fn after_store(&mut self, now_ms: u64, r: &Record, source: Source) -> Result<(), StoreError> {
         let env = r.envelope();
@@ -1116,17 +1219,10 @@ impl<S: Store> Node<S> {
             }
         }
         if let Body::Receipt { ids } = r.body() {
-            for id in ids.clone() {
-                self.remember_receipted(id);
-                let free = self.index.get(&id).is_some_and(|m| {
-                    !m.is_flood()
-                        && !routing::is_for_me(&m.dest, &self.hint, self.role, &self.groups)
-                });
-                if free && self.store.remove(&id)? {
-                    self.index.remove(&id);
-                    self.stats.freed_by_receipt += 1;
-                    self.out.push_back(Output::Freed(id));
-                }
+            if self.trust.receipt_counts(&r.author()) {
+                self.apply_receipt(ids)?;
+            } else {
+                self.stats.receipts_not_counted += 1;
             }
         }
         if self.role == Role::Shore
