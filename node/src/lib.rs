@@ -6,12 +6,14 @@ mod api;
 mod bench;
 mod cli;
 mod client;
+mod commands;
 mod config;
 mod daemon;
 mod demo;
 mod json;
 mod keys;
 pub mod local;
+mod workflows;
 
 use std::ffi::OsString;
 
@@ -88,6 +90,36 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
                 println!("counters {}", v["stats"]);
             })
         }
+        Command::Pair {
+            target,
+            partner,
+            leave,
+        } => commands::pair(&target, partner, leave),
+        Command::PairAlert {
+            target,
+            alert,
+            partner,
+            lat,
+            lon,
+            text,
+        } => commands::pair_alert(&target, alert, partner, lat, lon, text),
+        Command::Distress { target, what } => commands::distress(&target, what),
+        Command::Duty {
+            target,
+            area,
+            category,
+            hours,
+            daily,
+            off,
+        } => commands::duty(&target, area, category, hours, daily, off),
+        Command::Case { target, what } => commands::case(&target, what),
+        Command::Trust { target, key } => commands::trust(&target, &key),
+        Command::Timeline {
+            target,
+            after,
+            limit,
+        } => commands::timeline(&target, after, limit),
+        Command::Authority { what } => commands::authority(what),
         Command::Demo { once } => demo::run(once),
         Command::Bench { what } => bench_cmd(what),
         Command::Sim {
@@ -102,7 +134,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
     }
 }
 
-fn api(t: &Target) -> anyhow::Result<client::Api> {
+pub(crate) fn api(t: &Target) -> anyhow::Result<client::Api> {
     if let Some(a) = &t.api {
         return Ok(client::Api::new(a));
     }
@@ -254,6 +286,7 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
         data_dir: cfg.node.data_dir.clone(),
         store: cfg.store.clone(),
         mesh: cfg.mesh.clone(),
+        fleet: cfg.fleet.clone(),
         net: cfg.net.clone(),
         api: cfg.api.listen,
         inbox_capacity: cfg.api.inbox_capacity,
@@ -353,7 +386,7 @@ fn sim_run(
     })
 }
 
-fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
+pub(crate) fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(v)?);
     } else {

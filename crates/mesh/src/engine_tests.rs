@@ -552,7 +552,10 @@ fn a_certified_shore_receipt_frees_copies_and_a_revoked_one_does_not() {
         p.revoked.insert(m.key(2));
         p
     });
-    assert!(m.nodes[1].holds(&id), "a revoked shore station frees nothing");
+    assert!(
+        m.nodes[1].holds(&id),
+        "a revoked shore station frees nothing"
+    );
 }
 
 #[test]
@@ -588,8 +591,14 @@ fn records_of_a_revoked_key_are_refused_but_its_distress_is_carried() {
     m.drain(0, None);
     m.connect(0, 1, None);
     m.run(10, 1000);
-    assert!(m.nodes[1].holds(&sos.id()), "distress carried whatever its author");
-    assert!(!m.nodes[1].holds(&text.id()), "a revoked key's text refused");
+    assert!(
+        m.nodes[1].holds(&sos.id()),
+        "distress carried whatever its author"
+    );
+    assert!(
+        !m.nodes[1].holds(&text.id()),
+        "a revoked key's text refused"
+    );
     assert!(m.nodes[1].stats().refused_revoked >= 1);
 }
 
@@ -649,8 +658,16 @@ fn uncertified_authors_get_the_tighter_quota_but_distress_does_not() {
     m.connect(2, 1, None);
     m.run(10, 1000);
     let held = |m: &Mesh, ids: &[RecordId]| ids.iter().filter(|id| m.nodes[1].holds(id)).count();
-    assert_eq!(held(&m, &from2), 10, "a certified author has the full quota");
-    assert_eq!(held(&m, &sos), 5, "distress is exempt from the tighter quota");
+    assert_eq!(
+        held(&m, &from2),
+        10,
+        "a certified author has the full quota"
+    );
+    assert_eq!(
+        held(&m, &sos),
+        5,
+        "distress is exempt from the tighter quota"
+    );
     let n0 = held(&m, &from0);
     assert!(
         n0 <= 3,

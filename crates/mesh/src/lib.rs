@@ -9,16 +9,16 @@ mod node;
 pub mod riblt;
 mod routing;
 mod session;
-mod trust;
 pub mod store;
+mod trust;
 
 pub use store::{InsertOutcome, MemStore, Refusal, Store, StoreError, StoreLimits, Summary, Usage};
 
 pub use config::MeshConfig;
-pub use trust::TrustPolicy;
 pub use defence::Offence;
 pub use index::short_id;
 pub use node::{Input, MeshError, Node, Output, Stats, Verdict, short_of};
+pub use trust::TrustPolicy;
 
 #[cfg(test)]
 mod engine_tests;

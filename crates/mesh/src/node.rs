@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 use haiqiao_proto::wire::{Carried, Frame, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
-    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Priority, PublicKey, Record, RecordError,
-    RecordId, Role, Timestamp, Unverified, verify_batch,
+    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Priority, PublicKey, Record,
+    RecordError, RecordId, Role, Timestamp, Unverified, verify_batch,
 };
 
 use crate::config::MeshConfig;
@@ -502,6 +502,11 @@ impl<S: Store> Node<S> {
     /// The next output for the driver.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
+    }
+
+    /// Whether outputs are waiting for [`Node::poll_output`].
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
     }
 
     /// When the engine next needs [`Input::Tick`], ms since the epoch.
@@ -1083,7 +1088,9 @@ impl<S: Store> Node<S> {
             .zip(copies_of)
         {
             match r {
-                Ok(r) if self.trust.refuses(&r.author()) && !(r.priority() == Priority::Distress) => {
+                Ok(r)
+                    if self.trust.refuses(&r.author()) && !(r.priority() == Priority::Distress) =>
+                {
                     self.stats.refused_revoked += 1;
                 }
                 Ok(r) => {
