@@ -169,9 +169,9 @@ mdns = true
 # to one of these. With none, nothing is certified: no mediator may accept a case and any
 # receipt frees copies (a mesh without an authority).
 trust_anchors = []
-# Buddy watch: minutes of silence from the pair partner before the alarm is raised on board
+# Buddy watch: seconds of silence from the pair partner before the alarm is raised on board
 # and shore is told (0: off).
-buddy_watch_min = {buddy}
+buddy_watch_s = {buddy}
 # A distress repeats every 3.5 to 4.5 minutes until acknowledged or cancelled.
 distress_repeat_min_s = {rmin}
 distress_repeat_max_s = {rmax}
@@ -188,7 +188,7 @@ listen = "127.0.0.1:4680"
         shore_copies = mesh.shore_copies,
         direct_copies = mesh.direct_copies,
         max_frame_bytes = mesh.max_frame_bytes,
-        buddy = fleet.buddy_watch_min,
+        buddy = fleet.buddy_watch_s,
         rmin = fleet.distress_repeat_min_s,
         rmax = fleet.distress_repeat_max_s,
     )

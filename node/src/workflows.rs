@@ -597,7 +597,7 @@ impl Workflows {
                                 now_ms,
                                 what,
                                 Some(r.id()),
-                                format!("sent {}", r.kind().name()),
+                                format!("sent {} {}", r.kind().name(), r.id()),
                             );
                             self.observe(now_ms, node, &r);
                         }

@@ -522,7 +522,7 @@ impl Fleet {
     /// When the buddy-watch alarm for `partner` is due: the newer of its last record and the
     /// forming of the pair, plus the interval. None if buddy watch is off or not paired.
     fn buddy_due(&self, partner: &PublicKey) -> Option<Timestamp> {
-        if self.cfg.buddy_watch_min == 0 {
+        if self.cfg.buddy_watch_s == 0 {
             return None;
         }
         let since = self.pairs.pair_since(&self.me, partner, &self.trust)?;
@@ -530,7 +530,7 @@ impl Fleet {
         let base = heard.map_or(since, |h| h.max(since));
         Some(Timestamp(
             base.0
-                .saturating_add(self.cfg.buddy_watch_min.saturating_mul(60)),
+                .saturating_add(self.cfg.buddy_watch_s),
         ))
     }
 
