@@ -265,6 +265,9 @@ impl Daemon {
                 }
                 Output::Carrying(id) => println!("carrying {id}"),
                 Output::Freed(id) => println!("freed {id} (receipted by shore)"),
+                Output::RefusedRevoked { id, author } => {
+                    println!("refused {id} from revoked key {}", author.short())
+                }
                 Output::Penalty {
                     peer,
                     offence,

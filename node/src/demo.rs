@@ -136,7 +136,13 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
     );
 
     // The bureau's certificates, issued at the shore station, reach every node.
-    let roles = [Role::Vessel, Role::Vessel, Role::Vessel, Role::Mediator, Role::Shore];
+    let roles = [
+        Role::Vessel,
+        Role::Vessel,
+        Role::Vessel,
+        Role::Mediator,
+        Role::Shore,
+    ];
     for (p, role) in [&*a, &*b, &*c, &*m, &*s].into_iter().zip(roles) {
         certify(s, &bureau, &p.id, role, &p.name)?;
     }
@@ -182,12 +188,12 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
         "03316",
         "files a dispute against 05008 (net cut): offered to 瀛洲红帆, seen by shore and 05008",
     );
-    let why = c.refused(
-        &format!("/api/v1/cases/{case}"),
-        &json!({"step": "accept"}),
-    );
+    let why = c.refused(&format!("/api/v1/cases/{case}"), &json!({"step": "accept"}));
     ensure!(why.contains("not a certified mediator"), "refusal: {why}");
-    t.say("05008", &format!("tries to accept the case itself: refused ({why})"));
+    t.say(
+        "05008",
+        &format!("tries to accept the case itself: refused ({why})"),
+    );
     m.post(&format!("/api/v1/cases/{case}"), &json!({"step": "accept"}));
     b.saw("case_accepted", &cs);
     c.saw("case_accepted", &cs);
@@ -292,7 +298,10 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
         &format!("/api/v1/distress/{mayday}"),
         &json!({"status": "cancelled"}),
     );
-    ensure!(why.contains("only the vessel in distress"), "refusal: {why}");
+    ensure!(
+        why.contains("only the vessel in distress"),
+        "refusal: {why}"
+    );
     t.say("03315", &format!("tries to cancel it: refused ({why})"));
     s.post(
         &format!("/api/v1/distress/{mayday}"),
@@ -366,8 +375,14 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
     println!("the nodes keep running; try, in another terminal:");
     println!("  haiqiao timeline --api {}     # the shore station", s.api);
     println!("  haiqiao case stats --api {}", s.api);
-    println!("  haiqiao distress list --all --api {}   # 浙岱渔03316", b.api);
-    println!("  haiqiao pair --api {}          # its pair and buddy watch", b.api);
+    println!(
+        "  haiqiao distress list --all --api {}   # 浙岱渔03316",
+        b.api
+    );
+    println!(
+        "  haiqiao pair --api {}          # its pair and buddy watch",
+        b.api
+    );
     println!("Ctrl-C to stop.");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -528,10 +528,7 @@ impl Fleet {
         let since = self.pairs.pair_since(&self.me, partner, &self.trust)?;
         let heard = self.positions.get(partner).map(|h| h.last_heard);
         let base = heard.map_or(since, |h| h.max(since));
-        Some(Timestamp(
-            base.0
-                .saturating_add(self.cfg.buddy_watch_s),
-        ))
+        Some(Timestamp(base.0.saturating_add(self.cfg.buddy_watch_s)))
     }
 
     fn overdue(&self, partner: &PublicKey, now_ms: u64) -> bool {

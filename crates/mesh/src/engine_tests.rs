@@ -600,6 +600,12 @@ fn records_of_a_revoked_key_are_refused_but_its_distress_is_carried() {
         "a revoked key's text refused"
     );
     assert!(m.nodes[1].stats().refused_revoked >= 1);
+    assert!(
+        m.events[1]
+            .iter()
+            .any(|o| matches!(o, Output::RefusedRevoked { id, .. } if *id == text.id())),
+        "the refusal is reported"
+    );
 }
 
 #[test]

@@ -133,6 +133,13 @@ pub enum Output {
     Carrying(RecordId),
     /// A shore receipt freed this node's copy of a record.
     Freed(RecordId),
+    /// A record was refused because its author's key is revoked (see [`crate::TrustPolicy`]).
+    RefusedRevoked {
+        /// The record.
+        id: RecordId,
+        /// Its author.
+        author: PublicKey,
+    },
     /// Close the connection to a peer and refuse it until `until_ms`.
     Disconnect {
         /// The peer.
@@ -393,7 +400,7 @@ impl<S: Store> Node<S> {
         bytes: &[u8],
     ) -> Result<Record, MeshError> {
         let r = Unverified::decode(bytes)?.verify_with_key(&author, now_ms / 1000)?;
-        if self.trust.refuses(&r.author()) && !(r.priority() == Priority::Distress) {
+        if self.trust.refuses(&r.author()) && r.priority() != Priority::Distress {
             return Err(MeshError::Revoked);
         }
         self.ring.insert(author);
@@ -1088,10 +1095,12 @@ impl<S: Store> Node<S> {
             .zip(copies_of)
         {
             match r {
-                Ok(r)
-                    if self.trust.refuses(&r.author()) && !(r.priority() == Priority::Distress) =>
-                {
+                Ok(r) if self.trust.refuses(&r.author()) && r.priority() != Priority::Distress => {
                     self.stats.refused_revoked += 1;
+                    self.out.push_back(Output::RefusedRevoked {
+                        id: r.id(),
+                        author: r.author(),
+                    });
                 }
                 Ok(r) => {
                     records.push(r);
