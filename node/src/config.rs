@@ -208,6 +208,13 @@ mod tests {
                 let cfg =
                     NodeConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
                 roles.push(cfg.role().expect("role"));
+                // The anchors are keys: the daemon would refuse to start otherwise.
+                haiqiao_fleet::Fleet::new(
+                    cfg.fleet.clone(),
+                    haiqiao_proto::Keypair::from_seed(&[1; 32]).public(),
+                    0,
+                )
+                .unwrap_or_else(|e| panic!("{}: [fleet] {e}", path.display()));
             }
         }
         for r in [Role::Vessel, Role::Mediator, Role::Shore] {
