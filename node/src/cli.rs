@@ -556,6 +556,24 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         relay_records: usize,
     },
+    /// What the fleet projections (pairs, distress, cases) cost a station hearing a fleet.
+    Fleet {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Vessels reporting positions.
+        #[arg(long, default_value_t = 10_000)]
+        vessels: usize,
+        /// Positions per vessel.
+        #[arg(long, default_value_t = 5)]
+        positions: usize,
+        /// Dispute cases (filed, accepted, agreement proposed).
+        #[arg(long, default_value_t = 2_000)]
+        cases: usize,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {
         /// Print JSON.

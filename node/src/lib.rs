@@ -336,6 +336,25 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
             let v = bench::chain(samples, relay_records)?;
             print_json_or(json, &v, || println!("{v:#}"))
         }
+        BenchCommand::Fleet {
+            json,
+            vessels,
+            positions,
+            cases,
+            reps,
+        } => {
+            let v = bench::fleet(bench::FleetOpts {
+                vessels,
+                positions,
+                cases,
+                reps,
+            })?;
+            print_json_or(json, &v, || {
+                for (k, n) in v.as_object().into_iter().flatten() {
+                    println!("{k:>24}  {n}");
+                }
+            })
+        }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;
             print_json_or(json, &v, || {
