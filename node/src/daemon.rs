@@ -110,7 +110,14 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let store = SledStore::open(spec.data_dir.join("store"), spec.store.clone())
         .context("opening the store")?;
     let now = now_ms();
-    let mut node = Node::new(spec.mesh.clone(), spec.key.clone(), spec.role, store, now)?;
+    let mut mesh = spec.mesh.clone();
+    // Flow control with the network driver: fewer frames outstanding than its queue holds.
+    let most = (haiqiao_net::PEER_WRITE_QUEUE_CAP / 2) as u32;
+    mesh.send_window_frames = match mesh.send_window_frames {
+        0 => most,
+        w => w.min(most),
+    };
+    let mut node = Node::new(mesh, spec.key.clone(), spec.role, store, now)?;
     node.set_groups(spec.groups.clone());
     let seq_file = spec.data_dir.join("next_seq");
     if let Ok(s) = std::fs::read_to_string(&seq_file)
@@ -224,6 +231,9 @@ impl Daemon {
                         bytes: vec![0xff],
                     },
                 )?;
+            }
+            NetEvent::Written { peer, frames } => {
+                self.node.handle(now, Input::Written { peer, frames })?
             }
             NetEvent::GossipJoined { .. } => {}
         }

@@ -58,6 +58,12 @@ pub struct MeshConfig {
     pub uncertified_author_records_per_s: u32,
     /// Burst of records accepted from one uncertified author. Default 100.
     pub uncertified_author_records_burst: u32,
+    /// Flow control with the transport: most frames handed over to one peer that the
+    /// transport has not yet reported written (`Input::Written`). 0 (the default) turns it
+    /// off, for drivers that never report writes (the simulator, the test harness); the
+    /// daemon sets it below the network driver's per-peer queue, so that a burst waits in the
+    /// engine, most urgent first, instead of overflowing the queue and losing the contact.
+    pub send_window_frames: u32,
 }
 
 impl Default for MeshConfig {
@@ -85,6 +91,7 @@ impl Default for MeshConfig {
             sweep_interval_ms: 60_000,
             uncertified_author_records_per_s: 2,
             uncertified_author_records_burst: 100,
+            send_window_frames: 0,
         }
     }
 }

@@ -711,3 +711,108 @@ fn a_record_signed_on_an_offline_key_is_imported_and_carried() {
     m.run(10, 1000);
     assert!(m.nodes[1].holds(&r.id()), "the imported record spread");
 }
+
+#[test]
+fn with_a_send_window_no_more_frames_are_outstanding_than_the_transport_allows() {
+    // Node 0 holds 400 flood records node 1 lacks, and may have 3 frames unwritten.
+    let authors: Vec<Keypair> = (0..400)
+        .map(|i| Keypair::from_seed(&[(i % 200) as u8 + 10; 32]))
+        .collect();
+    let mut store = MemStore::new(StoreLimits::default());
+    for (i, k) in authors.iter().enumerate() {
+        fill(&mut store, k, &[Kind::Text], 1, i as u64);
+    }
+    let window = 3;
+    let cfg = MeshConfig {
+        send_window_frames: window,
+        ..MeshConfig::default()
+    };
+    let ka = Keypair::from_seed(&[1; 32]);
+    let kb = Keypair::from_seed(&[2; 32]);
+    let mut a = Node::new(cfg, ka.clone(), Role::Vessel, store, T0).unwrap();
+    let mut b = node_over(MemStore::new(StoreLimits::default()), 2, Role::Vessel);
+    for k in &authors {
+        a.learn_key(k.public());
+        b.learn_key(k.public());
+    }
+    a.learn_key(kb.public());
+    b.learn_key(ka.public());
+    let (pa, pb) = (ka.public(), kb.public());
+    a.handle(
+        T0,
+        Input::ContactUp {
+            peer: pb,
+            rate_bps: None,
+        },
+    )
+    .unwrap();
+    b.handle(
+        T0,
+        Input::ContactUp {
+            peer: pa,
+            rate_bps: None,
+        },
+    )
+    .unwrap();
+    let mut now = T0;
+    let mut max_outstanding = 0u32;
+    let mut blocked_with_work = 0;
+    for _ in 0..10_000 {
+        now += 1;
+        // A's frames: at most the window before the transport reports a write.
+        let mut sent = Vec::new();
+        while let Some(o) = a.poll_output() {
+            if let Output::Send { frame, .. } = o {
+                sent.push(frame);
+            }
+        }
+        max_outstanding = max_outstanding.max(sent.len() as u32);
+        if sent.len() as u32 == window {
+            // The window is full: the engine asks for no timer on its account (a daemon
+            // would otherwise spin), it waits for `Written`.
+            blocked_with_work += 1;
+            assert!(a.poll_timeout().is_none_or(|t| t > now), "no busy wake-up");
+        }
+        let mut b_sent = Vec::new();
+        for f in &sent {
+            b.handle(
+                now,
+                Input::Frame {
+                    peer: pa,
+                    bytes: f.clone(),
+                },
+            )
+            .unwrap();
+        }
+        while let Some(o) = b.poll_output() {
+            if let Output::Send { frame, .. } = o {
+                b_sent.push(frame);
+            }
+        }
+        if sent.is_empty() && b_sent.is_empty() {
+            break;
+        }
+        for f in b_sent {
+            a.handle(now, Input::Frame { peer: pb, bytes: f }).unwrap();
+        }
+        if !sent.is_empty() {
+            a.handle(
+                now,
+                Input::Written {
+                    peer: pb,
+                    frames: sent.len() as u32,
+                },
+            )
+            .unwrap();
+        }
+    }
+    assert!(
+        max_outstanding <= window,
+        "{max_outstanding} frames outstanding"
+    );
+    assert!(
+        blocked_with_work > 0,
+        "the window was reached at least once"
+    );
+    assert_eq!(b.held(), 400, "everything crossed, three frames at a time");
+}

@@ -78,6 +78,14 @@ pub enum Input {
     },
     /// Time passed (a timer from [`Node::poll_timeout`] fired).
     Tick,
+    /// The transport wrote `frames` more of the frames sent to `peer` (flow control: with
+    /// [`MeshConfig::send_window_frames`] set, at most that many frames are outstanding).
+    Written {
+        /// The peer.
+        peer: PublicKey,
+        /// How many frames, in order.
+        frames: u32,
+    },
 }
 
 /// The engine's verdict on a gossiped record (for the gossip layer's validation).
@@ -526,11 +534,16 @@ impl<S: Store> Node<S> {
         };
         min(self.receipt_due);
         for s in self.sessions.values() {
-            if s.has_work() {
+            // A session waiting for the transport is woken by `Input::Written`, not a timer.
+            if s.has_work() && !self.window_full(s) {
                 min(s.ready_at());
             }
         }
         t
+    }
+
+    fn window_full(&self, s: &Session) -> bool {
+        self.cfg.send_window_frames > 0 && s.unwritten >= self.cfg.send_window_frames
     }
 
     /// Writes, signs and stores a record of this node's; it is then carried by the mesh.
@@ -586,6 +599,12 @@ impl<S: Store> Node<S> {
             Input::Frame { peer, bytes } => self.on_frame_bytes(now_ms, peer, &bytes),
             Input::Gossip { peer, bytes } => self.on_gossip(now_ms, peer, bytes),
             Input::Tick => Ok(()),
+            Input::Written { peer, frames } => {
+                if let Some(s) = self.sessions.get_mut(&peer) {
+                    s.unwritten = s.unwritten.saturating_sub(frames);
+                }
+                Ok(())
+            }
         };
         let t = self.timers(now_ms);
         self.pump_all(now_ms);
@@ -1312,10 +1331,14 @@ impl<S: Store> Node<S> {
     fn pump(&mut self, now_ms: u64, peer: &PublicKey) {
         let max = self.cfg.max_frame_bytes.max(64);
         loop {
+            let full = match self.sessions.get(peer) {
+                Some(s) => self.window_full(s),
+                None => return,
+            };
             let Some(s) = self.sessions.get_mut(peer) else {
                 return;
             };
-            if !s.has_work() || !s.refill(now_ms, max) {
+            if full || !s.has_work() || !s.refill(now_ms, max) {
                 return;
             }
             let Some((frame, record_bytes, n_records)) = self.next_frame(peer, max) else {
@@ -1328,6 +1351,9 @@ impl<S: Store> Node<S> {
             self.stats.records_out += n_records;
             if let Some(s) = self.sessions.get_mut(peer) {
                 s.spend(bytes.len());
+                if self.cfg.send_window_frames > 0 {
+                    s.unwritten += 1;
+                }
             }
             self.out.push_back(Output::Send {
                 peer: *peer,
