@@ -87,6 +87,18 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
                     "peers {}  records held {}  store {} bytes",
                     v["peers"], v["held"], v["store"]["bytes"]
                 );
+                let f = &v["fleet"];
+                println!(
+                    "open distress {}  buddy alarms {}  cases {}  trust {}",
+                    f["open_distress"],
+                    f["buddy_alarms"].as_array().map_or(0, Vec::len),
+                    f["cases"],
+                    if f["trust_enforced"] == true {
+                        "enforced"
+                    } else {
+                        "off (no trust anchor)"
+                    }
+                );
                 println!("counters {}", v["stats"]);
             })
         }
