@@ -747,6 +747,12 @@ async fn the_writer_reports_every_frame_written_so_a_window_never_overflows_the_
     // engine's send window does. Without the reports this would stall at the first window.
     let window = (haiqiao_net::PEER_WRITE_QUEUE_CAP / 2) as u32;
     let total = 10 * haiqiao_net::PEER_WRITE_QUEUE_CAP;
+    // The receiver reads as the frames come (else its driver stops reading, the transport's
+    // flow control stalls the writer, and nothing more is written).
+    let receiver = tokio::spawn(async move {
+        let got = b.frames_from(ka, total).await;
+        (b, got)
+    });
     let (mut sent, mut outstanding, mut written) = (0usize, 0u32, 0usize);
     while written < total {
         while sent < total && outstanding < window {
@@ -766,7 +772,7 @@ async fn the_writer_reports_every_frame_written_so_a_window_never_overflows_the_
         written += n as usize;
     }
     assert_eq!(written, total);
-    let got = b.frames_from(ka, total).await;
+    let (b, got) = receiver.await.unwrap();
     assert_eq!(got.len(), total);
     assert_eq!(got[total - 1], test_frame((total - 1) % 50 + 2));
     a.handle.shutdown().await.unwrap();
