@@ -2,7 +2,7 @@
 //! set it belongs to, and each tier's count and digest.
 //!
 //! Reconciled (the "flood set"): records addressed to everyone, except positions other than
-//! each vessel's newest. Tier 0 holds the urgent classes (distress, safety, control), tier 1
+//! each vessel's newest and shore receipts (which follow the copies they free). Tier 0 holds the urgent classes (distress, safety, control), tier 1
 //! the rest. Records for a node, a pair, a group, an area's mediators or shore are not
 //! reconciled: they are offered to the peers that routing picks (see `routing`).
 
@@ -67,9 +67,17 @@ impl Meta {
         }
     }
 
-    /// Whether the record is flooded (reconciled) rather than offered.
+    /// Whether the record is flooded (reconciled) rather than offered. Shore receipts are
+    /// addressed to everyone but are not flooded: they follow the copies of the records they
+    /// name (see `Node`'s receipt routing), so a receipt costs a verification only at the
+    /// nodes that carry what it frees, not at every node of the fleet.
     pub(crate) fn is_flood(&self) -> bool {
-        self.dest == Destination::Everyone
+        self.dest == Destination::Everyone && !self.is_receipt()
+    }
+
+    /// Whether the record is a shore receipt.
+    pub(crate) fn is_receipt(&self) -> bool {
+        self.kind == Kind::Receipt
     }
 
     fn flood_tier(&self) -> u8 {

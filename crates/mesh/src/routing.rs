@@ -1,8 +1,12 @@
 //! Forwarding policy per destination (design §3). Pure functions of what the node knows; the
 //! simulator compares them with the baselines and the oracle.
 //!
-//! - **Everyone** (positions, distress and its updates, receipts, certificates): flooded. Kept
+//! - **Everyone** (positions, distress and its updates, certificates): flooded. Kept
 //!   consistent by set reconciliation on every contact and by live gossip while connected.
+//! - **Shore receipts** (addressed to everyone): not flooded and never offered by this policy.
+//!   A receipt follows the copies of the records it names: to the peers of the contact that
+//!   sent or offered one of them, to the peers a copy was handed to or taken from, and in
+//!   answer to an offer of a named record (see `Node`).
 //! - **Shore** (any shore station, anycast): binary spray of `shore_copies` copies; a node left
 //!   with one copy hands it on only to a peer that was at shore at least `focus_margin_min`
 //!   minutes more recently than itself ("focus"), or delivers it to a shore station directly.
@@ -78,6 +82,9 @@ pub(crate) fn handoff(
     my_shore_age_min: u32,
     peer: &PeerView,
 ) -> Handoff {
+    if meta.is_receipt() {
+        return Handoff::No;
+    }
     // A shore station does not pass shore-bound records to another shore station: the
     // record has reached shore (measured in the simulator: shore-bound overhead 22.7 → 9.2
     // on smoke at equal delivery).
