@@ -252,7 +252,8 @@ pub struct Node<S: Store> {
     scores: Scores,
     peer_buckets: BTreeMap<PublicKey, Bucket>,
     author_buckets: BTreeMap<KeyHint, Bucket>,
-    pending_keys: VecDeque<(PublicKey, Vec<u8>, u8)>,
+    /// Records waiting for their author's key: (peer, bytes, copies, author).
+    pending_keys: VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>,
     receipted: BTreeSet<RecordId>,
     receipted_order: VecDeque<RecordId>,
     /// Receipt routing: short id of a receipted record → (its id, the receipt's id).
@@ -1008,7 +1009,7 @@ impl<S: Store> Node<S> {
                     if self.pending_keys.len() >= self.cfg.max_pending_keys {
                         self.pending_keys.pop_front();
                     }
-                    self.pending_keys.push_back((p, bytes, 0));
+                    self.pending_keys.push_back((p, bytes, 0, author));
                 }
                 continue;
             }
@@ -1087,17 +1088,18 @@ impl<S: Store> Node<S> {
     }
 
     fn retry_pending_keys(&mut self, now_ms: u64) -> Result<(), StoreError> {
-        let ready: Vec<(PublicKey, Vec<u8>, u8)> = {
-            let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys)
-                .into_iter()
-                .partition(|(_, b, _)| {
-                    Unverified::decode(b).is_ok_and(|u| self.ring.knows(&u.envelope().author))
-                });
-            self.pending_keys = wait.into_iter().collect();
-            ready
-        };
-        for (peer, bytes, copies) in ready {
-            self.ingest(now_ms, Source::Sync(peer), vec![(bytes, copies)])?;
+        // The author's hint is kept with the bytes: a Keys frame re-decodes nothing that still
+        // waits, and what is ready is verified in one batch per peer.
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys)
+            .into_iter()
+            .partition(|(_, _, _, author)| self.ring.knows(author));
+        self.pending_keys = wait.into_iter().collect();
+        let mut by_peer: BTreeMap<PublicKey, Vec<(Vec<u8>, u8)>> = BTreeMap::new();
+        for (peer, bytes, copies, _) in ready {
+            by_peer.entry(peer).or_default().push((bytes, copies));
+        }
+        for (peer, items) in by_peer {
+            self.ingest(now_ms, Source::Sync(peer), items)?;
         }
         Ok(())
     }
@@ -1305,7 +1307,13 @@ impl<S: Store> Node<S> {
     // --- sending --------------------------------------------------------------------------
 
     fn pump_all(&mut self, now_ms: u64) {
-        let peers: Vec<PublicKey> = self.sessions.keys().copied().collect();
+        // Only sessions with something to send (a shore station has hundreds of idle ones).
+        let peers: Vec<PublicKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.has_work())
+            .map(|(p, _)| *p)
+            .collect();
         for p in peers {
             self.pump(now_ms, &p);
         }
