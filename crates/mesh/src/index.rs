@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use haiqiao_proto::wire::{DIGEST_LEN, SHORT_ID_LEN, TIERS, TierSummary};
-use haiqiao_proto::{Destination, Kind, Priority, PublicKey, RecordId, Timestamp};
+use haiqiao_proto::{Destination, Kind, Priority, RecordId, Timestamp};
 
 use crate::store::Summary;
 
@@ -41,7 +41,9 @@ pub(crate) struct Meta {
     pub(crate) kind: Kind,
     pub(crate) priority: Priority,
     pub(crate) dest: Destination,
-    pub(crate) author: PublicKey,
+    /// The author's key bytes (a `PublicKey` holds the decompressed point too: 192 bytes in
+    /// memory, for each record held at each node).
+    pub(crate) author: [u8; 32],
     pub(crate) created: Timestamp,
     pub(crate) seq: u64,
     pub(crate) expiry: u64,
@@ -58,7 +60,7 @@ impl Meta {
             kind: s.kind,
             priority: s.priority,
             dest: s.dest,
-            author: s.author,
+            author: *s.author.as_bytes(),
             created: s.created,
             seq: s.seq,
             expiry: s.expiry,
@@ -101,7 +103,7 @@ pub(crate) struct Index {
     by_id: BTreeMap<RecordId, Meta>,
     by_short: BTreeMap<u64, RecordId>,
     tiers: [TierSet; TIERS],
-    positions: BTreeMap<(PublicKey, Timestamp, u64), RecordId>,
+    positions: BTreeMap<([u8; 32], Timestamp, u64), RecordId>,
 }
 
 impl Index {
@@ -153,7 +155,7 @@ impl Index {
         }
     }
 
-    fn newest_position(&self, author: &PublicKey) -> Option<RecordId> {
+    fn newest_position(&self, author: &[u8; 32]) -> Option<RecordId> {
         let lo = (*author, Timestamp(0), 0);
         let hi = (*author, Timestamp(u32::MAX), u64::MAX);
         self.positions.range(lo..=hi).next_back().map(|(_, id)| *id)

@@ -1,14 +1,16 @@
-//! The `haiqiao` router: the real engine ([`haiqiao_mesh::Node`] over a [`MemStore`]) at every
-//! node, driven by the event loop as the daemon drives it: contact up and down with the link's
+//! The `haiqiao` router: the real engine ([`haiqiao_mesh::Node`] over a per-node store that
+//! shares record bytes with the other nodes, `store::SharedStore`) at every node, driven by the event loop as the daemon drives it: contact up and down with the link's
 //! rate, frames and live gossip carried by the links at their rate and in order, timers at
 //! `poll_timeout`. Live gossip is emulated as the harness does: a published record goes to
 //! every linked node, and a record the engine accepts goes on to every linked node but the one
 //! it came from.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use haiqiao_mesh::{Input, MemStore, MeshConfig, Node, Output, StoreLimits, Verdict};
+use haiqiao_mesh::{Input, MeshConfig, Node, Output, StoreLimits, Verdict};
 use haiqiao_proto::wire::Frame;
 use haiqiao_proto::{
     AreaId, Body, CaseStatus, Destination, DisputeCategory, DistressNature, DistressStatus, Fix,
@@ -19,6 +21,7 @@ use haiqiao_proto::{
 use crate::net::{Net, Payload, Router};
 use crate::rng::Rng;
 use crate::scenario::{KeyMode, Scenario};
+use crate::store::{Pool, SharedStore};
 use crate::traffic::{MsgIdx, NodeIdx, NodeKind, What};
 
 /// Kinds of message, for sizes.
@@ -206,7 +209,7 @@ fn is_records_frame(bytes: &[u8]) -> bool {
 /// The haiqiao router.
 #[derive(Debug)]
 pub(crate) struct Engine {
-    nodes: Vec<Node<MemStore>>,
+    nodes: Vec<Node<SharedStore>>,
     keys: Vec<PublicKey>,
     hints: Vec<KeyHint>,
     by_key: HashMap<[u8; 32], NodeIdx>,
@@ -221,6 +224,7 @@ impl Engine {
     pub(crate) fn new(sc: &Scenario, kinds: &[NodeKind], n_shore: usize) -> Engine {
         let epoch_ms = sc.epoch_s * 1000;
         let mut nodes = Vec::with_capacity(kinds.len());
+        let pool: Rc<RefCell<Pool>> = Rc::default();
         let mut keys = Vec::with_capacity(kinds.len());
         for (i, kind) in kinds.iter().enumerate() {
             let key = node_key(i as NodeIdx);
@@ -241,7 +245,13 @@ impl Engine {
                 }
             };
             let limits: StoreLimits = sc.store.clone();
-            match Node::new(cfg, key, role, MemStore::new(limits), epoch_ms) {
+            match Node::new(
+                cfg,
+                key,
+                role,
+                SharedStore::new(limits, pool.clone()),
+                epoch_ms,
+            ) {
                 Ok(n) => nodes.push(n),
                 Err(e) => unreachable!("an empty memory store cannot fail: {e}"),
             }
