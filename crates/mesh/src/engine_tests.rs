@@ -317,6 +317,44 @@ fn an_offer_of_a_receipted_record_is_answered_with_the_receipt() {
 }
 
 #[test]
+fn expired_records_leave_the_store_and_the_index_at_the_next_sweep() {
+    let mut n = node_over(MemStore::new(StoreLimits::default()), 1, Role::Vessel);
+    let short = n
+        .submit(
+            T0,
+            Destination::Everyone,
+            1,
+            Body::Text {
+                text: "1 min".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    let long = n
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: "10 h".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    n.handle(T0 + 30_000, Input::Tick).unwrap();
+    assert!(n.holds(&short.id()), "not yet expired");
+    let sweep = MeshConfig::default().sweep_interval_ms;
+    n.handle(T0 + 61_000 + sweep, Input::Tick).unwrap();
+    assert!(!n.holds(&short.id()), "swept from the index");
+    assert!(
+        !n.store().contains(&short.id()).unwrap(),
+        "swept from the store"
+    );
+    assert!(n.holds(&long.id()));
+    assert_eq!(n.held(), 1);
+}
+
+#[test]
 fn malformed_frames_and_forged_records_are_refused_and_penalised() {
     let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
     let mine = m.nodes[1]

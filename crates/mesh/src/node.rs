@@ -1264,9 +1264,12 @@ impl<S: Store> Node<S> {
             for id in self.store.sweep_expired(now_ms / 1000)? {
                 self.index.remove(&id);
             }
-            // The index may hold records the store dropped on its own (none expected).
-            for id in self.index.expired(now_ms / 1000) {
-                self.index.remove(&id);
+            // The index may hold records the store dropped on its own (none expected): only
+            // then scan it (a full scan per sweep was a third of a 300-node run's time).
+            if self.index.len() as u64 != self.store.usage().records {
+                for id in self.index.expired(now_ms / 1000) {
+                    self.index.remove(&id);
+                }
             }
             let index = &self.index;
             self.co_holders.retain(|id, _| index.contains(id));
