@@ -18,7 +18,8 @@ seeds = [int(s) for s in sys.argv[4:]] or [1, 2, 3, 4, 5]
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 subprocess.run(["cargo", "build", "-q", "--release", "-p", "haiqiao-sim", "--example", "run"],
                cwd=root, check=True)
-exe = os.path.join(root, "target", "release", "examples", "run")
+target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+exe = os.path.join(target, "release", "examples", "run")
 with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
     f.write(open(base).read() + "\n" + extra.replace("\\n", "\n") + "\n")
     path = f.name

@@ -210,6 +210,150 @@ fn a_shore_receipt_frees_the_copies_at_sea() {
     assert!(m.nodes[0].stats().freed_by_receipt >= 1);
 }
 
+fn report(m: &mut Mesh, author: usize) -> RecordId {
+    let r = m.nodes[author]
+        .submit(
+            m.now_ms,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: "report".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(author, None);
+    r.id()
+}
+
+/// Lets a shore station write its receipts (they wait `receipt_delay_ms`).
+fn receipt_delay(m: &mut Mesh) {
+    let t = m.now_ms + MeshConfig::default().receipt_delay_ms + 100;
+    m.run_until(t, 100);
+    m.run(10, 1000);
+}
+
+fn receipts_held(n: &Node<MemStore>) -> usize {
+    n.store()
+        .by_kind(Kind::Receipt, Timestamp(0), Timestamp(u32::MAX), 1000)
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn a_receipt_follows_the_copies_and_never_reaches_bystanders() {
+    // 0 writes a report, 1 relays it to shore 2; 3 is linked to shore throughout, 4 meets
+    // the author once its copy is freed.
+    let roles = [
+        Role::Vessel,
+        Role::Vessel,
+        Role::Shore,
+        Role::Vessel,
+        Role::Vessel,
+    ];
+    let mut m = Mesh::new(&roles, MeshConfig::default(), T0);
+    m.connect(2, 3, None);
+    m.run(10, 1000);
+    let id = report(&mut m, 0);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    assert!(m.nodes[1].holds(&id), "relay took a copy");
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    receipt_delay(&mut m);
+    assert_eq!(receipts_held(&m.nodes[2]), 1, "shore wrote a receipt");
+    assert!(!m.nodes[1].holds(&id), "the receipt freed the relay's copy");
+    // The relay owes it to the author it took its copy from.
+    m.disconnect(1, 2);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    receipt_delay(&mut m);
+    assert!(
+        !m.nodes[0].holds(&id),
+        "the receipt freed the author's copy"
+    );
+    // The bystanders never held a copy and never see the receipt (it was flooded before).
+    m.connect(0, 4, None);
+    m.connect(1, 3, None);
+    m.run(10, 1000);
+    for b in [3, 4] {
+        assert_eq!(
+            receipts_held(&m.nodes[b]),
+            0,
+            "bystander {b} got the receipt"
+        );
+    }
+}
+
+#[test]
+fn an_offer_of_a_receipted_record_is_answered_with_the_receipt() {
+    // 0 sprays a copy to 2, then delivers its own to shore 1; later 2 meets the shore.
+    let roles = [Role::Vessel, Role::Shore, Role::Vessel];
+    let mut m = Mesh::new(&roles, MeshConfig::default(), T0);
+    let id = report(&mut m, 0);
+    m.connect(0, 2, None);
+    m.run(10, 1000);
+    m.disconnect(0, 2);
+    assert!(m.nodes[2].holds(&id));
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    receipt_delay(&mut m);
+    m.disconnect(0, 1);
+    assert!(!m.nodes[0].holds(&id));
+    let sent_before = m.nodes[2].stats().records_out;
+    m.connect(2, 1, None);
+    m.run(10, 1000);
+    assert!(
+        !m.nodes[2].holds(&id),
+        "the shore answered the offer with its receipt"
+    );
+    assert_eq!(
+        m.nodes[2].stats().records_out,
+        sent_before,
+        "the record did not cross again"
+    );
+    assert!(m.nodes[2].stats().freed_by_receipt >= 1);
+}
+
+#[test]
+fn expired_records_leave_the_store_and_the_index_at_the_next_sweep() {
+    let mut n = node_over(MemStore::new(StoreLimits::default()), 1, Role::Vessel);
+    let short = n
+        .submit(
+            T0,
+            Destination::Everyone,
+            1,
+            Body::Text {
+                text: "1 min".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    let long = n
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: "10 h".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    n.handle(T0 + 30_000, Input::Tick).unwrap();
+    assert!(n.holds(&short.id()), "not yet expired");
+    let sweep = MeshConfig::default().sweep_interval_ms;
+    n.handle(T0 + 61_000 + sweep, Input::Tick).unwrap();
+    assert!(!n.holds(&short.id()), "swept from the index");
+    assert!(
+        !n.store().contains(&short.id()).unwrap(),
+        "swept from the store"
+    );
+    assert!(n.holds(&long.id()));
+    assert_eq!(n.held(), 1);
+}
+
 #[test]
 fn malformed_frames_and_forged_records_are_refused_and_penalised() {
     let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);

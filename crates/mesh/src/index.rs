@@ -2,14 +2,14 @@
 //! set it belongs to, and each tier's count and digest.
 //!
 //! Reconciled (the "flood set"): records addressed to everyone, except positions other than
-//! each vessel's newest. Tier 0 holds the urgent classes (distress, safety, control), tier 1
+//! each vessel's newest and shore receipts (which follow the copies they free). Tier 0 holds the urgent classes (distress, safety, control), tier 1
 //! the rest. Records for a node, a pair, a group, an area's mediators or shore are not
 //! reconciled: they are offered to the peers that routing picks (see `routing`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use haiqiao_proto::wire::{DIGEST_LEN, SHORT_ID_LEN, TIERS, TierSummary};
-use haiqiao_proto::{Destination, Kind, Priority, PublicKey, RecordId, Timestamp};
+use haiqiao_proto::{Destination, Kind, Priority, RecordId, Timestamp};
 
 use crate::store::Summary;
 
@@ -41,7 +41,9 @@ pub(crate) struct Meta {
     pub(crate) kind: Kind,
     pub(crate) priority: Priority,
     pub(crate) dest: Destination,
-    pub(crate) author: PublicKey,
+    /// The author's key bytes (a `PublicKey` holds the decompressed point too: 192 bytes in
+    /// memory, for each record held at each node).
+    pub(crate) author: [u8; 32],
     pub(crate) created: Timestamp,
     pub(crate) seq: u64,
     pub(crate) expiry: u64,
@@ -58,7 +60,7 @@ impl Meta {
             kind: s.kind,
             priority: s.priority,
             dest: s.dest,
-            author: s.author,
+            author: *s.author.as_bytes(),
             created: s.created,
             seq: s.seq,
             expiry: s.expiry,
@@ -67,9 +69,17 @@ impl Meta {
         }
     }
 
-    /// Whether the record is flooded (reconciled) rather than offered.
+    /// Whether the record is flooded (reconciled) rather than offered. Shore receipts are
+    /// addressed to everyone but are not flooded: they follow the copies of the records they
+    /// name (see `Node`'s receipt routing), so a receipt costs a verification only at the
+    /// nodes that carry what it frees, not at every node of the fleet.
     pub(crate) fn is_flood(&self) -> bool {
-        self.dest == Destination::Everyone
+        self.dest == Destination::Everyone && !self.is_receipt()
+    }
+
+    /// Whether the record is a shore receipt.
+    pub(crate) fn is_receipt(&self) -> bool {
+        self.kind == Kind::Receipt
     }
 
     fn flood_tier(&self) -> u8 {
@@ -93,7 +103,7 @@ pub(crate) struct Index {
     by_id: BTreeMap<RecordId, Meta>,
     by_short: BTreeMap<u64, RecordId>,
     tiers: [TierSet; TIERS],
-    positions: BTreeMap<(PublicKey, Timestamp, u64), RecordId>,
+    positions: BTreeMap<([u8; 32], Timestamp, u64), RecordId>,
 }
 
 impl Index {
@@ -145,7 +155,7 @@ impl Index {
         }
     }
 
-    fn newest_position(&self, author: &PublicKey) -> Option<RecordId> {
+    fn newest_position(&self, author: &[u8; 32]) -> Option<RecordId> {
         let lo = (*author, Timestamp(0), 0);
         let hi = (*author, Timestamp(u32::MAX), u64::MAX);
         self.positions.range(lo..=hi).next_back().map(|(_, id)| *id)

@@ -208,7 +208,9 @@ impl fmt::Debug for Keypair {
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     by_hint: BTreeMap<KeyHint, Vec<PublicKey>>,
-    order: VecDeque<PublicKey>,
+    /// Learned keys, oldest first, by hint and bytes (a `PublicKey` in memory also holds its
+    /// decompressed point, 192 bytes; a node learns thousands of keys).
+    order: VecDeque<(KeyHint, [u8; 32])>,
     pinned: BTreeMap<KeyHint, Vec<PublicKey>>,
     capacity: usize,
 }
@@ -239,20 +241,23 @@ impl KeyRing {
         if self.pinned.get(&hint).is_some_and(|v| v.contains(&key)) {
             return false;
         }
-        let v = self.by_hint.entry(hint).or_default();
+        // Nearly every hint has one key: no room for more until a second one comes.
+        let v = self
+            .by_hint
+            .entry(hint)
+            .or_insert_with(|| Vec::with_capacity(1));
         if v.contains(&key) || v.len() >= MAX_KEYS_PER_HINT {
             return false;
         }
         v.push(key);
-        self.order.push_back(key);
+        self.order.push_back((hint, *key.as_bytes()));
         while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                let h = old.hint();
-                if let Some(v) = self.by_hint.get_mut(&h) {
-                    v.retain(|k| k != &old);
-                    if v.is_empty() {
-                        self.by_hint.remove(&h);
-                    }
+            if let Some((h, old)) = self.order.pop_front()
+                && let Some(v) = self.by_hint.get_mut(&h)
+            {
+                v.retain(|k| k.as_bytes() != &old);
+                if v.is_empty() {
+                    self.by_hint.remove(&h);
                 }
             }
         }

@@ -26,6 +26,7 @@ mod output;
 mod report;
 pub mod rng;
 pub mod scenario;
+mod store;
 pub mod traffic;
 pub mod world;
 
