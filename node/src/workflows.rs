@@ -626,6 +626,7 @@ impl Workflows {
                 .map(PublicKey::hint)
                 .collect(),
             shore: self.fleet.certified_shore(now_ms).into_iter().collect(),
+            anchors: self.anchors().iter().map(PublicKey::hint).collect(),
             revoked: self.fleet.revoked_keys(now_ms).into_iter().collect(),
         };
         node.set_trust(policy)?;

@@ -64,6 +64,11 @@ pub struct MeshConfig {
     /// daemon sets it below the network driver's per-peer queue, so that a burst waits in the
     /// engine, most urgent first, instead of overflowing the queue and losing the contact.
     pub send_window_frames: u32,
+    /// With a send window: a peer whose transport reports no frame written for this long
+    /// while the window is full is disconnected (it stopped reading), so that its session
+    /// slot and the copies handed to it come back. Default 120,000 (two minutes: a 1,200-byte
+    /// frame crosses a 1 kbit/s link in ten seconds).
+    pub send_stall_ms: u64,
 }
 
 impl Default for MeshConfig {
@@ -92,6 +97,7 @@ impl Default for MeshConfig {
             uncertified_author_records_per_s: 2,
             uncertified_author_records_burst: 100,
             send_window_frames: 0,
+            send_stall_ms: 120_000,
         }
     }
 }

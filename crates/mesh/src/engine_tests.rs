@@ -676,10 +676,122 @@ fn an_uncertified_shore_receipt_frees_nothing_until_its_certificate_counts() {
     let mut policy = enforced();
     policy.shore.insert(m.key(2));
     policy.trusted.insert(m.key(2).hint());
+    m.nodes[0].set_trust(policy.clone()).unwrap();
     m.nodes[1].set_trust(policy).unwrap();
     m.drain(1, None);
     assert!(!m.nodes[1].holds(&id), "the receipt counts once certified");
     assert_eq!(m.nodes[1].stats().freed_by_receipt, 1);
+    // ... and it now follows the copies: the author, who handed the relay its copy, gets it
+    // at their next contact and frees its own.
+    assert!(m.nodes[0].holds(&id));
+    m.disconnect(1, 2);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(
+        !m.nodes[0].holds(&id),
+        "the newly counted receipt reached the other copy"
+    );
+}
+
+#[test]
+fn a_revocation_purges_the_keys_records_but_its_distress() {
+    let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
+    let text = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: "before the theft".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    let sos = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Distress {
+                nature: DistressNature::Fire,
+                fix: None,
+                persons: None,
+                text: String::new(),
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&text.id()) && m.nodes[1].holds(&sos.id()));
+    let mut p = enforced();
+    p.revoked.insert(m.key(0));
+    m.nodes[1].set_trust(p).unwrap();
+    assert!(!m.nodes[1].holds(&text.id()), "purged at the revocation");
+    assert!(m.nodes[1].holds(&sos.id()), "a distress stays");
+}
+
+#[test]
+fn a_peer_that_stops_reading_is_disconnected_after_the_stall_time() {
+    let cfg = MeshConfig {
+        send_window_frames: 2,
+        send_stall_ms: 30_000,
+        ..MeshConfig::default()
+    };
+    let peer = Keypair::from_seed(&[9; 32]).public();
+    let mut a = Node::new(
+        cfg,
+        Keypair::from_seed(&[1; 32]),
+        Role::Vessel,
+        MemStore::new(StoreLimits::default()),
+        T0,
+    )
+    .unwrap();
+    a.learn_key(peer);
+    a.handle(
+        T0,
+        Input::ContactUp {
+            peer,
+            rate_bps: None,
+        },
+    )
+    .unwrap();
+    for k in 0..50 {
+        a.submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: format!("note {k}"),
+                safety: false,
+            },
+        )
+        .unwrap();
+    }
+    let sends = |a: &mut Node<MemStore>| {
+        let mut n = 0;
+        let mut disconnect = false;
+        while let Some(o) = a.poll_output() {
+            match o {
+                Output::Send { .. } => n += 1,
+                Output::Disconnect { .. } => disconnect = true,
+                _ => {}
+            }
+        }
+        (n, disconnect)
+    };
+    let (n, d) = sends(&mut a);
+    assert!(n <= 2 && !d, "{n} frames sent, disconnect {d}");
+    // Nothing is reported written; the engine asks to be woken at the stall time.
+    let wake = a.poll_timeout().unwrap();
+    assert!(
+        wake <= T0 + 30_000,
+        "woken at the stall time, not later: {wake}"
+    );
+    a.handle(T0 + 29_000, Input::Tick).unwrap();
+    assert_eq!(sends(&mut a), (0, false), "not yet");
+    a.handle(T0 + 30_000, Input::Tick).unwrap();
+    assert_eq!(sends(&mut a), (0, true), "disconnected at the stall time");
 }
 
 #[test]
@@ -732,12 +844,28 @@ fn records_of_a_revoked_key_are_refused_but_its_distress_is_carried() {
             },
         )
         .unwrap();
+    let update = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::DistressUpdate {
+                distress: sos.id(),
+                status: DistressStatus::Resolved,
+                text: String::new(),
+            },
+        )
+        .unwrap();
     m.drain(0, None);
     m.connect(0, 1, None);
     m.run(10, 1000);
     assert!(
         m.nodes[1].holds(&sos.id()),
         "distress carried whatever its author"
+    );
+    assert!(
+        !m.nodes[1].holds(&update.id()),
+        "only distress calls, not updates, pass for a revoked key"
     );
     assert!(
         !m.nodes[1].holds(&text.id()),
@@ -783,6 +911,23 @@ fn uncertified_authors_get_the_tighter_quota_but_distress_does_not() {
             .collect()
     };
     let from0 = texts(&mut m, 0);
+    let updates: Vec<RecordId> = (0..10)
+        .map(|k| {
+            m.nodes[0]
+                .submit(
+                    T0,
+                    Destination::Everyone,
+                    600,
+                    Body::DistressUpdate {
+                        distress: RecordId([k; 16]),
+                        status: DistressStatus::Acknowledged,
+                        text: String::new(),
+                    },
+                )
+                .unwrap()
+                .id()
+        })
+        .collect();
     let from2 = texts(&mut m, 2);
     let sos: Vec<RecordId> = (0..5)
         .map(|_| {
@@ -815,13 +960,13 @@ fn uncertified_authors_get_the_tighter_quota_but_distress_does_not() {
     );
     assert_eq!(
         held(&m, &sos),
-        5,
-        "distress is exempt from the tighter quota"
+        3,
+        "an uncertified author's distress calls have a bucket of their own (burst 3)"
     );
-    let n0 = held(&m, &from0);
+    let n0 = held(&m, &from0) + held(&m, &updates);
     assert!(
         n0 <= 3,
-        "an uncertified author is held to its burst of 3, got {n0}"
+        "texts and distress updates share the uncertified burst of 3, got {n0}"
     );
 }
 

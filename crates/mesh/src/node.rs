@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 use haiqiao_proto::wire::{Carried, Frame, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
-    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Priority, PublicKey, Record,
-    RecordError, RecordId, Role, Timestamp, Unverified, verify_batch,
+    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Kind, PublicKey, Record, RecordError,
+    RecordId, Role, Timestamp, Unverified, verify_batch,
 };
 
 use crate::config::MeshConfig;
@@ -274,7 +274,8 @@ pub struct Node<S: Store> {
     sessions: BTreeMap<PublicKey, Session>,
     scores: Scores,
     peer_buckets: BTreeMap<PublicKey, Bucket>,
-    author_buckets: BTreeMap<KeyHint, Bucket>,
+    /// Author quotas: (author, whether the bucket is an uncertified author's distress bucket).
+    author_buckets: BTreeMap<(KeyHint, bool), Bucket>,
     /// Records waiting for their author's key: (peer, bytes, copies, author).
     pending_keys: VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>,
     receipted: BTreeSet<RecordId>,
@@ -399,20 +400,61 @@ impl<S: Store> Node<S> {
         if trust == self.trust {
             return Ok(());
         }
-        self.trust = trust;
+        let old = std::mem::replace(&mut self.trust, trust);
+        // Records of newly revoked keys leave the store, so that every store converges
+        // (otherwise nodes that refuse them would fetch them again at every contact).
+        let revoked: Vec<PublicKey> = if self.trust.enforced {
+            self.trust
+                .revoked
+                .iter()
+                .filter(|k| !old.enforced || !old.revoked.contains(k))
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !revoked.is_empty() {
+            for s in self.store.summaries()? {
+                if s.kind != Kind::Distress
+                    && revoked.contains(&s.author)
+                    && self.store.remove(&s.id)?
+                {
+                    self.index.remove(&s.id);
+                    self.stats.refused_revoked += 1;
+                }
+            }
+        }
+        // Receipts are judged again only if what decides them changed (not for every new
+        // vessel certificate, which changes quotas only).
+        if old.enforced == self.trust.enforced
+            && old.shore == self.trust.shore
+            && old.revoked == self.trust.revoked
+        {
+            return Ok(());
+        }
         self.receipted.clear();
         self.receipted_order.clear();
-        let receipts = self.store.by_kind(
-            haiqiao_proto::Kind::Receipt,
-            Timestamp(0),
-            Timestamp(u32::MAX),
-            usize::MAX,
-        )?;
+        self.receipt_of.clear();
+        self.receipt_of_order.clear();
+        let receipts =
+            self.store
+                .by_kind(Kind::Receipt, Timestamp(0), Timestamp(u32::MAX), usize::MAX)?;
         for r in receipts {
-            if let Body::Receipt { ids } = r.body()
-                && self.trust.receipt_counts(&r.author())
-            {
+            let Body::Receipt { ids } = r.body() else {
+                continue;
+            };
+            let counts = self.trust.receipt_counts(&r.author());
+            if counts || r.author() == self.me {
+                for i in ids {
+                    self.remember_receipt_of(*i, r.id());
+                }
+            }
+            if counts {
                 self.apply_receipt(ids)?;
+                // Newly counted: it now follows the copies it frees, as if it had just come.
+                if !old.receipt_counts(&r.author()) {
+                    self.route_receipt(r.id(), ids, Source::Local);
+                }
             }
         }
         Ok(())
@@ -433,7 +475,7 @@ impl<S: Store> Node<S> {
         bytes: &[u8],
     ) -> Result<Record, MeshError> {
         let r = Unverified::decode(bytes)?.verify_with_key(&author, now_ms / 1000)?;
-        if self.trust.refuses(&r.author()) && r.priority() != Priority::Distress {
+        if self.trust.refuses(&r.author()) && r.kind() != Kind::Distress {
             return Err(MeshError::Revoked);
         }
         self.ring.insert(author);
@@ -559,9 +601,13 @@ impl<S: Store> Node<S> {
         };
         min(self.receipt_due);
         for s in self.sessions.values() {
-            // A session waiting for the transport is woken by `Input::Written`, not a timer.
+            // A session waiting for the transport is woken by `Input::Written`, not a timer,
+            // unless the transport stalls.
             if s.has_work() && !self.window_full(s) {
                 min(s.ready_at());
+            }
+            if let Some(t) = s.stalled_since {
+                min(Some(t.saturating_add(self.cfg.send_stall_ms)));
             }
         }
         t
@@ -627,6 +673,9 @@ impl<S: Store> Node<S> {
             Input::Written { peer, frames } => {
                 if let Some(s) = self.sessions.get_mut(&peer) {
                     s.unwritten = s.unwritten.saturating_sub(frames);
+                    if frames > 0 {
+                        s.stalled_since = None;
+                    }
                 }
                 Ok(())
             }
@@ -1031,14 +1080,16 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
-    fn author_allows(&mut self, author: KeyHint, distress: bool, now_ms: u64) -> bool {
-        if author == self.hint {
+    fn author_allows(&mut self, author: KeyHint, kind: Kind, now_ms: u64) -> bool {
+        if author == self.hint || self.trust.anchors.contains(&author) {
             return true;
         }
-        // Uncertified authors share the tighter quota; a distress is carried whatever its
-        // author (it still counts against the ordinary one).
-        let full = distress || self.trust.full_quota(&author);
-        if !self.author_buckets.contains_key(&author)
+        // Uncertified authors get the tighter quota. Their distress calls have a bucket of
+        // their own (at the same tight rate), so that a distress gets through whatever the
+        // author sent before, and nothing else can ride on the exemption.
+        let full = self.trust.full_quota(&author);
+        let key = (author, !full && kind == Kind::Distress);
+        if !self.author_buckets.contains_key(&key)
             && self.author_buckets.len() >= self.cfg.max_tracked_authors
         {
             // Forget the author seen longest ago (oldest refill time).
@@ -1060,7 +1111,7 @@ impl<S: Store> Node<S> {
             )
         };
         self.author_buckets
-            .entry(author)
+            .entry(key)
             .or_insert_with(|| Bucket::full(burst, now_ms))
             .take(rate, burst, now_ms)
     }
@@ -1127,8 +1178,8 @@ impl<S: Store> Node<S> {
                 }
                 continue;
             }
-            let distress = u.envelope().body.priority() == Priority::Distress;
-            if !self.author_allows(author, distress, now_ms) {
+            let kind = u.envelope().body.kind();
+            if !self.author_allows(author, kind, now_ms) {
                 continue;
             }
             verify_idx.push(i);
@@ -1154,7 +1205,7 @@ impl<S: Store> Node<S> {
             .zip(copies_of)
         {
             match r {
-                Ok(r) if self.trust.refuses(&r.author()) && r.priority() != Priority::Distress => {
+                Ok(r) if self.trust.refuses(&r.author()) && r.kind() != Kind::Distress => {
                     self.stats.refused_revoked += 1;
                     self.out.push_back(Output::RefusedRevoked {
                         id: r.id(),
@@ -1394,6 +1445,26 @@ impl<S: Store> Node<S> {
     }
 
     fn timers(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        let stalled: Vec<PublicKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.stalled_since
+                    .is_some_and(|t| now_ms >= t.saturating_add(self.cfg.send_stall_ms))
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in stalled {
+            // It stopped reading: end the contact (the driver's `PeerDown` brings the copies
+            // handed to it back). Not a penalty: a link can die without anyone's fault.
+            if let Some(s) = self.sessions.get_mut(&peer) {
+                s.stalled_since = None;
+            }
+            self.out.push_back(Output::Disconnect {
+                peer,
+                until_ms: now_ms,
+            });
+        }
         if now_ms >= self.next_sweep_ms {
             self.next_sweep_ms = now_ms + self.cfg.sweep_interval_ms.max(1);
             for id in self.store.sweep_expired(now_ms / 1000)? {
@@ -1467,7 +1538,11 @@ impl<S: Store> Node<S> {
             let Some(s) = self.sessions.get_mut(peer) else {
                 return;
             };
-            if full || !s.has_work() || !s.refill(now_ms, max) {
+            if full {
+                s.stalled_since.get_or_insert(now_ms);
+                return;
+            }
+            if !s.has_work() || !s.refill(now_ms, max) {
                 return;
             }
             let Some((frame, record_bytes, n_records)) = self.next_frame(peer, max) else {

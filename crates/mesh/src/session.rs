@@ -58,6 +58,8 @@ pub(crate) struct Session {
     /// Frames handed to the transport that it has not yet reported written
     /// ([`crate::Input::Written`]); counted only with a send window.
     pub(crate) unwritten: u32,
+    /// Since when the send window has been full with no frame reported written.
+    pub(crate) stalled_since: Option<u64>,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -90,6 +92,7 @@ impl Session {
             paced_at_ms: now_ms,
             started_ms: now_ms,
             unwritten: 0,
+            stalled_since: None,
         }
     }
 

@@ -18,9 +18,9 @@ use haiqiao_proto::{KeyHint, PublicKey};
 /// - only receipts whose author is in `shore` (a certified shore station) free copies; other
 ///   receipts are carried as ordinary records;
 /// - authors not in `trusted` get the tighter `uncertified_author_*` quota of
-///   [`crate::MeshConfig`], except for distress-class records, which are carried whatever
-///   their author;
-/// - records from keys in `revoked` are refused, except distress-class records.
+///   [`crate::MeshConfig`], with a separate bucket (at the same rate) for their distress
+///   calls, which are carried whatever their author; `anchors` have no quota;
+/// - records from keys in `revoked` are refused, except distress calls (`Kind::Distress`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustPolicy {
     /// Whether certificates count (the node has at least one trust anchor).
@@ -30,6 +30,9 @@ pub struct TrustPolicy {
     pub trusted: BTreeSet<KeyHint>,
     /// Certified shore stations, not revoked: their receipts free copies.
     pub shore: BTreeSet<PublicKey>,
+    /// Trust anchors (the authority's keys): no author quota, so that the certificates of a
+    /// whole fleet, all signed by one key, cross in one contact.
+    pub anchors: BTreeSet<KeyHint>,
     /// Revoked keys.
     pub revoked: BTreeSet<PublicKey>,
 }
@@ -42,7 +45,7 @@ impl TrustPolicy {
 
     /// Whether `author` has the full quota.
     pub fn full_quota(&self, author: &KeyHint) -> bool {
-        !self.enforced || self.trusted.contains(author)
+        !self.enforced || self.trusted.contains(author) || self.anchors.contains(author)
     }
 
     /// Whether records of `author` other than distress are refused.
