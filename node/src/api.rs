@@ -167,7 +167,10 @@ async fn workflow(tx: &mpsc::Sender<Command>, req: Request, created: bool) -> Re
             },
             Json(v),
         )),
-        Err(e) => Err(err(StatusCode::UNPROCESSABLE_ENTITY, e)),
+        Err((code, e)) => Err(err(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            e,
+        )),
     }
 }
 

@@ -480,8 +480,9 @@ pub(crate) enum AuthorityCommand {
         /// MMSI.
         #[arg(long)]
         mmsi: Option<u32>,
-        /// Days the certificate is valid.
-        #[arg(long, default_value_t = 365)]
+        /// Days the certificate is valid: at most 90, the longest a record lives (renew
+        /// certificates before they lapse).
+        #[arg(long, default_value_t = 90)]
         days: u32,
     },
     /// Revoke a key, and hand the revocation to a running node.

@@ -413,6 +413,13 @@ pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
                 .trim()
                 .parse()
                 .map_err(|_| anyhow!("--subject is a node id (64 hex digits)"))?;
+            let most = haiqiao_proto::MAX_TTL_MIN / (24 * 60);
+            if days == 0 || days > most {
+                bail!(
+                    "--days {days}: a certificate lives as long as its record, 1 to {most} days; \
+                     renew it before it lapses"
+                );
+            }
             let now = (crate::daemon::now_ms() / 1000) as u32;
             let body = Body::Certificate {
                 subject,

@@ -49,7 +49,7 @@ pub(crate) enum Command {
     /// Close the connections to a peer (hex node id).
     Hangup(String, oneshot::Sender<Result<(), String>>),
     /// Pairs, distress, mediation, trust (see `workflows`).
-    Workflow(Request, oneshot::Sender<Result<Value, String>>),
+    Workflow(Request, oneshot::Sender<Result<Value, (u16, String)>>),
 }
 
 /// Everything the daemon needs.
@@ -408,7 +408,7 @@ impl Daemon {
                 let res = self
                     .work
                     .request(now, &mut self.node, req)
-                    .map_err(|e| format!("{e:#}"));
+                    .map_err(|e| (crate::workflows::status_of(&e), format!("{e:#}")));
                 if writes && res.is_ok() {
                     self.save_seq();
                 }

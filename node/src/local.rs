@@ -253,8 +253,25 @@ impl Proc {
 
     /// Waits for the fleet timeline line `fleet: <what> ...` that contains `text`.
     pub fn saw(&mut self, what: &str, text: &str) -> String {
+        self.saw_since(0, what, text)
+    }
+
+    /// How many lines have been seen: a mark for [`Proc::saw_since`].
+    pub fn mark(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// As [`Proc::saw`], counting only lines seen after `mark`.
+    pub fn saw_since(&mut self, mark: usize, what: &str, text: &str) -> String {
         let prefix = format!("fleet: {what} ");
-        self.wait_line(|l| l.starts_with(&prefix) && l.contains(text))
+        let hit = |l: &String| l.starts_with(&prefix) && l.contains(text);
+        self.wait_until(|seen| seen.iter().skip(mark).any(hit));
+        self.seen
+            .iter()
+            .skip(mark)
+            .find(|l| hit(l))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Writes a record through the API; returns its id.

@@ -272,7 +272,13 @@ impl Workflows {
         }
         let mut summaries = node.store().summaries()?;
         summaries.sort_by_key(|s| (s.created, s.seq));
+        let me = self.fleet.me();
         for s in summaries {
+            // What the running daemon shows the fleet: records delivered here and our own,
+            // not the copies carried for others.
+            if s.author != me && !node.is_for_me(&s.dest) {
+                continue;
+            }
             if let Some(r) = node.store().get(&s.id)? {
                 for e in self.fleet.observe(now_ms, &r) {
                     if let Event::Certified { subject, .. } = e {
@@ -706,7 +712,10 @@ impl Workflows {
             }
             Request::Case { case } => {
                 let id = record_id(&case)?;
-                let c = self.fleet.case(&id).context("no such case here")?;
+                let c = self
+                    .fleet
+                    .case(&id)
+                    .ok_or(haiqiao_fleet::FleetError::UnknownCase)?;
                 return Ok(self.case_json(&c));
             }
             Request::CaseStats => {
@@ -910,7 +919,11 @@ impl Workflows {
         };
         let r = node.submit(now, draft.dest, draft.ttl_min, draft.body)?;
         self.observe(now, node, &r);
-        self.poll(now, node)?;
+        // The record is written: what follows must not turn the answer into an error (a
+        // client would write it again).
+        if let Err(e) = self.poll(now, node) {
+            self.push(now, "error", None, format!("after writing: {e:#}"));
+        }
         Ok(record_json(&r))
     }
 
@@ -1118,6 +1131,30 @@ fn role_note(r: Option<CaseRole>) -> String {
     })
 }
 
+/// The HTTP status for a failed workflow request: 404 for what is not known here, 422 for
+/// what the fleet or the engine refuses, 500 for a failing store, 400 for a malformed request.
+pub(crate) fn status_of(e: &anyhow::Error) -> u16 {
+    use haiqiao_fleet::FleetError;
+    use haiqiao_mesh::MeshError;
+    if let Some(f) = e.downcast_ref::<FleetError>() {
+        return match f {
+            FleetError::UnknownCase | FleetError::UnknownDistress => 404,
+            _ => 422,
+        };
+    }
+    if let Some(m) = e.downcast_ref::<MeshError>() {
+        return match m {
+            MeshError::Store(_) => 500,
+            MeshError::Record(_) => 400,
+            MeshError::Refused(_) | MeshError::Revoked => 422,
+        };
+    }
+    if e.downcast_ref::<haiqiao_mesh::StoreError>().is_some() {
+        return 500;
+    }
+    400
+}
+
 /// A revocation reason from its name.
 pub(crate) fn revocation_reason(s: &str) -> anyhow::Result<RevocationReason> {
     Ok(match s {
@@ -1283,7 +1320,28 @@ mod tests {
             err.to_string().contains("not a certified mediator"),
             "{err}"
         );
+        assert_eq!(status_of(&err), 422, "a refusal");
         assert_eq!(node.stats().submitted, 0, "nothing was written");
+        let unknown = w
+            .request(
+                T0_MS,
+                &mut node,
+                Request::Case {
+                    case: RecordId([9; 16]).to_string(),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(status_of(&unknown), 404, "{unknown}");
+        let malformed = w
+            .request(
+                T0_MS,
+                &mut node,
+                Request::Case {
+                    case: "not an id".into(),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(status_of(&malformed), 400, "{malformed}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct FleetConfig {
     /// Authority keys trusted without a certificate (64 hex digits each): the fisheries
     /// bureau's keys. Certificates count only if they chain to one of these. Default none
-    /// (then nothing is certified: no mediator may accept, no receipt counts).
+    /// (then nothing is certified: no mediator may accept a case, and the node's engine
+    /// enforces nothing — any receipt frees copies, every author has the full quota).
     pub trust_anchors: Vec<String>,
     /// Buddy watch: seconds of silence from a pair partner after which the alarm is raised on
     /// board and shore is told. 0 turns buddy watch off. Default 1,800 (30 minutes): paired

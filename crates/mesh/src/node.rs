@@ -460,6 +460,11 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
+    /// Whether a record for `dest` is delivered to this node (rather than only carried).
+    pub fn is_for_me(&self, dest: &Destination) -> bool {
+        routing::is_for_me(dest, &self.hint, self.role, &self.groups)
+    }
+
     /// What the engine knows of certificates.
     pub fn trust(&self) -> &TrustPolicy {
         &self.trust
