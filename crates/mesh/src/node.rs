@@ -236,6 +236,29 @@ const MAX_CO_HOLDER_RECORDS: usize = 100_000;
 const MAX_OWED_PEERS: usize = 10_000;
 const MAX_OWED_PER_PEER: usize = 256;
 
+/// Records waiting for their author's key: (peer, bytes, copies, the author's hint). The hint
+/// is read once, when a record starts waiting, so that a `Keys` frame re-decodes none of
+/// those still waiting.
+#[derive(Debug, Default)]
+struct PendingKeys(VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>);
+
+impl PendingKeys {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn pop_front(&mut self) {
+        self.0.pop_front();
+    }
+
+    fn push_back(&mut self, (peer, bytes, copies): (PublicKey, Vec<u8>, u8)) {
+        if let Ok(u) = Unverified::decode(&bytes) {
+            let author = u.envelope().author;
+            self.0.push_back((peer, bytes, copies, author));
+        }
+    }
+}
+
 /// The delivery engine of one node. See the module docs for the call order.
 #[derive(Debug)]
 pub struct Node<S: Store> {
@@ -252,8 +275,7 @@ pub struct Node<S: Store> {
     scores: Scores,
     peer_buckets: BTreeMap<PublicKey, Bucket>,
     author_buckets: BTreeMap<KeyHint, Bucket>,
-    /// Records waiting for their author's key: (peer, bytes, copies, author).
-    pending_keys: VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>,
+    pending_keys: PendingKeys,
     receipted: BTreeSet<RecordId>,
     receipted_order: VecDeque<RecordId>,
     /// Receipt routing: short id of a receipted record → (its id, the receipt's id).
@@ -312,7 +334,7 @@ impl<S: Store> Node<S> {
             scores: Scores::default(),
             peer_buckets: BTreeMap::new(),
             author_buckets: BTreeMap::new(),
-            pending_keys: VecDeque::new(),
+            pending_keys: PendingKeys::default(),
             receipted: BTreeSet::new(),
             receipted_order: VecDeque::new(),
             receipt_of: BTreeMap::new(),
@@ -1009,7 +1031,7 @@ impl<S: Store> Node<S> {
                     if self.pending_keys.len() >= self.cfg.max_pending_keys {
                         self.pending_keys.pop_front();
                     }
-                    self.pending_keys.push_back((p, bytes, 0, author));
+                    self.pending_keys.push_back((p, bytes, 0));
                 }
                 continue;
             }
@@ -1090,10 +1112,10 @@ impl<S: Store> Node<S> {
     fn retry_pending_keys(&mut self, now_ms: u64) -> Result<(), StoreError> {
         // The author's hint is kept with the bytes: a Keys frame re-decodes nothing that still
         // waits, and what is ready is verified in one batch per peer.
-        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys)
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys.0)
             .into_iter()
             .partition(|(_, _, _, author)| self.ring.knows(author));
-        self.pending_keys = wait.into_iter().collect();
+        self.pending_keys.0 = wait.into_iter().collect();
         let mut by_peer: BTreeMap<PublicKey, Vec<(Vec<u8>, u8)>> = BTreeMap::new();
         for (peer, bytes, copies, _) in ready {
             by_peer.entry(peer).or_default().push((bytes, copies));
@@ -1236,9 +1258,6 @@ impl<S: Store> Node<S> {
                 }
             }
         }
-        if let Body::Receipt { ids } = r.body() {
-            self.route_receipt(r.id(), ids, source);
-        }
         if self.role == Role::Shore
             && matches!(env.dest, Destination::Shore | Destination::Mediators(_))
             && r.author() != self.me
@@ -1254,6 +1273,12 @@ impl<S: Store> Node<S> {
             } else if self.receipt_due.is_none() {
                 self.receipt_due = Some(now_ms + self.cfg.receipt_delay_ms);
             }
+        }
+        // A receipt goes on towards the other holders of what it names. (Whatever decides
+        // whether a receipt may free copies — its author a certified shore station — should
+        // decide this too: a receipt that frees nothing must not answer offers either.)
+        if let Body::Receipt { ids } = r.body() {
+            self.route_receipt(r.id(), ids, source);
         }
         Ok(())
     }
