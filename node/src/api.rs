@@ -10,6 +10,24 @@
 //! | POST | /api/v1/records | write a record (a `SubmitRequest`) |
 //! | POST | /api/v1/peers | dial a peer: `{"addr": "/ip4/…/tcp/…/p2p/…"}` |
 //! | POST | /api/v1/peers/disconnect | close the connections to a peer: `{"peer": "<node id>"}` |
+//! | GET | /api/v1/timeline?after=N&limit=M | what happened: alarms, distress, cases, refusals |
+//! | GET | /api/v1/pairs | pairs, our partners and their buddy watch, buddy reports (shore) |
+//! | POST | /api/v1/pairs | pair (`{"partner": "<node id>"}`) or leave (`"leave": true`) |
+//! | POST | /api/v1/pair-alert | an alert to the partner: `{"alert": "gear_fouled", ...}` |
+//! | GET | /api/v1/distress?all=true | open distress (or all): acknowledgements, responders, nearest |
+//! | POST | /api/v1/distress | raise a distress: `{"nature": "flooding", "persons": 6, ...}` |
+//! | POST | /api/v1/distress/{id} | answer: `{"status": "acknowledged" \| "responding" (+ `eta_min`) \| "on_scene" \| "resolved" \| "cancelled"}` |
+//! | GET | /api/v1/duties | mediators' duty announcements |
+//! | POST | /api/v1/duty | announce our duty: `{"areas": [{"area": 3, "south": …, "west": …, "north": …, "east": …}], "hours": 24}` |
+//! | GET | /api/v1/cases, /api/v1/cases/stats, /api/v1/cases/{id} | cases, statistics, one case |
+//! | POST | /api/v1/cases | file a dispute: `{"category": "gear_damage", "parties": [...], "description": "..."}` |
+//! | POST | /api/v1/cases/{id} | a step: `{"step": "accept" \| "progress" \| "propose" \| "sign" \| "escalate" \| "close", "text": ..., "to": "coast_guard" \| "court"}` |
+//! | GET | /api/v1/trust/{key} | certificates and revocation of a key |
+//! | POST | /api/v1/records/import | a record signed elsewhere: `{"author": "<key>", "record": "<hex>"}` |
+//!
+//! Workflow requests are [`crate::workflows::Request`]s; refusals (a non-party signing, an
+//! uncertified mediator accepting, cancelling someone else's distress, ...) answer 422 with
+//! the reason.
 
 use axum::Json;
 use axum::Router;
@@ -22,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::daemon::Command;
 use crate::json::SubmitRequest;
+use crate::workflows::Request;
 
 type Reply = (StatusCode, Json<Value>);
 
@@ -138,6 +157,156 @@ async fn hangup(
     }
 }
 
+async fn workflow(tx: &mpsc::Sender<Command>, req: Request, created: bool) -> Result<Reply, Reply> {
+    match ask(tx, |r| Command::Workflow(req, r)).await? {
+        Ok(v) => Ok((
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(v),
+        )),
+        Err(e) => Err(err(StatusCode::UNPROCESSABLE_ENTITY, e)),
+    }
+}
+
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(b: Body<T>) -> Result<T, Reply> {
+    b.map(|Json(v)| v)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+/// A JSON object with `op` set, parsed as a workflow request.
+fn op_request(op: &str, mut v: Value, extra: &[(&str, String)]) -> Result<Request, Reply> {
+    let Some(obj) = v.as_object_mut() else {
+        return Err(err(StatusCode::BAD_REQUEST, "expected a JSON object"));
+    };
+    obj.insert("op".into(), json!(op));
+    for (k, x) in extra {
+        obj.insert((*k).into(), json!(x));
+    }
+    serde_json::from_value(v).map_err(|e| err(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+struct AllQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct TimelineQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn workflow_routes() -> Router<mpsc::Sender<Command>> {
+    use axum::routing::post;
+    Router::new()
+        .route(
+            "/api/v1/timeline",
+            get(
+                |State(tx): State<mpsc::Sender<Command>>, Query(q): Query<TimelineQuery>| async move {
+                    workflow(&tx, Request::Timeline { after: q.after, limit: q.limit }, false).await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/pairs",
+            get(|State(tx): State<mpsc::Sender<Command>>| async move {
+                workflow(&tx, Request::Pairs, false).await
+            })
+            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+                workflow(&tx, op_request("pair", body(b)?, &[])?, true).await
+            }),
+        )
+        .route(
+            "/api/v1/pair-alert",
+            post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+                workflow(&tx, op_request("pair_alert", body(b)?, &[])?, true).await
+            }),
+        )
+        .route(
+            "/api/v1/distress",
+            get(
+                |State(tx): State<mpsc::Sender<Command>>, Query(q): Query<AllQuery>| async move {
+                    workflow(&tx, Request::Distress { all: q.all }, false).await
+                },
+            )
+            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+                workflow(&tx, op_request("raise_distress", body(b)?, &[])?, true).await
+            }),
+        )
+        .route(
+            "/api/v1/distress/{id}",
+            post(
+                |State(tx): State<mpsc::Sender<Command>>, Path(id): Path<String>, b: Body<Value>| async move {
+                    let req = op_request("answer_distress", body(b)?, &[("distress", id)])?;
+                    workflow(&tx, req, true).await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/duties",
+            get(|State(tx): State<mpsc::Sender<Command>>| async move {
+                workflow(&tx, Request::Duties, false).await
+            }),
+        )
+        .route(
+            "/api/v1/duty",
+            post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+                workflow(&tx, op_request("duty", body(b)?, &[])?, true).await
+            }),
+        )
+        .route(
+            "/api/v1/cases",
+            get(|State(tx): State<mpsc::Sender<Command>>| async move {
+                workflow(&tx, Request::Cases, false).await
+            })
+            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+                workflow(&tx, op_request("file_dispute", body(b)?, &[])?, true).await
+            }),
+        )
+        .route(
+            "/api/v1/cases/stats",
+            get(|State(tx): State<mpsc::Sender<Command>>| async move {
+                workflow(&tx, Request::CaseStats, false).await
+            }),
+        )
+        .route(
+            "/api/v1/cases/{id}",
+            get(
+                |State(tx): State<mpsc::Sender<Command>>, Path(case): Path<String>| async move {
+                    workflow(&tx, Request::Case { case }, false).await
+                },
+            )
+            .post(
+                |State(tx): State<mpsc::Sender<Command>>, Path(id): Path<String>, b: Body<Value>| async move {
+                    let req = op_request("case_step", body(b)?, &[("case", id)])?;
+                    workflow(&tx, req, true).await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/trust/{key}",
+            get(
+                |State(tx): State<mpsc::Sender<Command>>, Path(key): Path<String>| async move {
+                    workflow(&tx, Request::Trust { key }, false).await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/records/import",
+            post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+                workflow(&tx, op_request("import", body(b)?, &[])?, true).await
+            }),
+        )
+}
+
 /// The router.
 pub(crate) fn router(tx: mpsc::Sender<Command>) -> Router {
     Router::new()
@@ -148,5 +317,6 @@ pub(crate) fn router(tx: mpsc::Sender<Command>) -> Router {
         .route("/api/v1/positions", get(positions))
         .route("/api/v1/records", axum::routing::post(submit))
         .route("/api/v1/records/{id}", get(record))
+        .merge(workflow_routes())
         .with_state(tx)
 }

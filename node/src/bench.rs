@@ -427,3 +427,209 @@ pub(crate) fn chain(samples: usize, relay_records: usize) -> anyhow::Result<serd
         "transport": "TCP on 127.0.0.0/8, debug or release as built",
     }))
 }
+
+/// Options of `bench fleet`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FleetOpts {
+    /// Vessels reporting positions.
+    pub(crate) vessels: usize,
+    /// Positions per vessel.
+    pub(crate) positions: usize,
+    /// Dispute cases (each filed, accepted and proposed).
+    pub(crate) cases: usize,
+    /// Repetitions.
+    pub(crate) reps: usize,
+}
+
+/// What the fleet projections cost a shore station that hears a whole fleet: records observed
+/// per second against batch verification of the same records (the ingest path's own cost), and
+/// the time to answer the views people ask for.
+pub(crate) fn fleet(opts: FleetOpts) -> anyhow::Result<serde_json::Value> {
+    use haiqiao_fleet::{Fleet, FleetConfig};
+    use haiqiao_proto::{
+        Body, CaseStatus, Destination, DisputeCategory, DistressNature, Envelope, Fix, Party, Role,
+        Timestamp,
+    };
+    let bureau = Keypair::from_seed(&[200; 32]);
+    let vessels: Vec<Keypair> = (0..opts.vessels.max(1))
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            Keypair::from_seed(&seed)
+        })
+        .collect();
+    let mediator = Keypair::from_seed(&[201; 32]);
+    let me = Keypair::from_seed(&[202; 32]);
+    let sign = |k: &Keypair, seq: u64, at: u64, body: Body| -> anyhow::Result<Record> {
+        let env = Envelope {
+            author: k.public().hint(),
+            seq,
+            created: Timestamp(at as u32),
+            ttl_min: 3 * 24 * 60,
+            dest: Destination::Everyone,
+            body,
+        };
+        Ok(Record::sign(k, env)?)
+    };
+    let mut corpus = Vec::new();
+    corpus.push(sign(
+        &bureau,
+        1,
+        NOW - 3600,
+        Body::Certificate {
+            subject: mediator.public(),
+            name: "海上老娘舅".into(),
+            registration: String::new(),
+            mmsi: None,
+            role: Role::Mediator,
+            valid_from: Timestamp((NOW - 86_400) as u32),
+            valid_until: Timestamp((NOW + 86_400) as u32),
+        },
+    )?);
+    // Positions spread over the grounds east of Zhoushan, oldest first.
+    for p in 0..opts.positions {
+        for (i, v) in vessels.iter().enumerate() {
+            let lat = 29.5 + (i % 100) as f64 * 0.015;
+            let lon = 122.2 + (i / 100 % 100) as f64 * 0.015 + p as f64 * 0.001;
+            corpus.push(sign(
+                v,
+                p as u64,
+                NOW - 3600 + (p as u64) * 60,
+                Body::Position(Fix::from_degrees(lat, lon)),
+            )?);
+        }
+    }
+    for c in 0..opts.cases {
+        let a = &vessels[c % vessels.len()];
+        let b = &vessels[(c + 1) % vessels.len()];
+        let report = sign(
+            a,
+            1_000_000 + c as u64,
+            NOW - 600,
+            Body::DisputeReport {
+                category: DisputeCategory::GearDamage,
+                parties: vec![Party {
+                    key: Some(b.public().hint()),
+                    name: "浙普渔05008".into(),
+                }],
+                fix: Some(Fix::from_degrees(30.0, 122.8)),
+                description: "拖网被割断".into(),
+                evidence: vec![],
+            },
+        )?;
+        let case = report.id();
+        corpus.push(report);
+        for (k, (status, text)) in [
+            (CaseStatus::Accepted, ""),
+            (CaseStatus::AgreementProposed, "05008 pays 3000 yuan"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            corpus.push(sign(
+                &mediator,
+                2 * c as u64 + k as u64,
+                NOW - 300 + k as u64,
+                Body::CaseUpdate {
+                    case,
+                    status,
+                    text: text.into(),
+                },
+            )?);
+        }
+    }
+    for d in 0..10u64 {
+        corpus.push(sign(
+            &vessels[d as usize % vessels.len()],
+            2_000_000 + d,
+            NOW - 120,
+            Body::Distress {
+                nature: DistressNature::Flooding,
+                fix: Some(Fix::from_degrees(29.9, 122.6)),
+                persons: Some(9),
+                text: String::new(),
+            },
+        )?);
+    }
+    let mut ring = KeyRing::new(vessels.len() + 16);
+    for k in vessels.iter().chain([&bureau, &mediator]) {
+        ring.insert(k.public());
+    }
+    let cfg = FleetConfig {
+        trust_anchors: vec![bureau.public().to_string()],
+        ..FleetConfig::default()
+    };
+    let now_ms = NOW * 1000;
+    let (mut observe, mut verify, mut distress_us, mut stats_us, mut poll_us) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut open = 0;
+    for _ in 0..opts.reps.max(1) {
+        let t = Instant::now();
+        for chunk in corpus.chunks(1024) {
+            let items = chunk
+                .iter()
+                .map(|r| Unverified::decode(r.bytes()))
+                .collect::<Result<Vec<_>, _>>()?;
+            for r in verify_batch(items, &ring, NOW) {
+                r?;
+            }
+        }
+        verify.push(corpus.len() as f64 / t.elapsed().as_secs_f64());
+        let mut f = Fleet::new(cfg.clone(), me.public(), 1)?;
+        let t = Instant::now();
+        for r in &corpus {
+            f.observe(now_ms, r);
+        }
+        observe.push(corpus.len() as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for _ in 0..20 {
+            open = f.open_distress(now_ms).len();
+        }
+        distress_us.push(t.elapsed().as_secs_f64() * 1e6 / 20.0);
+        let t = Instant::now();
+        for _ in 0..20 {
+            std::hint::black_box(f.case_stats());
+        }
+        stats_us.push(t.elapsed().as_secs_f64() * 1e6 / 20.0);
+        let t = Instant::now();
+        for i in 0..20 {
+            std::hint::black_box(f.poll(now_ms + i));
+        }
+        poll_us.push(t.elapsed().as_secs_f64() * 1e6 / 20.0);
+    }
+    anyhow::ensure!(open == 10, "ten open distress incidents, got {open}");
+    let (o, v) = (median(&mut observe), median(&mut verify));
+    Ok(json!({
+        "records": corpus.len(),
+        "vessels": opts.vessels,
+        "cases": opts.cases,
+        "observe_per_s": o.round(),
+        "verify_batch_per_s": v.round(),
+        "observe_vs_verify": (o / v * 100.0).round() / 100.0,
+        "open_distress_us": median(&mut distress_us).round(),
+        "case_stats_us": median(&mut stats_us).round(),
+        "poll_us": median(&mut poll_us).round(),
+        "reps": opts.reps,
+        "statistic": "median",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn the_fleet_bench_measures_what_it_built() {
+        let v = super::fleet(super::FleetOpts {
+            vessels: 50,
+            positions: 2,
+            cases: 5,
+            reps: 1,
+        })
+        .unwrap();
+        // 1 certificate, 100 positions, 5 cases of 3 records, 10 distress calls.
+        assert_eq!(v["records"], 126);
+        assert!(v["observe_per_s"].as_f64().unwrap() > 0.0);
+        assert!(v["observe_vs_verify"].as_f64().unwrap() > 0.0);
+    }
+}

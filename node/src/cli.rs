@@ -90,6 +90,92 @@ pub(crate) enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Pair with a vessel (both sign), or leave the pair; without an id, list pairs and
+    /// buddy watch.
+    Pair {
+        #[command(flatten)]
+        target: Target,
+        /// The partner's node id (64 hex digits).
+        partner: Option<String>,
+        /// Leave the pair instead.
+        #[arg(long)]
+        leave: bool,
+    },
+    /// An alert to the pair partner (gear fouled, collision risk, man overboard, ...).
+    PairAlert {
+        #[command(flatten)]
+        target: Target,
+        /// collision_risk, gear_fouled, man_overboard, engine_failure, weather, other.
+        alert: String,
+        /// The partner (default: our only partner).
+        #[arg(long)]
+        partner: Option<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        lat: Option<f64>,
+        #[arg(long, allow_hyphen_values = true)]
+        lon: Option<f64>,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Distress: raise, list, acknowledge, respond, resolve, cancel.
+    Distress {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        what: DistressCommand,
+    },
+    /// Mediators: announce duty (areas, categories, hours); without areas, list duties.
+    Duty {
+        #[command(flatten)]
+        target: Target,
+        /// An area: NUMBER:SOUTH,WEST,NORTH,EAST in degrees; repeat for several.
+        #[arg(long)]
+        area: Vec<String>,
+        /// A category taken (default all): fishing_ground, gear_damage, collision,
+        /// catch_or_price, other; repeat for several.
+        #[arg(long)]
+        category: Vec<String>,
+        /// Hours from now the announcement holds.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Daily hours UTC as START-END in minutes after midnight (default all day).
+        #[arg(long)]
+        daily: Option<String>,
+        /// Announce going off duty.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Sea mediation: file a dispute, accept, progress, propose, sign, escalate, close, list.
+    Case {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        what: CaseCommand,
+    },
+    /// What is known of a key: certificates, roles, revocation.
+    Trust {
+        #[command(flatten)]
+        target: Target,
+        /// The key (64 hex digits).
+        key: String,
+    },
+    /// What happened on a running node: alarms, distress, cases, refusals.
+    Timeline {
+        #[command(flatten)]
+        target: Target,
+        /// Only from this index on.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// The authority's tools: a key, certificates and revocations signed on it (offline),
+    /// handed to a running node to spread.
+    Authority {
+        #[command(subcommand)]
+        what: AuthorityCommand,
+    },
     /// A local demonstration on embedded defaults (no set-up).
     Demo {
         /// Play once and exit: 0 only if every step happened as scripted.
@@ -225,6 +311,196 @@ pub(crate) enum SendCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum DistressCommand {
+    /// Raise a distress (MAYDAY); it repeats every 3.5–4.5 min until acknowledged.
+    /// Ashore in China also call 12395.
+    Raise {
+        /// fire, flooding, collision, grounding, listing, sinking, adrift, undesignated,
+        /// abandoning, piracy, man_overboard, epirb, or the DSC code.
+        #[arg(long, default_value = "undesignated")]
+        nature: String,
+        /// Persons on board.
+        #[arg(long)]
+        persons: Option<u16>,
+        #[arg(long, allow_hyphen_values = true)]
+        lat: Option<f64>,
+        #[arg(long, allow_hyphen_values = true)]
+        lon: Option<f64>,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Open distress: who acknowledged, who is coming, the nearest vessels.
+    List {
+        /// Also resolved and cancelled ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Acknowledge a distress.
+    Ack {
+        /// The incident id.
+        id: String,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Say we are coming, with an ETA.
+    Respond {
+        /// The incident id.
+        id: String,
+        /// Minutes to arrival.
+        #[arg(long)]
+        eta: u16,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Say we are on scene.
+    OnScene {
+        /// The incident id.
+        id: String,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Resolve it (its author, a certified shore station or an authority).
+    Resolve {
+        /// The incident id.
+        id: String,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Cancel our own distress: a false alert.
+    Cancel {
+        /// The incident id.
+        id: String,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CaseCommand {
+    /// File a dispute: it reaches the mediators on duty for its position, and shore.
+    File {
+        /// fishing_ground, gear_damage, collision, catch_or_price, other.
+        #[arg(long)]
+        category: String,
+        /// Other party, as NAME or NAME=<node id>; repeat for several.
+        #[arg(long)]
+        party: Vec<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        lat: Option<f64>,
+        #[arg(long, allow_hyphen_values = true)]
+        lon: Option<f64>,
+        /// What happened.
+        #[arg(long)]
+        description: String,
+        /// SHA-256 of a piece of evidence, hex; repeat for several.
+        #[arg(long)]
+        evidence: Vec<String>,
+    },
+    /// Cases held here.
+    List,
+    /// One case.
+    Show {
+        /// The case id (the dispute report's id).
+        id: String,
+    },
+    /// Case statistics: open, accepted, closed, escalated, times, handled rate.
+    Stats,
+    /// Accept a case (certified mediators).
+    Accept {
+        /// The case id.
+        id: String,
+    },
+    /// Progress on a case we mediate.
+    Progress {
+        /// The case id.
+        id: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// Propose an agreement for the parties to co-sign.
+    Propose {
+        /// The case id.
+        id: String,
+        /// The agreement's text.
+        #[arg(long)]
+        text: String,
+    },
+    /// Co-sign the proposed agreement (parties).
+    Sign {
+        /// The case id.
+        id: String,
+    },
+    /// Escalate a case we mediate.
+    Escalate {
+        /// The case id.
+        id: String,
+        /// coast_guard (95110) or court.
+        #[arg(long, default_value = "coast_guard")]
+        to: String,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Close a case we mediate.
+    Close {
+        /// The case id.
+        id: String,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthorityCommand {
+    /// Create an authority key (keep it offline); prints the key to configure as a trust
+    /// anchor (`[fleet] trust_anchors`).
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Certify a node's key in a role, and hand the certificate to a running node.
+    Certify {
+        #[command(flatten)]
+        target: Target,
+        /// The authority's secret key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The node id to certify (64 hex digits).
+        #[arg(long)]
+        subject: String,
+        /// vessel, mediator, shore or authority.
+        #[arg(long)]
+        role: String,
+        /// Vessel or station name.
+        #[arg(long)]
+        name: String,
+        /// Registration number (e.g. 浙岱渔03315).
+        #[arg(long, default_value = "")]
+        registration: String,
+        /// MMSI.
+        #[arg(long)]
+        mmsi: Option<u32>,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// Revoke a key, and hand the revocation to a running node.
+    Revoke {
+        #[command(flatten)]
+        target: Target,
+        /// The authority's secret key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The node id to revoke.
+        #[arg(long)]
+        subject: String,
+        /// compromised, retired, superseded, unspecified.
+        #[arg(long, default_value = "compromised")]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum SimCommand {
     /// Run a scenario: haiqiao's routing against the baselines and the oracle.
     Run {
@@ -279,6 +555,24 @@ pub(crate) enum BenchCommand {
         /// Records for the relay measurement.
         #[arg(long, default_value_t = 500)]
         relay_records: usize,
+    },
+    /// What the fleet projections (pairs, distress, cases) cost a station hearing a fleet.
+    Fleet {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Vessels reporting positions.
+        #[arg(long, default_value_t = 10_000)]
+        vessels: usize,
+        /// Positions per vessel.
+        #[arg(long, default_value_t = 5)]
+        positions: usize,
+        /// Dispute cases (filed, accepted, agreement proposed).
+        #[arg(long, default_value_t = 2_000)]
+        cases: usize,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
     },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {

@@ -24,6 +24,9 @@ pub(crate) struct NodeConfig {
     /// Network settings (haiqiao-net's `NetConfig`, unchanged).
     #[serde(default)]
     pub(crate) net: NetConfig,
+    /// Pairs, distress, mediation and trust (haiqiao-fleet's `FleetConfig`, unchanged).
+    #[serde(default)]
+    pub(crate) fleet: haiqiao_fleet::FleetConfig,
     /// The control API.
     #[serde(default)]
     pub(crate) api: ApiSection,
@@ -107,6 +110,7 @@ impl NodeConfig {
 pub(crate) fn template(role: Role, name: &str) -> String {
     let limits = StoreLimits::default();
     let mesh = MeshConfig::default();
+    let fleet = haiqiao_fleet::FleetConfig::default();
     let role_note = match role {
         Role::Vessel => {
             "a fishing vessel: gossips positions and alerts, carries records for others"
@@ -160,6 +164,18 @@ static_peers = []
 # Find boats on the same harbour network.
 mdns = true
 
+[fleet]
+# The fisheries bureau's keys (64 hex digits each): certificates count only if they chain
+# to one of these. With none, nothing is certified: no mediator may accept a case and any
+# receipt frees copies (a mesh without an authority).
+trust_anchors = []
+# Buddy watch: seconds of silence from the pair partner before the alarm is raised on board
+# and shore is told (0: off).
+buddy_watch_s = {buddy}
+# A distress repeats every 3.5 to 4.5 minutes until acknowledged or cancelled.
+distress_repeat_min_s = {rmin}
+distress_repeat_max_s = {rmax}
+
 [api]
 # The control API (HTTP/JSON), loopback only.
 listen = "127.0.0.1:4680"
@@ -172,6 +188,9 @@ listen = "127.0.0.1:4680"
         shore_copies = mesh.shore_copies,
         direct_copies = mesh.direct_copies,
         max_frame_bytes = mesh.max_frame_bytes,
+        buddy = fleet.buddy_watch_s,
+        rmin = fleet.distress_repeat_min_s,
+        rmax = fleet.distress_repeat_max_s,
     )
 }
 
@@ -189,6 +208,13 @@ mod tests {
                 let cfg =
                     NodeConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
                 roles.push(cfg.role().expect("role"));
+                // The anchors are keys: the daemon would refuse to start otherwise.
+                haiqiao_fleet::Fleet::new(
+                    cfg.fleet.clone(),
+                    haiqiao_proto::Keypair::from_seed(&[1; 32]).public(),
+                    0,
+                )
+                .unwrap_or_else(|e| panic!("{}: [fleet] {e}", path.display()));
             }
         }
         for r in [Role::Vessel, Role::Mediator, Role::Shore] {

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::json::{SubmitRequest, build, record_json};
+use crate::workflows::{Request, Workflows};
 
 /// Capacity of the API → engine command channel.
 pub(crate) const COMMAND_CAP: usize = 64;
@@ -47,6 +48,8 @@ pub(crate) enum Command {
     Dial(String, oneshot::Sender<Result<(), String>>),
     /// Close the connections to a peer (hex node id).
     Hangup(String, oneshot::Sender<Result<(), String>>),
+    /// Pairs, distress, mediation, trust (see `workflows`).
+    Workflow(Request, oneshot::Sender<Result<Value, String>>),
 }
 
 /// Everything the daemon needs.
@@ -60,6 +63,7 @@ pub(crate) struct DaemonSpec {
     pub(crate) data_dir: PathBuf,
     pub(crate) store: haiqiao_mesh::StoreLimits,
     pub(crate) mesh: MeshConfig,
+    pub(crate) fleet: haiqiao_fleet::FleetConfig,
     pub(crate) net: haiqiao_net::NetConfig,
     pub(crate) api: SocketAddr,
     pub(crate) inbox_capacity: usize,
@@ -96,6 +100,7 @@ struct Daemon {
     peers: Vec<PublicKey>,
     seq_file: PathBuf,
     listening: Vec<String>,
+    work: Workflows,
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -105,7 +110,14 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let store = SledStore::open(spec.data_dir.join("store"), spec.store.clone())
         .context("opening the store")?;
     let now = now_ms();
-    let mut node = Node::new(spec.mesh.clone(), spec.key.clone(), spec.role, store, now)?;
+    let mut mesh = spec.mesh.clone();
+    // Flow control with the network driver: fewer frames outstanding than its queue holds.
+    let most = (haiqiao_net::PEER_WRITE_QUEUE_CAP / 2) as u32;
+    mesh.send_window_frames = match mesh.send_window_frames {
+        0 => most,
+        w => w.min(most),
+    };
+    let mut node = Node::new(mesh, spec.key.clone(), spec.role, store, now)?;
     node.set_groups(spec.groups.clone());
     let seq_file = spec.data_dir.join("next_seq");
     if let Ok(s) = std::fs::read_to_string(&seq_file)
@@ -113,6 +125,10 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     {
         node.ensure_next_seq(n);
     }
+    let me = spec.key.public();
+    let mut work = Workflows::new(spec.fleet.clone(), me, u64::from_le_bytes(me.hint().0))
+        .context("the [fleet] settings")?;
+    work.replay(now, &mut node)?;
     let (net, mut events) = haiqiao_net::spawn(spec.key.seed(), spec.net.clone())?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
     let listener = tokio::net::TcpListener::bind(spec.api)
@@ -149,10 +165,16 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         peers: Vec::new(),
         seq_file,
         listening: Vec::new(),
+        work,
     };
+    d.drain().await?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
-        let wake = d.node.poll_timeout().map(|t| t.saturating_sub(now_ms()));
+        let due = match (d.node.poll_timeout(), d.work.next_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wake = due.map(|t| t.saturating_sub(now_ms()));
         let sleep = tokio::time::sleep(Duration::from_millis(wake.unwrap_or(60_000).min(60_000)));
         tokio::select! {
             ev = events.recv() => match ev {
@@ -210,12 +232,26 @@ impl Daemon {
                     },
                 )?;
             }
+            NetEvent::Written { peer, frames } => {
+                self.node.handle(now, Input::Written { peer, frames })?
+            }
             NetEvent::GossipJoined { .. } => {}
         }
         Ok(())
     }
 
+    /// Carries out the engine's outputs and the fleet's actions until neither has more.
     async fn drain(&mut self) -> anyhow::Result<()> {
+        loop {
+            self.drain_outputs().await?;
+            self.work.poll(now_ms(), &mut self.node)?;
+            if !self.node.has_output() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn drain_outputs(&mut self) -> anyhow::Result<()> {
         let now = now_ms();
         while let Some(out) = self.node.poll_output() {
             match out {
@@ -234,10 +270,14 @@ impl Daemon {
                     if r.kind() != haiqiao_proto::Kind::Position {
                         println!("  {}", crate::json::record_line(&record_json(&r)));
                     }
+                    self.work.observe(now, &mut self.node, &r);
                     self.inbox.push(now, r);
                 }
                 Output::Carrying(id) => println!("carrying {id}"),
                 Output::Freed(id) => println!("freed {id} (receipted by shore)"),
+                Output::RefusedRevoked { id, author } => {
+                    println!("refused {id} from revoked key {}", author.short())
+                }
                 Output::Penalty {
                     peer,
                     offence,
@@ -269,13 +309,13 @@ impl Daemon {
             Command::Submit(req, reply) => {
                 let me = self.node.public_key().hint();
                 let res = build(&req, me, self.partner)
-                    .map_err(|e| format!("{e:#}"))
                     .and_then(|(dest, ttl, body)| {
-                        self.node
-                            .submit(now, dest, ttl, body)
-                            .map_err(|e| e.to_string())
-                    });
-                if res.is_ok() {
+                        self.work.vet(now, dest, ttl, &body)?;
+                        Ok(self.node.submit(now, dest, ttl, body)?)
+                    })
+                    .map_err(|e| format!("{e:#}"));
+                if let Ok(r) = &res {
+                    self.work.observe(now, &mut self.node, r);
                     self.save_seq();
                 }
                 let _ = reply.send(res.map(|r| record_json(&r)));
@@ -294,12 +334,14 @@ impl Daemon {
                     "store": { "records": u.records, "bytes": u.bytes },
                     "shore_age_min": self.node.shore_age_min(now),
                     "next_seq": self.node.next_seq(),
+                    "fleet": self.work.summary(now),
                     "stats": {
                         "frames_out": s.frames_out, "bytes_out": s.bytes_out, "records_out": s.records_out,
                         "frames_in": s.frames_in, "bytes_in": s.bytes_in, "records_in": s.records_in,
                         "duplicates": s.duplicates, "refused": s.refused, "bad_signatures": s.bad_signatures,
                         "malformed": s.malformed, "delivered": s.delivered, "custody_acked": s.custody_acked,
                         "freed_by_receipt": s.freed_by_receipt, "submitted": s.submitted, "penalties": s.penalties,
+                        "receipts_not_counted": s.receipts_not_counted, "refused_revoked": s.refused_revoked,
                     },
                 }));
             }
@@ -350,6 +392,27 @@ impl Daemon {
                     Err(_) => Err(format!("{peer:?} is not a node id (64 hex digits)")),
                 };
                 let _ = reply.send(r);
+            }
+            Command::Workflow(req, reply) => {
+                let writes = !matches!(
+                    req,
+                    Request::Pairs
+                        | Request::Distress { .. }
+                        | Request::Duties
+                        | Request::Cases
+                        | Request::Case { .. }
+                        | Request::CaseStats
+                        | Request::Trust { .. }
+                        | Request::Timeline { .. }
+                );
+                let res = self
+                    .work
+                    .request(now, &mut self.node, req)
+                    .map_err(|e| format!("{e:#}"));
+                if writes && res.is_ok() {
+                    self.save_seq();
+                }
+                let _ = reply.send(res);
             }
             Command::Positions(reply) => {
                 let ps: Vec<Value> = self

@@ -2,18 +2,26 @@
 //!
 //! Five `haiqiao` nodes run as processes on 127.0.77.x: the paired boats 浙岱渔03315 and
 //! 浙岱渔03316, 浙普渔05008 working out of their range, the mediation boat 瀛洲红帆 and the
-//! Shenjiamen shore station. Links come and go through the nodes' control API (dial and hang
-//! up), as boats meet and part. Each step is checked against what the nodes report; the
-//! timeline is printed as it happens. With `--once` the demo exits 0 only if every step
-//! happened as scripted; without it the nodes keep running for the CLI until Ctrl-C.
+//! Shenjiamen shore station. A fisheries-bureau key made for the demo is every node's trust
+//! anchor; its certificates are handed to the shore station and spread from there. Links come
+//! and go through the nodes' control API (dial and hang up), as boats meet and part; buddy
+//! watch is set to 8 seconds so that the day fits in a minute. Each step is checked against
+//! what the nodes report (their printed lines, their API); the timeline is printed as it
+//! happens. With `--once` the demo exits 0 only if every step happened as scripted; without
+//! it the nodes keep running for the CLI until Ctrl-C.
 
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, ensure};
+use haiqiao_proto::{Body, PublicKey, Role, Timestamp};
 use serde_json::{Value, json};
 
+use crate::json::short;
 use crate::local::Proc;
+
+/// Buddy watch in the demo, seconds (30 minutes at sea).
+const DEMO_BUDDY_WATCH_S: u32 = 8;
 
 struct Timeline {
     start: Instant,
@@ -35,10 +43,43 @@ fn delivered(p: &mut Proc, kind: &str, id: &str) {
     p.wait_line(|l| l == needle);
 }
 
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap_or("").to_owned()
+}
+
 pub(crate) fn run(once: bool) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the haiqiao binary")?;
     let dir = tempfile::tempdir()?;
     play(&exe, dir.path(), once)
+}
+
+/// A certificate signed on the bureau's key, handed to `at` to spread.
+fn certify(
+    at: &Proc,
+    bureau: &haiqiao_proto::Keypair,
+    subject: &str,
+    role: Role,
+    name: &str,
+) -> anyhow::Result<()> {
+    let subject: PublicKey = subject.parse().map_err(|_| anyhow::anyhow!("node id"))?;
+    let now = (crate::daemon::now_ms() / 1000) as u32;
+    let r = crate::commands::authority_record(
+        bureau,
+        Body::Certificate {
+            subject,
+            name: name.to_owned(),
+            registration: name.to_owned(),
+            mmsi: None,
+            role,
+            valid_from: Timestamp(now - 86_400),
+            valid_until: Timestamp(now + 365 * 86_400),
+        },
+    )?;
+    at.post(
+        "/api/v1/records/import",
+        &json!({ "author": bureau.public().to_string(), "record": hex::encode(r.bytes()) }),
+    );
+    Ok(())
 }
 
 fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
@@ -57,37 +98,62 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
         ("瀛洲红帆", "mediator", "127.0.77.5"),
         ("沈家门岸站", "shore", "127.0.77.6"),
     ];
+    let bureau = crate::keys::create(&base.join("bureau.key"))?;
     let mut n: Vec<Proc> = specs
         .iter()
         .map(|(name, role, ip)| Proc::init(exe, base, name, role, ip))
         .collect();
-    // The pair knows each other.
-    let (a_id, b_id) = (n[0].id.clone(), n[1].id.clone());
-    n[0].configure(&[], "");
-    n[1].configure(&[], "");
-    for p in n.iter().skip(2) {
+    for p in &n {
         p.configure(&[], "");
+        p.set(
+            "fleet",
+            "trust_anchors",
+            &format!("[\"{}\"]", bureau.public()),
+        );
+        p.set("fleet", "buddy_watch_s", &DEMO_BUDDY_WATCH_S.to_string());
     }
-    set_partner(&n[0], &b_id)?;
-    set_partner(&n[1], &a_id)?;
     for p in n.iter_mut() {
         p.start();
-        t.say(&p.name, &format!("started, node id {}", &p.id[..8]));
+        t.say(&p.name, &format!("started, node id {}", short(&p.id)));
     }
     let [a, b, c, m, s] = &mut n[..] else {
         anyhow::bail!("five nodes")
     };
 
     // Morning: the pair fishes together; the mediation boat is within reach of 03316 and of
-    // shore; 05008 is out of everyone's range.
+    // shore; 05008 is within VHF range of shore only.
     b.dial(&a.p2p);
     b.wait_peers(1);
-    t.say("links", "03315 ⇄ 03316 (boat WiFi)");
     m.dial(&b.p2p);
     m.wait_peers(1);
     m.dial(&s.p2p);
     m.wait_peers(2);
-    t.say("links", "03316 ⇄ 瀛洲红帆 ⇄ shore");
+    c.dial(&s.p2p);
+    c.wait_peers(1);
+    t.say(
+        "links",
+        "03315 ⇄ 03316 (boat WiFi) ⇄ 瀛洲红帆 ⇄ shore ⇄ 05008 (VHF data)",
+    );
+
+    // The bureau's certificates, issued at the shore station, reach every node.
+    let roles = [
+        Role::Vessel,
+        Role::Vessel,
+        Role::Vessel,
+        Role::Mediator,
+        Role::Shore,
+    ];
+    for (p, role) in [&*a, &*b, &*c, &*m, &*s].into_iter().zip(roles) {
+        certify(s, &bureau, &p.id, role, &p.name)?;
+    }
+    for p in [&mut *a, &mut *b, &mut *c, &mut *m] {
+        p.saw("certified", "瀛洲红帆");
+        p.saw("certified", "沈家门岸站");
+    }
+    t.say(
+        "bureau",
+        "certifies the three vessels, the mediator and the shore station; every node knows",
+    );
 
     let pos = a.submit(json!({"kind": "position", "lat": 30.2412, "lon": 122.9108, "sog_kn": 3.2, "cog_deg": 85.0, "nav_status": "fishing"}));
     delivered(b, "position", &pos);
@@ -97,71 +163,206 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
         "position 30.2412N 122.9108E, fishing: seen by 03316 and shore",
     );
 
-    let alert = a.submit(json!({"kind": "pair_alert", "alert": "gear_fouled", "text": "网缠住了，请减速 net fouled, slow down"}));
-    delivered(b, "pair_alert", &alert);
-    t.say("03316", "pair alert from 03315: gear fouled");
-
-    // A dispute: 03316's net was cut by 05008.
-    let dispute = b.submit(json!({"kind": "dispute_report", "category": "gear_damage",
-        "parties": [{"name": "浙普渔05008"}, {"name": "浙岱渔03315", "key": a.id}],
-        "lat": 30.25, "lon": 122.93, "description": "拖网被割断约200米 trawl net cut, about 200 m"}));
-    delivered(s, "dispute_report", &dispute);
-    t.say("shore", "dispute report (gear damage) received from 03316");
-    m.wait_line(|l| l.starts_with("freed ") && l.contains(&dispute));
+    // Sea mediation.
+    m.post(
+        "/api/v1/duty",
+        &json!({"areas": [{"area": 3, "south": 30.0, "west": 122.5, "north": 30.6, "east": 123.3}],
+                "hours": 12}),
+    );
+    s.saw("duty", "瀛洲红帆");
     t.say(
         "瀛洲红帆",
-        "shore receipt freed its carried copy of the dispute",
+        "on duty for area 3 (岱山北 Daishan north), every category, 12 h",
     );
-    let upd = |status: &str, text: &str| json!({"kind": "case_update", "case": dispute, "status": status, "text": text, "dest": "everyone"});
-    let acc = m.submit(upd("accepted", "海上老娘舅 accepted the case"));
-    delivered(b, "case_update", &acc);
-    delivered(a, "case_update", &acc);
+    let case = id_of(&b.post(
+        "/api/v1/cases",
+        &json!({"category": "gear_damage", "parties": [{"name": "浙普渔05008", "key": c.id}],
+                "lat": 30.25, "lon": 122.93,
+                "description": "拖网被割断约200米 trawl net cut, about 200 m"}),
+    ));
+    let cs = short(&case).to_owned();
+    m.saw("dispute_filed", "[we are offered]");
+    s.saw("dispute_filed", &cs);
+    c.saw("dispute_filed", "[we are party]");
+    t.say(
+        "03316",
+        "files a dispute against 05008 (net cut): offered to 瀛洲红帆, seen by shore and 05008",
+    );
+    let why = c.refused(&format!("/api/v1/cases/{case}"), &json!({"step": "accept"}));
+    ensure!(why.contains("not a certified mediator"), "refusal: {why}");
+    t.say(
+        "05008",
+        &format!("tries to accept the case itself: refused ({why})"),
+    );
+    m.post(&format!("/api/v1/cases/{case}"), &json!({"step": "accept"}));
+    b.saw("case_accepted", &cs);
+    c.saw("case_accepted", &cs);
     t.say("瀛洲红帆", "accepts the case; both parties are told");
     let terms = "05008 pays 3000 yuan for 200 m of net by 12-15";
-    let prop = m.submit(upd("agreement_proposed", terms));
-    delivered(b, "case_update", &prop);
-    let sig_b =
-        b.submit(json!({"kind": "agreement_signature", "case": dispute, "agreement_text": terms}));
-    let sig_a =
-        a.submit(json!({"kind": "agreement_signature", "case": dispute, "agreement_text": terms}));
-    delivered(s, "agreement_signature", &sig_b);
-    delivered(s, "agreement_signature", &sig_a);
-    t.say("shore", "agreement co-signed by 03316 and 03315");
-    let closed = m.submit(upd("closed", "settled at sea"));
-    delivered(s, "case_update", &closed);
-    t.say("瀛洲红帆", "case closed");
-
-    // Afternoon: 05008 comes within VHF range of shore and has an emergency.
-    c.dial(&s.p2p);
-    c.wait_peers(1);
-    t.say("links", "浙普渔05008 ⇄ shore (VHF data)");
-    let mayday = c.submit(json!({"kind": "distress", "nature": "flooding", "lat": 30.31, "lon": 122.98, "persons": 9, "text": "机舱进水 engine room flooding"}));
-    delivered(s, "distress", &mayday);
-    delivered(b, "distress", &mayday);
-    t.say(
-        "浙普渔05008",
-        "MAYDAY flooding, 9 POB: reached shore and, through it, 03316 (ashore also call 12395)",
+    m.post(
+        &format!("/api/v1/cases/{case}"),
+        &json!({"step": "propose", "text": terms}),
     );
-    let ack = s.submit(json!({"kind": "distress_update", "distress": mayday, "status": "acknowledged", "text": "Shenjiamen shore acknowledges"}));
-    delivered(c, "distress_update", &ack);
-    t.say("shore", "acknowledges the distress");
-    let resp = b.submit(json!({"kind": "distress_update", "distress": mayday, "status": "responding", "eta_min": 25, "text": "浙岱渔03316 coming"}));
-    delivered(c, "distress_update", &resp);
-    t.say("03316", "responding, ETA 25 min");
-    let scene =
-        b.submit(json!({"kind": "distress_update", "distress": mayday, "status": "on_scene"}));
-    delivered(c, "distress_update", &scene);
-    let done = c.submit(json!({"kind": "distress_update", "distress": mayday, "status": "resolved", "text": "pumps holding, under tow"}));
-    delivered(s, "distress_update", &done);
-    t.say("浙普渔05008", "on scene, then resolved");
+    b.saw("agreement_proposed", &cs);
+    c.saw("agreement_proposed", &cs);
+    a.saw("agreement_proposed", &cs);
+    t.say("瀛洲红帆", &format!("proposes: {terms}"));
+    let why = a.refused(&format!("/api/v1/cases/{case}"), &json!({"step": "sign"}));
+    ensure!(why.contains("not a party"), "refusal: {why}");
+    t.say("03315", &format!("tries to co-sign: refused ({why})"));
+    b.post(&format!("/api/v1/cases/{case}"), &json!({"step": "sign"}));
+    c.post(&format!("/api/v1/cases/{case}"), &json!({"step": "sign"}));
+    m.saw("case_close_sent", "");
+    s.saw("case_closed", "every party signed");
+    t.say(
+        "shore",
+        "03316 and 05008 co-signed; 瀛洲红帆 closed the case; shore recorded it",
+    );
+    let st = s.get("/api/v1/cases/stats");
+    ensure!(
+        st["closed"] == 1 && st["handled_rate"].as_f64() == Some(1.0),
+        "shore case statistics: {st}"
+    );
+    t.say(
+        "shore",
+        &format!(
+            "case statistics: {} case(s), {} closed, handled rate {}, median time to close {} s",
+            st["total"], st["closed"], st["handled_rate"], st["median_time_to_close_s"]
+        ),
+    );
 
-    // Evening: the pair separates.
+    // The pair forms; buddy watch starts.
+    a.post("/api/v1/pairs", &json!({"partner": b.id}));
+    b.post("/api/v1/pairs", &json!({"partner": a.id}));
+    a.saw("paired", "");
+    b.saw("paired", "");
+    t.say("03315+03316", "pair up (both signed): buddy watch on");
+    a.post(
+        "/api/v1/pair-alert",
+        &json!({"alert": "gear_fouled", "text": "网缠住了，请减速 net fouled, slow down"}),
+    );
+    b.saw("pair_alert", "gear_fouled");
+    t.say("03316", "pair alert from 03315: gear fouled");
+
+    // 03315 drops out of range: after the buddy-watch interval both raise the alarm, and
+    // 03316's report reaches shore through the mediation boat.
     a.disconnect(&b.id);
     b.wait_line(|l| l.starts_with("peer down "));
-    t.say("links", "03315 and 03316 part");
+    t.say("links", "03315 drops out of WiFi range");
+    b.saw("buddy_alarm", "ALARM");
+    t.say(
+        "03316",
+        &format!("BUDDY WATCH ALARM: 03315 silent for {DEMO_BUDDY_WATCH_S} s (30 min at sea)"),
+    );
+    let report = b.saw("buddy_report_sent", "buddy_watch");
+    let report_id = report.rsplit(' ').next().unwrap_or("").to_owned();
+    s.saw("buddy_overdue", "");
+    t.say(
+        "shore",
+        "buddy-watch report: 03315 overdue (from 03316, carried by 瀛洲红帆)",
+    );
+    m.wait_line(|l| l.starts_with("freed ") && l.contains(&report_id));
+    t.say(
+        "瀛洲红帆",
+        "shore's receipt (a certified shore station) freed its carried copy",
+    );
+    a.saw("buddy_alarm", "ALARM");
+    t.say("03315", "alarm on board too: 03316 silent");
+    b.dial(&a.p2p);
+    b.wait_peers(2);
+    a.submit(json!({"kind": "position", "lat": 30.262, "lon": 122.951, "nav_status": "fishing"}));
+    b.submit(json!({"kind": "position", "lat": 30.259, "lon": 122.947, "nav_status": "fishing"}));
+    b.saw("buddy_alarm_cleared", "");
+    a.saw("buddy_alarm_cleared", "");
+    s.saw("buddy_heard", "");
+    t.say(
+        "03315+03316",
+        "back in range: both alarms cleared, shore told 03315 is heard again",
+    );
+
+    // Afternoon: 05008 has an emergency.
+    let mayday = id_of(&c.post(
+        "/api/v1/distress",
+        &json!({"nature": "flooding", "lat": 30.31, "lon": 122.98, "persons": 9,
+                "text": "机舱进水 engine room flooding"}),
+    ));
+    let ms = short(&mayday).to_owned();
+    s.saw("distress_raised", &ms);
+    b.saw("distress_raised", &ms);
+    a.saw("distress_raised", &ms);
+    t.say(
+        "浙普渔05008",
+        "MAYDAY flooding, 9 POB: reached shore and, through it, the pair (ashore also call 12395)",
+    );
+    let why = a.refused(
+        &format!("/api/v1/distress/{mayday}"),
+        &json!({"status": "cancelled"}),
+    );
+    ensure!(
+        why.contains("only the vessel in distress"),
+        "refusal: {why}"
+    );
+    t.say("03315", &format!("tries to cancel it: refused ({why})"));
+    s.post(
+        &format!("/api/v1/distress/{mayday}"),
+        &json!({"status": "acknowledged", "text": "沈家门岸站 acknowledges; 12395 informed"}),
+    );
+    c.saw("distress_acknowledged", &ms);
+    t.say("shore", "acknowledges: 05008's repeats stop");
+    b.post(
+        &format!("/api/v1/distress/{mayday}"),
+        &json!({"status": "responding", "eta_min": 25, "text": "浙岱渔03316 coming"}),
+    );
+    c.saw("distress_responding", &ms);
+    t.say("03316", "responding, ETA 25 min");
+    let list = s.get("/api/v1/distress");
+    let open = &list["distress"][0];
+    ensure!(
+        open["incident"] == mayday.as_str()
+            && open["acknowledged_by"][0]["shore"] == true
+            && open["responders"][0]["eta_min"] == 25,
+        "shore's open distress list: {list}"
+    );
+    let nearest: Vec<String> = open["nearest"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            format!(
+                "{} {:.1} km",
+                n["name"].as_str().unwrap_or("?"),
+                n["distance_km"].as_f64().unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    t.say(
+        "shore",
+        &format!(
+            "open distress: acknowledged by shore, 03316 coming; nearest {}",
+            nearest.join(", ")
+        ),
+    );
+    b.post(
+        &format!("/api/v1/distress/{mayday}"),
+        &json!({"status": "on_scene"}),
+    );
+    c.saw("distress_on_scene", &ms);
+    c.post(
+        &format!("/api/v1/distress/{mayday}"),
+        &json!({"status": "resolved", "text": "pumps holding, under tow"}),
+    );
+    s.saw("distress_resolved", &ms);
+    let list = s.get("/api/v1/distress");
+    ensure!(
+        list["distress"].as_array().is_some_and(Vec::is_empty),
+        "nothing open after resolution: {list}"
+    );
+    t.say("浙普渔05008", "03316 on scene; resolved, under tow");
+
+    // Evening: the pair returns to port.
     let inbox: Value = s.get("/api/v1/inbox?limit=1000");
     let n_in = inbox["records"].as_array().map_or(0, Vec::len);
-    ensure!(n_in >= 10, "shore inbox holds {n_in} records");
+    ensure!(n_in >= 15, "shore inbox holds {n_in} records");
     t.say("shore", &format!("inbox holds {n_in} records"));
 
     println!("every step happened as scripted ({} steps)", t.steps);
@@ -172,8 +373,16 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("the nodes keep running; try, in another terminal:");
-    println!("  haiqiao inbox --api {}      # the shore station", s.api);
-    println!("  haiqiao status --api {}     # 浙岱渔03316", b.api);
+    println!("  haiqiao timeline --api {}     # the shore station", s.api);
+    println!("  haiqiao case stats --api {}", s.api);
+    println!(
+        "  haiqiao distress list --all --api {}   # 浙岱渔03316",
+        b.api
+    );
+    println!(
+        "  haiqiao pair --api {}          # its pair and buddy watch",
+        b.api
+    );
     println!("Ctrl-C to stop.");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -182,17 +391,5 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
     for p in [a, b, c, m, s] {
         p.stop();
     }
-    Ok(())
-}
-
-fn set_partner(p: &Proc, partner: &str) -> anyhow::Result<()> {
-    let path = p.dir.join("haiqiao.toml");
-    let text = std::fs::read_to_string(&path)?;
-    let text = text.replacen(
-        "# partner = \"0123456789abcdef\"",
-        &format!("partner = \"{partner}\""),
-        1,
-    );
-    std::fs::write(&path, text)?;
     Ok(())
 }

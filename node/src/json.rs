@@ -181,7 +181,7 @@ pub(crate) fn parse_hint(s: &str) -> anyhow::Result<KeyHint> {
         .map_err(|_| anyhow!("{s:?} is neither a 16-hex-digit hint nor a 64-hex-digit key"))
 }
 
-fn fix(lat: Option<f64>, lon: Option<f64>) -> anyhow::Result<Option<Fix>> {
+pub(crate) fn fix(lat: Option<f64>, lon: Option<f64>) -> anyhow::Result<Option<Fix>> {
     match (lat, lon) {
         (Some(lat), Some(lon)) => Ok(Some(Fix::from_degrees(lat, lon))),
         (None, None) => Ok(None),
@@ -189,7 +189,7 @@ fn fix(lat: Option<f64>, lon: Option<f64>) -> anyhow::Result<Option<Fix>> {
     }
 }
 
-const ALERTS: [(&str, PairAlertKind); 6] = [
+pub(crate) const ALERTS: [(&str, PairAlertKind); 6] = [
     ("collision_risk", PairAlertKind::CollisionRisk),
     ("gear_fouled", PairAlertKind::GearFouled),
     ("man_overboard", PairAlertKind::ManOverboard),
@@ -197,7 +197,7 @@ const ALERTS: [(&str, PairAlertKind); 6] = [
     ("weather", PairAlertKind::Weather),
     ("other", PairAlertKind::Other),
 ];
-const NATURES: [(&str, DistressNature); 12] = [
+pub(crate) const NATURES: [(&str, DistressNature); 12] = [
     ("fire", DistressNature::Fire),
     ("flooding", DistressNature::Flooding),
     ("collision", DistressNature::Collision),
@@ -211,7 +211,7 @@ const NATURES: [(&str, DistressNature); 12] = [
     ("man_overboard", DistressNature::ManOverboard),
     ("epirb", DistressNature::Epirb),
 ];
-const CATEGORIES: [(&str, DisputeCategory); 5] = [
+pub(crate) const CATEGORIES: [(&str, DisputeCategory); 5] = [
     ("fishing_ground", DisputeCategory::FishingGround),
     ("gear_damage", DisputeCategory::GearDamage),
     ("collision", DisputeCategory::Collision),
@@ -219,7 +219,7 @@ const CATEGORIES: [(&str, DisputeCategory); 5] = [
     ("other", DisputeCategory::Other),
 ];
 
-fn lookup<T: Copy>(table: &[(&str, T)], name: &str, what: &str) -> anyhow::Result<T> {
+pub(crate) fn lookup<T: Copy>(table: &[(&str, T)], name: &str, what: &str) -> anyhow::Result<T> {
     table
         .iter()
         .find(|(n, _)| *n == name)
@@ -233,11 +233,11 @@ fn lookup<T: Copy>(table: &[(&str, T)], name: &str, what: &str) -> anyhow::Resul
         })
 }
 
-fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], v: T) -> &'static str {
+pub(crate) fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], v: T) -> &'static str {
     table.iter().find(|(_, t)| *t == v).map_or("?", |(n, _)| n)
 }
 
-fn record_id(s: &str) -> anyhow::Result<RecordId> {
+pub(crate) fn record_id(s: &str) -> anyhow::Result<RecordId> {
     s.trim()
         .parse()
         .map_err(|_| anyhow!("{s:?} is not a record id (32 hex digits)"))
@@ -451,7 +451,7 @@ fn dest_json(d: &Destination) -> Value {
     }
 }
 
-fn fix_json(f: &Fix) -> Value {
+pub(crate) fn fix_json(f: &Fix) -> Value {
     json!({
         "lat": f.lat(),
         "lon": f.lon(),
@@ -461,6 +461,25 @@ fn fix_json(f: &Fix) -> Value {
         "nav_status": f.nav_status.name(),
         "fix_age_s": f.fix_age_s,
     })
+}
+
+/// A duty area as JSON.
+pub(crate) fn area_json(a: &DutyArea) -> Value {
+    let d = |e5: i32| f64::from(e5) / 1e5;
+    json!({
+        "area": a.area.0,
+        "south": d(a.bounds.south_e5), "west": d(a.bounds.west_e5),
+        "north": d(a.bounds.north_e5), "east": d(a.bounds.east_e5),
+    })
+}
+
+/// The names of the categories in a set.
+pub(crate) fn category_names(set: CategorySet) -> Vec<&'static str> {
+    CATEGORIES
+        .iter()
+        .filter(|(_, c)| set.contains(*c))
+        .map(|(n, _)| *n)
+        .collect()
 }
 
 /// A record as JSON.
@@ -537,7 +556,28 @@ pub(crate) fn record_json(r: &Record) -> Value {
             json!({ "subject": subject.to_string(), "reason": *reason as u8 })
         }
         Body::Text { text, safety } => json!({ "text": text, "safety": safety }),
-        other => json!({ "debug": format!("{other:?}") }),
+        Body::Pairing { partner, paired } => {
+            json!({ "partner": partner.to_string(), "paired": paired })
+        }
+        Body::BuddyWatch {
+            partner,
+            overdue,
+            last_heard,
+            fix,
+        } => json!({
+            "partner": partner.to_string(), "overdue": overdue,
+            "last_heard": last_heard.map(|t| t.0), "fix": fix.as_ref().map(fix_json) }),
+        Body::MediatorDuty {
+            areas,
+            categories,
+            from,
+            until,
+            daily,
+        } => json!({
+            "areas": areas.iter().map(area_json).collect::<Vec<_>>(),
+            "categories": category_names(*categories),
+            "from": from.0, "until": until.0,
+            "daily": [daily.start_min, daily.end_min] }),
     };
     json!({
         "id": r.id().to_string(),
@@ -594,6 +634,30 @@ pub(crate) fn record_line(v: &Value) -> String {
             b["text"].as_str().unwrap_or("")
         ),
         "text" => b["text"].as_str().unwrap_or("").to_owned(),
+        "pairing" => format!(
+            "{} {}",
+            if b["paired"] == true {
+                "pair with"
+            } else {
+                "leave pair with"
+            },
+            short(b["partner"].as_str().unwrap_or(""))
+        ),
+        "buddy_watch" => format!(
+            "partner {} {}",
+            short(b["partner"].as_str().unwrap_or("")),
+            if b["overdue"] == true {
+                "OVERDUE"
+            } else {
+                "heard again"
+            }
+        ),
+        "certificate" => format!(
+            "{} {} as {}",
+            short(b["subject"].as_str().unwrap_or("")),
+            b["name"].as_str().unwrap_or(""),
+            b["role"].as_str().unwrap_or("")
+        ),
         "receipt" => format!("{} ids", b["ids"].as_array().map_or(0, Vec::len)),
         _ => b.to_string(),
     };
@@ -605,4 +669,9 @@ pub(crate) fn record_line(v: &Value) -> String {
             [..8.min(v["author_hint"].as_str().unwrap_or("").len())],
         detail
     )
+}
+
+/// The first 8 characters of an id or key, for people.
+pub(crate) fn short(s: &str) -> &str {
+    &s[..8.min(s.len())]
 }

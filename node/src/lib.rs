@@ -6,12 +6,14 @@ mod api;
 mod bench;
 mod cli;
 mod client;
+mod commands;
 mod config;
 mod daemon;
 mod demo;
 mod json;
 mod keys;
 pub mod local;
+mod workflows;
 
 use std::ffi::OsString;
 
@@ -85,9 +87,51 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
                     "peers {}  records held {}  store {} bytes",
                     v["peers"], v["held"], v["store"]["bytes"]
                 );
+                let f = &v["fleet"];
+                println!(
+                    "open distress {}  buddy alarms {}  cases {}  trust {}",
+                    f["open_distress"],
+                    f["buddy_alarms"].as_array().map_or(0, Vec::len),
+                    f["cases"],
+                    if f["trust_enforced"] == true {
+                        "enforced"
+                    } else {
+                        "off (no trust anchor)"
+                    }
+                );
                 println!("counters {}", v["stats"]);
             })
         }
+        Command::Pair {
+            target,
+            partner,
+            leave,
+        } => commands::pair(&target, partner, leave),
+        Command::PairAlert {
+            target,
+            alert,
+            partner,
+            lat,
+            lon,
+            text,
+        } => commands::pair_alert(&target, alert, partner, lat, lon, text),
+        Command::Distress { target, what } => commands::distress(&target, what),
+        Command::Duty {
+            target,
+            area,
+            category,
+            hours,
+            daily,
+            off,
+        } => commands::duty(&target, area, category, hours, daily, off),
+        Command::Case { target, what } => commands::case(&target, what),
+        Command::Trust { target, key } => commands::trust(&target, &key),
+        Command::Timeline {
+            target,
+            after,
+            limit,
+        } => commands::timeline(&target, after, limit),
+        Command::Authority { what } => commands::authority(what),
         Command::Demo { once } => demo::run(once),
         Command::Bench { what } => bench_cmd(what),
         Command::Sim {
@@ -102,7 +146,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
     }
 }
 
-fn api(t: &Target) -> anyhow::Result<client::Api> {
+pub(crate) fn api(t: &Target) -> anyhow::Result<client::Api> {
     if let Some(a) = &t.api {
         return Ok(client::Api::new(a));
     }
@@ -254,6 +298,7 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
         data_dir: cfg.node.data_dir.clone(),
         store: cfg.store.clone(),
         mesh: cfg.mesh.clone(),
+        fleet: cfg.fleet.clone(),
         net: cfg.net.clone(),
         api: cfg.api.listen,
         inbox_capacity: cfg.api.inbox_capacity,
@@ -302,6 +347,25 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
         } => {
             let v = bench::chain(samples, relay_records)?;
             print_json_or(json, &v, || println!("{v:#}"))
+        }
+        BenchCommand::Fleet {
+            json,
+            vessels,
+            positions,
+            cases,
+            reps,
+        } => {
+            let v = bench::fleet(bench::FleetOpts {
+                vessels,
+                positions,
+                cases,
+                reps,
+            })?;
+            print_json_or(json, &v, || {
+                for (k, n) in v.as_object().into_iter().flatten() {
+                    println!("{k:>24}  {n}");
+                }
+            })
         }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;
@@ -353,7 +417,7 @@ fn sim_run(
     })
 }
 
-fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
+pub(crate) fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(v)?);
     } else {

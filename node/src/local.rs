@@ -106,6 +106,38 @@ impl Proc {
         std::fs::write(&path, out).expect("write config");
     }
 
+    /// Sets `key = value` (`value` in TOML) in `[section]` of the node's config, adding the
+    /// key if the section lacks it.
+    pub fn set(&self, section: &str, key: &str, value: &str) {
+        let path = self.dir.join("haiqiao.toml");
+        let text = std::fs::read_to_string(&path).expect("read config");
+        let header = format!("[{section}]");
+        let mut out = Vec::new();
+        let (mut inside, mut done) = (false, false);
+        for line in text.lines() {
+            if line.starts_with('[') {
+                if inside && !done {
+                    out.push(format!("{key} = {value}"));
+                    done = true;
+                }
+                inside = line.trim() == header;
+            }
+            if inside && line.split('=').next().unwrap_or("").trim() == key {
+                out.push(format!("{key} = {value}"));
+                done = true;
+                continue;
+            }
+            out.push(line.to_owned());
+        }
+        if !done {
+            if !inside {
+                out.push(header);
+            }
+            out.push(format!("{key} = {value}"));
+        }
+        std::fs::write(&path, out.join("\n") + "\n").expect("write config");
+    }
+
     /// Starts the daemon and waits until its API and network are up.
     pub fn start(&mut self) {
         let mut child = Command::new(&self.exe)
@@ -201,6 +233,28 @@ impl Proc {
         let v: Value = r.body_mut().read_json().expect("json");
         assert!(v.get("error").is_none(), "{}: {v}", self.name);
         v
+    }
+
+    /// POSTs a request the node must refuse; returns the reason it gives.
+    pub fn refused(&self, path: &str, body: &Value) -> String {
+        let mut r = agent()
+            .post(format!("http://{}{path}", self.api))
+            .send_json(body)
+            .expect("api post");
+        let status = r.status();
+        let v: Value = r.body_mut().read_json().expect("json");
+        assert!(
+            !status.is_success(),
+            "{}: {path} should have been refused, got {v}",
+            self.name
+        );
+        v["error"].as_str().unwrap_or("").to_owned()
+    }
+
+    /// Waits for the fleet timeline line `fleet: <what> ...` that contains `text`.
+    pub fn saw(&mut self, what: &str, text: &str) -> String {
+        let prefix = format!("fleet: {what} ");
+        self.wait_line(|l| l.starts_with(&prefix) && l.contains(text))
     }
 
     /// Writes a record through the API; returns its id.

@@ -145,5 +145,112 @@ fn the_demo_plays_its_day_and_exits_zero() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("every step happened as scripted"), "{text}");
-    assert!(text.contains("MAYDAY flooding"), "{text}");
+    for step in [
+        "MAYDAY flooding",
+        "BUDDY WATCH ALARM",
+        "both alarms cleared",
+        "closed the case",
+        "refused (not a party to the case)",
+        "refused (not a certified mediator)",
+        "refused (only the vessel in distress may cancel it)",
+        "freed its carried copy",
+    ] {
+        assert!(text.contains(step), "the demo shows {step:?}:\n{text}");
+    }
+}
+
+/// Runs the `haiqiao` command under test; returns its stdout, failing on a non-zero exit.
+fn cli(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_haiqiao-test-node"))
+        .args(args)
+        .output()
+        .expect("run haiqiao");
+    assert!(
+        out.status.success(),
+        "haiqiao {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_authority_certifies_and_revokes_and_a_revoked_key_keeps_only_its_distress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("bureau.key");
+    let key_s = key.to_str().expect("utf-8 path");
+    let out = cli(&["authority", "keygen", "--out", key_s]);
+    let anchor = out
+        .lines()
+        .find_map(|l| l.strip_prefix("trust anchor "))
+        .expect("keygen prints the anchor")
+        .trim()
+        .to_owned();
+    let mut boat = init(dir.path(), "boat", "vessel", "127.0.3.2");
+    let mut shore = init(dir.path(), "shore", "shore", "127.0.3.3");
+    for p in [&boat, &shore] {
+        p.configure(&[], "");
+        p.set("fleet", "trust_anchors", &format!("[\"{anchor}\"]"));
+    }
+    shore.start();
+    boat.configure(&[shore.p2p.clone()], "");
+    boat.set("fleet", "trust_anchors", &format!("[\"{anchor}\"]"));
+    boat.start();
+    boat.wait_peers(1);
+    shore.wait_peers(1);
+
+    // Certificates issued on the offline key, handed to the shore station, reach the boat.
+    for (id, role, name) in [
+        (&shore.id, "shore", "沈家门岸站"),
+        (&boat.id, "vessel", "浙岱渔03315"),
+    ] {
+        cli(&[
+            "authority",
+            "certify",
+            "--api",
+            &shore.api,
+            "--key",
+            key_s,
+            "--subject",
+            id,
+            "--role",
+            role,
+            "--name",
+            name,
+        ]);
+    }
+    boat.saw("certified", "沈家门岸站");
+    let t: serde_json::Value =
+        serde_json::from_str(&cli(&["trust", "--api", &boat.api, "--json", &shore.id]))
+            .expect("json");
+    assert_eq!(t["roles"], json!(["shore"]), "{t}");
+    assert_eq!(t["trusted"], true);
+
+    // The boat's key is revoked (say, stolen): shore refuses what it writes, except distress.
+    cli(&[
+        "authority",
+        "revoke",
+        "--api",
+        &shore.api,
+        "--key",
+        key_s,
+        "--subject",
+        &boat.id,
+        "--reason",
+        "compromised",
+    ]);
+    let short = boat.id[..8].to_owned();
+    boat.saw("revoked", &short);
+    let text = boat.submit(text_to_everyone("cheap diesel at Shenjiamen"));
+    shore.wait_line(|l| l.starts_with(&format!("refused {text} from revoked key")));
+    let sos = boat.submit(json!({"kind": "distress", "nature": "fire", "persons": 5}));
+    shore.wait_line(|l| l == format!("delivered distress {sos}"));
+    let st = shore.get("/api/v1/status");
+    assert!(st["stats"]["refused_revoked"].as_u64() >= Some(1), "{st}");
+    let got = shore.get(&format!("/api/v1/records/{text}"));
+    assert!(
+        got["error"].is_string(),
+        "the refused text is not held: {got}"
+    );
+    boat.stop();
+    shore.stop();
 }

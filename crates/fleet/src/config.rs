@@ -11,11 +11,11 @@ pub struct FleetConfig {
     /// bureau's keys. Certificates count only if they chain to one of these. Default none
     /// (then nothing is certified: no mediator may accept, no receipt counts).
     pub trust_anchors: Vec<String>,
-    /// Buddy watch: minutes of silence from a pair partner after which the alarm is raised on
-    /// board and shore is told. 0 turns buddy watch off. Default 30: paired trawlers work
-    /// within WiFi range of each other and report their position every few minutes, so half
-    /// an hour of silence is a dozen missed reports, not a slow link.
-    pub buddy_watch_min: u32,
+    /// Buddy watch: seconds of silence from a pair partner after which the alarm is raised on
+    /// board and shore is told. 0 turns buddy watch off. Default 1,800 (30 minutes): paired
+    /// trawlers work within WiFi range of each other and report their position every few
+    /// minutes, so half an hour of silence is a dozen missed reports, not a slow link.
+    pub buddy_watch_s: u32,
     /// Shortest wait between repeats of an unacknowledged distress, seconds. Default 210
     /// (3.5 min, the DSC radios' lower bound).
     pub distress_repeat_min_s: u32,
@@ -80,7 +80,7 @@ impl Default for FleetConfig {
     fn default() -> Self {
         FleetConfig {
             trust_anchors: Vec::new(),
-            buddy_watch_min: 30,
+            buddy_watch_s: 30 * 60,
             distress_repeat_min_s: 210,
             distress_repeat_max_s: 270,
             repeat_until_certified_ack: true,

@@ -53,6 +53,9 @@ pub enum FleetError {
     /// Only the reporter and the named parties co-sign.
     #[error("not a party to the case")]
     NotAParty,
+    /// An agreement signature for a text other than the one proposed.
+    #[error("that is not the agreement proposed")]
+    NotTheProposedAgreement,
     /// Nothing to co-sign yet.
     #[error("no agreement has been proposed")]
     NoAgreement,

@@ -522,16 +522,13 @@ impl Fleet {
     /// When the buddy-watch alarm for `partner` is due: the newer of its last record and the
     /// forming of the pair, plus the interval. None if buddy watch is off or not paired.
     fn buddy_due(&self, partner: &PublicKey) -> Option<Timestamp> {
-        if self.cfg.buddy_watch_min == 0 {
+        if self.cfg.buddy_watch_s == 0 {
             return None;
         }
         let since = self.pairs.pair_since(&self.me, partner, &self.trust)?;
         let heard = self.positions.get(partner).map(|h| h.last_heard);
         let base = heard.map_or(since, |h| h.max(since));
-        Some(Timestamp(
-            base.0
-                .saturating_add(self.cfg.buddy_watch_min.saturating_mul(60)),
-        ))
+        Some(Timestamp(base.0.saturating_add(self.cfg.buddy_watch_s)))
     }
 
     fn overdue(&self, partner: &PublicKey, now_ms: u64) -> bool {
@@ -1059,6 +1056,47 @@ impl Fleet {
     /// Keys certified as shore stations at `now_ms`.
     pub fn certified_shore(&self, now_ms: u64) -> Vec<PublicKey> {
         self.trust.holders(Role::Shore, secs(now_ms))
+    }
+
+    /// Trust anchors and keys certified in some role and not revoked, at `now_ms` (the mesh
+    /// gives every other author the tighter quota).
+    pub fn trusted_keys(&self, now_ms: u64) -> Vec<PublicKey> {
+        self.trust.trusted_keys(secs(now_ms))
+    }
+
+    /// Whether trust anchors are configured, i.e. certificates count here.
+    pub fn enforces_trust(&self) -> bool {
+        self.trust.has_anchors()
+    }
+
+    /// Checks a record this node is about to write by hand (not through a builder) the way
+    /// the builders do: a distress update, a case update or an agreement signature that every
+    /// node's fleet would refuse is refused here, with the builder's error.
+    pub fn vet(&self, now_ms: u64, draft: &Draft) -> Result<(), FleetError> {
+        match &draft.body {
+            Body::DistressUpdate {
+                distress, status, ..
+            } => self
+                .answer_distress(now_ms, *distress, *status, "")
+                .map(drop),
+            Body::CaseUpdate { case, status, .. } => match status {
+                CaseStatus::Accepted => self.accept_case(now_ms, *case).map(drop),
+                s => self.mediator_step(*case, s.clone(), "").map(drop),
+            },
+            Body::AgreementSignature { case, agreement } => {
+                let d = self.cosign(*case)?;
+                match d.body {
+                    Body::AgreementSignature { agreement: a, .. } if a == *agreement => Ok(()),
+                    _ => Err(FleetError::NotTheProposedAgreement),
+                }
+            }
+            Body::Pairing { partner, .. } if *partner == self.me => Err(FleetError::SelfPairing),
+            Body::DisputeReport { parties, .. } if parties.len() > MAX_PARTIES => {
+                Err(FleetError::TooManyParties)
+            }
+            Body::MediatorDuty { from, until, .. } if until <= from => Err(FleetError::EmptyDuty),
+            _ => Ok(()),
+        }
     }
 
     /// Keys revoked at `now_ms`.

@@ -3,7 +3,7 @@
 //! A vessel signs a `pairing` naming its partner; the two form a pair while each one's newest
 //! statement about the other (by `created`, then `seq`, then id) says `paired` and neither
 //! key is revoked. Buddy watch runs on board each member: when the partner has written
-//! nothing for [`crate::FleetConfig::buddy_watch_min`] minutes (counted from the newer of
+//! nothing for [`crate::FleetConfig::buddy_watch_s`] seconds (counted from the newer of
 //! its last record and the forming of the pair), the alarm sounds and a `buddy_watch` report
 //! goes to shore; when the partner is heard again, both are undone.
 

@@ -408,6 +408,20 @@ impl Trust {
             .collect()
     }
 
+    /// Anchors and keys certified in some role, not revoked, at `at`.
+    pub(crate) fn trusted_keys(&self, at: Timestamp) -> Vec<PublicKey> {
+        let mut v: Vec<PublicKey> = self.anchors.iter().copied().collect();
+        v.extend(self.certs.keys().filter(|k| self.trusted(k, at)).copied());
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Whether any anchor is configured (certificates count).
+    pub(crate) fn has_anchors(&self) -> bool {
+        !self.anchors.is_empty()
+    }
+
     /// Keys revoked for what they sign at `at`.
     pub(crate) fn revoked_keys(&self, at: Timestamp) -> Vec<PublicKey> {
         self.revocations

@@ -52,6 +52,18 @@ pub struct MeshConfig {
     pub max_peers: usize,
     /// How often expired records are swept, ms. Default 60,000.
     pub sweep_interval_ms: u64,
+    /// Records per second accepted from one author that holds no certificate, when the node
+    /// enforces certificates (it has trust anchors). Distress is exempt. Default 2: a boat
+    /// reports its position every few minutes, so an honest uncertified boat never meets it.
+    pub uncertified_author_records_per_s: u32,
+    /// Burst of records accepted from one uncertified author. Default 100.
+    pub uncertified_author_records_burst: u32,
+    /// Flow control with the transport: most frames handed over to one peer that the
+    /// transport has not yet reported written (`Input::Written`). 0 (the default) turns it
+    /// off, for drivers that never report writes (the simulator, the test harness); the
+    /// daemon sets it below the network driver's per-peer queue, so that a burst waits in the
+    /// engine, most urgent first, instead of overflowing the queue and losing the contact.
+    pub send_window_frames: u32,
 }
 
 impl Default for MeshConfig {
@@ -77,6 +89,9 @@ impl Default for MeshConfig {
             ban_ms: 10 * 60 * 1000,
             max_peers: 32,
             sweep_interval_ms: 60_000,
+            uncertified_author_records_per_s: 2,
+            uncertified_author_records_burst: 100,
+            send_window_frames: 0,
         }
     }
 }

@@ -355,6 +355,42 @@ fn expired_records_leave_the_store_and_the_index_at_the_next_sweep() {
 }
 
 #[test]
+fn a_receipt_that_does_not_count_answers_no_offer() {
+    // 2 writes a report and sprays copies to 0 and 3; 0 delivers it to shore 1 and gets the
+    // receipt; then 3 offers its copy to 0. Only a receipt that counts at 0 answers it.
+    for enforced in [false, true] {
+        let roles = [Role::Vessel, Role::Shore, Role::Vessel, Role::Vessel];
+        let mut m = Mesh::new(&roles, MeshConfig::default(), T0);
+        m.nodes[0]
+            .set_trust(crate::TrustPolicy {
+                enforced,
+                ..Default::default()
+            })
+            .unwrap();
+        let id = report(&mut m, 2);
+        for peer in [0, 3] {
+            m.connect(2, peer, None);
+            m.run(10, 1000);
+            m.disconnect(2, peer);
+        }
+        assert!(m.nodes[0].holds(&id) && m.nodes[3].holds(&id));
+        m.connect(0, 1, None);
+        m.run(10, 1000);
+        receipt_delay(&mut m);
+        m.disconnect(0, 1);
+        assert_eq!(receipts_held(&m.nodes[0]), 1);
+        assert_eq!(m.nodes[0].holds(&id), enforced, "freed only if it counts");
+        m.connect(3, 0, None);
+        m.run(10, 1000);
+        assert_eq!(
+            receipts_held(&m.nodes[3]),
+            usize::from(!enforced),
+            "enforced={enforced}: only a counted receipt answers the offer"
+        );
+    }
+}
+
+#[test]
 fn malformed_frames_and_forged_records_are_refused_and_penalised() {
     let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
     let mine = m.nodes[1]
@@ -615,4 +651,348 @@ fn shore_stations_do_not_pass_shore_bound_records_to_each_other() {
         !m.nodes[1].holds(&r.id()),
         "the record has reached shore already"
     );
+}
+
+/// A vessel (0), a relay (1) and a shore station (2); a shore-bound report from 0 reaches
+/// shore through 1 and shore's receipt comes back to 1. Returns the mesh and the report's id.
+fn report_via_relay(trust: impl Fn(&Mesh) -> crate::TrustPolicy) -> (Mesh, RecordId) {
+    let mut m = Mesh::new(
+        &[Role::Vessel, Role::Vessel, Role::Shore],
+        MeshConfig::default(),
+        T0,
+    );
+    let policy = trust(&m);
+    for n in &mut m.nodes {
+        n.set_trust(policy.clone()).unwrap();
+    }
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: "catch log".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    let t = m.now_ms + MeshConfig::default().receipt_delay_ms + 100;
+    m.run_until(t, 100);
+    m.run(10, 1000);
+    assert!(
+        m.delivered[2].iter().any(|d| d.id() == r.id()),
+        "shore received the report"
+    );
+    (m, r.id())
+}
+
+fn enforced() -> crate::TrustPolicy {
+    crate::TrustPolicy {
+        enforced: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_uncertified_shore_receipt_frees_nothing_until_its_certificate_counts() {
+    let (mut m, id) = report_via_relay(|_| enforced());
+    assert!(
+        m.nodes[1].holds(&id),
+        "a receipt from an uncertified shore station must not free the relay's copy"
+    );
+    assert!(m.nodes[1].stats().receipts_not_counted >= 1);
+    assert_eq!(m.nodes[1].stats().freed_by_receipt, 0);
+    // The certificate arrives later: the receipt already held now counts.
+    let mut policy = enforced();
+    policy.shore.insert(m.key(2));
+    policy.trusted.insert(m.key(2).hint());
+    m.nodes[1].set_trust(policy).unwrap();
+    m.drain(1, None);
+    assert!(!m.nodes[1].holds(&id), "the receipt counts once certified");
+    assert_eq!(m.nodes[1].stats().freed_by_receipt, 1);
+}
+
+#[test]
+fn a_certified_shore_receipt_frees_copies_and_a_revoked_one_does_not() {
+    let (m, id) = report_via_relay(|m| {
+        let mut p = enforced();
+        p.shore.insert(m.key(2));
+        p
+    });
+    assert!(!m.nodes[1].holds(&id), "certified receipt freed the copy");
+    let (m, id) = report_via_relay(|m| {
+        let mut p = enforced();
+        p.shore.insert(m.key(2));
+        p.revoked.insert(m.key(2));
+        p
+    });
+    assert!(
+        m.nodes[1].holds(&id),
+        "a revoked shore station frees nothing"
+    );
+}
+
+#[test]
+fn records_of_a_revoked_key_are_refused_but_its_distress_is_carried() {
+    let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
+    let mut p = enforced();
+    p.revoked.insert(m.key(0));
+    m.nodes[1].set_trust(p).unwrap();
+    let text = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: "cheap fish".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    let sos = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            600,
+            Body::Distress {
+                nature: DistressNature::Flooding,
+                fix: None,
+                persons: Some(6),
+                text: String::new(),
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(
+        m.nodes[1].holds(&sos.id()),
+        "distress carried whatever its author"
+    );
+    assert!(
+        !m.nodes[1].holds(&text.id()),
+        "a revoked key's text refused"
+    );
+    assert!(m.nodes[1].stats().refused_revoked >= 1);
+    assert!(
+        m.events[1]
+            .iter()
+            .any(|o| matches!(o, Output::RefusedRevoked { id, .. } if *id == text.id())),
+        "the refusal is reported"
+    );
+}
+
+#[test]
+fn uncertified_authors_get_the_tighter_quota_but_distress_does_not() {
+    let cfg = MeshConfig {
+        uncertified_author_records_per_s: 1,
+        uncertified_author_records_burst: 3,
+        ..MeshConfig::default()
+    };
+    let mut m = Mesh::new(&[Role::Vessel; 3], cfg, T0);
+    // Node 1 enforces certificates and knows node 2 is certified; node 0 is not.
+    let mut p = enforced();
+    p.trusted.insert(m.key(2).hint());
+    m.nodes[1].set_trust(p).unwrap();
+    let texts = |m: &mut Mesh, i: usize| -> Vec<RecordId> {
+        (0..10)
+            .map(|k| {
+                m.nodes[i]
+                    .submit(
+                        T0,
+                        Destination::Everyone,
+                        600,
+                        Body::Text {
+                            text: format!("note {k}"),
+                            safety: false,
+                        },
+                    )
+                    .unwrap()
+                    .id()
+            })
+            .collect()
+    };
+    let from0 = texts(&mut m, 0);
+    let from2 = texts(&mut m, 2);
+    let sos: Vec<RecordId> = (0..5)
+        .map(|_| {
+            m.nodes[0]
+                .submit(
+                    T0,
+                    Destination::Everyone,
+                    600,
+                    Body::Distress {
+                        nature: DistressNature::Sinking,
+                        fix: None,
+                        persons: None,
+                        text: String::new(),
+                    },
+                )
+                .unwrap()
+                .id()
+        })
+        .collect();
+    m.drain(0, None);
+    m.drain(2, None);
+    m.connect(0, 1, None);
+    m.connect(2, 1, None);
+    m.run(10, 1000);
+    let held = |m: &Mesh, ids: &[RecordId]| ids.iter().filter(|id| m.nodes[1].holds(id)).count();
+    assert_eq!(
+        held(&m, &from2),
+        10,
+        "a certified author has the full quota"
+    );
+    assert_eq!(
+        held(&m, &sos),
+        5,
+        "distress is exempt from the tighter quota"
+    );
+    let n0 = held(&m, &from0);
+    assert!(
+        n0 <= 3,
+        "an uncertified author is held to its burst of 3, got {n0}"
+    );
+}
+
+#[test]
+fn a_record_signed_on_an_offline_key_is_imported_and_carried() {
+    let mut m = Mesh::new(&[Role::Shore, Role::Vessel], MeshConfig::default(), T0);
+    let bureau = Keypair::from_seed(&[77; 32]);
+    let env = Envelope {
+        author: bureau.public().hint(),
+        seq: 1,
+        created: Timestamp((T0 / 1000) as u32),
+        ttl_min: 600,
+        dest: Destination::Everyone,
+        body: Body::Text {
+            text: "notice to mariners".into(),
+            safety: true,
+        },
+    };
+    let r = Record::sign(&bureau, env).unwrap();
+    let forged = {
+        let mut b = r.bytes().to_vec();
+        let n = b.len();
+        b[n - 1] ^= 1;
+        b
+    };
+    assert!(m.nodes[0].import(T0, bureau.public(), &forged).is_err());
+    let got = m.nodes[0].import(T0, bureau.public(), r.bytes()).unwrap();
+    assert_eq!(got.id(), r.id());
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&r.id()), "the imported record spread");
+}
+
+#[test]
+fn with_a_send_window_no_more_frames_are_outstanding_than_the_transport_allows() {
+    // Node 0 holds 400 flood records node 1 lacks, and may have 3 frames unwritten.
+    let authors: Vec<Keypair> = (0..400)
+        .map(|i| Keypair::from_seed(&[(i % 200) as u8 + 10; 32]))
+        .collect();
+    let mut store = MemStore::new(StoreLimits::default());
+    for (i, k) in authors.iter().enumerate() {
+        fill(&mut store, k, &[Kind::Text], 1, i as u64);
+    }
+    let window = 3;
+    let cfg = MeshConfig {
+        send_window_frames: window,
+        ..MeshConfig::default()
+    };
+    let ka = Keypair::from_seed(&[1; 32]);
+    let kb = Keypair::from_seed(&[2; 32]);
+    let mut a = Node::new(cfg, ka.clone(), Role::Vessel, store, T0).unwrap();
+    let mut b = node_over(MemStore::new(StoreLimits::default()), 2, Role::Vessel);
+    for k in &authors {
+        a.learn_key(k.public());
+        b.learn_key(k.public());
+    }
+    a.learn_key(kb.public());
+    b.learn_key(ka.public());
+    let (pa, pb) = (ka.public(), kb.public());
+    a.handle(
+        T0,
+        Input::ContactUp {
+            peer: pb,
+            rate_bps: None,
+        },
+    )
+    .unwrap();
+    b.handle(
+        T0,
+        Input::ContactUp {
+            peer: pa,
+            rate_bps: None,
+        },
+    )
+    .unwrap();
+    let mut now = T0;
+    let mut max_outstanding = 0u32;
+    let mut blocked_with_work = 0;
+    for _ in 0..10_000 {
+        now += 1;
+        // A's frames: at most the window before the transport reports a write.
+        let mut sent = Vec::new();
+        while let Some(o) = a.poll_output() {
+            if let Output::Send { frame, .. } = o {
+                sent.push(frame);
+            }
+        }
+        max_outstanding = max_outstanding.max(sent.len() as u32);
+        if sent.len() as u32 == window {
+            // The window is full: the engine asks for no timer on its account (a daemon
+            // would otherwise spin), it waits for `Written`.
+            blocked_with_work += 1;
+            assert!(a.poll_timeout().is_none_or(|t| t > now), "no busy wake-up");
+        }
+        let mut b_sent = Vec::new();
+        for f in &sent {
+            b.handle(
+                now,
+                Input::Frame {
+                    peer: pa,
+                    bytes: f.clone(),
+                },
+            )
+            .unwrap();
+        }
+        while let Some(o) = b.poll_output() {
+            if let Output::Send { frame, .. } = o {
+                b_sent.push(frame);
+            }
+        }
+        if sent.is_empty() && b_sent.is_empty() {
+            break;
+        }
+        for f in b_sent {
+            a.handle(now, Input::Frame { peer: pb, bytes: f }).unwrap();
+        }
+        if !sent.is_empty() {
+            a.handle(
+                now,
+                Input::Written {
+                    peer: pb,
+                    frames: sent.len() as u32,
+                },
+            )
+            .unwrap();
+        }
+    }
+    assert!(
+        max_outstanding <= window,
+        "{max_outstanding} frames outstanding"
+    );
+    assert!(
+        blocked_with_work > 0,
+        "the window was reached at least once"
+    );
+    assert_eq!(b.held(), 400, "everything crossed, three frames at a time");
 }

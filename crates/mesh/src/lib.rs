@@ -10,6 +10,7 @@ pub mod riblt;
 mod routing;
 mod session;
 pub mod store;
+mod trust;
 
 pub use store::{InsertOutcome, MemStore, Refusal, Store, StoreError, StoreLimits, Summary, Usage};
 
@@ -17,6 +18,7 @@ pub use config::MeshConfig;
 pub use defence::Offence;
 pub use index::short_id;
 pub use node::{Input, MeshError, Node, Output, Stats, Verdict, short_of};
+pub use trust::TrustPolicy;
 
 #[cfg(test)]
 mod engine_tests;

@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 use haiqiao_proto::wire::{Carried, Frame, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
-    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, PublicKey, Record, RecordError,
-    RecordId, Role, Timestamp, Unverified, verify_batch,
+    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Priority, PublicKey, Record,
+    RecordError, RecordId, Role, Timestamp, Unverified, verify_batch,
 };
 
 use crate::config::MeshConfig;
@@ -45,6 +45,7 @@ use crate::riblt::{Decoder, Encoder, Side, Symbol};
 use crate::routing::{self, Handoff, PeerView};
 use crate::session::{MAX_IN_FLIGHT_FRAMES, MAX_QUEUED_IDS, Session, TierSync};
 use crate::store::{InsertOutcome, Refusal, Store, StoreError, Summary};
+use crate::trust::TrustPolicy;
 
 /// Something that happened, for the engine to act on.
 #[derive(Debug, Clone)]
@@ -77,6 +78,14 @@ pub enum Input {
     },
     /// Time passed (a timer from [`Node::poll_timeout`] fired).
     Tick,
+    /// The transport wrote `frames` more of the frames sent to `peer` (flow control: with
+    /// [`MeshConfig::send_window_frames`] set, at most that many frames are outstanding).
+    Written {
+        /// The peer.
+        peer: PublicKey,
+        /// How many frames, in order.
+        frames: u32,
+    },
 }
 
 /// The engine's verdict on a gossiped record (for the gossip layer's validation).
@@ -132,6 +141,13 @@ pub enum Output {
     Carrying(RecordId),
     /// A shore receipt freed this node's copy of a record.
     Freed(RecordId),
+    /// A record was refused because its author's key is revoked (see [`crate::TrustPolicy`]).
+    RefusedRevoked {
+        /// The record.
+        id: RecordId,
+        /// Its author.
+        author: PublicKey,
+    },
     /// Close the connection to a peer and refuse it until `until_ms`.
     Disconnect {
         /// The peer.
@@ -153,6 +169,9 @@ pub enum MeshError {
     /// The store refused the record.
     #[error("store refused the record: {0:?}")]
     Refused(Refusal),
+    /// The author's key is revoked (only distress is taken from a revoked key).
+    #[error("the author's key is revoked")]
+    Revoked,
 }
 
 /// Counters, for status and metrics.
@@ -190,6 +209,10 @@ pub struct Stats {
     pub submitted: u64,
     /// Penalties given.
     pub penalties: u64,
+    /// Receipts stored whose author is not a certified shore station: they freed nothing.
+    pub receipts_not_counted: u64,
+    /// Records refused because their author's key is revoked.
+    pub refused_revoked: u64,
 }
 
 /// Where a record came from.
@@ -292,6 +315,7 @@ pub struct Node<S: Store> {
     next_sweep_ms: u64,
     out: VecDeque<Output>,
     stats: Stats,
+    trust: TrustPolicy,
 }
 
 /// Symbols a streamer sends before the decoder first asks for more; both sides compute it
@@ -348,6 +372,7 @@ impl<S: Store> Node<S> {
             next_sweep_ms: now_ms,
             out: VecDeque::new(),
             stats: Stats::default(),
+            trust: TrustPolicy::default(),
             key,
             cfg,
         };
@@ -386,6 +411,74 @@ impl<S: Store> Node<S> {
     /// Sets the groups this node belongs to (for group-addressed texts).
     pub fn set_groups(&mut self, groups: Vec<u32>) {
         self.groups = groups;
+    }
+
+    /// Replaces what the engine knows of certificates (see [`TrustPolicy`]). Call it when
+    /// trust changes; the node's fleet projections compute it. Receipts already held are
+    /// judged again: those of newly certified shore stations free the copies they name now,
+    /// and only counted receipts make the node refuse the records they name.
+    pub fn set_trust(&mut self, trust: TrustPolicy) -> Result<(), StoreError> {
+        if trust == self.trust {
+            return Ok(());
+        }
+        self.trust = trust;
+        self.receipted.clear();
+        self.receipted_order.clear();
+        self.receipt_of.clear();
+        self.receipt_of_order.clear();
+        let receipts = self.store.by_kind(
+            haiqiao_proto::Kind::Receipt,
+            Timestamp(0),
+            Timestamp(u32::MAX),
+            usize::MAX,
+        )?;
+        for r in receipts {
+            if let Body::Receipt { ids } = r.body()
+                && self.trust.receipt_counts(&r.author())
+            {
+                self.apply_receipt(ids)?;
+                for id in ids {
+                    self.remember_receipt_of(*id, r.id());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the engine knows of certificates.
+    pub fn trust(&self) -> &TrustPolicy {
+        &self.trust
+    }
+
+    /// Takes in a record signed elsewhere by `author` (an authority's certificate issued on
+    /// an offline key, say) as if it had been written here: verified, stored and carried.
+    /// Returns the record, or why it was refused.
+    pub fn import(
+        &mut self,
+        now_ms: u64,
+        author: PublicKey,
+        bytes: &[u8],
+    ) -> Result<Record, MeshError> {
+        let r = Unverified::decode(bytes)?.verify_with_key(&author, now_ms / 1000)?;
+        if self.trust.refuses(&r.author()) && r.priority() != Priority::Distress {
+            return Err(MeshError::Revoked);
+        }
+        self.ring.insert(author);
+        match self.store.insert(&r)? {
+            InsertOutcome::Stored { evicted } => {
+                for e in evicted {
+                    self.index.remove(&e);
+                }
+                let copies = routing::initial_copies(&self.cfg, &r.envelope().dest);
+                self.index
+                    .insert(r.id(), Meta::new(&Summary::of(&r), copies));
+                self.after_store(now_ms, &r, Source::Local)?;
+                self.pump_all(now_ms);
+                Ok(r)
+            }
+            InsertOutcome::Duplicate | InsertOutcome::Superseded => Ok(r),
+            InsertOutcome::Refused(why) => Err(MeshError::Refused(why)),
+        }
     }
 
     /// Makes sure the next sequence number is at least `seq` (the daemon persists its
@@ -478,6 +571,11 @@ impl<S: Store> Node<S> {
         self.out.pop_front()
     }
 
+    /// Whether outputs are waiting for [`Node::poll_output`].
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// When the engine next needs [`Input::Tick`], ms since the epoch.
     pub fn poll_timeout(&self) -> Option<u64> {
         let mut t = Some(self.next_sweep_ms);
@@ -488,11 +586,16 @@ impl<S: Store> Node<S> {
         };
         min(self.receipt_due);
         for s in self.sessions.values() {
-            if s.has_work() {
+            // A session waiting for the transport is woken by `Input::Written`, not a timer.
+            if s.has_work() && !self.window_full(s) {
                 min(s.ready_at());
             }
         }
         t
+    }
+
+    fn window_full(&self, s: &Session) -> bool {
+        self.cfg.send_window_frames > 0 && s.unwritten >= self.cfg.send_window_frames
     }
 
     /// Writes, signs and stores a record of this node's; it is then carried by the mesh.
@@ -548,6 +651,12 @@ impl<S: Store> Node<S> {
             Input::Frame { peer, bytes } => self.on_frame_bytes(now_ms, peer, &bytes),
             Input::Gossip { peer, bytes } => self.on_gossip(now_ms, peer, bytes),
             Input::Tick => Ok(()),
+            Input::Written { peer, frames } => {
+                if let Some(s) = self.sessions.get_mut(&peer) {
+                    s.unwritten = s.unwritten.saturating_sub(frames);
+                }
+                Ok(())
+            }
         };
         let t = self.timers(now_ms);
         self.pump_all(now_ms);
@@ -949,10 +1058,13 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
-    fn author_allows(&mut self, author: KeyHint, now_ms: u64) -> bool {
+    fn author_allows(&mut self, author: KeyHint, distress: bool, now_ms: u64) -> bool {
         if author == self.hint {
             return true;
         }
+        // Uncertified authors share the tighter quota; a distress is carried whatever its
+        // author (it still counts against the ordinary one).
+        let full = distress || self.trust.full_quota(&author);
         if !self.author_buckets.contains_key(&author)
             && self.author_buckets.len() >= self.cfg.max_tracked_authors
         {
@@ -966,7 +1078,14 @@ impl<S: Store> Node<S> {
                 self.author_buckets.remove(&k);
             }
         }
-        let (rate, burst) = (self.cfg.author_records_per_s, self.cfg.author_records_burst);
+        let (rate, burst) = if full {
+            (self.cfg.author_records_per_s, self.cfg.author_records_burst)
+        } else {
+            (
+                self.cfg.uncertified_author_records_per_s,
+                self.cfg.uncertified_author_records_burst,
+            )
+        };
         self.author_buckets
             .entry(author)
             .or_insert_with(|| Bucket::full(burst, now_ms))
@@ -1035,7 +1154,8 @@ impl<S: Store> Node<S> {
                 }
                 continue;
             }
-            if !self.author_allows(author, now_ms) {
+            let distress = u.envelope().body.priority() == Priority::Distress;
+            if !self.author_allows(author, distress, now_ms) {
                 continue;
             }
             verify_idx.push(i);
@@ -1061,6 +1181,13 @@ impl<S: Store> Node<S> {
             .zip(copies_of)
         {
             match r {
+                Ok(r) if self.trust.refuses(&r.author()) && r.priority() != Priority::Distress => {
+                    self.stats.refused_revoked += 1;
+                    self.out.push_back(Output::RefusedRevoked {
+                        id: r.id(),
+                        author: r.author(),
+                    });
+                }
                 Ok(r) => {
                     records.push(r);
                     rec_idx.push(i);
@@ -1137,6 +1264,22 @@ impl<S: Store> Node<S> {
         }
     }
 
+    /// A counted receipt: remember the ids it names and free the copies held of them.
+    fn apply_receipt(&mut self, ids: &[RecordId]) -> Result<(), StoreError> {
+        for id in ids {
+            self.remember_receipted(*id);
+            let free = self.index.get(id).is_some_and(|m| {
+                !m.is_flood() && !routing::is_for_me(&m.dest, &self.hint, self.role, &self.groups)
+            });
+            if free && self.store.remove(id)? {
+                self.index.remove(id);
+                self.stats.freed_by_receipt += 1;
+                self.out.push_back(Output::Freed(*id));
+            }
+        }
+        Ok(())
+    }
+
     fn remember_receipt_of(&mut self, named: RecordId, receipt: RecordId) {
         let short = short_id(&named);
         if let std::collections::btree_map::Entry::Vacant(e) = self.receipt_of.entry(short) {
@@ -1165,11 +1308,15 @@ impl<S: Store> Node<S> {
     /// A receipt follows the copies of the records it names, instead of flooding: to the
     /// peers of current contacts that sent, offered or were sent one of them, and to every
     /// peer a copy was handed to or taken from (now, or when it is next in contact). Nodes
-    /// that never held a copy never receive it, and one that offers a named record later is
-    /// answered with it (`Frame::Offer`).
-    fn route_receipt(&mut self, receipt: RecordId, ids: &[RecordId], source: Source) {
-        for id in ids {
-            self.remember_receipt_of(*id, receipt);
+    /// that never held a copy never receive it. A counted receipt (see [`TrustPolicy`]) also
+    /// answers a later offer of a record it names (`Frame::Offer`); one that does not count
+    /// is carried to the holders all the same (it counts there if its author is certified
+    /// later) but answers no offer, so it cannot stop a record from spreading.
+    fn route_receipt(&mut self, receipt: RecordId, ids: &[RecordId], source: Source, counts: bool) {
+        if counts {
+            for id in ids {
+                self.remember_receipt_of(*id, receipt);
+            }
         }
         let Some(m) = self.index.get(&receipt).copied() else {
             return;
@@ -1245,17 +1392,10 @@ impl<S: Store> Node<S> {
             }
         }
         if let Body::Receipt { ids } = r.body() {
-            for id in ids.clone() {
-                self.remember_receipted(id);
-                let free = self.index.get(&id).is_some_and(|m| {
-                    !m.is_flood()
-                        && !routing::is_for_me(&m.dest, &self.hint, self.role, &self.groups)
-                });
-                if free && self.store.remove(&id)? {
-                    self.index.remove(&id);
-                    self.stats.freed_by_receipt += 1;
-                    self.out.push_back(Output::Freed(id));
-                }
+            if self.trust.receipt_counts(&r.author()) {
+                self.apply_receipt(ids)?;
+            } else {
+                self.stats.receipts_not_counted += 1;
             }
         }
         if self.role == Role::Shore
@@ -1274,11 +1414,10 @@ impl<S: Store> Node<S> {
                 self.receipt_due = Some(now_ms + self.cfg.receipt_delay_ms);
             }
         }
-        // A receipt goes on towards the other holders of what it names. (Whatever decides
-        // whether a receipt may free copies — its author a certified shore station — should
-        // decide this too: a receipt that frees nothing must not answer offers either.)
+        // A receipt goes on towards the other holders of what it names.
         if let Body::Receipt { ids } = r.body() {
-            self.route_receipt(r.id(), ids, source);
+            let counts = self.trust.receipt_counts(&r.author());
+            self.route_receipt(r.id(), ids, source, counts);
         }
         Ok(())
     }
@@ -1350,10 +1489,14 @@ impl<S: Store> Node<S> {
     fn pump(&mut self, now_ms: u64, peer: &PublicKey) {
         let max = self.cfg.max_frame_bytes.max(64);
         loop {
+            let full = match self.sessions.get(peer) {
+                Some(s) => self.window_full(s),
+                None => return,
+            };
             let Some(s) = self.sessions.get_mut(peer) else {
                 return;
             };
-            if !s.has_work() || !s.refill(now_ms, max) {
+            if full || !s.has_work() || !s.refill(now_ms, max) {
                 return;
             }
             let Some((frame, record_bytes, n_records)) = self.next_frame(peer, max) else {
@@ -1366,6 +1509,9 @@ impl<S: Store> Node<S> {
             self.stats.records_out += n_records;
             if let Some(s) = self.sessions.get_mut(peer) {
                 s.spend(bytes.len());
+                if self.cfg.send_window_frames > 0 {
+                    s.unwritten += 1;
+                }
             }
             self.out.push_back(Output::Send {
                 peer: *peer,

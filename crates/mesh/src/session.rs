@@ -55,6 +55,9 @@ pub(crate) struct Session {
     pub(crate) paced_at_ms: u64,
     /// When the contact came up.
     pub(crate) started_ms: u64,
+    /// Frames handed to the transport that it has not yet reported written
+    /// ([`crate::Input::Written`]); counted only with a send window.
+    pub(crate) unwritten: u32,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -86,6 +89,7 @@ impl Session {
             allowance: 0,
             paced_at_ms: now_ms,
             started_ms: now_ms,
+            unwritten: 0,
         }
     }
 

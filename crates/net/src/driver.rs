@@ -90,6 +90,12 @@ enum FromStream {
     Malformed { peer: PeerId, session: u64 },
     /// A writer could not write its stream.
     Failed { peer: PeerId, session: u64 },
+    /// A writer wrote (and flushed) this many more frames.
+    Written {
+        peer: PeerId,
+        session: u64,
+        frames: u32,
+    },
 }
 
 /// All the behaviours. The gate and the limits come first so that a refused connection is
@@ -574,7 +580,8 @@ impl EventLoop {
         let (peer, session) = match &message {
             FromStream::Frame { peer, session, .. }
             | FromStream::Malformed { peer, session }
-            | FromStream::Failed { peer, session } => (*peer, *session),
+            | FromStream::Failed { peer, session }
+            | FromStream::Written { peer, session, .. } => (*peer, *session),
         };
         let Some(p) = self.peers.get(&peer).filter(|p| p.session == session) else {
             return;
@@ -583,6 +590,9 @@ impl EventLoop {
         match message {
             FromStream::Frame { bytes, .. } => self.emit(NetEvent::Frame { peer: key, bytes }),
             FromStream::Malformed { .. } => self.emit(NetEvent::Malformed { peer: key }),
+            FromStream::Written { frames, .. } => {
+                self.emit(NetEvent::Written { peer: key, frames })
+            }
             FromStream::Failed { .. } => {
                 tracing::debug!(%peer, "sync stream failed: disconnecting");
                 let _ = self.swarm.disconnect_peer_id(peer);
@@ -884,6 +894,9 @@ impl EventLoop {
     }
 }
 
+/// Frames written between two reports of [`NetEvent::Written`] at most.
+const WRITTEN_REPORT_BATCH: u32 = 8;
+
 /// Writes every queued frame to the outbound sync stream of `peer`, in order. Ends cleanly
 /// (closing the stream) when the queue's sender is dropped.
 async fn write_frames(
@@ -894,8 +907,22 @@ async fn write_frames(
     report: mpsc::Sender<FromStream>,
 ) {
     let result: io::Result<()> = async {
+        let mut written = 0u32;
         while let Some(frame) = queue.recv().await {
             frame::write_frame(&mut stream, &frame).await?;
+            written += 1;
+            // Report in batches, and whenever the queue runs dry, so that the engine's send
+            // window (which stays below the queue's capacity) never waits on a report.
+            if written >= WRITTEN_REPORT_BATCH || queue.is_empty() {
+                let message = FromStream::Written {
+                    peer,
+                    session,
+                    frames: std::mem::take(&mut written),
+                };
+                if report.send(message).await.is_err() {
+                    break;
+                }
+            }
         }
         stream.close().await
     }

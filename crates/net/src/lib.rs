@@ -49,8 +49,10 @@
 //! stream and is reported as [`NetEvent::Malformed`]: the engine decides the penalty.
 //!
 //! Backpressure: frames for a peer wait in a bounded queue ([`PEER_WRITE_QUEUE_CAP`]) in front
-//! of its stream. The engine paces what it sends to the link rate, so a full queue means the
-//! link has stalled; the driver then closes every connection to the peer (a `PeerDown` follows)
+//! of its stream, and the writer reports what it wrote ([`NetEvent::Written`]). The engine
+//! keeps fewer frames outstanding than the queue holds (its send window) and paces what it
+//! sends to the link rate, so a full queue means the link has stalled or the engine ignored
+//! the window; the driver then closes every connection to the peer (a `PeerDown` follows)
 //! rather than block every other peer or drop one frame from the middle of a session. A stream
 //! that fails while the peer is still connected is handled the same way, so the engine never
 //! sees a contact whose frames silently vanished: either every frame it sent was written in
@@ -173,6 +175,16 @@ pub enum NetEvent {
         peer: PublicKey,
         /// The message's bytes (a record, if the peer is honest).
         bytes: Vec<u8>,
+    },
+    /// The sync stream to a peer has written (and flushed) this many more of the frames
+    /// given to [`NetHandle::send`], in order: flow control for the engine
+    /// (`haiqiao_mesh::Input::Written`). Reported at least every few frames and whenever the
+    /// peer's queue runs empty.
+    Written {
+        /// The peer.
+        peer: PublicKey,
+        /// How many frames.
+        frames: u32,
     },
     /// A peer broke the sync framing (an oversized frame or a bad prefix); its stream is closed.
     Malformed {

@@ -732,3 +732,49 @@ async fn shutdown_ends_the_task_and_the_stream() {
         .await
         .expect("event stream ends when the handles are gone");
 }
+
+// ---------------------------------------------------------------------------------------------
+// flow control
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_reports_every_frame_written_so_a_window_never_overflows_the_queue() {
+    let mut b = start(0xb3, loopback(TCP, vec![])).await;
+    let mut a = start(0xa3, loopback(TCP, vec![b.dial_addr()])).await;
+    let (ka, kb) = (a.key, b.key);
+    a.up(kb).await;
+    b.up(ka).await;
+    // Ten times the queue's capacity, never more than half of it outstanding: what the
+    // engine's send window does. Without the reports this would stall at the first window.
+    let window = (haiqiao_net::PEER_WRITE_QUEUE_CAP / 2) as u32;
+    let total = 10 * haiqiao_net::PEER_WRITE_QUEUE_CAP;
+    // The receiver reads as the frames come (else its driver stops reading, the transport's
+    // flow control stalls the writer, and nothing more is written).
+    let receiver = tokio::spawn(async move {
+        let got = b.frames_from(ka, total).await;
+        (b, got)
+    });
+    let (mut sent, mut outstanding, mut written) = (0usize, 0u32, 0usize);
+    while written < total {
+        while sent < total && outstanding < window {
+            a.handle.send(kb, test_frame(sent % 50 + 2)).await.unwrap();
+            sent += 1;
+            outstanding += 1;
+        }
+        let n = a
+            .next(|e| match e {
+                NetEvent::Written { peer, frames } if *peer == kb => Some(*frames),
+                NetEvent::PeerDown { .. } => panic!("the contact dropped"),
+                _ => None,
+            })
+            .await;
+        assert!(n >= 1 && n <= outstanding, "{n} written of {outstanding}");
+        outstanding -= n;
+        written += n as usize;
+    }
+    assert_eq!(written, total);
+    let (b, got) = receiver.await.unwrap();
+    assert_eq!(got.len(), total);
+    assert_eq!(got[total - 1], test_frame((total - 1) % 50 + 2));
+    a.handle.shutdown().await.unwrap();
+    b.handle.shutdown().await.unwrap();
+}

@@ -344,6 +344,7 @@ impl Engine {
                 }
                 Output::Carrying(_) => {}
                 Output::Freed(_) => net.log.note("copies_freed_by_receipt", 1),
+                Output::RefusedRevoked { .. } => net.log.note("refused_revoked", 1),
             }
         }
         if let Some(t) = self.nodes[i as usize].poll_timeout() {

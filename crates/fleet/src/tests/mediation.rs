@@ -883,3 +883,58 @@ fn every_party_with_a_key_signs_and_one_cannot_sign_for_another() {
         "{ev:?}"
     );
 }
+
+#[test]
+fn hand_written_case_records_are_vetted_like_the_builders() {
+    let (s, case, text) = proposed();
+    let draft = |body: Body| Draft {
+        dest: Destination::Everyone,
+        ttl_min: 60,
+        body,
+    };
+    let now = ms(T0 + 300);
+    // The other mediator cannot accept, nor update, a case m1 won.
+    let accept = draft(Body::CaseUpdate {
+        case,
+        status: CaseStatus::Accepted,
+        text: String::new(),
+    });
+    assert!(matches!(
+        s.m2.fleet.vet(now, &accept),
+        Err(FleetError::AlreadyAccepted(_))
+    ));
+    let close = draft(Body::CaseUpdate {
+        case,
+        status: CaseStatus::Closed,
+        text: String::new(),
+    });
+    assert_eq!(s.m2.fleet.vet(now, &close), Err(FleetError::NotTheMediator));
+    assert_eq!(s.m1.fleet.vet(now, &close), Ok(()));
+    // A vessel cannot accept.
+    assert_eq!(
+        s.a.fleet.vet(now, &accept),
+        Err(FleetError::NotCertifiedMediator)
+    );
+    // Signatures: only parties, only the proposed text.
+    let sign = |t: &str| {
+        draft(Body::AgreementSignature {
+            case,
+            agreement: agreement_hash(t),
+        })
+    };
+    assert_eq!(s.b.fleet.vet(now, &sign(text)), Ok(()));
+    assert_eq!(
+        s.b.fleet.vet(now, &sign("赔偿一万元")),
+        Err(FleetError::NotTheProposedAgreement)
+    );
+    assert_eq!(s.m1.fleet.vet(now, &sign(text)), Err(FleetError::NotAParty));
+    // Other kinds pass.
+    let pos = draft(Body::Position(spot()));
+    assert_eq!(s.m2.fleet.vet(now, &pos), Ok(()));
+    // Trusted keys: the anchor and every certified key, not the uncertified party b.
+    let trusted = s.shore.fleet.trusted_keys(now);
+    assert!(trusted.contains(&bureau().public()));
+    assert!(trusted.contains(&s.m1.pk()) && trusted.contains(&s.a.pk()));
+    assert!(!trusted.contains(&s.b.pk()));
+    assert!(s.shore.fleet.enforces_trust());
+}

@@ -176,8 +176,8 @@ fn config_defaults_round_trip_and_refuse_unknown_fields() {
     let j = serde_json::to_string(&c).unwrap();
     let back: FleetConfig = serde_json::from_str(&j).unwrap();
     assert_eq!(back, c);
-    let partial: FleetConfig = serde_json::from_str(r#"{"buddy_watch_min": 45}"#).unwrap();
-    assert_eq!(partial.buddy_watch_min, 45);
+    let partial: FleetConfig = serde_json::from_str(r#"{"buddy_watch_s": 45}"#).unwrap();
+    assert_eq!(partial.buddy_watch_s, 45);
     assert_eq!(partial.distress_repeat_min_s, 210);
     assert!(serde_json::from_str::<FleetConfig>(r#"{"buddy_watch": 45}"#).is_err());
 }

@@ -125,7 +125,7 @@ fn pair_alerts_reach_the_partner_and_need_a_pair() {
 #[test]
 fn buddy_watch_raises_the_alarm_when_the_partner_goes_silent_and_clears_it_when_heard() {
     let (mut a, mut b, _) = paired();
-    let interval = u64::from(FleetConfig::default().buddy_watch_min) * 60;
+    let interval = u64::from(FleetConfig::default().buddy_watch_s);
     let p = position(&mut b, T0 + 100, 30.2, 122.4);
     a.see(T0 + 100, &p);
     assert!(a.fleet.poll(ms(T0 + 100)).is_empty());
@@ -214,7 +214,7 @@ fn buddy_watch_is_off_at_zero_and_ends_with_the_pair() {
     let mut a = node_with(
         1,
         FleetConfig {
-            buddy_watch_min: 0,
+            buddy_watch_s: 0,
             ..config()
         },
     );
