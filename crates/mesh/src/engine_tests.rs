@@ -355,6 +355,42 @@ fn expired_records_leave_the_store_and_the_index_at_the_next_sweep() {
 }
 
 #[test]
+fn a_receipt_that_does_not_count_answers_no_offer() {
+    // 2 writes a report and sprays copies to 0 and 3; 0 delivers it to shore 1 and gets the
+    // receipt; then 3 offers its copy to 0. Only a receipt that counts at 0 answers it.
+    for enforced in [false, true] {
+        let roles = [Role::Vessel, Role::Shore, Role::Vessel, Role::Vessel];
+        let mut m = Mesh::new(&roles, MeshConfig::default(), T0);
+        m.nodes[0]
+            .set_trust(crate::TrustPolicy {
+                enforced,
+                ..Default::default()
+            })
+            .unwrap();
+        let id = report(&mut m, 2);
+        for peer in [0, 3] {
+            m.connect(2, peer, None);
+            m.run(10, 1000);
+            m.disconnect(2, peer);
+        }
+        assert!(m.nodes[0].holds(&id) && m.nodes[3].holds(&id));
+        m.connect(0, 1, None);
+        m.run(10, 1000);
+        receipt_delay(&mut m);
+        m.disconnect(0, 1);
+        assert_eq!(receipts_held(&m.nodes[0]), 1);
+        assert_eq!(m.nodes[0].holds(&id), enforced, "freed only if it counts");
+        m.connect(3, 0, None);
+        m.run(10, 1000);
+        assert_eq!(
+            receipts_held(&m.nodes[3]),
+            usize::from(!enforced),
+            "enforced={enforced}: only a counted receipt answers the offer"
+        );
+    }
+}
+
+#[test]
 fn malformed_frames_and_forged_records_are_refused_and_penalised() {
     let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
     let mine = m.nodes[1]

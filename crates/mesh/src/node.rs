@@ -259,6 +259,29 @@ const MAX_CO_HOLDER_RECORDS: usize = 100_000;
 const MAX_OWED_PEERS: usize = 10_000;
 const MAX_OWED_PER_PEER: usize = 256;
 
+/// Records waiting for their author's key: (peer, bytes, copies, the author's hint). The hint
+/// is read once, when a record starts waiting, so that a `Keys` frame re-decodes none of
+/// those still waiting.
+#[derive(Debug, Default)]
+struct PendingKeys(VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>);
+
+impl PendingKeys {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn pop_front(&mut self) {
+        self.0.pop_front();
+    }
+
+    fn push_back(&mut self, (peer, bytes, copies): (PublicKey, Vec<u8>, u8)) {
+        if let Ok(u) = Unverified::decode(&bytes) {
+            let author = u.envelope().author;
+            self.0.push_back((peer, bytes, copies, author));
+        }
+    }
+}
+
 /// The delivery engine of one node. See the module docs for the call order.
 #[derive(Debug)]
 pub struct Node<S: Store> {
@@ -276,8 +299,7 @@ pub struct Node<S: Store> {
     peer_buckets: BTreeMap<PublicKey, Bucket>,
     /// Author quotas: (author, whether the bucket is an uncertified author's distress bucket).
     author_buckets: BTreeMap<(KeyHint, bool), Bucket>,
-    /// Records waiting for their author's key: (peer, bytes, copies, author).
-    pending_keys: VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>,
+    pending_keys: PendingKeys,
     receipted: BTreeSet<RecordId>,
     receipted_order: VecDeque<RecordId>,
     /// Receipt routing: short id of a receipted record → (its id, the receipt's id).
@@ -337,7 +359,7 @@ impl<S: Store> Node<S> {
             scores: Scores::default(),
             peer_buckets: BTreeMap::new(),
             author_buckets: BTreeMap::new(),
-            pending_keys: VecDeque::new(),
+            pending_keys: PendingKeys::default(),
             receipted: BTreeSet::new(),
             receipted_order: VecDeque::new(),
             receipt_of: BTreeMap::new(),
@@ -451,10 +473,6 @@ impl<S: Store> Node<S> {
             }
             if counts {
                 self.apply_receipt(ids)?;
-                // Newly counted: it now follows the copies it frees, as if it had just come.
-                if !old.receipt_counts(&r.author()) {
-                    self.route_receipt(r.id(), ids, Source::Local);
-                }
             }
         }
         Ok(())
@@ -1179,7 +1197,7 @@ impl<S: Store> Node<S> {
                     if self.pending_keys.len() >= self.cfg.max_pending_keys {
                         self.pending_keys.pop_front();
                     }
-                    self.pending_keys.push_back((p, bytes, 0, author));
+                    self.pending_keys.push_back((p, bytes, 0));
                 }
                 continue;
             }
@@ -1268,10 +1286,10 @@ impl<S: Store> Node<S> {
     fn retry_pending_keys(&mut self, now_ms: u64) -> Result<(), StoreError> {
         // The author's hint is kept with the bytes: a Keys frame re-decodes nothing that still
         // waits, and what is ready is verified in one batch per peer.
-        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys)
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys.0)
             .into_iter()
             .partition(|(_, _, _, author)| self.ring.knows(author));
-        self.pending_keys = wait.into_iter().collect();
+        self.pending_keys.0 = wait.into_iter().collect();
         let mut by_peer: BTreeMap<PublicKey, Vec<(Vec<u8>, u8)>> = BTreeMap::new();
         for (peer, bytes, copies, _) in ready {
             by_peer.entry(peer).or_default().push((bytes, copies));
@@ -1337,11 +1355,15 @@ impl<S: Store> Node<S> {
     /// A receipt follows the copies of the records it names, instead of flooding: to the
     /// peers of current contacts that sent, offered or were sent one of them, and to every
     /// peer a copy was handed to or taken from (now, or when it is next in contact). Nodes
-    /// that never held a copy never receive it, and one that offers a named record later is
-    /// answered with it (`Frame::Offer`).
-    fn route_receipt(&mut self, receipt: RecordId, ids: &[RecordId], source: Source) {
-        for id in ids {
-            self.remember_receipt_of(*id, receipt);
+    /// that never held a copy never receive it. A counted receipt (see [`TrustPolicy`]) also
+    /// answers a later offer of a record it names (`Frame::Offer`); one that does not count
+    /// is carried to the holders all the same (it counts there if its author is certified
+    /// later) but answers no offer, so it cannot stop a record from spreading.
+    fn route_receipt(&mut self, receipt: RecordId, ids: &[RecordId], source: Source, counts: bool) {
+        if counts {
+            for id in ids {
+                self.remember_receipt_of(*id, receipt);
+            }
         }
         let Some(m) = self.index.get(&receipt).copied() else {
             return;
@@ -1417,16 +1439,12 @@ impl<S: Store> Node<S> {
             }
         }
         if let Body::Receipt { ids } = r.body() {
-            // A receipt that counts frees our copies and follows the copies elsewhere; one
-            // from a key not certified as a shore station frees nothing and goes no further
-            // (a station always sends its own: others judge it by what they know).
+            // A receipt that counts frees our copies; one from a key not certified as a shore
+            // station (as far as this node knows) frees nothing. Either way it goes on
+            // towards the other holders (below): they judge it by what they know.
             if self.trust.receipt_counts(&r.author()) {
                 self.apply_receipt(ids)?;
-                self.route_receipt(r.id(), ids, source);
             } else {
-                if r.author() == self.me {
-                    self.route_receipt(r.id(), ids, source);
-                }
                 self.stats.receipts_not_counted += 1;
             }
         }
@@ -1445,6 +1463,11 @@ impl<S: Store> Node<S> {
             } else if self.receipt_due.is_none() {
                 self.receipt_due = Some(now_ms + self.cfg.receipt_delay_ms);
             }
+        }
+        // A receipt goes on towards the other holders of what it names.
+        if let Body::Receipt { ids } = r.body() {
+            let counts = self.trust.receipt_counts(&r.author());
+            self.route_receipt(r.id(), ids, source, counts);
         }
         Ok(())
     }
