@@ -21,6 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::json::{SubmitRequest, build, record_json};
 use crate::workflows::{Request, Workflows};
 
+/// Where the daemon keeps the time of its last shore contact (ms), across restarts.
+const LAST_SHORE_FILE: &str = "last_shore_ms";
+
 /// Capacity of the API → engine command channel.
 pub(crate) const COMMAND_CAP: usize = 64;
 
@@ -125,6 +128,11 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     {
         node.ensure_next_seq(n);
     }
+    if let Ok(s) = std::fs::read_to_string(spec.data_dir.join(LAST_SHORE_FILE))
+        && let Ok(t) = s.trim().parse::<u64>()
+    {
+        node.restore_last_shore_ms(t);
+    }
     let me = spec.key.public();
     let mut work = Workflows::new(spec.fleet.clone(), me, u64::from_le_bytes(me.hint().0))
         .context("the [fleet] settings")?;
@@ -214,6 +222,8 @@ impl Daemon {
                 println!("peer down {}", peer.short());
                 self.peers.retain(|p| *p != peer);
                 self.node.handle(now, Input::ContactDown { peer })?;
+                // The last shore contact may have just ended: keep it across restarts.
+                self.save_seq();
             }
             NetEvent::Frame { peer, bytes } => {
                 self.node.handle(now, Input::Frame { peer, bytes })?
@@ -300,6 +310,13 @@ impl Daemon {
         let tmp = self.seq_file.with_extension("tmp");
         if std::fs::write(&tmp, self.node.next_seq().to_string()).is_ok() {
             let _ = std::fs::rename(&tmp, &self.seq_file);
+        }
+        if let Some(t) = self.node.last_shore_ms(now_ms()) {
+            let file = self.seq_file.with_file_name(LAST_SHORE_FILE);
+            let tmp = file.with_extension("tmp");
+            if std::fs::write(&tmp, t.to_string()).is_ok() {
+                let _ = std::fs::rename(&tmp, &file);
+            }
         }
     }
 

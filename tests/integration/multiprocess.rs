@@ -128,8 +128,16 @@ fn a_relay_killed_and_restarted_still_delivers_and_the_receipt_frees_its_copy() 
         after.get("error").is_some(),
         "the relay's copy was freed: {after}"
     );
+    // Restarted alone, the relay still knows it saw shore a moment ago (its routing hands
+    // shore-bound records by that age).
     relay.stop();
     shore.stop();
+    relay.configure(&[], "");
+    relay.start();
+    let st = relay.get("/api/v1/status");
+    let age = st["shore_age_min"].as_u64().expect("shore age");
+    assert!(age <= 5, "shore age after a restart: {age} min");
+    relay.stop();
 }
 
 #[test]

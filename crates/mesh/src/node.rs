@@ -604,6 +604,25 @@ impl<S: Store> Node<S> {
         }
     }
 
+    /// When this node was last in contact with a shore station, ms (`now_ms` while it is);
+    /// none if never, as far as it knows. The daemon keeps it across restarts.
+    pub fn last_shore_ms(&self, now_ms: u64) -> Option<u64> {
+        if self
+            .sessions
+            .values()
+            .any(|s| s.view.is_some_and(|v| v.is_shore()))
+        {
+            return Some(now_ms);
+        }
+        self.last_shore_ms
+    }
+
+    /// Restores the time of the last shore contact after a restart (a later contact moves it
+    /// on), so that a node restarted at sea does not pass for one that never saw shore.
+    pub fn restore_last_shore_ms(&mut self, t: u64) {
+        self.last_shore_ms = Some(self.last_shore_ms.map_or(t, |x| x.max(t)));
+    }
+
     /// The next output for the driver.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
