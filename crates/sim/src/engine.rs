@@ -221,7 +221,14 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// Engines for every node of the world.
-    pub(crate) fn new(sc: &Scenario, kinds: &[NodeKind], n_shore: usize) -> Engine {
+    /// `at_sea_for_ms[i]`: how long node i has been at sea when the run starts (its engine
+    /// starts with that shore history); empty for none.
+    pub(crate) fn new(
+        sc: &Scenario,
+        kinds: &[NodeKind],
+        n_shore: usize,
+        at_sea_for_ms: &[Option<u64>],
+    ) -> Engine {
         let epoch_ms = sc.epoch_s * 1000;
         let mut nodes = Vec::with_capacity(kinds.len());
         let pool: Rc<RefCell<Pool>> = Rc::default();
@@ -252,7 +259,12 @@ impl Engine {
                 SharedStore::new(limits, pool.clone()),
                 epoch_ms,
             ) {
-                Ok(n) => nodes.push(n),
+                Ok(mut n) => {
+                    if let Some(Some(ago)) = at_sea_for_ms.get(i) {
+                        n.restore_last_shore_ms(epoch_ms.saturating_sub(*ago));
+                    }
+                    nodes.push(n)
+                }
                 Err(e) => unreachable!("an empty memory store cannot fail: {e}"),
             }
         }
@@ -514,7 +526,7 @@ mod tests {
             });
         }
         let kinds = [S, V, V];
-        let mut e = Engine::new(&sc, &kinds, 1);
+        let mut e = Engine::new(&sc, &kinds, 1, &[]);
         let mut net = Net::new(&w, 1.0, sc.epoch_s);
         net.run(&mut e, 60_000, &mut |_| {});
         let at = |class: Class| {
@@ -539,6 +551,23 @@ mod tests {
     }
 
     #[test]
+    fn a_boat_that_starts_at_sea_starts_with_its_shore_history() {
+        let sc = scenario();
+        let e = Engine::new(&sc, &[S, V, V], 1, &[None, Some(3 * 3_600_000), None]);
+        let t0 = sc.epoch_s * 1000;
+        assert_eq!(
+            e.nodes[1].shore_age_min(t0),
+            180,
+            "left port three hours ago"
+        );
+        assert_eq!(
+            e.nodes[2].shore_age_min(t0),
+            65_535,
+            "no history: never seen shore"
+        );
+    }
+
+    #[test]
     fn gossip_on_a_slow_link_is_bounded_and_sync_delivers_the_rest() {
         let sc = scenario();
         // One 1 kbit/s link for an hour; 60 distress calls written at once take about a
@@ -552,7 +581,7 @@ mod tests {
                 what: What::Distress { nearby: vec![] },
             });
         }
-        let mut e = Engine::new(&sc, &[S, V], 1);
+        let mut e = Engine::new(&sc, &[S, V], 1, &[]);
         let mut net = Net::new(&w, 1.0, sc.epoch_s);
         net.run(&mut e, 60_000, &mut |_| {});
         assert!(net.log.notes.get("gossip_dropped").is_some_and(|n| *n > 0));

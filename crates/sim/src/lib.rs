@@ -122,6 +122,7 @@ pub fn run(
     let sizes = engine::size_table(sc.epoch_s);
     let kinds: Vec<NodeKind> = w.nodes.iter().map(|n| n.kind).collect();
     let n_shore = kinds.iter().filter(|k| **k == NodeKind::Shore).count();
+    let history: Vec<Option<u64>> = w.nodes.iter().map(|n| n.at_sea_for_ms).collect();
     let prophet = baseline::ProphetParams {
         p_encounter: sc.routers.prophet_p_encounter,
         beta: sc.routers.prophet_beta,
@@ -131,7 +132,7 @@ pub fn run(
     let mut logs: Vec<(String, Log)> = Vec::new();
     for (ri, name) in routers.iter().enumerate() {
         let mut router: Box<dyn Router> = match *name {
-            "haiqiao" => Box::new(engine::Engine::new(sc, &kinds, n_shore)),
+            "haiqiao" => Box::new(engine::Engine::new(sc, &kinds, n_shore, &history)),
             other => {
                 let kind = match other {
                     "direct" => baseline::Kind::Direct,

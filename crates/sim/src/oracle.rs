@@ -265,6 +265,7 @@ pub(crate) mod tests {
                 home: 0,
                 partner: None,
                 radios: 1,
+                at_sea_for_ms: None,
             })
             .collect();
         let mut cs: Vec<Contact> = contacts

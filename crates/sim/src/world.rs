@@ -42,6 +42,10 @@ pub struct NodeInfo {
     pub partner: Option<NodeIdx>,
     /// Radio classes carried, as a bit set over `scenario.links`.
     pub radios: u64,
+    /// For a boat that starts the run at sea: how long it has been fishing, ms (a lower bound
+    /// of the time since it left port). A real node has a shore history when the simulation
+    /// starts; without one, every boat at sea would look as if it had never seen shore.
+    pub at_sea_for_ms: Option<u64>,
 }
 
 /// A link between two nodes for an interval.
@@ -241,6 +245,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
                 home: i,
                 partner: None,
                 radios: shore_radios,
+                at_sea_for_ms: None,
             });
         }
     }
@@ -275,6 +280,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
             home,
             partner: partner_of.map(|p| (n_shore + p) as NodeIdx),
             radios,
+            at_sea_for_ms: None,
         });
     }
     let n = nodes.len();
@@ -293,6 +299,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
     };
     let pos_interval_ms = (sc.traffic.position_interval_min * 60_000.0) as u64;
     let mut agents: Vec<Agent> = Vec::with_capacity(n);
+    let mut at_sea_for: Vec<Option<u64>> = vec![None; n];
     for (i, node) in nodes.iter().enumerate() {
         let mut rng = Rng::new(seed, 1000 + i as u64);
         let home = station_xy[node.home];
@@ -317,6 +324,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
             let a = rng.range(0.0, std::f64::consts::TAU);
             let d = rng.range(0.3, 0.8);
             let lead = &agents[p as usize];
+            at_sea_for[i] = at_sea_for[p as usize];
             agents.push(Agent {
                 x: lead.x + d * a.cos(),
                 y: lead.y + d * a.sin(),
@@ -330,7 +338,11 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         }
         let (phase, (x, y)) = if rng.chance(sc.fleet.start_at_sea) {
             let g = rng.weighted(&ground_w);
-            let until = (rng.unit() * fish_ms(&mut rng) as f64) as u64;
+            // The same draws, in the same order, as before the history was kept.
+            let u = rng.unit();
+            let trip = fish_ms(&mut rng);
+            let until = (u * trip as f64) as u64;
+            at_sea_for[i] = Some(trip - until);
             (Phase::Fishing { until, ground: g }, point_in(&mut rng, g))
         } else {
             let until = (rng.unit() * port_ms(&mut rng) as f64) as u64;
@@ -345,6 +357,9 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
             follows: None,
             next_position,
         });
+    }
+    for (node, h) in nodes.iter_mut().zip(at_sea_for) {
+        node.at_sea_for_ms = h;
     }
     // Boats in port lie at a fixed spot within 500 m of the station.
     let berth: Vec<(f64, f64)> = (0..n)
@@ -776,6 +791,33 @@ mod tests {
         )
         .unwrap();
         Scenario::from_toml(&text).unwrap()
+    }
+
+    #[test]
+    fn boats_that_start_at_sea_have_been_fishing_a_while_and_pairs_share_it() {
+        let sc = smoke();
+        let w = build(&sc, 3);
+        let most = (sc.fleet.fishing_h[1] * 3.6e6) as u64;
+        let mut at_sea = 0;
+        for (i, n) in w.nodes.iter().enumerate() {
+            match n.kind {
+                NodeKind::Shore => assert_eq!(n.at_sea_for_ms, None),
+                _ => {
+                    if let Some(ms) = n.at_sea_for_ms {
+                        at_sea += 1;
+                        assert!(ms <= most, "node {i}: {ms} ms at sea");
+                    }
+                    if let Some(p) = n.partner {
+                        assert_eq!(
+                            n.at_sea_for_ms, w.nodes[p as usize].at_sea_for_ms,
+                            "a pair left port together"
+                        );
+                    }
+                }
+            }
+        }
+        // start_at_sea = 0.6 of 42 boats.
+        assert!((10..40).contains(&at_sea), "{at_sea} boats start at sea");
     }
 
     #[test]
