@@ -230,21 +230,7 @@ pub(crate) enum SendCommand {
         text: String,
     },
     /// Raise a distress (MAYDAY). Ashore in China also call 12395.
-    Distress {
-        /// fire, flooding, collision, grounding, listing, sinking, adrift, undesignated,
-        /// abandoning, piracy, man_overboard, epirb, or the DSC code.
-        #[arg(long, default_value = "undesignated")]
-        nature: String,
-        #[arg(long, allow_hyphen_values = true)]
-        lat: Option<f64>,
-        #[arg(long, allow_hyphen_values = true)]
-        lon: Option<f64>,
-        /// Persons on board.
-        #[arg(long)]
-        persons: Option<u16>,
-        #[arg(long, default_value = "")]
-        text: String,
-    },
+    Distress(DistressArgs),
     /// Acknowledge, respond to, or close a distress.
     DistressUpdate {
         /// The distress record id.
@@ -260,24 +246,7 @@ pub(crate) enum SendCommand {
         text: String,
     },
     /// File a dispute with the mediators and shore.
-    Dispute {
-        /// fishing_ground, gear_damage, collision, catch_or_price, other.
-        #[arg(long)]
-        category: String,
-        /// Other party, as NAME or NAME=<node id>; repeat for several.
-        #[arg(long)]
-        party: Vec<String>,
-        #[arg(long, allow_hyphen_values = true)]
-        lat: Option<f64>,
-        #[arg(long, allow_hyphen_values = true)]
-        lon: Option<f64>,
-        /// What happened.
-        #[arg(long)]
-        description: String,
-        /// SHA-256 of a piece of evidence, hex; repeat for several.
-        #[arg(long)]
-        evidence: Vec<String>,
-    },
+    Dispute(DisputeArgs),
     /// A mediator's update on a case.
     CaseUpdate {
         /// The dispute report's id.
@@ -310,25 +279,60 @@ pub(crate) enum SendCommand {
     },
 }
 
+/// A distress call, as `send distress` and `distress raise` take it.
+#[derive(Debug, Args)]
+pub(crate) struct DistressArgs {
+    /// fire, flooding, collision, grounding, listing, sinking, adrift, undesignated,
+    /// abandoning, piracy, man_overboard, epirb, or the DSC code.
+    #[arg(long, default_value = "undesignated")]
+    pub(crate) nature: String,
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) lat: Option<f64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) lon: Option<f64>,
+    /// Persons on board.
+    #[arg(long)]
+    pub(crate) persons: Option<u16>,
+    #[arg(long, default_value = "")]
+    pub(crate) text: String,
+}
+
+/// A dispute report, as `send dispute` and `case file` take it.
+#[derive(Debug, Args)]
+pub(crate) struct DisputeArgs {
+    /// fishing_ground, gear_damage, collision, catch_or_price, other.
+    #[arg(long)]
+    pub(crate) category: String,
+    /// Other party, as NAME or NAME=<node id>; repeat for several.
+    #[arg(long)]
+    pub(crate) party: Vec<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) lat: Option<f64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) lon: Option<f64>,
+    /// What happened.
+    #[arg(long)]
+    pub(crate) description: String,
+    /// SHA-256 of a piece of evidence, hex; repeat for several.
+    #[arg(long)]
+    pub(crate) evidence: Vec<String>,
+}
+
+impl DisputeArgs {
+    /// The parties as the API takes them.
+    pub(crate) fn parties(&self) -> Vec<crate::json::PartySpec> {
+        self.party
+            .iter()
+            .map(|p| crate::json::PartySpec::parse(p))
+            .collect()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum DistressCommand {
     /// Raise a distress (MAYDAY); it repeats every 3.5–4.5 min until acknowledged.
     /// Ashore in China also call 12395.
-    Raise {
-        /// fire, flooding, collision, grounding, listing, sinking, adrift, undesignated,
-        /// abandoning, piracy, man_overboard, epirb, or the DSC code.
-        #[arg(long, default_value = "undesignated")]
-        nature: String,
-        /// Persons on board.
-        #[arg(long)]
-        persons: Option<u16>,
-        #[arg(long, allow_hyphen_values = true)]
-        lat: Option<f64>,
-        #[arg(long, allow_hyphen_values = true)]
-        lon: Option<f64>,
-        #[arg(long, default_value = "")]
-        text: String,
-    },
+    Raise(DistressArgs),
     /// Open distress: who acknowledged, who is coming, the nearest vessels.
     List {
         /// Also resolved and cancelled ones.
@@ -378,24 +382,7 @@ pub(crate) enum DistressCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CaseCommand {
     /// File a dispute: it reaches the mediators on duty for its position, and shore.
-    File {
-        /// fishing_ground, gear_damage, collision, catch_or_price, other.
-        #[arg(long)]
-        category: String,
-        /// Other party, as NAME or NAME=<node id>; repeat for several.
-        #[arg(long)]
-        party: Vec<String>,
-        #[arg(long, allow_hyphen_values = true)]
-        lat: Option<f64>,
-        #[arg(long, allow_hyphen_values = true)]
-        lon: Option<f64>,
-        /// What happened.
-        #[arg(long)]
-        description: String,
-        /// SHA-256 of a piece of evidence, hex; repeat for several.
-        #[arg(long)]
-        evidence: Vec<String>,
-    },
+    File(DisputeArgs),
     /// Cases held here.
     List,
     /// One case.

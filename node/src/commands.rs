@@ -7,7 +7,7 @@ use haiqiao_proto::{Body, Destination, Envelope, PublicKey, Record, Timestamp};
 use serde_json::{Value, json};
 
 use crate::cli::{AuthorityCommand, CaseCommand, DistressCommand, Target};
-use crate::json::{PartySpec, record_line, short};
+use crate::json::{record_line, short};
 use crate::workflows::{AreaSpec, cert_role, revocation_reason};
 use crate::{api, print_json_or};
 
@@ -138,15 +138,10 @@ pub(crate) fn distress(target: &Target, what: DistressCommand) -> anyhow::Result
             let v = a.get(&format!("/api/v1/distress?all={all}"))?;
             return print_json_or(target.json, &v, || print_distress(&v));
         }
-        DistressCommand::Raise {
-            nature,
-            persons,
-            lat,
-            lon,
-            text,
-        } => a.post(
+        DistressCommand::Raise(d) => a.post(
             "/api/v1/distress",
-            &json!({ "nature": nature, "persons": persons, "lat": lat, "lon": lon, "text": text }),
+            &json!({ "nature": d.nature, "persons": d.persons, "lat": d.lat, "lon": d.lon,
+                     "text": d.text }),
         )?,
         DistressCommand::Ack { id, text } => answer(&id, "acknowledged", None, &text)?,
         DistressCommand::Respond { id, eta, text } => answer(&id, "responding", Some(eta), &text)?,
@@ -299,33 +294,11 @@ pub(crate) fn case(target: &Target, what: CaseCommand) -> anyhow::Result<()> {
                 );
             });
         }
-        CaseCommand::File {
-            category,
-            party,
-            lat,
-            lon,
-            description,
-            evidence,
-        } => {
-            let parties: Vec<PartySpec> = party
-                .iter()
-                .map(|p| match p.split_once('=') {
-                    Some((n, k)) => PartySpec {
-                        key: Some(k.to_owned()),
-                        name: n.to_owned(),
-                    },
-                    None => PartySpec {
-                        key: None,
-                        name: p.clone(),
-                    },
-                })
-                .collect();
-            a.post(
-                "/api/v1/cases",
-                &json!({ "category": category, "parties": parties, "lat": lat, "lon": lon,
-                         "description": description, "evidence": evidence }),
-            )?
-        }
+        CaseCommand::File(d) => a.post(
+            "/api/v1/cases",
+            &json!({ "category": d.category, "parties": d.parties(), "lat": d.lat,
+                         "lon": d.lon, "description": d.description, "evidence": d.evidence }),
+        )?,
         CaseCommand::Accept { id } => step(&id, "accept", "", None)?,
         CaseCommand::Progress { id, text } => step(&id, "progress", &text, None)?,
         CaseCommand::Propose { id, text } => step(&id, "propose", &text, None)?,

@@ -37,6 +37,22 @@ pub(crate) struct PartySpec {
     pub(crate) name: String,
 }
 
+impl PartySpec {
+    /// A party as people type it: `NAME` or `NAME=<node id>`.
+    pub(crate) fn parse(s: &str) -> PartySpec {
+        match s.split_once('=') {
+            Some((n, k)) => PartySpec {
+                key: Some(k.to_owned()),
+                name: n.to_owned(),
+            },
+            None => PartySpec {
+                key: None,
+                name: s.to_owned(),
+            },
+        }
+    }
+}
+
 /// What to write.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -237,6 +253,42 @@ pub(crate) fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], v: T) ->
     table.iter().find(|(_, t)| *t == v).map_or("?", |(n, _)| n)
 }
 
+/// A DSC nature of distress from its name or its code ("flooding" or "01").
+pub(crate) fn parse_nature(s: &str) -> anyhow::Result<DistressNature> {
+    match s.parse::<u64>() {
+        Ok(code) => nature_from_code(code).ok_or_else(|| anyhow!("unknown DSC code {code}")),
+        Err(_) => lookup(&NATURES, s, "nature"),
+    }
+}
+
+/// An answer to a distress from its name; `responding` takes the ETA.
+pub(crate) fn distress_status(s: &str, eta_min: Option<u16>) -> anyhow::Result<DistressStatus> {
+    Ok(match s {
+        "acknowledged" | "ack" => DistressStatus::Acknowledged,
+        "responding" => DistressStatus::Responding {
+            eta_min: eta_min.context("responding needs an ETA in minutes")?,
+        },
+        "on_scene" => DistressStatus::OnScene,
+        "resolved" => DistressStatus::Resolved,
+        "cancelled" => DistressStatus::Cancelled,
+        s => bail!(
+            "unknown distress status {s:?}: acknowledged, responding, on_scene, resolved, cancelled"
+        ),
+    })
+}
+
+/// The name of a case update's status.
+pub(crate) fn case_status_name(s: &CaseStatus) -> &'static str {
+    match s {
+        CaseStatus::Accepted => "accepted",
+        CaseStatus::InMediation => "in_mediation",
+        CaseStatus::AgreementProposed => "agreement_proposed",
+        CaseStatus::Escalated(Escalation::CoastGuard) => "escalated_coast_guard",
+        CaseStatus::Escalated(Escalation::Court) => "escalated_court",
+        CaseStatus::Closed => "closed",
+    }
+}
+
 pub(crate) fn record_id(s: &str) -> anyhow::Result<RecordId> {
     s.trim()
         .parse()
@@ -292,12 +344,7 @@ pub(crate) fn build(
             persons,
             text,
         } => {
-            let nature = match nature.parse::<u64>() {
-                Ok(code) => {
-                    nature_from_code(code).ok_or_else(|| anyhow!("unknown DSC code {code}"))?
-                }
-                Err(_) => lookup(&NATURES, nature, "nature")?,
-            };
+            let nature = parse_nature(nature)?;
             (
                 Some(Destination::Everyone),
                 3 * 24 * 60,
@@ -315,18 +362,7 @@ pub(crate) fn build(
             eta_min,
             text,
         } => {
-            let status = match status.as_str() {
-                "acknowledged" => DistressStatus::Acknowledged,
-                "responding" => DistressStatus::Responding {
-                    eta_min: eta_min.context("responding needs an ETA in minutes")?,
-                },
-                "on_scene" => DistressStatus::OnScene,
-                "resolved" => DistressStatus::Resolved,
-                "cancelled" => DistressStatus::Cancelled,
-                s => bail!(
-                    "unknown distress status {s:?}: acknowledged, responding, on_scene, resolved, cancelled"
-                ),
-            };
+            let status = distress_status(status, *eta_min)?;
             (
                 Some(Destination::Everyone),
                 3 * 24 * 60,
@@ -525,15 +561,7 @@ pub(crate) fn record_json(r: &Record) -> Value {
             "evidence": evidence.iter().map(hex::encode).collect::<Vec<_>>(),
         }),
         Body::CaseUpdate { case, status, text } => {
-            let s = match status {
-                CaseStatus::Accepted => "accepted",
-                CaseStatus::InMediation => "in_mediation",
-                CaseStatus::AgreementProposed => "agreement_proposed",
-                CaseStatus::Escalated(Escalation::CoastGuard) => "escalated_coast_guard",
-                CaseStatus::Escalated(Escalation::Court) => "escalated_court",
-                CaseStatus::Closed => "closed",
-            };
-            json!({ "case": case.to_string(), "status": s, "text": text })
+            json!({ "case": case.to_string(), "status": case_status_name(status), "text": text })
         }
         Body::AgreementSignature { case, agreement } => {
             json!({ "case": case.to_string(), "agreement": hex::encode(agreement) })

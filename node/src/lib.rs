@@ -182,7 +182,7 @@ fn send(
     ttl_min: Option<u32>,
     what: SendCommand,
 ) -> anyhow::Result<()> {
-    use json::{BodySpec, PartySpec};
+    use json::BodySpec;
     let body = match what {
         SendCommand::Position {
             lat,
@@ -210,18 +210,12 @@ fn send(
             lon,
             text,
         },
-        SendCommand::Distress {
-            nature,
-            lat,
-            lon,
-            persons,
-            text,
-        } => BodySpec::Distress {
-            nature,
-            lat,
-            lon,
-            persons,
-            text,
+        SendCommand::Distress(d) => BodySpec::Distress {
+            nature: d.nature,
+            lat: d.lat,
+            lon: d.lon,
+            persons: d.persons,
+            text: d.text,
         },
         SendCommand::DistressUpdate {
             distress,
@@ -234,32 +228,13 @@ fn send(
             eta_min: eta,
             text,
         },
-        SendCommand::Dispute {
-            category,
-            party,
-            lat,
-            lon,
-            description,
-            evidence,
-        } => BodySpec::DisputeReport {
-            category,
-            parties: party
-                .iter()
-                .map(|p| match p.split_once('=') {
-                    Some((n, k)) => PartySpec {
-                        key: Some(k.to_owned()),
-                        name: n.to_owned(),
-                    },
-                    None => PartySpec {
-                        key: None,
-                        name: p.clone(),
-                    },
-                })
-                .collect(),
-            lat,
-            lon,
-            description,
-            evidence,
+        SendCommand::Dispute(d) => BodySpec::DisputeReport {
+            parties: d.parties(),
+            category: d.category,
+            lat: d.lat,
+            lon: d.lon,
+            description: d.description,
+            evidence: d.evidence,
         },
         SendCommand::CaseUpdate { case, status, text } => {
             BodySpec::CaseUpdate { case, status, text }

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::json::{
-    ALERTS, CATEGORIES, NATURES, PartySpec, area_json, category_names, fix, fix_json, lookup,
-    name_of, record_id, record_json, short,
+    ALERTS, CATEGORIES, NATURES, PartySpec, area_json, case_status_name, category_names,
+    distress_status, fix, fix_json, lookup, name_of, parse_nature, record_id, record_json, short,
 };
 
 /// Most entries kept in the timeline (oldest dropped first).
@@ -799,15 +799,9 @@ impl Workflows {
                 lon,
                 persons,
                 text,
-            } => {
-                let nature = match nature.parse::<u64>() {
-                    Ok(code) => haiqiao_proto::nature_from_code(code)
-                        .ok_or_else(|| anyhow!("unknown DSC code {code}"))?,
-                    Err(_) => lookup(&NATURES, &nature, "nature")?,
-                };
-                self.fleet
-                    .raise_distress(nature, fix(lat, lon)?, persons, &text)
-            }
+            } => self
+                .fleet
+                .raise_distress(parse_nature(&nature)?, fix(lat, lon)?, persons, &text),
             Request::AnswerDistress {
                 distress,
                 status,
@@ -1051,21 +1045,6 @@ fn duty_json(d: &DutyView) -> Value {
     })
 }
 
-fn distress_status(s: &str, eta_min: Option<u16>) -> anyhow::Result<DistressStatus> {
-    Ok(match s {
-        "acknowledged" | "ack" => DistressStatus::Acknowledged,
-        "responding" => DistressStatus::Responding {
-            eta_min: eta_min.context("responding needs an ETA in minutes")?,
-        },
-        "on_scene" => DistressStatus::OnScene,
-        "resolved" => DistressStatus::Resolved,
-        "cancelled" => DistressStatus::Cancelled,
-        s => bail!(
-            "unknown distress answer {s:?}: acknowledged, responding, on_scene, resolved, cancelled"
-        ),
-    })
-}
-
 fn status_name(s: &DistressStatus) -> String {
     match s {
         DistressStatus::Acknowledged => "acknowledged".into(),
@@ -1083,17 +1062,6 @@ fn distress_tag(s: &DistressStatus) -> &'static str {
         DistressStatus::OnScene => "distress_on_scene",
         DistressStatus::Resolved => "distress_resolved",
         DistressStatus::Cancelled => "distress_cancelled",
-    }
-}
-
-fn case_status_name(s: &CaseStatus) -> &'static str {
-    match s {
-        CaseStatus::Accepted => "accepted",
-        CaseStatus::InMediation => "in_mediation",
-        CaseStatus::AgreementProposed => "agreement_proposed",
-        CaseStatus::Escalated(Escalation::CoastGuard) => "escalated_coast_guard",
-        CaseStatus::Escalated(Escalation::Court) => "escalated_court",
-        CaseStatus::Closed => "closed",
     }
 }
 

@@ -21,7 +21,7 @@ use haiqiao_proto::{
 use crate::net::{Net, Payload, Router};
 use crate::rng::Rng;
 use crate::scenario::{KeyMode, Scenario};
-use crate::store::{Pool, SharedStore};
+use crate::store::{Pool, SharedStore, shared_store};
 use crate::traffic::{MsgIdx, NodeIdx, NodeKind, What};
 
 /// Kinds of message, for sizes.
@@ -252,13 +252,7 @@ impl Engine {
                 }
             };
             let limits: StoreLimits = sc.store.clone();
-            match Node::new(
-                cfg,
-                key,
-                role,
-                SharedStore::new(limits, pool.clone()),
-                epoch_ms,
-            ) {
+            match Node::new(cfg, key, role, shared_store(limits, pool.clone()), epoch_ms) {
                 Ok(mut n) => {
                     if let Some(Some(ago)) = at_sea_for_ms.get(i) {
                         n.restore_last_shore_ms(epoch_ms.saturating_sub(*ago));

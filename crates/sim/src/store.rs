@@ -12,9 +12,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use haiqiao_mesh::store::StoreIndex;
-use haiqiao_mesh::{InsertOutcome, Store, StoreError, StoreLimits, Summary, Usage};
-use haiqiao_proto::{Destination, Kind, PublicKey, Record, RecordId, Timestamp};
+use haiqiao_mesh::StoreLimits;
+use haiqiao_mesh::store::{IndexedStore, Records};
+use haiqiao_proto::{Record, RecordId};
 
 /// Records held by any node of a run, each with the number of nodes that hold it. Only looked
 /// up by id, never iterated, so its order cannot reach a report.
@@ -31,23 +31,13 @@ impl Pool {
     }
 }
 
-/// One node's store over the shared pool.
-#[derive(Debug)]
-pub(crate) struct SharedStore {
-    index: StoreIndex,
-    pool: Rc<RefCell<Pool>>,
-}
+/// A node's hold on the shared pool: the records its index admits, counted by holder.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PoolHold(Rc<RefCell<Pool>>);
 
-impl SharedStore {
-    pub(crate) fn new(limits: StoreLimits, pool: Rc<RefCell<Pool>>) -> SharedStore {
-        SharedStore {
-            index: StoreIndex::new(limits),
-            pool,
-        }
-    }
-
-    fn hold(&self, r: &Record) {
-        self.pool
+impl Records for PoolHold {
+    fn put(&mut self, r: &Record) {
+        self.0
             .borrow_mut()
             .records
             .entry(r.id())
@@ -55,8 +45,8 @@ impl SharedStore {
             .or_insert_with(|| (r.clone(), 1));
     }
 
-    fn release(&self, id: &RecordId) {
-        let mut pool = self.pool.borrow_mut();
+    fn release(&mut self, id: &RecordId) {
+        let mut pool = self.0.borrow_mut();
         if let Some(e) = pool.records.get_mut(id) {
             e.1 -= 1;
             if e.1 == 0 {
@@ -65,117 +55,28 @@ impl SharedStore {
         }
     }
 
-    fn drop_held(&mut self, id: &RecordId) -> bool {
-        let held = self.index.remove(id).is_some();
-        if held {
-            self.release(id);
-        }
-        held
-    }
-
-    fn records(&self, ids: Vec<RecordId>) -> Vec<Record> {
-        let pool = self.pool.borrow();
-        ids.iter()
-            .filter_map(|id| pool.records.get(id).map(|e| e.0.clone()))
-            .collect()
+    fn get(&self, id: &RecordId) -> Option<Record> {
+        self.0.borrow().records.get(id).map(|e| e.0.clone())
     }
 }
 
-impl Store for SharedStore {
-    fn insert(&mut self, record: &Record) -> Result<InsertOutcome, StoreError> {
-        let s = Summary::of(record);
-        match self.index.plan(&s) {
-            Err(outcome) => Ok(outcome),
-            Ok(evicted) => {
-                for id in &evicted {
-                    self.drop_held(id);
-                }
-                self.index.add(s);
-                self.hold(record);
-                Ok(InsertOutcome::Stored { evicted })
-            }
-        }
-    }
+/// One node's store over the shared pool.
+pub(crate) type SharedStore = IndexedStore<PoolHold>;
 
-    fn insert_batch(&mut self, records: &[Record]) -> Result<Vec<InsertOutcome>, StoreError> {
-        records.iter().map(|r| self.insert(r)).collect()
-    }
-
-    fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        if !self.index.contains(id) {
-            return Ok(None);
-        }
-        Ok(self.pool.borrow().records.get(id).map(|e| e.0.clone()))
-    }
-
-    fn contains(&self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.index.contains(id))
-    }
-
-    fn remove(&mut self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.drop_held(id))
-    }
-
-    fn by_author_seq(&self, author: &PublicKey, seq: u64) -> Result<Option<Record>, StoreError> {
-        Ok(self
-            .records(self.index.by_author_seq(author, seq).into_iter().collect())
-            .pop())
-    }
-
-    fn by_kind(
-        &self,
-        kind: Kind,
-        from: Timestamp,
-        to: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Record>, StoreError> {
-        Ok(self.records(self.index.by_kind(kind, from, to, limit)))
-    }
-
-    fn by_destination(&self, dest: &Destination, limit: usize) -> Result<Vec<Record>, StoreError> {
-        Ok(self.records(self.index.by_destination(dest, limit)))
-    }
-
-    fn latest_positions(&self) -> Result<Vec<Record>, StoreError> {
-        Ok(self.records(self.index.latest_positions()))
-    }
-
-    fn track(&self, author: &PublicKey) -> Result<Vec<Record>, StoreError> {
-        Ok(self.records(self.index.track(author)))
-    }
-
-    fn sweep_expired(&mut self, now: u64) -> Result<Vec<RecordId>, StoreError> {
-        let due = self.index.expired(now);
-        for id in &due {
-            self.drop_held(id);
-        }
-        Ok(due)
-    }
-
-    fn summaries(&self) -> Result<Vec<Summary>, StoreError> {
-        Ok(self.index.summaries().collect())
-    }
-
-    fn usage(&self) -> Usage {
-        self.index.usage()
-    }
-
-    fn author_usage(&self, author: &PublicKey) -> Usage {
-        self.index.author_usage(author)
-    }
-
-    fn limits(&self) -> &StoreLimits {
-        self.index.limits()
-    }
+/// A node's empty store over `pool`.
+pub(crate) fn shared_store(limits: StoreLimits, pool: Rc<RefCell<Pool>>) -> SharedStore {
+    IndexedStore::over(limits, PoolHold(pool))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use haiqiao_mesh::Store;
     use haiqiao_mesh::store::conformance as c;
+    use haiqiao_proto::Destination;
 
     fn fresh(limits: StoreLimits) -> SharedStore {
-        SharedStore::new(limits, Rc::default())
+        shared_store(limits, Rc::default())
     }
 
     haiqiao_mesh::store_conformance_tests!(fresh);
@@ -183,8 +84,8 @@ mod tests {
     #[test]
     fn nodes_share_one_copy_of_a_record_until_the_last_lets_go() {
         let pool: Rc<RefCell<Pool>> = Rc::default();
-        let mut a = SharedStore::new(c::roomy(4), pool.clone());
-        let mut b = SharedStore::new(c::roomy(4), pool.clone());
+        let mut a = shared_store(c::roomy(4), pool.clone());
+        let mut b = shared_store(c::roomy(4), pool.clone());
         let d = c::distress(1, 1, c::T0);
         let t = c::text(2, 1, c::T0, Destination::Shore, 40);
         a.insert(&d).unwrap();

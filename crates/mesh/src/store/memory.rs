@@ -419,41 +419,81 @@ impl StoreIndex {
     }
 }
 
-/// An in-memory [`Store`]: a [`StoreIndex`] and the records.
-#[derive(Debug)]
-pub struct MemStore {
-    index: StoreIndex,
-    records: BTreeMap<RecordId, Record>,
+/// Where an [`IndexedStore`] keeps the records its index admits.
+pub trait Records: std::fmt::Debug {
+    /// Keeps `record` (admitted by the index).
+    fn put(&mut self, record: &Record);
+    /// Lets go of a record the index no longer holds.
+    fn release(&mut self, id: &RecordId);
+    /// A record held (the index has checked that this store holds it).
+    fn get(&self, id: &RecordId) -> Option<Record>;
 }
+
+impl Records for BTreeMap<RecordId, Record> {
+    fn put(&mut self, record: &Record) {
+        self.insert(record.id(), record.clone());
+    }
+
+    fn release(&mut self, id: &RecordId) {
+        self.remove(id);
+    }
+
+    fn get(&self, id: &RecordId) -> Option<Record> {
+        BTreeMap::get(self, id).cloned()
+    }
+}
+
+/// An in-memory [`Store`]: a [`StoreIndex`] (the policy: quotas, eviction, superseding,
+/// expiry) over records kept by `R`.
+#[derive(Debug)]
+pub struct IndexedStore<R: Records> {
+    index: StoreIndex,
+    records: R,
+}
+
+/// The in-memory store of tests and benchmarks: records in a map of its own.
+pub type MemStore = IndexedStore<BTreeMap<RecordId, Record>>;
 
 impl MemStore {
     /// An empty store enforcing `limits`.
     pub fn new(limits: StoreLimits) -> MemStore {
-        MemStore {
-            index: StoreIndex::new(limits),
-            records: BTreeMap::new(),
-        }
-    }
-
-    fn records(&self, ids: Vec<RecordId>) -> Vec<Record> {
-        ids.iter()
-            .filter_map(|id| self.records.get(id).cloned())
-            .collect()
+        IndexedStore::over(limits, BTreeMap::new())
     }
 }
 
-impl Store for MemStore {
+impl<R: Records> IndexedStore<R> {
+    /// An empty store enforcing `limits`, keeping records in `records`.
+    pub fn over(limits: StoreLimits, records: R) -> IndexedStore<R> {
+        IndexedStore {
+            index: StoreIndex::new(limits),
+            records,
+        }
+    }
+
+    fn drop_held(&mut self, id: &RecordId) -> bool {
+        let held = self.index.remove(id).is_some();
+        if held {
+            self.records.release(id);
+        }
+        held
+    }
+
+    fn records(&self, ids: Vec<RecordId>) -> Vec<Record> {
+        ids.iter().filter_map(|id| self.records.get(id)).collect()
+    }
+}
+
+impl<R: Records> Store for IndexedStore<R> {
     fn insert(&mut self, record: &Record) -> Result<InsertOutcome, StoreError> {
         let s = Summary::of(record);
         match self.index.plan(&s) {
             Err(outcome) => Ok(outcome),
             Ok(evicted) => {
                 for id in &evicted {
-                    self.index.remove(id);
-                    self.records.remove(id);
+                    self.drop_held(id);
                 }
                 self.index.add(s);
-                self.records.insert(s.id, record.clone());
+                self.records.put(record);
                 Ok(InsertOutcome::Stored { evicted })
             }
         }
@@ -464,7 +504,10 @@ impl Store for MemStore {
     }
 
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        Ok(self.records.get(id).cloned())
+        if !self.index.contains(id) {
+            return Ok(None);
+        }
+        Ok(self.records.get(id))
     }
 
     fn contains(&self, id: &RecordId) -> Result<bool, StoreError> {
@@ -472,8 +515,7 @@ impl Store for MemStore {
     }
 
     fn remove(&mut self, id: &RecordId) -> Result<bool, StoreError> {
-        self.records.remove(id);
-        Ok(self.index.remove(id).is_some())
+        Ok(self.drop_held(id))
     }
 
     fn by_author_seq(&self, author: &PublicKey, seq: u64) -> Result<Option<Record>, StoreError> {
@@ -507,8 +549,7 @@ impl Store for MemStore {
     fn sweep_expired(&mut self, now: u64) -> Result<Vec<RecordId>, StoreError> {
         let due = self.index.expired(now);
         for id in &due {
-            self.index.remove(id);
-            self.records.remove(id);
+            self.drop_held(id);
         }
         Ok(due)
     }

@@ -34,7 +34,7 @@ mod memory;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
-pub use memory::{MemStore, StoreIndex};
+pub use memory::{IndexedStore, MemStore, Records, StoreIndex};
 
 use haiqiao_proto::{
     Destination, Kind, Priority, PublicKey, Record, RecordError, RecordId, Timestamp,
