@@ -1141,3 +1141,54 @@ fn with_a_send_window_no_more_frames_are_outstanding_than_the_transport_allows()
     );
     assert_eq!(b.held(), 400, "everything crossed, three frames at a time");
 }
+
+/// A fishing vessel (0) holding the last copy of a report meets a vessel (1) that has not
+/// been at shore for longer: it keeps the copy, unless 1's hello says it is steaming home.
+fn last_copy_meets_an_older_boat(eta_min: Option<u32>) -> bool {
+    let cfg = MeshConfig {
+        shore_copies: 1,
+        ..MeshConfig::default()
+    };
+    let mut m = Mesh::new(&[Role::Vessel, Role::Vessel], cfg, T0);
+    m.nodes[0].restore_last_shore_ms(T0 - 3 * 3_600_000);
+    m.nodes[1].restore_last_shore_ms(T0 - 40 * 3_600_000);
+    m.nodes[1].set_eta_shore(T0, eta_min);
+    assert_eq!(m.nodes[1].eta_shore_min(T0), eta_min);
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: "catch log".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.nodes[1].holds(&r.id())
+}
+
+#[test]
+fn the_last_copy_of_a_report_goes_to_a_boat_that_says_it_is_steaming_home() {
+    assert!(!last_copy_meets_an_older_boat(None), "focus: 1 is staler");
+    assert!(last_copy_meets_an_older_boat(Some(90)), "1 is due ashore");
+}
+
+#[test]
+fn a_homeward_eta_counts_down_and_a_shore_station_has_none() {
+    let mut m = Mesh::new(&[Role::Vessel, Role::Shore], MeshConfig::default(), T0);
+    m.nodes[0].set_eta_shore(T0, Some(90));
+    assert_eq!(m.nodes[0].eta_shore_min(T0 + 30 * 60_000), Some(60));
+    assert_eq!(
+        m.nodes[0].eta_shore_min(T0 + 5 * 3_600_000),
+        Some(1),
+        "late: still due"
+    );
+    m.nodes[0].set_eta_shore(T0, None);
+    assert_eq!(m.nodes[0].eta_shore_min(T0), None);
+    m.nodes[1].set_eta_shore(T0, Some(90));
+    assert_eq!(m.nodes[1].eta_shore_min(T0), None);
+}

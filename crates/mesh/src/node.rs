@@ -313,6 +313,8 @@ pub struct Node<S: Store> {
     receipt_due: Option<u64>,
     next_seq: u64,
     last_shore_ms: Option<u64>,
+    /// When this node expects to reach shore (ms), while its host says it is steaming home.
+    ashore_by_ms: Option<u64>,
     next_sweep_ms: u64,
     out: VecDeque<Output>,
     stats: Stats,
@@ -370,6 +372,7 @@ impl<S: Store> Node<S> {
             receipt_due: None,
             next_seq: 0,
             last_shore_ms: None,
+            ashore_by_ms: None,
             next_sweep_ms: now_ms,
             out: VecDeque::new(),
             stats: Stats::default(),
@@ -617,6 +620,35 @@ impl<S: Store> Node<S> {
         self.last_shore_ms
     }
 
+    /// Says when this node expects to reach shore: `Some(minutes)` while it is steaming home
+    /// (its host's estimate: distance to port over speed, or the skipper's word), `None` when
+    /// it is not. Peers' routing hands the last copy of a shore-bound record to the boat due
+    /// ashore soonest. Sent in the hello of the contacts that come up from now on.
+    pub fn set_eta_shore(&mut self, now_ms: u64, eta_min: Option<u32>) {
+        self.ashore_by_ms = eta_min.map(|m| now_ms.saturating_add(u64::from(m) * 60_000));
+    }
+
+    /// Minutes until this node expects to reach shore, as its hello says (at least 1 while an
+    /// estimate stands, even past it); none when its host has not said it is homeward, and
+    /// none for a shore station.
+    pub fn eta_shore_min(&self, now_ms: u64) -> Option<u32> {
+        if self.role == Role::Shore {
+            return None;
+        }
+        self.ashore_by_ms.map(|t| {
+            (t.saturating_sub(now_ms).div_ceil(60_000)).clamp(1, u64::from(u32::MAX)) as u32
+        })
+    }
+
+    fn standing(&self, now_ms: u64) -> routing::Standing {
+        routing::Standing {
+            shore_age_min: self.shore_age_min(now_ms),
+            ashore_by_ms: self
+                .eta_shore_min(now_ms)
+                .map(|m| now_ms.saturating_add(u64::from(m) * 60_000)),
+        }
+    }
+
     /// Restores the time of the last shore contact after a restart (a later contact moves it
     /// on), so that a node restarted at sea does not pass for one that never saw shore.
     pub fn restore_last_shore_ms(&mut self, t: u64) {
@@ -754,6 +786,7 @@ impl<S: Store> Node<S> {
         s.push_control(Frame::Hello {
             tiers: s.mine,
             shore_age_min: self.shore_age_min(now_ms),
+            eta_shore_min: self.eta_shore_min(now_ms),
         });
         // Receipts for records this peer was handed (or handed us) while it was away.
         for rid in self.owed.remove(&peer).unwrap_or_default() {
@@ -833,7 +866,8 @@ impl<S: Store> Node<S> {
             Frame::Hello {
                 tiers,
                 shore_age_min,
-            } => self.on_hello(now_ms, peer, tiers, shore_age_min),
+                eta_shore_min,
+            } => self.on_hello(now_ms, peer, tiers, shore_age_min, eta_shore_min),
 
             Frame::Symbols {
                 tier,
@@ -950,6 +984,7 @@ impl<S: Store> Node<S> {
         peer: PublicKey,
         tiers: [haiqiao_proto::wire::TierSummary; TIERS],
         shore_age_min: u32,
+        eta_shore_min: Option<u32>,
     ) {
         let max_symbols = self.cfg.max_symbols;
         let me = self.me;
@@ -963,6 +998,7 @@ impl<S: Store> Node<S> {
         let view = PeerView {
             hint: peer.hint(),
             shore_age_min,
+            ashore_by_ms: eta_shore_min.map(|m| now_ms.saturating_add(u64::from(m) * 60_000)),
         };
         s.view = Some(view);
         for (t, theirs) in tiers.into_iter().enumerate() {
@@ -986,7 +1022,7 @@ impl<S: Store> Node<S> {
             self.last_shore_ms = Some(now_ms);
         }
         // Offer the non-flood records routing hands this peer.
-        let my_age = self.shore_age_min(now_ms);
+        let my_age = self.standing(now_ms);
         let offers: Vec<u64> = self
             .index
             .iter()
@@ -1072,7 +1108,7 @@ impl<S: Store> Node<S> {
         peer: PublicKey,
         ids: &[[u8; SHORT_ID_LEN]],
     ) -> Result<(), StoreError> {
-        let my_age = self.shore_age_min(now_ms);
+        let my_age = self.standing(now_ms);
         let Some(s) = self.sessions.get_mut(&peer) else {
             return Ok(());
         };
@@ -1439,7 +1475,7 @@ impl<S: Store> Node<S> {
         // Offer it to connected peers: flood records to every peer (gossip may not have
         // reached them: a topic mesh forms a heartbeat after a connection does), others to
         // the peers routing picks. A peer that already holds it ignores the 7-byte offer.
-        let my_age = self.shore_age_min(now_ms);
+        let my_age = self.standing(now_ms);
         for (p, s) in self.sessions.iter_mut() {
             if Some(*p) == source.peer() || s.known.contains(&r.id()) {
                 continue;

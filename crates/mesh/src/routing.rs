@@ -8,9 +8,12 @@
 //!   sent or offered one of them, to the peers a copy was handed to or taken from, and in
 //!   answer to an offer of a named record (see `Node`).
 //! - **Shore** (any shore station, anycast): binary spray of `shore_copies` copies; a node left
-//!   with one copy hands it on only to a peer that was at shore at least `focus_margin_min`
-//!   minutes more recently than itself ("focus"), or to a peer linked to a shore station right
-//!   now, or delivers it to a shore station directly.
+//!   with one copy hands it on only to a peer linked to a shore station right now, to a peer
+//!   steaming home that expects to reach shore at least `focus_margin_min` minutes before it
+//!   does (the hello's ETA), or, when neither says it is homeward, to a peer that was at shore
+//!   at least `focus_margin_min` minutes more recently than itself ("focus"); or delivers it to
+//!   a shore station directly. A node steaming home keeps its last copy from peers that are
+//!   not (a fresh shore age is a boat that has just left port, heading away).
 //!   A shore station's receipt frees every copy.
 //! - **Node, pair, group, area mediators**: binary spray of `direct_copies`, direct delivery to
 //!   the destination; an area's mediators are reached through any mediator or shore station.
@@ -26,6 +29,17 @@ pub(crate) struct PeerView {
     pub(crate) hint: KeyHint,
     /// Minutes since the peer was last at shore (0 for a shore station), from its hello.
     pub(crate) shore_age_min: u32,
+    /// When the peer expects to reach shore (ms, this node's clock), from its hello's ETA.
+    pub(crate) ashore_by_ms: Option<u64>,
+}
+
+/// This node's own standing, as routing compares it with a peer's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Standing {
+    /// Minutes since this node was last at shore (0: it is a shore station).
+    pub(crate) shore_age_min: u32,
+    /// When this node expects to reach shore (ms), if it is steaming home.
+    pub(crate) ashore_by_ms: Option<u64>,
 }
 
 impl PeerView {
@@ -76,13 +90,9 @@ pub(crate) fn is_for_me(dest: &Destination, me: &KeyHint, role: Role, groups: &[
     }
 }
 
-/// What to hand `peer` of a non-flood record, given our copies and shore age.
-pub(crate) fn handoff(
-    cfg: &MeshConfig,
-    meta: &Meta,
-    my_shore_age_min: u32,
-    peer: &PeerView,
-) -> Handoff {
+/// What to hand `peer` of a non-flood record, given our copies and standing.
+pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, me: Standing, peer: &PeerView) -> Handoff {
+    let my_shore_age_min = me.shore_age_min;
     if meta.is_receipt() {
         return Handoff::No;
     }
@@ -103,15 +113,26 @@ pub(crate) fn handoff(
     }
     if meta.copies == 1
         && matches!(meta.dest, Destination::Shore | Destination::Mediators(_))
-        && (peer.shore_age_min.saturating_add(cfg.focus_margin_min) <= my_shore_age_min
-            // A peer linked to a shore station now (a vessel reports 1 then) takes the last
-            // copy whatever the margin: measured on smoke, shore-bound delivery 0.921 →
-            // 0.936 of the oracle and median latency 1.31 → 1.00 × the oracle's.
-            || (peer.shore_age_min == 1 && my_shore_age_min > 1))
+        // A peer linked to a shore station now (a vessel reports 1 then) takes the last
+        // copy whatever the margin: measured on smoke, shore-bound delivery 0.921 →
+        // 0.936 of the oracle and median latency 1.31 → 1.00 × the oracle's.
+        && ((peer.shore_age_min == 1 && my_shore_age_min > 1) || focus(cfg, me, peer))
     {
         return Handoff::Copies(1);
     }
     Handoff::No
+}
+
+/// Whether the last copy of a shore-bound record is better off with `peer` (not linked to
+/// shore now): a homeward peer due ashore a margin sooner than this node; if neither is
+/// homeward, a peer at shore a margin more recently.
+fn focus(cfg: &MeshConfig, me: Standing, peer: &PeerView) -> bool {
+    let margin_ms = u64::from(cfg.focus_margin_min) * 60_000;
+    match (me.ashore_by_ms, peer.ashore_by_ms) {
+        (mine, Some(theirs)) => mine.is_none_or(|m| theirs.saturating_add(margin_ms) <= m),
+        (Some(_), None) => false,
+        (None, None) => peer.shore_age_min.saturating_add(cfg.focus_margin_min) <= me.shore_age_min,
+    }
 }
 
 #[cfg(test)]
@@ -140,7 +161,79 @@ mod tests {
         PeerView {
             hint: Keypair::from_seed(&[4; 32]).public().hint(),
             shore_age_min,
+            ashore_by_ms: None,
         }
+    }
+
+    fn homeward_peer(shore_age_min: u32, ashore_by_ms: u64) -> PeerView {
+        PeerView {
+            ashore_by_ms: Some(ashore_by_ms),
+            ..peer(shore_age_min)
+        }
+    }
+
+    fn me(shore_age_min: u32) -> Standing {
+        Standing {
+            shore_age_min,
+            ashore_by_ms: None,
+        }
+    }
+
+    fn me_homeward(shore_age_min: u32, ashore_by_ms: u64) -> Standing {
+        Standing {
+            shore_age_min,
+            ashore_by_ms: Some(ashore_by_ms),
+        }
+    }
+
+    const H: u64 = 3_600_000;
+
+    #[test]
+    fn the_last_copy_goes_to_a_boat_steaming_home_sooner() {
+        let cfg = MeshConfig::default();
+        let m = last_copy_of_a_report();
+        // I am fishing (no ETA); a peer steaming home takes it, whatever its shore age.
+        assert_eq!(
+            handoff(&cfg, &m, me(100), &homeward_peer(3000, 10 * H)),
+            Handoff::Copies(1)
+        );
+        // Both homeward: the one due ashore a margin sooner takes it.
+        assert_eq!(
+            handoff(
+                &cfg,
+                &m,
+                me_homeward(100, 10 * H),
+                &homeward_peer(3000, 8 * H)
+            ),
+            Handoff::Copies(1)
+        );
+        // Due only 10 minutes sooner: within the margin, keep it.
+        assert_eq!(
+            handoff(
+                &cfg,
+                &m,
+                me_homeward(100, 10 * H),
+                &homeward_peer(3000, 10 * H - 600_000)
+            ),
+            Handoff::No
+        );
+        // Homeward me keeps it from a peer that is not homeward, even one fresh from port.
+        assert_eq!(
+            handoff(&cfg, &m, me_homeward(3000, 10 * H), &peer(5)),
+            Handoff::No
+        );
+        // ... but not from a peer linked to shore right now.
+        assert_eq!(
+            handoff(&cfg, &m, me_homeward(3000, 10 * H), &peer(1)),
+            Handoff::Copies(1)
+        );
+        // Spray is unchanged: with copies to spare, half go to anyone.
+        let mut two = m;
+        two.copies = 2;
+        assert_eq!(
+            handoff(&cfg, &two, me_homeward(3000, 10 * H), &peer(5000)),
+            Handoff::Copies(1)
+        );
     }
 
     #[test]
@@ -148,14 +241,14 @@ mod tests {
         let cfg = MeshConfig::default();
         let m = last_copy_of_a_report();
         // Left shore 20 minutes ago; the peer is linked to a station now (age 1).
-        assert_eq!(handoff(&cfg, &m, 20, &peer(1)), Handoff::Copies(1));
+        assert_eq!(handoff(&cfg, &m, me(20), &peer(1)), Handoff::Copies(1));
         // A peer merely 10 minutes fresher is within the margin: keep the copy.
-        assert_eq!(handoff(&cfg, &m, 20, &peer(10)), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, me(20), &peer(10)), Handoff::No);
         // Both linked to shore: nothing to gain.
-        assert_eq!(handoff(&cfg, &m, 1, &peer(1)), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, me(1), &peer(1)), Handoff::No);
         // Focus as before: far fresher.
-        assert_eq!(handoff(&cfg, &m, 200, &peer(100)), Handoff::Copies(1));
+        assert_eq!(handoff(&cfg, &m, me(200), &peer(100)), Handoff::Copies(1));
         // The station itself is a destination.
-        assert_eq!(handoff(&cfg, &m, 20, &peer(0)), Handoff::Deliver);
+        assert_eq!(handoff(&cfg, &m, me(20), &peer(0)), Handoff::Deliver);
     }
 }

@@ -50,6 +50,10 @@ pub enum Frame {
         tiers: [TierSummary; TIERS],
         /// Minutes since this node was last in contact with a shore station (0 = is one).
         shore_age_min: u32,
+        /// Minutes until this node expects to reach shore (a vessel steaming home: its
+        /// estimated time of arrival); none when it does not say. Encoded only when present,
+        /// so a hello without it is the five-item hello of before.
+        eta_shore_min: Option<u32>,
     },
     /// Coded symbols of the sender's set in a tier, starting at index `start`.
     Symbols {
@@ -142,12 +146,16 @@ impl Frame {
             Frame::Hello {
                 tiers,
                 shore_age_min,
+                eta_shore_min,
             } => {
                 for t in tiers {
                     items.push(uint(u64::from(t.count)));
                     items.push(Value::Bytes(t.digest.to_vec()));
                 }
                 items.push(uint(u64::from(*shore_age_min)));
+                if let Some(eta) = eta_shore_min {
+                    items.push(uint(u64::from(*eta)));
+                }
             }
             Frame::Symbols {
                 tier,
@@ -220,7 +228,7 @@ impl Frame {
             reason,
         };
         let frame = match (tag, rest.len()) {
-            (0, 5) => {
+            (0, 5 | 6) => {
                 let mut r = rest.into_iter();
                 let mut tiers = [TierSummary::default(); TIERS];
                 for t in &mut tiers {
@@ -228,9 +236,14 @@ impl Frame {
                     t.digest = get_array::<DIGEST_LEN>(r.next())?;
                 }
                 let shore_age_min = get_uint(r.next(), u64::from(u32::MAX))? as u32;
+                let eta_shore_min = match r.next() {
+                    v @ Some(_) => Some(get_uint(v, u64::from(u32::MAX))? as u32),
+                    None => None,
+                };
                 Frame::Hello {
                     tiers,
                     shore_age_min,
+                    eta_shore_min,
                 }
             }
             (1, 3) => {
@@ -368,6 +381,12 @@ mod tests {
                     },
                 ],
                 shore_age_min: 90,
+                eta_shore_min: None,
+            },
+            Frame::Hello {
+                tiers: [TierSummary::default(); TIERS],
+                shore_age_min: 400,
+                eta_shore_min: Some(75),
             },
             Frame::Symbols {
                 tier: 1,
@@ -409,6 +428,13 @@ mod tests {
     }
 
     #[test]
+    fn a_hello_without_an_eta_is_the_five_item_hello() {
+        // Tag + two tiers (count, digest) + shore age: an array of 6; the ETA makes it 7.
+        assert_eq!(all_frames()[0].encode()[0], 0x86);
+        assert_eq!(all_frames()[1].encode()[0], 0x87);
+    }
+
+    #[test]
     fn hellos_in_sync_fit_the_budget() {
         // Two hellos (one each way) must stay within 64 bytes for a typical store.
         let b = all_frames()[0].encode();
@@ -417,7 +443,7 @@ mod tests {
 
     #[test]
     fn bad_frames_are_refused() {
-        let good = all_frames()[2].encode();
+        let good = all_frames()[3].encode();
         let mut trailing = good.clone();
         trailing.push(0);
         assert_eq!(

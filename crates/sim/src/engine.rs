@@ -217,6 +217,8 @@ pub(crate) struct Engine {
     msg_of: HashMap<RecordId, MsgIdx>,
     timer_at: Vec<Option<u64>>,
     epoch_ms: u64,
+    /// The next of the world's homeward events to tell an engine.
+    homeward_next: usize,
 }
 
 impl Engine {
@@ -282,10 +284,23 @@ impl Engine {
             msg_of: HashMap::new(),
             timer_at: vec![None; kinds.len()],
             epoch_ms,
+            homeward_next: 0,
+        }
+    }
+
+    /// Tells the engines of boats that started or stopped steaming home by now, as a daemon
+    /// does from its own position reports.
+    fn homeward(&mut self, net: &Net<'_>) {
+        while let Some(&(t, i, eta)) = net.w.homeward.get(self.homeward_next)
+            && t <= net.now
+        {
+            self.nodes[i as usize].set_eta_shore(self.epoch_ms + t, eta);
+            self.homeward_next += 1;
         }
     }
 
     fn feed(&mut self, net: &mut Net<'_>, i: NodeIdx, input: Input) {
+        self.homeward(net);
         if self.nodes[i as usize]
             .handle(self.epoch_ms + net.now, input)
             .is_err()
@@ -441,6 +456,7 @@ impl Router for Engine {
     }
 
     fn create(&mut self, net: &mut Net<'_>, m: MsgIdx) {
+        self.homeward(net);
         let msg = net.log.msgs[m as usize].clone();
         let src = msg.src;
         let hints = &self.hints;

@@ -287,6 +287,7 @@ pub(crate) mod tests {
             msgs: Vec::new(),
             duration_ms: dur_s * 1000,
             vessel_hours_at_sea: 0.0,
+            homeward: Vec::new(),
         }
     }
 

@@ -139,6 +139,10 @@ pub struct Fleet {
     /// Share of vessels already on a ground at the start.
     #[serde(default = "half")]
     pub start_at_sea: f64,
+    /// Whether a boat steaming home tells its engine its ETA (distance to its berth over
+    /// transit speed), as a daemon does from its own position reports. Default true.
+    #[serde(default = "yes")]
+    pub announce_homeward: bool,
 }
 
 fn transit_kn() -> f64 {

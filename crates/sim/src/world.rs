@@ -91,6 +91,9 @@ pub struct World {
     pub duration_ms: u64,
     /// Hours each vessel spent at sea, summed (for the report).
     pub vessel_hours_at_sea: f64,
+    /// When boats start and stop steaming home, in time order: (ms, node, ETA in minutes
+    /// when it starts, none when it arrives). Empty unless `fleet.announce_homeward`.
+    pub homeward: Vec<(u64, NodeIdx, Option<u32>)>,
 }
 
 impl World {
@@ -446,6 +449,8 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         })
     };
 
+    let mut homeward: Vec<(u64, NodeIdx, Option<u32>)> = Vec::new();
+    let mut was_homeward = vec![false; n];
     for step in 0..steps {
         let t = step * step_ms;
         let dt_h = step_ms as f64 / 3.6e6;
@@ -517,6 +522,21 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         }
         for (p, a) in pos.iter_mut().zip(&agents) {
             *p = (a.x, a.y);
+        }
+        if sc.fleet.announce_homeward {
+            for i in n_shore..n {
+                let now = matches!(agents[i].phase, Phase::Home);
+                if now != was_homeward[i] {
+                    was_homeward[i] = now;
+                    let eta = now.then(|| {
+                        let home = station_xy[nodes[i].home];
+                        let berth = (home.0 + berth[i].0, home.1 + berth[i].1);
+                        let h = dist(pos[i], berth) / (sc.fleet.transit_kn * KMH_PER_KN);
+                        (h * 60.0).ceil().max(1.0) as u32
+                    });
+                    homeward.push((t, i as NodeIdx, eta));
+                }
+            }
         }
         at_sea_ms += agents[n_shore..].iter().filter(|a| a.at_sea()).count() as u64 * step_ms;
 
@@ -719,6 +739,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         msgs,
         duration_ms,
         vessel_hours_at_sea: at_sea_ms as f64 / 3.6e6,
+        homeward,
     }
 }
 
@@ -818,6 +839,40 @@ mod tests {
         }
         // start_at_sea = 0.6 of 42 boats.
         assert!((10..40).contains(&at_sea), "{at_sea} boats start at sea");
+    }
+
+    #[test]
+    fn boats_steaming_home_announce_an_eta_they_keep() {
+        let mut sc = smoke();
+        let w = build(&sc, 2);
+        let step = u64::from(sc.step_s) * 1000;
+        let mut open: HashMap<NodeIdx, (u64, u32)> = HashMap::new();
+        let mut arrivals = 0;
+        assert!(
+            w.homeward.windows(2).all(|p| p[0].0 <= p[1].0),
+            "time order"
+        );
+        for &(t, i, eta) in &w.homeward {
+            assert_ne!(w.kind(i), NodeKind::Shore);
+            match eta {
+                Some(m) => assert!(open.insert(i, (t, m)).is_none(), "node {i} twice homeward"),
+                None => {
+                    let (t0, m) = open.remove(&i).expect("arrives after it set out");
+                    // Straight home at transit speed: the ETA is the trip, to a step (and the
+                    // second boat of a pair, up to 800 m off, arrives with its leader: 3 min).
+                    let took = (t - t0) as f64 / 60_000.0;
+                    let slack = step as f64 / 60_000.0 + 4.0;
+                    assert!(
+                        (took - f64::from(m)).abs() <= slack,
+                        "node {i}: {took} vs {m}"
+                    );
+                    arrivals += 1;
+                }
+            }
+        }
+        assert!(arrivals >= 5, "only {arrivals} boats came home");
+        sc.fleet.announce_homeward = false;
+        assert!(build(&sc, 2).homeward.is_empty());
     }
 
     #[test]
