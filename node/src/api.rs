@@ -22,6 +22,8 @@
 //! | GET | /api/v1/cases, /api/v1/cases/stats, /api/v1/cases/{id} | cases, statistics, one case |
 //! | POST | /api/v1/cases | file a dispute: `{"category": "gear_damage", "parties": [...], "description": "..."}` |
 //! | POST | /api/v1/cases/{id} | a step: `{"step": "accept" \| "progress" \| "propose" \| "sign" \| "escalate" \| "close", "text": ..., "to": "coast_guard" \| "court"}` |
+//! | GET | /api/v1/voyage | homeward or not, ETA, port, from positions or the skipper |
+//! | POST | /api/v1/voyage | the skipper's word: `{"says": "home", "eta_min": 180, "port": "Shenjiamen"}` \| `{"says": "not_home"}` \| `{"says": "auto"}` |
 //! | GET | /api/v1/trust/{key} | certificates and revocation of a key |
 //! | POST | /api/v1/records/import | a record signed elsewhere: `{"author": "<key>", "record": "<hex>"}` |
 //!
@@ -252,6 +254,15 @@ fn workflow_routes() -> Router<mpsc::Sender<Command>> {
                     workflow(&tx, req, true).await
                 },
             ),
+        )
+        .route(
+            "/api/v1/voyage",
+            get(|State(tx): State<mpsc::Sender<Command>>| async move {
+                workflow(&tx, Request::Voyage, false).await
+            })
+            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+                workflow(&tx, op_request("set_voyage", body(b)?, &[])?, false).await
+            }),
         )
         .route(
             "/api/v1/duties",

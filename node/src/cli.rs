@@ -159,6 +159,22 @@ pub(crate) enum Command {
         /// The key (64 hex digits).
         key: String,
     },
+    /// The voyage: show it, or give the skipper's word. `home --eta-min N` says the boat is
+    /// steaming home (peers then hand it the last copy of shore-bound records); `not-home`
+    /// says it is not, whatever its positions; `auto` goes back to the position reports and
+    /// the `[fleet] ports` of the config.
+    Voyage {
+        #[command(flatten)]
+        target: Target,
+        /// home, not-home or auto; none to show the voyage.
+        says: Option<String>,
+        /// Minutes to arrival, with `home`.
+        #[arg(long)]
+        eta_min: Option<u32>,
+        /// The port, with `home`.
+        #[arg(long)]
+        port: Option<String>,
+    },
     /// What happened on a running node: alarms, distress, cases, refusals.
     Timeline {
         #[command(flatten)]

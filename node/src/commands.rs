@@ -344,6 +344,44 @@ pub(crate) fn timeline(target: &Target, after: u64, limit: usize) -> anyhow::Res
     })
 }
 
+/// `haiqiao voyage`.
+pub(crate) fn voyage(
+    target: &Target,
+    says: Option<String>,
+    eta_min: Option<u32>,
+    port: Option<String>,
+) -> anyhow::Result<()> {
+    let a = api(target)?;
+    let v = match says {
+        None => a.get("/api/v1/voyage")?,
+        Some(says) => a.post(
+            "/api/v1/voyage",
+            &json!({ "says": says.replace('-', "_"), "eta_min": eta_min, "port": port }),
+        )?,
+    };
+    print_json_or(target.json, &v, || {
+        if v["homeward"] == true {
+            println!(
+                "homeward{}, ashore in {} min (from the {})",
+                v["port"]
+                    .as_str()
+                    .map(|p| format!(" to {p}"))
+                    .unwrap_or_default(),
+                v["eta_min"],
+                if v["skipper_says"] == true {
+                    "skipper's word"
+                } else {
+                    "position reports"
+                }
+            );
+        } else if v["skipper_says"] == true {
+            println!("not homeward (the skipper's word)");
+        } else {
+            println!("not homeward (from the position reports)");
+        }
+    })
+}
+
 /// Signs `body` on the authority's key; seq is the time in ms, so that an offline key used
 /// from one place never repeats a number.
 pub(crate) fn authority_record(key: &haiqiao_proto::Keypair, body: Body) -> anyhow::Result<Record> {

@@ -175,6 +175,11 @@ buddy_watch_s = {buddy}
 # A distress repeats every 3.5 to 4.5 minutes until acknowledged or cancelled.
 distress_repeat_min_s = {rmin}
 distress_repeat_max_s = {rmax}
+# Ports this vessel makes for: steaming towards one (own position reports at 4.5 knots or
+# more, course within 30 degrees) makes the node tell its peers "homeward, ashore in N min",
+# and they hand it the last copy of reports for shore. `haiqiao voyage` overrides.
+# ports = [{{ name = "Shenjiamen", lat = 29.95, lon = 122.30 }}]
+ports = []
 
 [api]
 # The control API (HTTP/JSON), loopback only.

@@ -350,6 +350,7 @@ impl Daemon {
                     "held": self.node.held(),
                     "store": { "records": u.records, "bytes": u.bytes },
                     "shore_age_min": self.node.shore_age_min(now),
+                    "eta_shore_min": self.node.eta_shore_min(now),
                     "next_seq": self.node.next_seq(),
                     "fleet": self.work.summary(now),
                     "stats": {

@@ -111,6 +111,11 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
             &format!("[\"{}\"]", bureau.public()),
         );
         p.set("fleet", "buddy_watch_s", &DEMO_BUDDY_WATCH_S.to_string());
+        p.set(
+            "fleet",
+            "ports",
+            r#"[{ name = "Shenjiamen", lat = 29.95, lon = 122.30 }]"#,
+        );
     }
     for p in n.iter_mut() {
         p.start();
@@ -362,7 +367,29 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
     );
     t.say("浙普渔05008", "03316 on scene; resolved, under tow");
 
-    // Evening: the pair returns to port.
+    // Evening: 03316 turns for home; from its own position report it knows it is homeward.
+    b.submit(json!({"kind": "position", "lat": 30.20, "lon": 122.80, "sog_kn": 10.0,
+                    "cog_deg": 240.0, "nav_status": "under_way"}));
+    b.saw("homeward", "to Shenjiamen");
+    let voyage = b.get("/api/v1/voyage");
+    let eta = voyage["eta_min"].as_u64().unwrap_or(0);
+    ensure!(
+        voyage["homeward"] == true && (150..=210).contains(&eta),
+        "03316 homeward: {voyage}"
+    );
+    let st = b.get("/api/v1/status");
+    ensure!(
+        st["eta_shore_min"].as_u64().is_some_and(|m| m.abs_diff(eta) <= 1),
+        "the engine's hello carries the ETA: {st}"
+    );
+    t.say(
+        "03316",
+        &format!(
+            "turns for home at 10 kn: homeward to Shenjiamen, ashore in {eta} min; its hellos \
+             say so, and boats it meets hand it the last copy of their reports for shore"
+        ),
+    );
+
     let inbox: Value = s.get("/api/v1/inbox?limit=1000");
     let n_in = inbox["records"].as_array().map_or(0, Vec::len);
     ensure!(n_in >= 15, "shore inbox holds {n_in} records");

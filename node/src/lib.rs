@@ -131,6 +131,12 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             after,
             limit,
         } => commands::timeline(&target, after, limit),
+        Command::Voyage {
+            target,
+            says,
+            eta_min,
+            port,
+        } => commands::voyage(&target, says, eta_min, port),
         Command::Authority { what } => commands::authority(what),
         Command::Demo { once } => demo::run(once),
         Command::Bench { what } => bench_cmd(what),

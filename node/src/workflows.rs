@@ -200,6 +200,21 @@ pub(crate) enum Request {
         /// The signed record, hex.
         record: String,
     },
+    /// The voyage: homeward or not, ETA, port, and where that comes from.
+    Voyage,
+    /// The skipper's word on the voyage: `home` (with `eta_min`, optionally `port`),
+    /// `not_home` (fishing, or bound elsewhere), or `auto` (back to the position reports and
+    /// the configured ports).
+    SetVoyage {
+        /// home, not_home or auto.
+        says: String,
+        /// Minutes to arrival, for `home`.
+        #[serde(default)]
+        eta_min: Option<u32>,
+        /// The port, for `home`.
+        #[serde(default)]
+        port: Option<String>,
+    },
     /// The timeline from an index.
     Timeline {
         /// First index wanted.
@@ -288,6 +303,7 @@ impl Workflows {
             }
         }
         // What was due while the node was off (renewals, alarms) is acted on at the first poll.
+        node.set_eta_shore(now_ms, self.fleet.eta_shore_min(now_ms));
         self.trust_dirty = true;
         self.sync_trust(now_ms, node)?;
         Ok(())
@@ -328,6 +344,38 @@ impl Workflows {
         let events = self.fleet.observe(now_ms, r);
         for e in events {
             self.event(now_ms, node, r, e);
+        }
+        if r.author() == self.fleet.me() && matches!(r.body(), Body::Position(_)) {
+            self.sync_voyage(now_ms, node);
+        }
+    }
+
+    /// Tells the engine the voyage (its hellos carry the ETA while homeward); a timeline entry
+    /// when the boat turns for home or stops being homeward.
+    fn sync_voyage<S: Store>(&mut self, now_ms: u64, node: &mut Node<S>) {
+        let eta = self.fleet.eta_shore_min(now_ms);
+        let was = node.eta_shore_min(now_ms).is_some();
+        node.set_eta_shore(now_ms, eta);
+        if was != eta.is_some() {
+            let v = self.fleet.voyage(now_ms);
+            let text = match eta {
+                Some(m) => format!(
+                    "homeward{}, ashore in {m} min ({})",
+                    v.port.map(|p| format!(" to {p}")).unwrap_or_default(),
+                    if v.skipper_says {
+                        "skipper"
+                    } else {
+                        "positions"
+                    }
+                ),
+                None => "no longer homeward".to_owned(),
+            };
+            let what = if eta.is_some() {
+                "homeward"
+            } else {
+                "not_homeward"
+            };
+            self.push(now_ms, what, None, text);
         }
     }
 
@@ -740,6 +788,23 @@ impl Workflows {
                     "name": t.name, "registration": t.registration, "mmsi": t.mmsi,
                     "enforced": self.fleet.enforces_trust(),
                 }));
+            }
+            Request::Voyage => return Ok(serde_json::to_value(self.fleet.voyage(now))?),
+            Request::SetVoyage { says, eta_min, port } => {
+                let says = match says.as_str() {
+                    "home" => Some(haiqiao_fleet::SkipperSays::Homeward {
+                        eta_min: eta_min
+                            .filter(|m| (1..=30 * 24 * 60).contains(m))
+                            .context("home needs eta_min: minutes to arrival, 1 to 43,200")?,
+                        port,
+                    }),
+                    "not_home" => Some(haiqiao_fleet::SkipperSays::NotHomeward),
+                    "auto" => None,
+                    s => bail!("unknown voyage {s:?}: home, not_home, auto"),
+                };
+                self.fleet.set_voyage(now, says);
+                self.sync_voyage(now, node);
+                return Ok(serde_json::to_value(self.fleet.voyage(now))?);
             }
             Request::Timeline { after, limit } => {
                 let items: Vec<&Entry> = self
@@ -1204,6 +1269,64 @@ mod tests {
         let mut w = Workflows::new(cfg, me.public(), 7).unwrap();
         w.print = false;
         (node, w)
+    }
+
+    fn with_ports(me: &Keypair) -> (Node<MemStore>, Workflows) {
+        let (node, _) = setup(me, 1800);
+        let cfg = FleetConfig {
+            ports: vec![haiqiao_fleet::Port {
+                name: "Shenjiamen".into(),
+                lat: 29.95,
+                lon: 122.30,
+            }],
+            ..FleetConfig::default()
+        };
+        let mut w = Workflows::new(cfg, me.public(), 7).unwrap();
+        w.print = false;
+        (node, w)
+    }
+
+    #[test]
+    fn own_positions_towards_a_port_set_the_engines_eta_and_the_skipper_overrides() {
+        let me = Keypair::from_seed(&[1; 32]);
+        let (mut node, mut w) = with_ports(&me);
+        // 48 km east of Shenjiamen, steaming west at 10 knots.
+        let mut f = haiqiao_proto::Fix::from_degrees(29.95, 122.80);
+        f.sog_dkn = Some(100);
+        f.cog_ddeg = Some(2700);
+        let r = node
+            .submit(T0_MS, Destination::Everyone, 60, Body::Position(f))
+            .unwrap();
+        w.observe(T0_MS, &mut node, &r);
+        let eta = node.eta_shore_min(T0_MS).expect("homeward");
+        assert!((150..=165).contains(&eta), "{eta}");
+        assert_eq!(w.timeline.back().unwrap().what, "homeward");
+        let set = |w: &mut Workflows, node: &mut Node<MemStore>, says: &str, eta: Option<u32>| {
+            w.request(
+                T0_MS,
+                node,
+                Request::SetVoyage {
+                    says: says.into(),
+                    eta_min: eta,
+                    port: None,
+                },
+            )
+        };
+        let v = set(&mut w, &mut node, "not_home", None).unwrap();
+        assert_eq!(v["homeward"], false);
+        assert_eq!(node.eta_shore_min(T0_MS), None);
+        assert_eq!(w.timeline.back().unwrap().what, "not_homeward");
+        assert!(set(&mut w, &mut node, "home", None).is_err(), "needs an ETA");
+        assert!(set(&mut w, &mut node, "ashore", Some(5)).is_err());
+        set(&mut w, &mut node, "home", Some(90)).unwrap();
+        assert_eq!(node.eta_shore_min(T0_MS), Some(90));
+        set(&mut w, &mut node, "auto", None).unwrap();
+        assert_eq!(node.eta_shore_min(T0_MS), Some(eta), "the positions again");
+        // A restart: the stored own position gives the ETA back.
+        let (_, mut fresh) = with_ports(&me);
+        node.set_eta_shore(T0_MS, None);
+        fresh.replay(T0_MS, &mut node).unwrap();
+        assert_eq!(node.eta_shore_min(T0_MS), Some(eta));
     }
 
     /// Stores a record of another key as if it had arrived, and shows it to the fleet.

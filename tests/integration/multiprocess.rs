@@ -162,6 +162,7 @@ fn the_demo_plays_its_day_and_exits_zero() {
         "refused (not a certified mediator)",
         "refused (only the vessel in distress may cancel it)",
         "freed its carried copy",
+        "homeward to Shenjiamen, ashore in",
     ] {
         assert!(text.contains(step), "the demo shows {step:?}:\n{text}");
     }

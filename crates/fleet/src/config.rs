@@ -75,7 +75,16 @@ pub struct FleetConfig {
     pub max_revocations: usize,
     /// Buddy-watch reports kept (shore's view; one per vessel and partner). Default 1,024.
     pub max_buddy_reports: usize,
+    /// Ports this vessel makes for (home port, landing ports): steaming towards one of them
+    /// (own position reports at 4.5 knots or more, course within 30° of the bearing) makes
+    /// the node say "homeward, ashore in N minutes" in its hellos, and peers hand it the
+    /// last copy of shore-bound records. Default none (then only the skipper's word, `haiqiao
+    /// voyage home`, says so). At most 64.
+    pub ports: Vec<crate::voyage::Port>,
 }
+
+/// Most ports in [`FleetConfig::ports`].
+pub(crate) const MAX_PORTS: usize = 64;
 
 impl Default for FleetConfig {
     fn default() -> Self {
@@ -104,6 +113,7 @@ impl Default for FleetConfig {
             max_certificates: 20_000,
             max_revocations: 10_000,
             max_buddy_reports: 1_024,
+            ports: Vec::new(),
         }
     }
 }

@@ -9,6 +9,9 @@ pub enum FleetError {
     /// A configured trust anchor is not a valid public key in hex.
     #[error("trust anchor {0:?} is not a public key (64 hex digits)")]
     BadAnchor(String),
+    /// A configured port has no valid position, or there are too many.
+    #[error("port {0:?}: latitude within ±90, longitude within ±180, at most 64 ports")]
+    BadPort(String),
     /// A vessel cannot pair with itself.
     #[error("a vessel cannot pair with itself")]
     SelfPairing,

@@ -16,6 +16,8 @@ use crate::event::{Action, CaseRole, Event, Refusal};
 use crate::mediation::{CaseStats, CaseView, DutyView, Mediation};
 use crate::pairs::{BuddyReportView, PairView, Pairs, PartnerView, report_view};
 use crate::positions::{Heard, Positions};
+use crate::geo::fix_time;
+use crate::voyage::{SkipperSays, Voyage, VoyageView};
 use crate::rng::{SplitMix64, fold_id};
 use crate::trust::{Trust, TrustChange, TrustView};
 
@@ -53,6 +55,7 @@ pub struct Fleet {
     pairs: Pairs,
     distress: DistressBook,
     mediation: Mediation,
+    voyage: Voyage,
     /// When our distress repeats next, ms.
     repeat_due_ms: Option<u64>,
     /// Draws since the last distress of ours, to vary the repeat waits.
@@ -68,12 +71,21 @@ impl Fleet {
             let key: PublicKey = a.parse().map_err(|_| FleetError::BadAnchor(a.clone()))?;
             anchors.insert(key);
         }
+        for (i, p) in cfg.ports.iter().enumerate() {
+            if i >= crate::config::MAX_PORTS
+                || !(-90.0..=90.0).contains(&p.lat)
+                || !(-180.0..=180.0).contains(&p.lon)
+            {
+                return Err(FleetError::BadPort(p.name.clone()));
+            }
+        }
         Ok(Fleet {
             trust: Trust::new(anchors, cfg.max_certificates, cfg.max_revocations),
             positions: Positions::new(cfg.max_vessels),
             pairs: Pairs::new(cfg.max_pairings, cfg.max_partners, cfg.max_buddy_reports),
             distress: DistressBook::new(cfg.max_distress_authors, cfg.max_distress_updates),
             mediation: Mediation::new(cfg.max_mediators, cfg.max_cases, cfg.max_case_records),
+            voyage: Voyage::new(cfg.ports.clone()),
             cfg,
             me,
             seed,
@@ -86,6 +98,23 @@ impl Fleet {
     /// The node's key.
     pub fn me(&self) -> PublicKey {
         self.me
+    }
+
+    /// Minutes until this vessel expects to be ashore, while it is steaming home (from its own
+    /// position reports and [`FleetConfig::ports`], or the skipper's word): what the engine's
+    /// hello says (`Node::set_eta_shore`).
+    pub fn eta_shore_min(&self, now_ms: u64) -> Option<u32> {
+        self.voyage.eta_min(now_ms)
+    }
+
+    /// The skipper's word on the voyage (`None`: back to the position reports).
+    pub fn set_voyage(&mut self, now_ms: u64, says: Option<SkipperSays>) {
+        self.voyage.skipper(now_ms, says);
+    }
+
+    /// The voyage: homeward or not, ETA, port, where that comes from.
+    pub fn voyage(&self, now_ms: u64) -> VoyageView {
+        self.voyage.view(now_ms)
     }
 
     /// The settings.
@@ -108,6 +137,12 @@ impl Fleet {
             _ => None,
         };
         let advanced = self.positions.heard(author, created, own_fix);
+        if author == self.me
+            && let Body::Position(f) = r.body()
+        {
+            self.voyage
+                .own_fix(u64::from(fix_time(created, f).0) * 1000, f);
+        }
         if advanced && self.pairs.alarms.contains(&author) && !self.overdue(&author, now_ms) {
             out.push(Event::PartnerHeard { partner: author });
         }

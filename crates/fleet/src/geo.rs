@@ -15,6 +15,15 @@ pub fn distance_km(a: &Fix, b: &Fix) -> f64 {
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
+/// Initial great-circle bearing from `a` to `b`, degrees true in [0, 360).
+pub fn bearing_deg(a: &Fix, b: &Fix) -> f64 {
+    let (la1, lo1) = (a.lat().to_radians(), a.lon().to_radians());
+    let (la2, lo2) = (b.lat().to_radians(), b.lon().to_radians());
+    let y = (lo2 - lo1).sin() * la2.cos();
+    let x = la1.cos() * la2.sin() - la1.sin() * la2.cos() * (lo2 - lo1).cos();
+    y.atan2(x).to_degrees().rem_euclid(360.0)
+}
+
 /// When a fix was taken: the record's creation time less the fix's age.
 pub(crate) fn fix_time(created: Timestamp, fix: &Fix) -> Timestamp {
     Timestamp(
@@ -39,5 +48,15 @@ mod tests {
         let daishan = Fix::from_degrees(30.25, 122.20);
         let d = distance_km(&shenjiamen, &daishan);
         assert!((30.0..40.0).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn bearings_point_the_right_way() {
+        let a = Fix::from_degrees(30.0, 122.0);
+        let near = |x: f64, y: f64| (x - y).abs() < 0.5;
+        assert!(near(bearing_deg(&a, &Fix::from_degrees(31.0, 122.0)), 0.0));
+        assert!(near(bearing_deg(&a, &Fix::from_degrees(30.0, 123.0)), 89.75));
+        assert!(near(bearing_deg(&a, &Fix::from_degrees(29.0, 122.0)), 180.0));
+        assert!(near(bearing_deg(&a, &Fix::from_degrees(30.0, 121.0)), 270.25));
     }
 }

@@ -39,6 +39,7 @@ mod pairs;
 mod positions;
 mod rng;
 pub mod trust;
+mod voyage;
 
 pub use config::FleetConfig;
 pub use distress::{
@@ -55,6 +56,9 @@ pub use mediation::{
 pub use pairs::{BuddyReportView, PairView, PartnerView};
 pub use positions::Heard;
 pub use trust::TrustView;
+pub use voyage::{
+    ARRIVED_KM, MAX_OFF_COURSE_DEG, MIN_HOMEWARD_SOG_KN, Port, SkipperSays, VoyageSource, VoyageView,
+};
 
 #[cfg(test)]
 mod tests;

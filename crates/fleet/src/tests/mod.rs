@@ -211,3 +211,57 @@ fn drafts_sign_into_valid_records() {
     assert_eq!(r.envelope().dest, Destination::Everyone);
     assert_eq!(r.priority(), Priority::Distress);
 }
+
+fn ports_config() -> FleetConfig {
+    FleetConfig {
+        ports: vec![crate::Port {
+            name: "Shenjiamen".into(),
+            lat: 29.95,
+            lon: 122.30,
+        }],
+        ..config()
+    }
+}
+
+fn steaming(n: &mut Node, at_s: u64, lat: f64, lon: f64, cog: f64) -> Record {
+    let mut f = Fix::from_degrees(lat, lon);
+    f.sog_dkn = Some(100);
+    f.cog_ddeg = Some((cog * 10.0) as u16);
+    n.write(at_s, Destination::Everyone, Body::Position(f))
+}
+
+#[test]
+fn own_reports_steaming_to_a_port_make_the_vessel_homeward_others_do_not() {
+    let mut a = node_with(1, ports_config());
+    let mut b = node_with(2, ports_config());
+    // b steams for Shenjiamen: a sees it, but that is b's voyage, not a's.
+    let rb = steaming(&mut b, 1_000, 29.95, 122.80, 270.0);
+    a.see(1_000, &rb);
+    assert_eq!(a.fleet.eta_shore_min(ms(1_000)), None);
+    b.see(1_000, &rb);
+    let eta = b.fleet.eta_shore_min(ms(1_000)).expect("b is homeward");
+    assert!((150..=165).contains(&eta), "{eta}");
+    let v = b.fleet.voyage(ms(1_000));
+    assert_eq!(v.port.as_deref(), Some("Shenjiamen"));
+    assert_eq!(v.source, Some(crate::VoyageSource::Positions));
+    // Turning away ends it; the skipper's word overrides.
+    let away = steaming(&mut b, 1_600, 29.95, 122.78, 90.0);
+    b.see(1_600, &away);
+    assert_eq!(b.fleet.eta_shore_min(ms(1_600)), None);
+    b.fleet.set_voyage(
+        ms(1_600),
+        Some(crate::SkipperSays::Homeward {
+            eta_min: 240,
+            port: None,
+        }),
+    );
+    assert_eq!(b.fleet.eta_shore_min(ms(1_600)), Some(240));
+}
+
+#[test]
+fn a_port_off_the_globe_is_an_error() {
+    let mut cfg = ports_config();
+    cfg.ports[0].lat = 95.0;
+    let err = Fleet::new(cfg, keypair(1).public(), 1).err();
+    assert_eq!(err, Some(FleetError::BadPort("Shenjiamen".into())));
+}
