@@ -2,8 +2,9 @@
 //!
 //! - `report.json`: the report.
 //! - `summary.csv`: one row per router and class (the report's figures).
-//! - `deliveries.csv`: every measured item of every router: creation, the oracle's arrival and
-//!   the router's, in seconds from the start (empty when never).
+//! - `deliveries.csv`: every measured item of every router: its source, its target (`shore`,
+//!   `mediation` or a node), the node it reached, creation, the oracle's arrival and the
+//!   router's, in seconds from the start (empty when never).
 //! - `nodes.csv`: node index, name, kind, home port, partner.
 //! - `contact_plan.txt`: the contacts in the ONE simulator's connection-event format.
 //! - `delivery_<class>.svg`: share of items delivered by each hour, per router and the oracle.
@@ -15,7 +16,7 @@ use std::path::Path;
 use crate::SimError;
 use crate::net::Log;
 use crate::report::Report;
-use crate::traffic::Class;
+use crate::traffic::{Class, Target};
 use crate::world::{self, World};
 
 const COLOURS: [&str; 6] = [
@@ -77,17 +78,22 @@ pub(crate) fn write(
     }
     put(dir, "summary.csv", &s)?;
 
-    let mut s = String::from("router,msg,class,src,target_node,created_s,oracle_s,delivered_s\n");
+    let mut s = String::from("router,msg,class,src,target,target_node,created_s,oracle_s,delivered_s\n");
     for ((name, log), o) in logs.iter().zip(oracle) {
         for (i, item) in log.items.iter().enumerate() {
             let m = &log.msgs[item.msg as usize];
             let f = |t: Option<u64>| t.map_or(String::new(), |t| format!("{:.3}", t as f64 / 1e3));
             let _ = writeln!(
                 s,
-                "{name},{},{},{},{},{:.3},{},{}",
+                "{name},{},{},{},{},{},{:.3},{},{}",
                 item.msg,
                 item.class.name(),
                 m.src,
+                match item.target {
+                    Target::Shore => "shore".to_owned(),
+                    Target::Mediation => "mediation".to_owned(),
+                    Target::Node(n) => n.to_string(),
+                },
                 log.delivered[i].map_or(String::new(), |(_, n)| n.to_string()),
                 m.created_ms as f64 / 1e3,
                 f(o[i]),
