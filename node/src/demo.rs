@@ -368,8 +368,10 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
     t.say("浙普渔05008", "03316 on scene; resolved, under tow");
 
     // Evening: 03316 turns for home; from its own position report it knows it is homeward.
-    b.submit(json!({"kind": "position", "lat": 30.20, "lon": 122.80, "sog_kn": 10.0,
-                    "cog_deg": 240.0, "nav_status": "under_way"}));
+    b.submit(
+        json!({"kind": "position", "lat": 30.20, "lon": 122.80, "sog_kn": 10.0,
+                    "cog_deg": 240.0, "nav_status": "under_way"}),
+    );
     b.saw("homeward", "to Shenjiamen");
     let voyage = b.get("/api/v1/voyage");
     let eta = voyage["eta_min"].as_u64().unwrap_or(0);
@@ -379,7 +381,9 @@ fn play(exe: &Path, base: &Path, once: bool) -> anyhow::Result<()> {
     );
     let st = b.get("/api/v1/status");
     ensure!(
-        st["eta_shore_min"].as_u64().is_some_and(|m| m.abs_diff(eta) <= 1),
+        st["eta_shore_min"]
+            .as_u64()
+            .is_some_and(|m| m.abs_diff(eta) <= 1),
         "the engine's hello carries the ETA: {st}"
     );
     t.say(

@@ -790,7 +790,11 @@ impl Workflows {
                 }));
             }
             Request::Voyage => return Ok(serde_json::to_value(self.fleet.voyage(now))?),
-            Request::SetVoyage { says, eta_min, port } => {
+            Request::SetVoyage {
+                says,
+                eta_min,
+                port,
+            } => {
                 let says = match says.as_str() {
                     "home" => Some(haiqiao_fleet::SkipperSays::Homeward {
                         eta_min: eta_min
@@ -1316,7 +1320,10 @@ mod tests {
         assert_eq!(v["homeward"], false);
         assert_eq!(node.eta_shore_min(T0_MS), None);
         assert_eq!(w.timeline.back().unwrap().what, "not_homeward");
-        assert!(set(&mut w, &mut node, "home", None).is_err(), "needs an ETA");
+        assert!(
+            set(&mut w, &mut node, "home", None).is_err(),
+            "needs an ETA"
+        );
         assert!(set(&mut w, &mut node, "ashore", Some(5)).is_err());
         set(&mut w, &mut node, "home", Some(90)).unwrap();
         assert_eq!(node.eta_shore_min(T0_MS), Some(90));

@@ -13,13 +13,13 @@ use crate::distress::{Ctx, DistressBook, DistressState, DistressView, Stored};
 use crate::draft::Draft;
 use crate::error::FleetError;
 use crate::event::{Action, CaseRole, Event, Refusal};
+use crate::geo::fix_time;
 use crate::mediation::{CaseStats, CaseView, DutyView, Mediation};
 use crate::pairs::{BuddyReportView, PairView, Pairs, PartnerView, report_view};
 use crate::positions::{Heard, Positions};
-use crate::geo::fix_time;
-use crate::voyage::{SkipperSays, Voyage, VoyageView};
 use crate::rng::{SplitMix64, fold_id};
 use crate::trust::{Trust, TrustChange, TrustView};
+use crate::voyage::{SkipperSays, Voyage, VoyageView};
 
 /// How often `poll` forgets what expired, ms.
 const EXPIRY_SWEEP_MS: u64 = 60_000;

@@ -55,8 +55,17 @@ mod tests {
         let a = Fix::from_degrees(30.0, 122.0);
         let near = |x: f64, y: f64| (x - y).abs() < 0.5;
         assert!(near(bearing_deg(&a, &Fix::from_degrees(31.0, 122.0)), 0.0));
-        assert!(near(bearing_deg(&a, &Fix::from_degrees(30.0, 123.0)), 89.75));
-        assert!(near(bearing_deg(&a, &Fix::from_degrees(29.0, 122.0)), 180.0));
-        assert!(near(bearing_deg(&a, &Fix::from_degrees(30.0, 121.0)), 270.25));
+        assert!(near(
+            bearing_deg(&a, &Fix::from_degrees(30.0, 123.0)),
+            89.75
+        ));
+        assert!(near(
+            bearing_deg(&a, &Fix::from_degrees(29.0, 122.0)),
+            180.0
+        ));
+        assert!(near(
+            bearing_deg(&a, &Fix::from_degrees(30.0, 121.0)),
+            270.25
+        ));
     }
 }

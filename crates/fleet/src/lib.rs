@@ -57,7 +57,8 @@ pub use pairs::{BuddyReportView, PairView, PartnerView};
 pub use positions::Heard;
 pub use trust::TrustView;
 pub use voyage::{
-    ARRIVED_KM, MAX_OFF_COURSE_DEG, MIN_HOMEWARD_SOG_KN, Port, SkipperSays, VoyageSource, VoyageView,
+    ARRIVED_KM, MAX_OFF_COURSE_DEG, MIN_HOMEWARD_SOG_KN, Port, SkipperSays, VoyageSource,
+    VoyageView,
 };
 
 #[cfg(test)]

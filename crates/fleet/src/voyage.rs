@@ -132,7 +132,11 @@ impl Voyage {
     /// Takes in one of this vessel's own position reports, taken at `fix_ms`. Older than the
     /// newest seen: ignored. Arriving at a port ends the skipper's "homeward".
     pub(crate) fn own_fix(&mut self, fix_ms: u64, fix: &Fix) {
-        if self.from_positions.as_ref().is_some_and(|(t, _)| *t > fix_ms) {
+        if self
+            .from_positions
+            .as_ref()
+            .is_some_and(|(t, _)| *t > fix_ms)
+        {
             return;
         }
         match judge(&self.ports, fix, fix_ms) {

@@ -1192,3 +1192,47 @@ fn a_homeward_eta_counts_down_and_a_shore_station_has_none() {
     m.nodes[1].set_eta_shore(T0, Some(90));
     assert_eq!(m.nodes[1].eta_shore_min(T0), None);
 }
+
+/// A shore station (2) holds the last copy of a case update for vessel 0 and meets vessel 1,
+/// which is linked to 0 (its pair partner): with `via_partner`, 0 is linked to 1 before 2 and
+/// 1 meet, so 1's hello says so.
+fn last_copy_for_a_boat_meets_its_partner(via_partner: bool) -> bool {
+    let cfg = MeshConfig {
+        direct_copies: 1,
+        ..MeshConfig::default()
+    };
+    let mut m = Mesh::new(&[Role::Vessel, Role::Vessel, Role::Shore], cfg, T0);
+    if via_partner {
+        m.connect(0, 1, None);
+        m.run(10, 1000);
+    }
+    let to = m.key(0).hint();
+    let r = m.nodes[2]
+        .submit(
+            T0,
+            Destination::Node(to),
+            600,
+            Body::Text {
+                text: "case accepted".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(2, None);
+    m.connect(2, 1, None);
+    m.run(10, 1000);
+    if !via_partner {
+        m.connect(0, 1, None);
+        m.run(10, 1000);
+    }
+    m.nodes[0].holds(&r.id())
+}
+
+#[test]
+fn the_last_copy_for_a_boat_goes_through_a_peer_linked_to_it() {
+    assert!(last_copy_for_a_boat_meets_its_partner(true));
+    assert!(
+        !last_copy_for_a_boat_meets_its_partner(false),
+        "1 was not linked to 0 when it met 2: 2 keeps its last copy"
+    );
+}

@@ -32,7 +32,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use haiqiao_proto::wire::{Carried, Frame, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
+use haiqiao_proto::wire::{Carried, Frame, Neighbours, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
     Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Kind, PublicKey, Record, RecordError,
     RecordId, Role, Timestamp, Unverified, verify_batch,
@@ -646,7 +646,15 @@ impl<S: Store> Node<S> {
             ashore_by_ms: self
                 .eta_shore_min(now_ms)
                 .map(|m| now_ms.saturating_add(u64::from(m) * 60_000)),
+            linked: self.neighbours(),
+            hint: self.hint,
         }
+    }
+
+    /// The peers this node has a session with, as a filter of their hints.
+    fn neighbours(&self) -> Neighbours {
+        let hints: Vec<KeyHint> = self.sessions.keys().map(|k| k.hint()).collect();
+        Neighbours::of(&hints)
     }
 
     /// Restores the time of the last shore contact after a restart (a later contact moves it
@@ -787,6 +795,7 @@ impl<S: Store> Node<S> {
             tiers: s.mine,
             shore_age_min: self.shore_age_min(now_ms),
             eta_shore_min: self.eta_shore_min(now_ms),
+            linked: (!self.sessions.is_empty()).then(|| self.neighbours()),
         });
         // Receipts for records this peer was handed (or handed us) while it was away.
         for rid in self.owed.remove(&peer).unwrap_or_default() {
@@ -867,7 +876,8 @@ impl<S: Store> Node<S> {
                 tiers,
                 shore_age_min,
                 eta_shore_min,
-            } => self.on_hello(now_ms, peer, tiers, shore_age_min, eta_shore_min),
+                linked,
+            } => self.on_hello(now_ms, peer, tiers, shore_age_min, eta_shore_min, linked),
 
             Frame::Symbols {
                 tier,
@@ -985,6 +995,7 @@ impl<S: Store> Node<S> {
         tiers: [haiqiao_proto::wire::TierSummary; TIERS],
         shore_age_min: u32,
         eta_shore_min: Option<u32>,
+        linked: Option<Neighbours>,
     ) {
         let max_symbols = self.cfg.max_symbols;
         let me = self.me;
@@ -999,6 +1010,7 @@ impl<S: Store> Node<S> {
             hint: peer.hint(),
             shore_age_min,
             ashore_by_ms: eta_shore_min.map(|m| now_ms.saturating_add(u64::from(m) * 60_000)),
+            linked,
         };
         s.view = Some(view);
         for (t, theirs) in tiers.into_iter().enumerate() {

@@ -17,7 +17,11 @@
 //!   A shore station's receipt frees every copy.
 //! - **Node, pair, group, area mediators**: binary spray of `direct_copies`, direct delivery to
 //!   the destination; an area's mediators are reached through any mediator or shore station.
+//!   A peer whose hello says it is linked to a node or pair destination (a Bloom filter of its
+//!   peers' hints) gets half the copies, the last one too: two hops in one contact, as a case
+//!   update for a boat reaching it through its pair partner.
 
+use haiqiao_proto::wire::Neighbours;
 use haiqiao_proto::{Destination, KeyHint, Role};
 
 use crate::config::MeshConfig;
@@ -31,6 +35,8 @@ pub(crate) struct PeerView {
     pub(crate) shore_age_min: u32,
     /// When the peer expects to reach shore (ms, this node's clock), from its hello's ETA.
     pub(crate) ashore_by_ms: Option<u64>,
+    /// Whom the peer was linked to when it said hello.
+    pub(crate) linked: Option<Neighbours>,
 }
 
 /// This node's own standing, as routing compares it with a peer's.
@@ -40,6 +46,20 @@ pub(crate) struct Standing {
     pub(crate) shore_age_min: u32,
     /// When this node expects to reach shore (ms), if it is steaming home.
     pub(crate) ashore_by_ms: Option<u64>,
+    /// Whom this node is linked to now.
+    pub(crate) linked: Neighbours,
+    /// This node.
+    pub(crate) hint: KeyHint,
+}
+
+/// Whether a destination of a node-addressed record other than `me` may be in `linked`.
+fn reaches(dest: &Destination, linked: &Neighbours, me: &KeyHint) -> bool {
+    let other = |h: &KeyHint| h != me && linked.may_contain(h);
+    match dest {
+        Destination::Node(h) => other(h),
+        Destination::Pair(a, b) => other(a) || other(b),
+        _ => false,
+    }
 }
 
 impl PeerView {
@@ -108,6 +128,17 @@ pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, me: Standing, peer: &PeerVi
     if peer_is_destination(&meta.dest, peer) {
         return Handoff::Deliver;
     }
+    // A peer linked to the destination of a node-addressed record gets half our copies, the
+    // last one too, unless we are linked to the destination ourselves (two hops in one
+    // contact: a case update for a boat reaches it through its pair partner).
+    if meta.copies >= 1
+        && peer
+            .linked
+            .is_some_and(|n| reaches(&meta.dest, &n, &me.hint))
+        && !reaches(&meta.dest, &me.linked, &me.hint)
+    {
+        return Handoff::Copies(meta.copies.div_ceil(2));
+    }
     if meta.copies > 1 {
         return Handoff::Copies(meta.copies / 2);
     }
@@ -162,6 +193,7 @@ mod tests {
             hint: Keypair::from_seed(&[4; 32]).public().hint(),
             shore_age_min,
             ashore_by_ms: None,
+            linked: None,
         }
     }
 
@@ -176,6 +208,8 @@ mod tests {
         Standing {
             shore_age_min,
             ashore_by_ms: None,
+            linked: Neighbours::default(),
+            hint: Keypair::from_seed(&[5; 32]).public().hint(),
         }
     }
 
@@ -183,10 +217,47 @@ mod tests {
         Standing {
             shore_age_min,
             ashore_by_ms: Some(ashore_by_ms),
+            linked: Neighbours::default(),
+            hint: Keypair::from_seed(&[5; 32]).public().hint(),
         }
     }
 
     const H: u64 = 3_600_000;
+
+    #[test]
+    fn a_peer_linked_to_the_destination_gets_copies_even_the_last() {
+        let cfg = MeshConfig::default();
+        let dest = Keypair::from_seed(&[9; 32]).public().hint();
+        let mut m = last_copy_of_a_report();
+        m.dest = Destination::Node(dest);
+        let linked = PeerView {
+            linked: Some(Neighbours::of(&[dest])),
+            ..peer(5000)
+        };
+        assert_eq!(handoff(&cfg, &m, me(10), &peer(5000)), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, me(10), &linked), Handoff::Copies(1));
+        m.copies = 3;
+        assert_eq!(handoff(&cfg, &m, me(10), &linked), Handoff::Copies(2));
+        // Linked to it myself: I deliver.
+        let mut near = me(10);
+        near.linked = Neighbours::of(&[dest]);
+        assert_eq!(
+            handoff(&cfg, &m, near, &linked),
+            Handoff::Copies(1),
+            "plain spray"
+        );
+        m.copies = 1;
+        assert_eq!(handoff(&cfg, &m, near, &linked), Handoff::No);
+        // A pair alert of mine: a peer linked to me is not linked to my partner.
+        let mine = me(10);
+        m.dest = Destination::pair(mine.hint, dest);
+        let linked_to_me = PeerView {
+            linked: Some(Neighbours::of(&[mine.hint])),
+            ..peer(5000)
+        };
+        assert_eq!(handoff(&cfg, &m, mine, &linked_to_me), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, mine, &linked), Handoff::Copies(1));
+    }
 
     #[test]
     fn the_last_copy_goes_to_a_boat_steaming_home_sooner() {

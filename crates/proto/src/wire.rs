@@ -41,6 +41,38 @@ pub struct Carried {
     pub copies: u8,
 }
 
+/// A set of key hints in 64 bits (a Bloom filter, two bits per hint taken from the hint
+/// itself: hints are SHA-256 prefixes). Eight neighbours: about 5 % false positives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Neighbours(pub [u8; NEIGHBOURS_LEN]);
+
+/// Bytes of a [`Neighbours`] filter.
+pub const NEIGHBOURS_LEN: usize = 8;
+
+impl Neighbours {
+    fn bits(h: &KeyHint) -> [usize; 2] {
+        [usize::from(h.0[0]) % 64, usize::from(h.0[1]) % 64]
+    }
+
+    /// The filter of some hints.
+    pub fn of<'a>(hints: impl IntoIterator<Item = &'a KeyHint>) -> Neighbours {
+        let mut n = Neighbours::default();
+        for h in hints {
+            for b in Self::bits(h) {
+                n.0[b / 8] |= 1 << (b % 8);
+            }
+        }
+        n
+    }
+
+    /// Whether `h` may be in the set (never false for a hint that is).
+    pub fn may_contain(&self, h: &KeyHint) -> bool {
+        Self::bits(h)
+            .iter()
+            .all(|b| self.0[b / 8] & (1 << (b % 8)) != 0)
+    }
+}
+
 /// A sync-protocol frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -51,9 +83,12 @@ pub enum Frame {
         /// Minutes since this node was last in contact with a shore station (0 = is one).
         shore_age_min: u32,
         /// Minutes until this node expects to reach shore (a vessel steaming home: its
-        /// estimated time of arrival); none when it does not say. Encoded only when present,
-        /// so a hello without it is the five-item hello of before.
+        /// estimated time of arrival); none when it does not say.
         eta_shore_min: Option<u32>,
+        /// The nodes this node is linked to as it says hello, as a 64-bit Bloom filter of
+        /// their key hints; none when it has no other link. A record for one of them can go
+        /// through this node.
+        linked: Option<Neighbours>,
     },
     /// Coded symbols of the sender's set in a tier, starting at index `start`.
     Symbols {
@@ -147,14 +182,22 @@ impl Frame {
                 tiers,
                 shore_age_min,
                 eta_shore_min,
+                linked,
             } => {
                 for t in tiers {
                     items.push(uint(u64::from(t.count)));
                     items.push(Value::Bytes(t.digest.to_vec()));
                 }
                 items.push(uint(u64::from(*shore_age_min)));
-                if let Some(eta) = eta_shore_min {
-                    items.push(uint(u64::from(*eta)));
+                // Optional trailing items: the ETA (null when only the filter follows), then
+                // the filter; absent ones at the end are left out.
+                match (eta_shore_min, linked) {
+                    (None, None) => {}
+                    (Some(eta), None) => items.push(uint(u64::from(*eta))),
+                    (eta, Some(n)) => {
+                        items.push(eta.map_or(Value::Null, |e| uint(u64::from(e))));
+                        items.push(Value::Bytes(n.0.to_vec()));
+                    }
                 }
             }
             Frame::Symbols {
@@ -228,7 +271,7 @@ impl Frame {
             reason,
         };
         let frame = match (tag, rest.len()) {
-            (0, 5 | 6) => {
+            (0, 5..=7) => {
                 let mut r = rest.into_iter();
                 let mut tiers = [TierSummary::default(); TIERS];
                 for t in &mut tiers {
@@ -237,13 +280,18 @@ impl Frame {
                 }
                 let shore_age_min = get_uint(r.next(), u64::from(u32::MAX))? as u32;
                 let eta_shore_min = match r.next() {
-                    v @ Some(_) => Some(get_uint(v, u64::from(u32::MAX))? as u32),
+                    None | Some(Value::Null) => None,
+                    v => Some(get_uint(v, u64::from(u32::MAX))? as u32),
+                };
+                let linked = match r.next() {
                     None => None,
+                    v => Some(Neighbours(get_array::<NEIGHBOURS_LEN>(v)?)),
                 };
                 Frame::Hello {
                     tiers,
                     shore_age_min,
                     eta_shore_min,
+                    linked,
                 }
             }
             (1, 3) => {
@@ -382,11 +430,25 @@ mod tests {
                 ],
                 shore_age_min: 90,
                 eta_shore_min: None,
+                linked: None,
             },
             Frame::Hello {
                 tiers: [TierSummary::default(); TIERS],
                 shore_age_min: 400,
                 eta_shore_min: Some(75),
+                linked: None,
+            },
+            Frame::Hello {
+                tiers: [TierSummary::default(); TIERS],
+                shore_age_min: 400,
+                eta_shore_min: None,
+                linked: Some(Neighbours([1, 2, 3, 4, 5, 6, 7, 8])),
+            },
+            Frame::Hello {
+                tiers: [TierSummary::default(); TIERS],
+                shore_age_min: 400,
+                eta_shore_min: Some(75),
+                linked: Some(Neighbours([0xff; NEIGHBOURS_LEN])),
             },
             Frame::Symbols {
                 tier: 1,
@@ -432,6 +494,23 @@ mod tests {
         // Tag + two tiers (count, digest) + shore age: an array of 6; the ETA makes it 7.
         assert_eq!(all_frames()[0].encode()[0], 0x86);
         assert_eq!(all_frames()[1].encode()[0], 0x87);
+        assert_eq!(all_frames()[2].encode()[0], 0x88);
+    }
+
+    #[test]
+    fn the_neighbour_filter_holds_what_was_put_in_and_little_else() {
+        let hints: Vec<KeyHint> = (0..8u8)
+            .map(|i| crate::Keypair::from_seed(&[i; 32]).public().hint())
+            .collect();
+        let n = Neighbours::of(&hints);
+        assert!(hints.iter().all(|h| n.may_contain(h)));
+        let strangers = (100..=255u8)
+            .map(|i| crate::Keypair::from_seed(&[i; 32]).public().hint())
+            .filter(|h| n.may_contain(h))
+            .count();
+        // Eight in 64 bits, two bits each: about 5 % of 156 strangers.
+        assert!(strangers <= 20, "{strangers} false positives");
+        assert!(!Neighbours::default().may_contain(&hints[0]));
     }
 
     #[test]
@@ -443,7 +522,7 @@ mod tests {
 
     #[test]
     fn bad_frames_are_refused() {
-        let good = all_frames()[3].encode();
+        let good = all_frames()[5].encode();
         let mut trailing = good.clone();
         trailing.push(0);
         assert_eq!(

@@ -78,7 +78,8 @@ pub(crate) fn write(
     }
     put(dir, "summary.csv", &s)?;
 
-    let mut s = String::from("router,msg,class,src,target,target_node,created_s,oracle_s,delivered_s\n");
+    let mut s =
+        String::from("router,msg,class,src,target,target_node,created_s,oracle_s,delivered_s\n");
     for ((name, log), o) in logs.iter().zip(oracle) {
         for (i, item) in log.items.iter().enumerate() {
             let m = &log.msgs[item.msg as usize];
