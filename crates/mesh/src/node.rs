@@ -315,6 +315,8 @@ pub struct Node<S: Store> {
     last_shore_ms: Option<u64>,
     /// When this node expects to reach shore (ms), while its host says it is steaming home.
     ashore_by_ms: Option<u64>,
+    /// The peers it has sessions with, as its hello tells them.
+    linked: Neighbours,
     next_sweep_ms: u64,
     out: VecDeque<Output>,
     stats: Stats,
@@ -373,6 +375,7 @@ impl<S: Store> Node<S> {
             next_seq: 0,
             last_shore_ms: None,
             ashore_by_ms: None,
+            linked: Neighbours::default(),
             next_sweep_ms: now_ms,
             out: VecDeque::new(),
             stats: Stats::default(),
@@ -651,10 +654,15 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// The peers this node has a session with, as a filter of their hints.
+    /// The peers this node has a session with, as a filter of their hints (kept up to date as
+    /// sessions come and go).
     fn neighbours(&self) -> Neighbours {
+        self.linked
+    }
+
+    fn refresh_neighbours(&mut self) {
         let hints: Vec<KeyHint> = self.sessions.keys().map(|k| k.hint()).collect();
-        Neighbours::of(&hints)
+        self.linked = Neighbours::of(&hints);
     }
 
     /// Restores the time of the last shore contact after a restart (a later contact moves it
@@ -806,11 +814,14 @@ impl<S: Store> Node<S> {
         self.peer_buckets
             .insert(peer, Bucket::full(self.cfg.peer_records_burst, now_ms));
         self.sessions.insert(peer, s);
+        self.refresh_neighbours();
     }
 
     fn contact_down(&mut self, now_ms: u64, peer: &PublicKey) {
         self.restore_in_flight(peer);
-        if let Some(s) = self.sessions.remove(peer)
+        let removed = self.sessions.remove(peer);
+        self.refresh_neighbours();
+        if let Some(s) = removed
             && s.view.is_some_and(|v| v.is_shore())
         {
             self.last_shore_ms = Some(now_ms);
