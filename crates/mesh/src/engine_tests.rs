@@ -1236,3 +1236,40 @@ fn the_last_copy_for_a_boat_goes_through_a_peer_linked_to_it() {
         "1 was not linked to 0 when it met 2: 2 keeps its last copy"
     );
 }
+
+#[test]
+fn a_record_delivered_to_its_node_is_not_sprayed_further() {
+    // 0 writes to 1 while linked to 1 and to 2: it goes to 1 only, and once 1 has it, 0's
+    // forwarding copies are spent (2, met later, gets nothing).
+    let mut m = Mesh::new(&[Role::Vessel; 3], MeshConfig::default(), T0);
+    m.connect(0, 1, None);
+    m.connect(0, 2, None);
+    m.run(10, 1000);
+    let to = m.key(1).hint();
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Node(to),
+            600,
+            Body::Text {
+                text: "for 1".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    m.drain(0, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&r.id()));
+    assert!(
+        !m.nodes[2].holds(&r.id()),
+        "no spray next to the destination"
+    );
+    m.disconnect(0, 2);
+    m.disconnect(0, 1);
+    m.connect(0, 2, None);
+    m.run(10, 1000);
+    assert!(
+        !m.nodes[2].holds(&r.id()),
+        "delivered: no copies left to spray"
+    );
+}

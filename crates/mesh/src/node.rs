@@ -315,8 +315,9 @@ pub struct Node<S: Store> {
     last_shore_ms: Option<u64>,
     /// When this node expects to reach shore (ms), while its host says it is steaming home.
     ashore_by_ms: Option<u64>,
-    /// The peers it has sessions with, as its hello tells them.
+    /// The peers it has sessions with, as its hello tells them, and their hints (sorted).
     linked: Neighbours,
+    linked_hints: Vec<KeyHint>,
     next_sweep_ms: u64,
     out: VecDeque<Output>,
     stats: Stats,
@@ -376,6 +377,7 @@ impl<S: Store> Node<S> {
             last_shore_ms: None,
             ashore_by_ms: None,
             linked: Neighbours::default(),
+            linked_hints: Vec::new(),
             next_sweep_ms: now_ms,
             out: VecDeque::new(),
             stats: Stats::default(),
@@ -649,7 +651,7 @@ impl<S: Store> Node<S> {
             ashore_by_ms: self
                 .eta_shore_min(now_ms)
                 .map(|m| now_ms.saturating_add(u64::from(m) * 60_000)),
-            linked: self.neighbours(),
+            linked: self.linked_hints.clone(),
             hint: self.hint,
         }
     }
@@ -661,8 +663,10 @@ impl<S: Store> Node<S> {
     }
 
     fn refresh_neighbours(&mut self) {
-        let hints: Vec<KeyHint> = self.sessions.keys().map(|k| k.hint()).collect();
+        let mut hints: Vec<KeyHint> = self.sessions.keys().map(|k| k.hint()).collect();
+        hints.sort_unstable();
         self.linked = Neighbours::of(&hints);
+        self.linked_hints = hints;
     }
 
     /// Restores the time of the last shore contact after a restart (a later contact moves it
@@ -962,17 +966,30 @@ impl<S: Store> Node<S> {
                     return Ok(());
                 };
                 let done: Vec<u32> = s.in_flight.range(..=upto).map(|(k, _)| *k).collect();
+                let peer_hint = s.view.map(|v| v.hint);
                 for f in done {
                     let Some(items) = s.in_flight.remove(&f) else {
                         continue;
                     };
                     for (i, (id, k)) in items.into_iter().enumerate() {
-                        if refused.contains(&(f, i as u16)) {
-                            if let Some(m) = self.index.get_mut(&id) {
-                                m.copies = m.copies.saturating_add(k);
-                            }
-                        } else {
+                        let refused = refused.contains(&(f, i as u16));
+                        if !refused {
                             self.stats.custody_acked += 1;
+                        }
+                        let Some(m) = self.index.get_mut(&id) else {
+                            continue;
+                        };
+                        if refused {
+                            m.copies = m.copies.saturating_add(k);
+                            continue;
+                        }
+                        // Delivered to the node it is for: our forwarding copies have done
+                        // their work (a pair's other boat is its only destination but the
+                        // author).
+                        if matches!(m.dest, Destination::Node(_) | Destination::Pair(..))
+                            && peer_hint.is_some_and(|h| m.dest.names(&h))
+                        {
+                            m.copies = 0;
                         }
                     }
                 }
@@ -1045,12 +1062,12 @@ impl<S: Store> Node<S> {
             self.last_shore_ms = Some(now_ms);
         }
         // Offer the non-flood records routing hands this peer.
-        let my_age = self.standing(now_ms);
+        let me = self.standing(now_ms);
         let offers: Vec<u64> = self
             .index
             .iter()
             .filter(|(_, m)| !m.is_flood())
-            .filter(|(_, m)| routing::handoff(&self.cfg, m, my_age, &view) != Handoff::No)
+            .filter(|(_, m)| routing::handoff(&self.cfg, m, &me, &view) != Handoff::No)
             .map(|(_, m)| m.short)
             .collect();
         if let Some(s) = self.sessions.get_mut(&peer) {
@@ -1131,7 +1148,7 @@ impl<S: Store> Node<S> {
         peer: PublicKey,
         ids: &[[u8; SHORT_ID_LEN]],
     ) -> Result<(), StoreError> {
-        let my_age = self.standing(now_ms);
+        let me = self.standing(now_ms);
         let Some(s) = self.sessions.get_mut(&peer) else {
             return Ok(());
         };
@@ -1147,7 +1164,7 @@ impl<S: Store> Node<S> {
             let copies = if m.is_flood() {
                 Some(0)
             } else {
-                match routing::handoff(&self.cfg, m, my_age, &view) {
+                match routing::handoff(&self.cfg, m, &me, &view) {
                     Handoff::No => None,
                     Handoff::Deliver => Some(0),
                     Handoff::Copies(k) => Some(k),
@@ -1498,7 +1515,7 @@ impl<S: Store> Node<S> {
         // Offer it to connected peers: flood records to every peer (gossip may not have
         // reached them: a topic mesh forms a heartbeat after a connection does), others to
         // the peers routing picks. A peer that already holds it ignores the 7-byte offer.
-        let my_age = self.standing(now_ms);
+        let me = self.standing(now_ms);
         for (p, s) in self.sessions.iter_mut() {
             if Some(*p) == source.peer() || s.known.contains(&r.id()) {
                 continue;
@@ -1509,9 +1526,8 @@ impl<S: Store> Node<S> {
             // heartbeat later). After that gossip carries them, without a frame per record.
             let offer = (m.is_flood()
                 && now_ms.saturating_sub(s.started_ms) < FLOOD_OFFER_WINDOW_MS)
-                || s.view.is_some_and(|view| {
-                    routing::handoff(&self.cfg, &m, my_age, &view) != Handoff::No
-                });
+                || s.view
+                    .is_some_and(|view| routing::handoff(&self.cfg, &m, &me, &view) != Handoff::No);
             if offer && s.offer.len() < MAX_QUEUED_IDS {
                 s.offer.insert(m.short);
             }

@@ -40,21 +40,22 @@ pub(crate) struct PeerView {
 }
 
 /// This node's own standing, as routing compares it with a peer's.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Standing {
     /// Minutes since this node was last at shore (0: it is a shore station).
     pub(crate) shore_age_min: u32,
     /// When this node expects to reach shore (ms), if it is steaming home.
     pub(crate) ashore_by_ms: Option<u64>,
-    /// Whom this node is linked to now.
-    pub(crate) linked: Neighbours,
+    /// Whom this node is linked to now (sorted).
+    pub(crate) linked: Vec<KeyHint>,
     /// This node.
     pub(crate) hint: KeyHint,
 }
 
-/// Whether a destination of a node-addressed record other than `me` may be in `linked`.
-fn reaches(dest: &Destination, linked: &Neighbours, me: &KeyHint) -> bool {
-    let other = |h: &KeyHint| h != me && linked.may_contain(h);
+/// Whether a destination of a node-addressed record other than `me` is linked to the node
+/// whose links `linked` tells.
+fn reaches(dest: &Destination, linked: impl Fn(&KeyHint) -> bool, me: &KeyHint) -> bool {
+    let other = |h: &KeyHint| h != me && linked(h);
     match dest {
         Destination::Node(h) => other(h),
         Destination::Pair(a, b) => other(a) || other(b),
@@ -111,7 +112,7 @@ pub(crate) fn is_for_me(dest: &Destination, me: &KeyHint, role: Role, groups: &[
 }
 
 /// What to hand `peer` of a non-flood record, given our copies and standing.
-pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, me: Standing, peer: &PeerView) -> Handoff {
+pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, me: &Standing, peer: &PeerView) -> Handoff {
     let my_shore_age_min = me.shore_age_min;
     if meta.is_receipt() {
         return Handoff::No;
@@ -128,14 +129,17 @@ pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, me: Standing, peer: &PeerVi
     if peer_is_destination(&meta.dest, peer) {
         return Handoff::Deliver;
     }
-    // A peer linked to the destination of a node-addressed record gets half our copies, the
-    // last one too, unless we are linked to the destination ourselves (two hops in one
-    // contact: a case update for a boat reaches it through its pair partner).
+    // Linked to the destination of a node-addressed record ourselves: we deliver it, and
+    // spray nothing meanwhile.
+    if reaches(&meta.dest, |h| me.linked.binary_search(h).is_ok(), &me.hint) {
+        return Handoff::No;
+    }
+    // A peer linked to the destination gets half our copies, the last one too: two hops in
+    // one contact (a case update for a boat reaches it through its pair partner).
     if meta.copies >= 1
         && peer
             .linked
-            .is_some_and(|n| reaches(&meta.dest, &n, &me.hint))
-        && !reaches(&meta.dest, &me.linked, &me.hint)
+            .is_some_and(|n| reaches(&meta.dest, |h| n.may_contain(h), &me.hint))
     {
         return Handoff::Copies(meta.copies.div_ceil(2));
     }
@@ -157,7 +161,7 @@ pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, me: Standing, peer: &PeerVi
 /// Whether the last copy of a shore-bound record is better off with `peer` (not linked to
 /// shore now): a homeward peer due ashore a margin sooner than this node; if neither is
 /// homeward, a peer at shore a margin more recently.
-fn focus(cfg: &MeshConfig, me: Standing, peer: &PeerView) -> bool {
+fn focus(cfg: &MeshConfig, me: &Standing, peer: &PeerView) -> bool {
     let margin_ms = u64::from(cfg.focus_margin_min) * 60_000;
     match (me.ashore_by_ms, peer.ashore_by_ms) {
         (mine, Some(theirs)) => mine.is_none_or(|m| theirs.saturating_add(margin_ms) <= m),
@@ -208,7 +212,7 @@ mod tests {
         Standing {
             shore_age_min,
             ashore_by_ms: None,
-            linked: Neighbours::default(),
+            linked: Vec::new(),
             hint: Keypair::from_seed(&[5; 32]).public().hint(),
         }
     }
@@ -217,7 +221,7 @@ mod tests {
         Standing {
             shore_age_min,
             ashore_by_ms: Some(ashore_by_ms),
-            linked: Neighbours::default(),
+            linked: Vec::new(),
             hint: Keypair::from_seed(&[5; 32]).public().hint(),
         }
     }
@@ -234,29 +238,29 @@ mod tests {
             linked: Some(Neighbours::of(&[dest])),
             ..peer(5000)
         };
-        assert_eq!(handoff(&cfg, &m, me(10), &peer(5000)), Handoff::No);
-        assert_eq!(handoff(&cfg, &m, me(10), &linked), Handoff::Copies(1));
+        assert_eq!(handoff(&cfg, &m, &me(10), &peer(5000)), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, &me(10), &linked), Handoff::Copies(1));
         m.copies = 3;
-        assert_eq!(handoff(&cfg, &m, me(10), &linked), Handoff::Copies(2));
+        assert_eq!(handoff(&cfg, &m, &me(10), &linked), Handoff::Copies(2));
         // Linked to it myself: I deliver.
         let mut near = me(10);
-        near.linked = Neighbours::of(&[dest]);
+        near.linked = vec![dest];
         assert_eq!(
-            handoff(&cfg, &m, near, &linked),
-            Handoff::Copies(1),
-            "plain spray"
+            handoff(&cfg, &m, &near, &linked),
+            Handoff::No,
+            "no spray either"
         );
-        m.copies = 1;
-        assert_eq!(handoff(&cfg, &m, near, &linked), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, &near, &peer(50)), Handoff::No);
         // A pair alert of mine: a peer linked to me is not linked to my partner.
         let mine = me(10);
         m.dest = Destination::pair(mine.hint, dest);
+        m.copies = 1;
         let linked_to_me = PeerView {
             linked: Some(Neighbours::of(&[mine.hint])),
             ..peer(5000)
         };
-        assert_eq!(handoff(&cfg, &m, mine, &linked_to_me), Handoff::No);
-        assert_eq!(handoff(&cfg, &m, mine, &linked), Handoff::Copies(1));
+        assert_eq!(handoff(&cfg, &m, &mine, &linked_to_me), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, &mine, &linked), Handoff::Copies(1));
     }
 
     #[test]
@@ -265,7 +269,7 @@ mod tests {
         let m = last_copy_of_a_report();
         // I am fishing (no ETA); a peer steaming home takes it, whatever its shore age.
         assert_eq!(
-            handoff(&cfg, &m, me(100), &homeward_peer(3000, 10 * H)),
+            handoff(&cfg, &m, &me(100), &homeward_peer(3000, 10 * H)),
             Handoff::Copies(1)
         );
         // Both homeward: the one due ashore a margin sooner takes it.
@@ -273,7 +277,7 @@ mod tests {
             handoff(
                 &cfg,
                 &m,
-                me_homeward(100, 10 * H),
+                &me_homeward(100, 10 * H),
                 &homeward_peer(3000, 8 * H)
             ),
             Handoff::Copies(1)
@@ -283,26 +287,26 @@ mod tests {
             handoff(
                 &cfg,
                 &m,
-                me_homeward(100, 10 * H),
+                &me_homeward(100, 10 * H),
                 &homeward_peer(3000, 10 * H - 600_000)
             ),
             Handoff::No
         );
         // Homeward me keeps it from a peer that is not homeward, even one fresh from port.
         assert_eq!(
-            handoff(&cfg, &m, me_homeward(3000, 10 * H), &peer(5)),
+            handoff(&cfg, &m, &me_homeward(3000, 10 * H), &peer(5)),
             Handoff::No
         );
         // ... but not from a peer linked to shore right now.
         assert_eq!(
-            handoff(&cfg, &m, me_homeward(3000, 10 * H), &peer(1)),
+            handoff(&cfg, &m, &me_homeward(3000, 10 * H), &peer(1)),
             Handoff::Copies(1)
         );
         // Spray is unchanged: with copies to spare, half go to anyone.
         let mut two = m;
         two.copies = 2;
         assert_eq!(
-            handoff(&cfg, &two, me_homeward(3000, 10 * H), &peer(5000)),
+            handoff(&cfg, &two, &me_homeward(3000, 10 * H), &peer(5000)),
             Handoff::Copies(1)
         );
     }
@@ -312,14 +316,14 @@ mod tests {
         let cfg = MeshConfig::default();
         let m = last_copy_of_a_report();
         // Left shore 20 minutes ago; the peer is linked to a station now (age 1).
-        assert_eq!(handoff(&cfg, &m, me(20), &peer(1)), Handoff::Copies(1));
+        assert_eq!(handoff(&cfg, &m, &me(20), &peer(1)), Handoff::Copies(1));
         // A peer merely 10 minutes fresher is within the margin: keep the copy.
-        assert_eq!(handoff(&cfg, &m, me(20), &peer(10)), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, &me(20), &peer(10)), Handoff::No);
         // Both linked to shore: nothing to gain.
-        assert_eq!(handoff(&cfg, &m, me(1), &peer(1)), Handoff::No);
+        assert_eq!(handoff(&cfg, &m, &me(1), &peer(1)), Handoff::No);
         // Focus as before: far fresher.
-        assert_eq!(handoff(&cfg, &m, me(200), &peer(100)), Handoff::Copies(1));
+        assert_eq!(handoff(&cfg, &m, &me(200), &peer(100)), Handoff::Copies(1));
         // The station itself is a destination.
-        assert_eq!(handoff(&cfg, &m, me(20), &peer(0)), Handoff::Deliver);
+        assert_eq!(handoff(&cfg, &m, &me(20), &peer(0)), Handoff::Deliver);
     }
 }
