@@ -20,7 +20,7 @@ use haiqiao_proto::{
 
 use crate::net::{Net, Payload, Router};
 use crate::rng::Rng;
-use crate::scenario::{KeyMode, Scenario};
+use crate::scenario::{KeyMode, MediationRecords, Scenario};
 use crate::store::{Pool, SharedStore, shared_store};
 use crate::traffic::{MsgIdx, NodeIdx, NodeKind, What};
 
@@ -56,8 +56,33 @@ fn fix(n: u64) -> Fix {
     }
 }
 
-/// The destination and body of the record that message `m` is.
+/// The destination and body of the record that message `m` is. Dispute reports, case updates
+/// and signatures go to everyone, as haiqiao-fleet writes them, unless `addressed`.
 fn record_for(
+    what: &What,
+    m: u64,
+    src: KeyHint,
+    hint: &dyn Fn(NodeIdx) -> KeyHint,
+    rec: &dyn Fn(MsgIdx) -> RecordId,
+    addressed: bool,
+) -> (Destination, Body) {
+    let (dest, body) = addressed_record(what, m, src, hint, rec);
+    let mediation = matches!(
+        what,
+        What::Dispute { .. }
+            | What::CaseAccepted { .. }
+            | What::Proposal { .. }
+            | What::Signature { .. }
+    );
+    if mediation && !addressed {
+        (Destination::Everyone, body)
+    } else {
+        (dest, body)
+    }
+}
+
+/// As [`record_for`], every record to its design destination.
+fn addressed_record(
     what: &What,
     m: u64,
     src: KeyHint,
@@ -167,9 +192,14 @@ pub(crate) fn size_table(epoch_s: u64) -> [u32; VARIANTS] {
     ];
     let mut out = [0u32; VARIANTS];
     for (i, w) in samples.iter().enumerate() {
-        let (dest, body) = record_for(w, 1, key.public().hint(), &|_| other, &|_| {
-            RecordId([0x5a; 16])
-        });
+        let (dest, body) = record_for(
+            w,
+            1,
+            key.public().hint(),
+            &|_| other,
+            &|_| RecordId([0x5a; 16]),
+            true,
+        );
         let env = haiqiao_proto::Envelope {
             author: key.public().hint(),
             seq: 1000,
@@ -219,6 +249,8 @@ pub(crate) struct Engine {
     epoch_ms: u64,
     /// The next of the world's homeward events to tell an engine.
     homeward_next: usize,
+    /// Mediation records to their design destinations instead of everyone.
+    mediation_addressed: bool,
 }
 
 impl Engine {
@@ -285,6 +317,7 @@ impl Engine {
             timer_at: vec![None; kinds.len()],
             epoch_ms,
             homeward_next: 0,
+            mediation_addressed: sc.routers.haiqiao_mediation == MediationRecords::Addressed,
         }
     }
 
@@ -473,6 +506,7 @@ impl Router for Engine {
                     .flatten()
                     .unwrap_or(RecordId([0; 16]))
             },
+            self.mediation_addressed,
         );
         let now = self.epoch_ms + net.now;
         match self.nodes[src as usize].submit(now, dest, msg.ttl_min, body) {
@@ -608,6 +642,33 @@ mod tests {
             .max()
             .unwrap();
         assert!(last < 10_000 + 300_000, "{last}");
+    }
+
+    #[test]
+    fn mediation_records_go_to_everyone_as_the_daemon_writes_them_unless_addressed() {
+        let me = node_key(1).public().hint();
+        let other = node_key(2).public().hint();
+        let dest = |w: &What, addressed: bool| {
+            record_for(w, 1, me, &|_| other, &|_| RecordId([1; 16]), addressed).0
+        };
+        let dispute = What::Dispute { other: 2, area: 3 };
+        let accepted = What::CaseAccepted { dispute: 0, to: 2 };
+        let proposal = What::Proposal { dispute: 0, to: 2 };
+        let signature = What::Signature {
+            dispute: 0,
+            area: 3,
+        };
+        for w in [&dispute, &accepted, &proposal, &signature] {
+            assert_eq!(dest(w, false), Destination::Everyone, "{w:?}");
+        }
+        assert_eq!(dest(&dispute, true), Destination::Mediators(AreaId(3)));
+        assert_eq!(dest(&signature, true), Destination::Mediators(AreaId(3)));
+        assert_eq!(dest(&accepted, true), Destination::Node(other));
+        assert_eq!(dest(&proposal, true), Destination::Node(other));
+        // Everything else is addressed the same either way.
+        let alert = What::PairAlert { partner: 2 };
+        assert_eq!(dest(&alert, false), dest(&alert, true));
+        assert_eq!(dest(&What::Report, false), Destination::Shore);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use report::{ClassMetrics, Contacts, Goal, Mediation, Nodes, Report, Totals};
-pub use scenario::Scenario;
+pub use scenario::{MediationRecords, Scenario};
 
 use crate::net::{Log, Net, Router};
 use crate::traffic::NodeKind;

@@ -278,6 +278,22 @@ pub struct Routers {
     pub prophet_gamma: f64,
     /// PRoPHET: the time unit of ageing, seconds.
     pub prophet_unit_s: u32,
+    /// How the haiqiao router addresses dispute reports, case updates and agreement
+    /// signatures: `everyone` (default), as the daemon's fleet writes them (flooded: every
+    /// party, mediator and station sees the progress), or `addressed`, to the area's mediators
+    /// and the party (design §3's destinations; the baselines always route to those targets).
+    pub haiqiao_mediation: MediationRecords,
+}
+
+/// See [`Routers::haiqiao_mediation`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediationRecords {
+    /// To everyone, as the daemon writes them.
+    #[default]
+    Everyone,
+    /// To the area's mediators and to the party.
+    Addressed,
 }
 
 impl Default for Routers {
@@ -291,6 +307,7 @@ impl Default for Routers {
             prophet_beta: 0.9,
             prophet_gamma: 0.999,
             prophet_unit_s: 30,
+            haiqiao_mediation: MediationRecords::Everyone,
         }
     }
 }
