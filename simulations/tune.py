@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Pools a scenario's figures over seeds, with extra settings appended to the scenario.
+"""Pools a scenario's figures over seeds, with extra settings merged into the scenario.
 
     simulations/tune.py simulations/smoke.toml focus0 '[mesh]\\nfocus_margin_min = 0' 1 2 3 4 5
+    simulations/tune.py simulations/smoke.toml nohome '[fleet]\\nannounce_homeward = false' 1 2 3
+
+A section of the extra settings that the scenario already has (such as `[fleet]`) has its keys
+added at the start of that section; other sections are appended.
 
 Builds and runs `cargo run --release -p haiqiao-sim --example run`; prints, per router and
 class, created items, the share of oracle-deliverable items delivered, the overhead ratio
@@ -20,8 +24,31 @@ subprocess.run(["cargo", "build", "-q", "--release", "-p", "haiqiao-sim", "--exa
                cwd=root, check=True)
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
 exe = os.path.join(target, "release", "examples", "run")
+
+
+def merged(text, extra):
+    """`text` with the TOML `extra` merged in by section (see the module's doc)."""
+    lines = text.split("\n")
+    appended = []
+    section, block = None, []
+    for line in extra.split("\n") + ["[]"]:
+        if line.startswith("[") and not line.startswith("[["):
+            if section is not None and block:
+                if section in lines:
+                    i = lines.index(section) + 1
+                    lines[i:i] = block
+                else:
+                    appended += [section] + block
+            elif section is None and block:
+                appended += block
+            section, block = line.strip(), []
+        elif line.strip():
+            block.append(line)
+    return "\n".join(lines + [""] + appended) + "\n"
+
+
 with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-    f.write(open(base).read() + "\n" + extra.replace("\\n", "\n") + "\n")
+    f.write(merged(open(base).read(), extra.replace("\\n", "\n")))
     path = f.name
 agg = {}
 for s in seeds:
