@@ -324,6 +324,11 @@ pub struct Node<S: Store> {
     trust: TrustPolicy,
 }
 
+/// Most other peers whose hints a hello's neighbour filter carries: with more, 64 bits say
+/// little (12: about 10 % false positives; 32: 40 %), so a node with more links (a busy shore
+/// station) sends none.
+const MAX_FILTERED_NEIGHBOURS: usize = 12;
+
 /// Symbols a streamer sends before the decoder first asks for more; both sides compute it
 /// from the two hellos.
 ///
@@ -807,7 +812,9 @@ impl<S: Store> Node<S> {
             tiers: s.mine,
             shore_age_min: self.shore_age_min(now_ms),
             eta_shore_min: self.eta_shore_min(now_ms),
-            linked: (!self.sessions.is_empty()).then(|| self.neighbours()),
+            linked: (1..=MAX_FILTERED_NEIGHBOURS)
+                .contains(&self.sessions.len())
+                .then(|| self.neighbours()),
         });
         // Receipts for records this peer was handed (or handed us) while it was away.
         for rid in self.owed.remove(&peer).unwrap_or_default() {

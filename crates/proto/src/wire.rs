@@ -86,8 +86,8 @@ pub enum Frame {
         /// estimated time of arrival); none when it does not say.
         eta_shore_min: Option<u32>,
         /// The nodes this node is linked to as it says hello, as a 64-bit Bloom filter of
-        /// their key hints; none when it has no other link. A record for one of them can go
-        /// through this node.
+        /// their key hints; none when it has no other link (or too many for the filter to
+        /// say anything). A record for one of them can go through this node.
         linked: Option<Neighbours>,
     },
     /// Coded symbols of the sender's set in a tier, starting at index `start`.
@@ -189,14 +189,15 @@ impl Frame {
                     items.push(Value::Bytes(t.digest.to_vec()));
                 }
                 items.push(uint(u64::from(*shore_age_min)));
-                // Optional trailing items: the ETA (null when only the filter follows), then
-                // the filter; absent ones at the end are left out.
-                match (eta_shore_min, linked) {
+                // Optional trailing items: the filter (null when only the ETA follows), then
+                // the ETA; absent ones at the end are left out. The filter comes first because
+                // it is the commoner: any node with other links and not too many.
+                match (linked, eta_shore_min) {
                     (None, None) => {}
-                    (Some(eta), None) => items.push(uint(u64::from(*eta))),
-                    (eta, Some(n)) => {
-                        items.push(eta.map_or(Value::Null, |e| uint(u64::from(e))));
-                        items.push(Value::Bytes(n.0.to_vec()));
+                    (Some(n), None) => items.push(Value::Bytes(n.0.to_vec())),
+                    (n, Some(eta)) => {
+                        items.push(n.map_or(Value::Null, |n| Value::Bytes(n.0.to_vec())));
+                        items.push(uint(u64::from(*eta)));
                     }
                 }
             }
@@ -279,13 +280,13 @@ impl Frame {
                     t.digest = get_array::<DIGEST_LEN>(r.next())?;
                 }
                 let shore_age_min = get_uint(r.next(), u64::from(u32::MAX))? as u32;
-                let eta_shore_min = match r.next() {
-                    None | Some(Value::Null) => None,
-                    v => Some(get_uint(v, u64::from(u32::MAX))? as u32),
-                };
                 let linked = match r.next() {
-                    None => None,
+                    None | Some(Value::Null) => None,
                     v => Some(Neighbours(get_array::<NEIGHBOURS_LEN>(v)?)),
+                };
+                let eta_shore_min = match r.next() {
+                    None => None,
+                    v => Some(get_uint(v, u64::from(u32::MAX))? as u32),
                 };
                 Frame::Hello {
                     tiers,
@@ -493,8 +494,10 @@ mod tests {
     fn a_hello_without_an_eta_is_the_five_item_hello() {
         // Tag + two tiers (count, digest) + shore age: an array of 6; the ETA makes it 7.
         assert_eq!(all_frames()[0].encode()[0], 0x86);
-        assert_eq!(all_frames()[1].encode()[0], 0x87);
-        assert_eq!(all_frames()[2].encode()[0], 0x88);
+        // The ETA alone follows a null in the filter's place.
+        assert_eq!(all_frames()[1].encode()[0], 0x88);
+        assert_eq!(all_frames()[2].encode()[0], 0x87);
+        assert_eq!(all_frames()[3].encode()[0], 0x88);
     }
 
     #[test]
@@ -518,6 +521,22 @@ mod tests {
         // Two hellos (one each way) must stay within 64 bytes for a typical store.
         let b = all_frames()[0].encode();
         assert!(2 * b.len() <= 64, "hello is {} bytes", b.len());
+        // The neighbour filter costs 9 bytes a hello (docs/sync.md).
+        let Frame::Hello {
+            tiers,
+            shore_age_min,
+            ..
+        } = all_frames()[0].clone()
+        else {
+            unreachable!()
+        };
+        let with = Frame::Hello {
+            tiers,
+            shore_age_min,
+            eta_shore_min: None,
+            linked: Some(Neighbours([0x5a; NEIGHBOURS_LEN])),
+        };
+        assert_eq!(with.encode().len(), b.len() + 9);
     }
 
     #[test]
