@@ -88,15 +88,24 @@ pub(crate) struct Voyage {
     skipper: Option<Option<Estimate>>,
 }
 
-/// Whether `fix` makes for one of `ports`, and when it gets there: the port reached soonest.
-/// `Err(())` if it is at a port already.
-fn judge(ports: &[Port], fix: &Fix, fix_ms: u64) -> Result<Option<Estimate>, ()> {
+/// What one own position report says of the voyage.
+enum Judged {
+    /// At a port.
+    Arrived,
+    /// Making for a port: the one reached soonest.
+    Homeward(Estimate),
+    /// Neither.
+    NotHomeward,
+}
+
+/// Whether `fix` is at or makes for one of `ports`, and when it gets there.
+fn judge(ports: &[Port], fix: &Fix, fix_ms: u64) -> Judged {
     let mut best: Option<Estimate> = None;
     for p in ports {
         let at = Fix::from_degrees(p.lat, p.lon);
         let d = distance_km(fix, &at);
         if d <= ARRIVED_KM {
-            return Err(());
+            return Judged::Arrived;
         }
         if fix.nav_status == NavStatus::FISHING {
             continue;
@@ -118,7 +127,7 @@ fn judge(ports: &[Port], fix: &Fix, fix_ms: u64) -> Result<Option<Estimate>, ()>
             });
         }
     }
-    Ok(best)
+    best.map_or(Judged::NotHomeward, Judged::Homeward)
 }
 
 impl Voyage {
@@ -139,15 +148,17 @@ impl Voyage {
         {
             return;
         }
-        match judge(&self.ports, fix, fix_ms) {
-            Ok(e) => self.from_positions = Some((fix_ms, e)),
-            Err(()) => {
-                self.from_positions = Some((fix_ms, None));
+        let estimate = match judge(&self.ports, fix, fix_ms) {
+            Judged::Homeward(e) => Some(e),
+            Judged::NotHomeward => None,
+            Judged::Arrived => {
                 if matches!(self.skipper, Some(Some(_))) {
                     self.skipper = None;
                 }
+                None
             }
-        }
+        };
+        self.from_positions = Some((fix_ms, estimate));
     }
 
     /// The skipper's word (`None`: back to the positions).

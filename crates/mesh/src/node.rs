@@ -315,8 +315,8 @@ pub struct Node<S: Store> {
     last_shore_ms: Option<u64>,
     /// When this node expects to reach shore (ms), while its host says it is steaming home.
     ashore_by_ms: Option<u64>,
-    /// The peers it has sessions with, as its hello tells them, and their hints (sorted).
-    linked: Neighbours,
+    /// The hints of the peers it has sessions with (sorted): routing's "linked to", and the
+    /// hello's neighbour filter.
     linked_hints: Vec<KeyHint>,
     next_sweep_ms: u64,
     out: VecDeque<Output>,
@@ -381,7 +381,6 @@ impl<S: Store> Node<S> {
             next_seq: 0,
             last_shore_ms: None,
             ashore_by_ms: None,
-            linked: Neighbours::default(),
             linked_hints: Vec::new(),
             next_sweep_ms: now_ms,
             out: VecDeque::new(),
@@ -661,16 +660,10 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// The peers this node has a session with, as a filter of their hints (kept up to date as
-    /// sessions come and go).
-    fn neighbours(&self) -> Neighbours {
-        self.linked
-    }
-
+    /// Keeps `linked_hints` up to date as sessions come and go (a key's hint is a hash).
     fn refresh_neighbours(&mut self) {
         let mut hints: Vec<KeyHint> = self.sessions.keys().map(|k| k.hint()).collect();
         hints.sort_unstable();
-        self.linked = Neighbours::of(&hints);
         self.linked_hints = hints;
     }
 
@@ -814,7 +807,7 @@ impl<S: Store> Node<S> {
             eta_shore_min: self.eta_shore_min(now_ms),
             linked: (1..=MAX_FILTERED_NEIGHBOURS)
                 .contains(&self.sessions.len())
-                .then(|| self.neighbours()),
+                .then(|| Neighbours::of(&self.linked_hints)),
         });
         // Receipts for records this peer was handed (or handed us) while it was away.
         for rid in self.owed.remove(&peer).unwrap_or_default() {

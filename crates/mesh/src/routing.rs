@@ -219,10 +219,8 @@ mod tests {
 
     fn me_homeward(shore_age_min: u32, ashore_by_ms: u64) -> Standing {
         Standing {
-            shore_age_min,
             ashore_by_ms: Some(ashore_by_ms),
-            linked: Vec::new(),
-            hint: Keypair::from_seed(&[5; 32]).public().hint(),
+            ..me(shore_age_min)
         }
     }
 

@@ -66,30 +66,7 @@ fn record_for(
     rec: &dyn Fn(MsgIdx) -> RecordId,
     addressed: bool,
 ) -> (Destination, Body) {
-    let (dest, body) = addressed_record(what, m, src, hint, rec);
-    let mediation = matches!(
-        what,
-        What::Dispute { .. }
-            | What::CaseAccepted { .. }
-            | What::Proposal { .. }
-            | What::Signature { .. }
-    );
-    if mediation && !addressed {
-        (Destination::Everyone, body)
-    } else {
-        (dest, body)
-    }
-}
-
-/// As [`record_for`], every record to its design destination.
-fn addressed_record(
-    what: &What,
-    m: u64,
-    src: KeyHint,
-    hint: &dyn Fn(NodeIdx) -> KeyHint,
-    rec: &dyn Fn(MsgIdx) -> RecordId,
-) -> (Destination, Body) {
-    match what {
+    let (dest, body) = match what {
         What::Position { .. } => (Destination::Everyone, Body::Position(fix(m))),
         What::PairAlert { partner } => (
             Destination::pair(src, hint(*partner)),
@@ -165,6 +142,18 @@ fn addressed_record(
                 agreement: [0x42; 32],
             },
         ),
+    };
+    let mediation = matches!(
+        what,
+        What::Dispute { .. }
+            | What::CaseAccepted { .. }
+            | What::Proposal { .. }
+            | What::Signature { .. }
+    );
+    if mediation && !addressed {
+        (Destination::Everyone, body)
+    } else {
+        (dest, body)
     }
 }
 
