@@ -266,7 +266,6 @@ impl Daemon {
         while let Some(out) = self.node.poll_output() {
             match out {
                 Output::Send { peer, frame } => self.net.send(peer, frame).await?,
-                Output::Publish { id, bytes } => self.net.publish(id, bytes).await?,
                 Output::GossipVerdict { peer, id, verdict } => {
                     let v = match verdict {
                         haiqiao_mesh::Verdict::Accept => haiqiao_net::Verdict::Accept,

@@ -143,7 +143,6 @@ impl Mesh {
                         self.queue.push_back((i, j, Msg::Frame(frame)));
                     }
                 }
-                Output::Publish { bytes, .. } => self.gossip(i, None, bytes.to_vec()),
                 Output::GossipVerdict { peer, verdict, id } => {
                     if verdict == Verdict::Accept {
                         // Forward as gossipsub does, to every other linked node.

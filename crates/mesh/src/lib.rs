@@ -11,6 +11,7 @@ mod routing;
 mod session;
 pub mod store;
 mod trust;
+mod window;
 
 pub use store::{InsertOutcome, MemStore, Refusal, Store, StoreError, StoreLimits, Summary, Usage};
 
@@ -22,3 +23,5 @@ pub use trust::TrustPolicy;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod link_tests;

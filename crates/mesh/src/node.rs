@@ -30,7 +30,6 @@
 //! first. Everything sent is paced to the link's rate when it is known, most urgent first.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 use haiqiao_proto::wire::{Carried, Frame, Neighbours, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
@@ -108,13 +107,6 @@ pub enum Output {
         peer: PublicKey,
         /// The frame's bytes.
         frame: Vec<u8>,
-    },
-    /// Publish a record by live gossip to connected peers.
-    Publish {
-        /// The record id (the gossip message id).
-        id: RecordId,
-        /// The record's bytes.
-        bytes: Arc<[u8]>,
     },
     /// The verdict on a gossiped record.
     GossipVerdict {
@@ -241,8 +233,9 @@ enum Taken {
     Invalid,
 }
 
-/// How long after contact up new flood records are also offered on the sync stream.
-const FLOOD_OFFER_WINDOW_MS: u64 = 10_000;
+/// The smallest records frame worth sending when the window is small, bytes (a frame may
+/// always carry one record, however large).
+const MIN_RECORDS_FRAME: usize = 256;
 
 /// The highest shore age a hello reports (about 45 days: "long ago or never").
 const MAX_SHORE_AGE_MIN: u32 = 65_535;
@@ -965,6 +958,7 @@ impl<S: Store> Node<S> {
                 let Some(s) = self.sessions.get_mut(&peer) else {
                     return Ok(());
                 };
+                s.window.acked(now_ms, upto);
                 let done: Vec<u32> = s.in_flight.range(..=upto).map(|(k, _)| *k).collect();
                 let peer_hint = s.view.map(|v| v.hint);
                 for f in done {
@@ -1506,26 +1500,26 @@ impl<S: Store> Node<S> {
             // The giver keeps a copy too: a receipt we get later is passed back to it.
             self.note_co_holder(r.id(), p);
         }
-        if m.is_flood() && !matches!(source, Source::Gossip(_)) {
-            self.out.push_back(Output::Publish {
-                id: r.id(),
-                bytes: r.shared_bytes(),
-            });
-        }
-        // Offer it to connected peers: flood records to every peer (gossip may not have
-        // reached them: a topic mesh forms a heartbeat after a connection does), others to
-        // the peers routing picks. A peer that already holds it ignores the 7-byte offer.
+        // Hand it on to the connected peers that may lack it, over the sync stream, where
+        // the engine orders and paces everything a peer is sent (there is no second path
+        // that could put bulk ahead of a distress, or echo a record back). Flood records
+        // this node just wrote (no peer can hold them yet) and urgent ones (distress,
+        // safety) go at once, whole; other flood records are announced by short id and sent
+        // when asked for, as Plumtree's lazy push does (a peer that holds one already pays 7
+        // bytes, not the record); records with bounded copies are offered to the peers
+        // routing picks. Never back to the peer it came from, nor to one known to hold it.
         let me = self.standing(now_ms);
+        let push = m.is_flood()
+            && (source == Source::Local || m.priority <= haiqiao_proto::Priority::Safety);
         for (p, s) in self.sessions.iter_mut() {
             if Some(*p) == source.peer() || s.known.contains(&r.id()) {
                 continue;
             }
-            // Flood records are offered in a contact's first seconds, even before the peer's
-            // hello has arrived: the reconciliation covers only what was held at contact up,
-            // and live gossip reaches a new peer only once its topic mesh has formed (a
-            // heartbeat later). After that gossip carries them, without a frame per record.
-            let offer = (m.is_flood()
-                && now_ms.saturating_sub(s.started_ms) < FLOOD_OFFER_WINDOW_MS)
+            if push {
+                s.queue_record((m.priority, m.created, r.id()), 0);
+                continue;
+            }
+            let offer = m.is_flood()
                 || s.view
                     .is_some_and(|view| routing::handoff(&self.cfg, &m, &me, &view) != Handoff::No);
             if offer && s.offer.len() < MAX_QUEUED_IDS {
@@ -1667,7 +1661,19 @@ impl<S: Store> Node<S> {
             if !s.has_work() || !s.refill(now_ms, max) {
                 return;
             }
-            let Some((frame, record_bytes, n_records)) = self.next_frame(peer, max) else {
+            // Control frames never wait; everything else waits for the ack-clocked window,
+            // so that what is already on its way to the peer stays small and the next urgent
+            // record goes out within about one small frame ([`crate::window`]).
+            let control = !s.control.is_empty();
+            let next = if control || s.window.open() {
+                let budget = s.window.frame_budget(max, MIN_RECORDS_FRAME);
+                self.next_frame(peer, budget)
+            } else if s.window.needs_probe() {
+                Some(Self::probe_frame(s))
+            } else {
+                return;
+            };
+            let Some((frame, record_bytes, n_records)) = next else {
                 return;
             };
             let bytes = frame.encode();
@@ -1676,6 +1682,13 @@ impl<S: Store> Node<S> {
             self.stats.record_bytes_out += record_bytes;
             self.stats.records_out += n_records;
             if let Some(s) = self.sessions.get_mut(peer) {
+                if !control {
+                    let seq = match &frame {
+                        Frame::Records { seq, .. } => Some(*seq),
+                        _ => None,
+                    };
+                    s.window.sent(now_ms, bytes.len(), seq);
+                }
                 s.spend(bytes.len());
                 if self.cfg.send_window_frames > 0 {
                     s.unwritten += 1;
@@ -1745,6 +1758,22 @@ impl<S: Store> Node<S> {
         }
         let s = self.sessions.get_mut(peer)?;
         Self::symbols_frame(s, 1, max).map(|f| (f, 0, 0))
+    }
+
+    /// An empty `Records` frame: its ack tells that everything sent before it has arrived,
+    /// which opens a window filled by frames that are not acknowledged themselves.
+    fn probe_frame(s: &mut Session) -> (Frame, u64, u64) {
+        let seq = s.next_frame;
+        s.next_frame += 1;
+        s.in_flight.insert(seq, Vec::new());
+        (
+            Frame::Records {
+                seq,
+                items: Vec::new(),
+            },
+            0,
+            0,
+        )
     }
 
     fn symbols_frame(s: &mut Session, tier: usize, max: usize) -> Option<Frame> {

@@ -8,6 +8,7 @@ use haiqiao_proto::{Priority, PublicKey, RecordId, Timestamp};
 
 use crate::riblt::{Decoder, Encoder};
 use crate::routing::PeerView;
+use crate::window::Window;
 
 /// Reconciliation of one tier.
 #[derive(Debug)]
@@ -53,13 +54,13 @@ pub(crate) struct Session {
     /// Pacing allowance in bytes (may go negative by one frame).
     pub(crate) allowance: i64,
     pub(crate) paced_at_ms: u64,
-    /// When the contact came up.
-    pub(crate) started_ms: u64,
     /// Frames handed to the transport that it has not yet reported written
     /// ([`crate::Input::Written`]); counted only with a send window.
     pub(crate) unwritten: u32,
     /// Since when the send window has been full with no frame reported written.
     pub(crate) stalled_since: Option<u64>,
+    /// The ack-clocked byte window: what may be on its way to the peer ([`crate::window`]).
+    pub(crate) window: Window,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -90,9 +91,9 @@ impl Session {
             in_flight: BTreeMap::new(),
             allowance: 0,
             paced_at_ms: now_ms,
-            started_ms: now_ms,
             unwritten: 0,
             stalled_since: None,
+            window: Window::new(rate_bps),
         }
     }
 

@@ -1,16 +1,14 @@
 //! The `haiqiao` router: the real engine ([`haiqiao_mesh::Node`] over a per-node store that
 //! shares record bytes with the other nodes, `store::SharedStore`) at every node, driven by the event loop as the daemon drives it: contact up and down with the link's
-//! rate, frames and live gossip carried by the links at their rate and in order, timers at
-//! `poll_timeout`. Live gossip is emulated as the harness does: a published record goes to
-//! every linked node, and a record the engine accepts goes on to every linked node but the one
-//! it came from.
+//! rate, sync frames carried by the links at their rate and in order, timers at
+//! `poll_timeout`. Like the daemon, the engine hands every record to its peers over the sync
+//! stream (live gossip is only an ingress for light clients, which the simulator has none of).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
-use haiqiao_mesh::{Input, MeshConfig, Node, Output, StoreLimits, Verdict};
+use haiqiao_mesh::{Input, MeshConfig, Node, Output, StoreLimits};
 use haiqiao_proto::wire::Frame;
 use haiqiao_proto::{
     AreaId, Body, CaseStatus, Destination, DisputeCategory, DistressNature, DistressStatus, Fix,
@@ -213,12 +211,6 @@ pub(crate) fn node_key(i: NodeIdx) -> Keypair {
     Keypair::from_seed(&seed)
 }
 
-/// Live gossip is best effort, as gossipsub's bounded per-peer send queues make it: a record
-/// is not gossiped on a link already booked this far ahead (sync repairs what gossip drops).
-/// Without a bound, gossip on a 1 kbit/s link queues for hours and the engine's paced sync
-/// frames wait behind it.
-pub(crate) const GOSSIP_MAX_BACKLOG_MS: u64 = 10_000;
-
 /// Whether a frame's bytes are a `Frame::Records` (tag 5): the array head, then the tag.
 fn is_records_frame(bytes: &[u8]) -> bool {
     const RECORDS_TAG: u8 = 5;
@@ -344,30 +336,6 @@ impl Engine {
                         net.send(c, i, frame.len(), Payload::Frame(frame));
                     }
                 }
-                Output::Publish { bytes, .. } => {
-                    let links = net.adj[i as usize].clone();
-                    for (_, c) in links {
-                        self.gossip(net, c, i, &bytes);
-                    }
-                }
-                Output::GossipVerdict {
-                    peer,
-                    id: Some(id),
-                    verdict: Verdict::Accept,
-                } => {
-                    let from = self.node_of(&peer);
-                    if let Ok(Some(r)) =
-                        haiqiao_mesh::Store::get(self.nodes[i as usize].store(), &id)
-                    {
-                        let bytes = r.shared_bytes();
-                        let links = net.adj[i as usize].clone();
-                        for (j, c) in links {
-                            if Some(j) != from {
-                                self.gossip(net, c, i, &bytes);
-                            }
-                        }
-                    }
-                }
                 Output::GossipVerdict { .. } => {}
                 Output::Deliver(r) => {
                     if let Some(&m) = self.msg_of.get(&r.id()) {
@@ -396,14 +364,6 @@ impl Engine {
                 self.timer_at[i as usize] = Some(t);
                 net.timer(t, i);
             }
-        }
-    }
-
-    fn gossip(&self, net: &mut Net<'_>, contact: u32, from: NodeIdx, bytes: &Arc<[u8]>) {
-        if net.backlog_ms(contact, from) > GOSSIP_MAX_BACKLOG_MS {
-            net.log.note("gossip_dropped", 1);
-        } else {
-            net.send(contact, from, bytes.len(), Payload::Gossip(bytes.clone()));
         }
     }
 
@@ -461,17 +421,6 @@ impl Router for Engine {
                     }
                 }
                 self.feed(net, to, Input::Frame { peer, bytes });
-            }
-            Payload::Gossip(bytes) => {
-                self.count(net, &bytes);
-                self.feed(
-                    net,
-                    to,
-                    Input::Gossip {
-                        peer,
-                        bytes: bytes.to_vec(),
-                    },
-                );
             }
             Payload::Msg(..) => {}
         }
@@ -601,7 +550,7 @@ mod tests {
     }
 
     #[test]
-    fn gossip_on_a_slow_link_is_bounded_and_sync_delivers_the_rest() {
+    fn sixty_distress_calls_cross_a_slow_link_by_sync_alone() {
         let sc = scenario();
         // One 1 kbit/s link for an hour; 60 distress calls written at once take about a
         // minute and a half to cross.
@@ -617,11 +566,7 @@ mod tests {
         let mut e = Engine::new(&sc, &[S, V], 1, &[]);
         let mut net = Net::new(&w, 1.0, sc.epoch_s);
         net.run(&mut e, 60_000, &mut |_| {});
-        assert!(net.log.notes.get("gossip_dropped").is_some_and(|n| *n > 0));
-        assert!(
-            net.log.delivered.iter().all(|d| d.is_some()),
-            "sync delivers what gossip dropped"
-        );
+        assert!(net.log.delivered.iter().all(|d| d.is_some()));
         let last = net
             .log
             .delivered

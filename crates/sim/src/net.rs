@@ -18,7 +18,6 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
 use crate::traffic::{Class, Item, Msg, MsgIdx, NodeIdx, Reactor, is_target};
 use crate::world::World;
@@ -30,8 +29,6 @@ pub(crate) enum Payload {
     Msg(MsgIdx, u32),
     /// An engine sync frame.
     Frame(Vec<u8>),
-    /// An engine record by live gossip.
-    Gossip(Arc<[u8]>),
 }
 
 #[derive(Debug)]
@@ -278,14 +275,6 @@ impl<'w> Net<'w> {
             },
         );
         end
-    }
-
-    /// How far ahead of now the direction from `from` on `contact` is booked, ms.
-    pub(crate) fn backlog_ms(&self, contact: u32, from: NodeIdx) -> u64 {
-        let c = &self.w.contacts[contact as usize];
-        self.dirs[contact as usize][usize::from(from != c.a)]
-            .busy_until
-            .saturating_sub(self.now)
     }
 
     /// Whether the direction from `from` on `contact` is idle.

@@ -1,0 +1,221 @@
+//! The ack-clocked send window of one sync session: how many bytes may be on their way to a
+//! peer before the engine holds the rest back, most urgent first.
+//!
+//! # Why
+//!
+//! Whatever the engine hands to the network layer is out of its hands: the driver's queue, the
+//! multiplexer, the kernel's socket buffer and a radio's queue all send it in order. On a
+//! 9,600 bit/s link a 16 KiB socket buffer alone is 14 s of air time, so a distress written
+//! now would wait behind everything handed over before it (design.md §3: a distress never
+//! waits behind a backlog). Priority can only act on what has not been handed over yet, so
+//! the engine keeps the bytes outstanding at about what the link carries in
+//! [`TARGET_QUEUE_MS`], and holds the rest in its own priority queues.
+//!
+//! # How
+//!
+//! The sync stream is one ordered byte stream, and the peer acknowledges each `Records` frame
+//! (`Frame::Ack`, after the records are durable). An ack for frame *n* therefore proves that
+//! every byte sent up to the end of frame *n* has arrived. The window counts the bytes of
+//! every frame but the control frames (hello, ack, more, done, keys), which are small and must
+//! never wait: `outstanding = sent − delivered`. A non-control frame may be sent while
+//! `outstanding < window`. When the window is full and no `Records` frame is in flight to be
+//! acknowledged (say, only offers or symbols were sent), one empty `Records` frame goes out as
+//! a probe; its ack opens the window again. An empty `Records` frame is valid on the wire and
+//! every node acknowledges it, so this needs nothing new of the peer.
+//!
+//! The window follows the link's delivery rate, measured as in BBR (Cardwell et al., "BBR:
+//! Congestion-Based Congestion Control", ACM Queue 2016): each ack gives a sample, the bytes
+//! delivered between the frame's sending and its ack over the time between; the estimate is
+//! the largest of the last [`RATE_SAMPLES`] samples. `window = rate × TARGET_QUEUE_MS`, at
+//! least [`MIN_WINDOW`], at most [`MAX_WINDOW`]. On a fast link a sample is large and the
+//! window opens to its cap within a round trip; on a 9,600 bit/s link it settles near
+//! 600 bytes, so a distress waits for at most about one small frame.
+
+use std::collections::VecDeque;
+
+/// How much queueing the window aims for beyond the link's own round trip, ms.
+pub(crate) const TARGET_QUEUE_MS: u64 = 500;
+/// The smallest window, bytes (a typical frame of a few records).
+pub(crate) const MIN_WINDOW: u64 = 512;
+/// The window before the first ack has measured the link, bytes.
+pub(crate) const INITIAL_WINDOW: u64 = 2 * 1200;
+/// The largest window, bytes (what a fast link needs; the transport queue bounds it too).
+pub(crate) const MAX_WINDOW: u64 = 4 << 20;
+/// Delivery-rate samples kept for the windowed maximum.
+pub(crate) const RATE_SAMPLES: usize = 10;
+/// `Records` frames remembered in flight (the engine's own in-flight cap is lower).
+const MAX_MARKS: usize = 1024;
+
+/// One `Records` frame in flight.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    seq: u32,
+    /// Bytes sent up to the end of this frame.
+    sent_to: u64,
+    sent_ms: u64,
+    /// Bytes known delivered when it was sent.
+    delivered_then: u64,
+}
+
+/// The send window of one session. See the module docs.
+#[derive(Debug)]
+pub(crate) struct Window {
+    sent: u64,
+    delivered: u64,
+    marks: VecDeque<Mark>,
+    samples: VecDeque<u64>,
+    /// The configured link rate, bytes per second, used until the first sample.
+    configured: Option<u64>,
+}
+
+impl Window {
+    /// A window for a link whose rate is known (`rate_bps`) or not.
+    pub(crate) fn new(rate_bps: Option<u32>) -> Window {
+        Window {
+            sent: 0,
+            delivered: 0,
+            marks: VecDeque::new(),
+            samples: VecDeque::new(),
+            configured: rate_bps.map(|r| u64::from(r) / 8),
+        }
+    }
+
+    /// Bytes handed to the transport and not yet known to have arrived.
+    pub(crate) fn outstanding(&self) -> u64 {
+        self.sent - self.delivered
+    }
+
+    /// The link's delivery rate, bytes per second, when measured (or configured).
+    pub(crate) fn rate(&self) -> Option<u64> {
+        self.samples.iter().copied().max().or(self.configured)
+    }
+
+    /// How many bytes may be outstanding.
+    pub(crate) fn size(&self) -> u64 {
+        match self.rate() {
+            Some(r) => (r.saturating_mul(TARGET_QUEUE_MS) / 1000).clamp(MIN_WINDOW, MAX_WINDOW),
+            None => INITIAL_WINDOW,
+        }
+    }
+
+    /// Whether a non-control frame may be sent now.
+    pub(crate) fn open(&self) -> bool {
+        self.outstanding() < self.size()
+    }
+
+    /// Whether the window is full with nothing in flight that an ack will answer: the engine
+    /// should send an empty `Records` frame as a probe.
+    pub(crate) fn needs_probe(&self) -> bool {
+        !self.open() && self.marks.is_empty()
+    }
+
+    /// The largest frame worth building now, bytes: at most the window, at least `floor`.
+    pub(crate) fn frame_budget(&self, max_frame: usize, floor: usize) -> usize {
+        let size = usize::try_from(self.size()).unwrap_or(usize::MAX);
+        size.clamp(floor.min(max_frame), max_frame)
+    }
+
+    /// A non-control frame of `bytes` was handed to the transport; `records_seq` when it is
+    /// a `Records` frame (the peer will acknowledge it).
+    pub(crate) fn sent(&mut self, now_ms: u64, bytes: usize, records_seq: Option<u32>) {
+        self.sent += bytes as u64;
+        if let Some(seq) = records_seq {
+            if self.marks.len() >= MAX_MARKS {
+                self.marks.pop_front();
+            }
+            self.marks.push_back(Mark {
+                seq,
+                sent_to: self.sent,
+                sent_ms: now_ms,
+                delivered_then: self.delivered,
+            });
+        }
+    }
+
+    /// The peer acknowledged `Records` frames up to `upto`.
+    pub(crate) fn acked(&mut self, now_ms: u64, upto: u32) {
+        let mut last = None;
+        while let Some(m) = self.marks.front().copied() {
+            if m.seq > upto {
+                break;
+            }
+            self.marks.pop_front();
+            last = Some(m);
+        }
+        let Some(m) = last else {
+            return;
+        };
+        self.delivered = self.delivered.max(m.sent_to);
+        let elapsed = now_ms.saturating_sub(m.sent_ms).max(1);
+        let rate = (self.delivered - m.delivered_then).saturating_mul(1000) / elapsed;
+        if self.samples.len() >= RATE_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(rate);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_small_and_opens_on_a_fast_link() {
+        let mut w = Window::new(None);
+        assert_eq!(w.size(), INITIAL_WINDOW);
+        w.sent(0, 1200, Some(0));
+        w.sent(0, 1200, Some(1));
+        assert!(!w.open());
+        assert!(!w.needs_probe(), "a records frame is in flight");
+        // Loopback: both acked 2 ms later.
+        w.acked(2, 1);
+        assert_eq!(w.outstanding(), 0);
+        assert_eq!(w.rate(), Some(1_200_000));
+        assert_eq!(w.size(), 600_000);
+    }
+
+    #[test]
+    fn settles_near_half_a_second_of_a_slow_link() {
+        // 9,600 bit/s = 1,200 B/s: each 600-byte frame is acked 0.5 s after the previous.
+        let mut w = Window::new(None);
+        let mut t = 0;
+        for seq in 0..20u32 {
+            let budget = w.frame_budget(1200, 256) as u64;
+            w.sent(t, budget as usize, Some(seq));
+            t += budget * 1000 / 1200;
+            w.acked(t, seq);
+        }
+        let r = w.rate().unwrap_or(0);
+        assert!((1100..=1200).contains(&r), "rate {r}");
+        assert!(w.size() <= 600, "window {}", w.size());
+    }
+
+    #[test]
+    fn a_full_window_of_unacknowledged_frames_asks_for_a_probe() {
+        let mut w = Window::new(Some(9600));
+        assert_eq!(w.size(), MIN_WINDOW.max(1200 * TARGET_QUEUE_MS / 1000));
+        w.sent(0, 700, None); // offers: nothing will acknowledge them
+        assert!(!w.open());
+        assert!(w.needs_probe());
+        w.sent(0, 8, Some(3)); // the probe
+        assert!(!w.needs_probe());
+        w.acked(600, 3);
+        assert!(w.open());
+        assert_eq!(w.outstanding(), 0);
+    }
+
+    #[test]
+    fn stale_and_partial_acks() {
+        let mut w = Window::new(None);
+        w.sent(0, 100, Some(0));
+        w.sent(0, 100, Some(1));
+        w.acked(5, 7); // beyond what was sent: covers both
+        assert_eq!(w.outstanding(), 0);
+        w.acked(6, 1); // again: nothing left to answer
+        assert_eq!(w.outstanding(), 0);
+        w.sent(10, 50, Some(2));
+        w.sent(10, 50, Some(3));
+        w.acked(20, 2);
+        assert_eq!(w.outstanding(), 50);
+    }
+}
