@@ -27,7 +27,17 @@
 //! area or shore are offered by short id to the peers routing picks ([`crate::routing`]).
 //! Records travel in numbered frames; the receiver acknowledges a frame only once its records
 //! are durable in its store (custody), and copies handed over come back if the contact drops
-//! first. Everything sent is paced to the link's rate when it is known, most urgent first.
+//! first. Everything sent is paced to the link's rate when it is known, most urgent first,
+//! and no more than about half a second of the link's measured rate is ever outstanding
+//! ([`crate::window`]), so that what comes later but matters more is not stuck behind it.
+//!
+//! # While a contact lasts
+//!
+//! A record stored after the reconciliation goes on to the connected peers over the same
+//! stream: the node's own flood records and urgent ones whole, relayed flood records by short
+//! id (the peer asks for what it lacks), bounded-copy records to the peers routing picks;
+//! never back to the peer it came from. `Input::Gossip` is an ingress only (light clients
+//! that speak gossipsub); the engine never publishes.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -1480,7 +1490,7 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// What follows a new record: delivery, gossip, offers, receipts.
+    /// What follows a new record: delivery, pushes and offers to peers, receipts.
     fn after_store(&mut self, now_ms: u64, r: &Record, source: Source) -> Result<(), StoreError> {
         let env = r.envelope();
         let for_me = routing::is_for_me(&env.dest, &self.hint, self.role, &self.groups);
