@@ -29,7 +29,7 @@
 //! are durable in its store (custody), and copies handed over come back if the contact drops
 //! first. Everything sent is paced to the link's rate when it is known, most urgent first,
 //! and no more than about half a second of the link's measured rate is ever outstanding
-//! ([`crate::window`]), so that what comes later but matters more is not stuck behind it.
+//! (`window.rs`), so that what comes later but matters more is not stuck behind it.
 //!
 //! # While a contact lasts
 //!
