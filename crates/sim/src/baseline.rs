@@ -3,14 +3,22 @@
 //!
 //! - **direct**: the author hands a message only to a target it meets.
 //! - **epidemic** (Vahdat and Becker 2000): every node hands every message to every peer that
-//!   lacks it.
+//!   lacks it, as their summary vectors tell; a node receives a message once (a transfer to a
+//!   node that already holds the message, or is already receiving it over another link, is
+//!   not started, as in the ONE's `ActiveRouter`).
 //! - **spray_and_wait** (binary; Spyropoulos, Psounis and Raghavendra 2005): a message starts
 //!   with L copies; a node with n > 1 copies hands ⌊n/2⌋ to a peer that lacks it; a node with
-//!   one copy hands the message only to a target.
+//!   one copy hands the message only to a target. Handing a message to a target that is its
+//!   final destination (for "any shore station": any shore station) ends the giver's copies.
 //! - **prophet** (RFC 6693): delivery predictabilities updated on each encounter
 //!   (§2.1.1: `P = P + (1 − δ − P) × P_encounter`), aged by `γ` per time unit and made
 //!   transitive by `β` (§2.1.2); a message goes to a peer whose predictability for its target
-//!   is higher than the holder's (the GRTR strategy), or that is a target.
+//!   is higher than the holder's (the GRTR strategy), or that is a target. A node knows only
+//!   what it learns by meeting: not whether a message has been delivered elsewhere.
+//!
+//! Relays are counted when a message arrives at a node that lacked it, which every transfer
+//! does under these rules; the bound "at most nodes − 1 relays per message" of a faithful
+//! epidemic is checked by a test.
 //!
 //! Common rules, chosen to favour the baselines rather than the engine: summary vectors,
 //! predictability exchanges and other control traffic cost nothing on the link; messages are
@@ -65,6 +73,8 @@ pub(crate) struct Baseline {
     held: Vec<BTreeMap<MsgIdx, u32>>,
     held_bytes: Vec<u64>,
     seen: Vec<HashSet<MsgIdx>>,
+    /// Per node: messages crossing a link towards it now.
+    incoming: Vec<HashSet<MsgIdx>>,
     /// Per contact and direction: messages to consider sending.
     pending: BTreeMap<(u32, bool), BTreeSet<Queued>>,
     prophet: ProphetParams,
@@ -89,6 +99,7 @@ impl Baseline {
             held: vec![BTreeMap::new(); n],
             held_bytes: vec![0; n],
             seen: vec![HashSet::new(); n],
+            incoming: vec![HashSet::new(); n],
             pending: BTreeMap::new(),
             prophet,
             preds: vec![BTreeMap::new(); n],
@@ -110,7 +121,6 @@ impl Baseline {
         let (s, e) = net.log.msg_items[m as usize];
         let t = &self.preds[node as usize];
         (s..e)
-            .filter(|i| net.log.delivered[*i as usize].is_none())
             .map(|i| {
                 let k = match net.log.items[i as usize].target {
                     Target::Shore => SHORE_KEY,
@@ -124,7 +134,10 @@ impl Baseline {
 
     /// Whether `u` would hand `m` to `v` now (policy only).
     fn allows(&self, net: &Net<'_>, u: NodeIdx, v: NodeIdx, m: MsgIdx) -> bool {
-        if self.seen[v as usize].contains(&m) || net.is_final(m, u) {
+        if self.seen[v as usize].contains(&m)
+            || self.incoming[v as usize].contains(&m)
+            || net.is_final(m, u)
+        {
             return false;
         }
         let Some(&copies) = self.held[u as usize].get(&m) else {
@@ -182,6 +195,7 @@ impl Baseline {
                 *c -= give;
             }
             let size = self.size(net, m) as usize;
+            self.incoming[to as usize].insert(m);
             net.send(contact, from, size, Payload::Msg(m, give));
             return;
         }
@@ -282,15 +296,25 @@ impl Router for Baseline {
         };
         let (a, b) = net.ends(contact);
         let (from, to) = if to_b { (a, b) } else { (b, a) };
+        self.incoming[to as usize].remove(&m);
         if lost {
             if let Some(c) = self.held[from as usize].get_mut(&m) {
                 *c += copies;
             }
             return;
         }
+        // Handed to a final destination: the giver's copies have done their work.
+        if self.kind == Kind::SprayAndWait
+            && net.is_final(m, to)
+            && let Some(c) = self.held[from as usize].get_mut(&m)
+        {
+            *c = 0;
+        }
         let size = self.size(net, m);
-        net.log
-            .relay(Some(net.log.msgs[m as usize].class()), u64::from(size));
+        if !self.seen[to as usize].contains(&m) {
+            net.log
+                .relay(Some(net.log.msgs[m as usize].class()), u64::from(size));
+        }
         if net.now < net.log.msgs[m as usize].deadline_ms(net.epoch_s) {
             let copies = match self.kind {
                 Kind::SprayAndWait => copies,
@@ -394,6 +418,96 @@ mod tests {
         assert_eq!(run(Kind::Prophet, 1, no_history), (None, 0));
         // Direct delivers when the author meets shore.
         assert_eq!(run(Kind::Direct, 1, &[(0, 2, 5, 6)]), (Some(5_800), 1));
+    }
+
+    /// Every node meets every other at once (a clique of `n`: shore 0 and vessels), from
+    /// `start` s for `len` s.
+    fn clique(n: u32, start: u64, len: u64) -> Vec<(u32, u32, u64, u64)> {
+        let mut c = Vec::new();
+        for a in 0..n {
+            for b in a + 1..n {
+                c.push((a, b, start, start + len));
+            }
+        }
+        c
+    }
+
+    /// Runs `kind` on a world with shore 0 and `n - 1` vessels, with one report from the last
+    /// vessel at 1 s; returns its relays.
+    fn relays_of(kind: Kind, copies: u32, n: u32, contacts: &[(u32, u32, u64, u64)]) -> u64 {
+        let mut kinds = vec![S];
+        kinds.extend(std::iter::repeat_n(V, n as usize - 1));
+        let mut w = world(&kinds, contacts, 100);
+        w.msgs.push(Msg {
+            src: n - 1,
+            created_ms: 1000,
+            ttl_min: 60,
+            what: What::Report,
+        });
+        let mut b = Baseline::new(
+            kind,
+            n as usize,
+            copies,
+            params(),
+            [100; crate::engine::VARIANTS],
+        );
+        let mut net = Net::new(&w, 1.0, crate::scenario::DEFAULT_EPOCH_S);
+        net.run(&mut b, 60_000, &mut |_| {});
+        assert!(net.log.delivered[0].is_some(), "{kind:?} delivered");
+        net.log.relays[crate::traffic::Class::ShoreBound as usize]
+    }
+
+    #[test]
+    fn a_faithful_epidemic_makes_each_node_a_holder_once() {
+        // Six nodes all linked at once: the message reaches each of the five others once,
+        // although several links could carry it to the same node at the same time.
+        for n in [3, 4, 6] {
+            let r = relays_of(Kind::Epidemic, 1, n, &clique(n, 2, 30));
+            assert_eq!(r, u64::from(n) - 1, "clique of {n}");
+        }
+    }
+
+    #[test]
+    fn spray_and_wait_never_relays_more_than_its_copies_and_stops_at_the_destination() {
+        // Binary spray with L copies makes at most L holders beside the author, and handing
+        // the message to shore ends the giver's copies: a second shore station (node 1 here,
+        // met later) gets nothing from the same carrier.
+        for (n, copies) in [(6, 2), (6, 4), (8, 8)] {
+            let r = relays_of(Kind::SprayAndWait, copies, n, &clique(n, 2, 30));
+            assert!(
+                r <= u64::from(copies),
+                "clique of {n}, {copies} copies: {r}"
+            );
+        }
+        let mut w = world(&[S, S, V], &[(0, 2, 2, 10), (1, 2, 20, 30)], 100);
+        w.msgs.push(Msg {
+            src: 2,
+            created_ms: 1000,
+            ttl_min: 60,
+            what: What::Report,
+        });
+        let mut b = Baseline::new(
+            Kind::SprayAndWait,
+            3,
+            4,
+            params(),
+            [100; crate::engine::VARIANTS],
+        );
+        let mut net = Net::new(&w, 1.0, crate::scenario::DEFAULT_EPOCH_S);
+        net.run(&mut b, 60_000, &mut |_| {});
+        assert_eq!(
+            net.log.relays[crate::traffic::Class::ShoreBound as usize],
+            1
+        );
+    }
+
+    #[test]
+    fn prophet_does_not_know_what_was_delivered_elsewhere() {
+        // Vessel 1 meets shore twice (its predictability for shore grows above vessel 2's);
+        // vessel 2 writes a report, delivers it to shore itself, then meets vessel 1. Knowing
+        // only what it learned by meeting, vessel 2 hands it on: 2 relays, not 1.
+        let contacts = &[(0, 1, 0, 1), (0, 2, 2, 3), (0, 1, 4, 5), (1, 2, 6, 10)];
+        assert_eq!(relays_of(Kind::Prophet, 1, 3, contacts), 2);
     }
 
     #[test]
