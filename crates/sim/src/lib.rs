@@ -21,6 +21,7 @@
 mod baseline;
 mod engine;
 mod net;
+pub mod one;
 pub mod oracle;
 mod output;
 mod report;
@@ -241,7 +242,7 @@ pub fn run(
         goals,
     };
     if let Some(dir) = out {
-        output::write(dir, &w, &report, &logs, &oracle_of)?;
+        output::write(dir, sc, &w, &sizes, &report, &logs, &oracle_of)?;
     }
     progress(total, total);
     Ok(report)

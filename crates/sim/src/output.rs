@@ -6,7 +6,11 @@
 //!   `mediation` or a node), the node it reached, creation, the oracle's arrival and the
 //!   router's, in seconds from the start (empty when never).
 //! - `nodes.csv`: node index, name, kind, home port, partner.
-//! - `contact_plan.txt`: the contacts in the ONE simulator's connection-event format.
+//! - `contact_plan.txt`: the contacts in the ONE simulator's connection-event format;
+//!   `contact_plan_links.txt` adds each contact's link class as the interface field.
+//! - `one_contacts_merged.txt`, `one_messages.txt`, `one_messages.csv`: the run for replay in
+//!   the ONE, with every shore station merged into one host (the ONE has no anycast), the
+//!   base traffic as message-creation events, and their classes and TTLs (see [`crate::one`]).
 //! - `delivery_<class>.svg`: share of items delivered by each hour, per router and the oracle.
 //! - `latency_<class>.svg`: each delivered item's latency against the oracle's (log–log).
 
@@ -15,9 +19,11 @@ use std::path::Path;
 
 use crate::SimError;
 use crate::net::Log;
+use crate::one;
 use crate::report::Report;
+use crate::scenario::Scenario;
 use crate::traffic::{Class, Target};
-use crate::world::{self, World};
+use crate::world::World;
 
 const COLOURS: [&str; 6] = [
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#e6ab02", "#222222",
@@ -38,7 +44,9 @@ fn opt(x: Option<f64>) -> String {
 /// Writes every output file into `dir` (created if missing).
 pub(crate) fn write(
     dir: &Path,
+    sc: &Scenario,
     w: &World,
+    sizes: &[u32; crate::engine::VARIANTS],
     report: &Report,
     logs: &[(String, Log)],
     oracle: &[Vec<Option<u64>>],
@@ -116,7 +124,15 @@ pub(crate) fn write(
         );
     }
     put(dir, "nodes.csv", &s)?;
-    put(dir, "contact_plan.txt", &world::one_events(w))?;
+    put(dir, "contact_plan.txt", &one::contact_plan(w))?;
+    put(
+        dir,
+        "contact_plan_links.txt",
+        &one::contact_plan_with_links(w, sc),
+    )?;
+    put(dir, "one_contacts_merged.txt", &one::merged_plan(w))?;
+    put(dir, "one_messages.txt", &one::messages(w, sizes))?;
+    put(dir, "one_messages.csv", &one::messages_csv(w, sizes))?;
 
     for class in Class::ALL {
         if !logs

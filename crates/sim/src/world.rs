@@ -758,24 +758,6 @@ fn poisson_step(r: &mut Rng, lambda: f64) -> u32 {
     k
 }
 
-/// The contact plan in the ONE simulator's connection-event format
-/// (`<time> CONN <a> <b> up|down`, time in seconds from the start, hosts by node index), so a
-/// run can be replayed in the ONE with `ExternalEventsQueue`.
-pub fn one_events(w: &World) -> String {
-    let mut s = String::new();
-    for e in &w.events {
-        let c = &w.contacts[e.contact as usize];
-        let t = e.t as f64 / 1000.0;
-        s.push_str(&format!(
-            "{t} CONN {} {} {}\n",
-            c.a,
-            c.b,
-            if e.up { "up" } else { "down" }
-        ));
-    }
-    s
-}
-
 /// Puts contacts in plan order (up time, then endpoints) and returns their up and down events,
 /// sorted: the one place the contact plan is turned into events.
 pub(crate) fn plan_events(contacts: &mut [Contact]) -> Vec<ContactEvent> {
@@ -952,16 +934,5 @@ mod tests {
                 .windows(2)
                 .all(|p| p[0].created_ms <= p[1].created_ms)
         );
-    }
-
-    #[test]
-    fn the_one_format_has_a_line_per_event() {
-        let w = build(&smoke(), 1);
-        let s = one_events(&w);
-        assert_eq!(s.lines().count(), w.events.len());
-        assert!(s.lines().all(|l| {
-            let p: Vec<&str> = l.split(' ').collect();
-            p.len() == 5 && p[1] == "CONN" && (p[4] == "up" || p[4] == "down")
-        }));
     }
 }
