@@ -1521,11 +1521,20 @@ impl<S: Store> Node<S> {
         let me = self.standing(now_ms);
         let push = m.is_flood()
             && (source == Source::Local || m.priority <= haiqiao_proto::Priority::Safety);
+        // The hint of the peer it came from: a peer that said it is linked to that peer too
+        // most likely has it already, so it is offered rather than pushed (the 7-byte offer
+        // costs little if it has not).
+        let from = source.peer().map(|p| p.hint());
         for (p, s) in self.sessions.iter_mut() {
             if Some(*p) == source.peer() || s.known.contains(&r.id()) {
                 continue;
             }
-            if push {
+            let linked_to_source = from.is_some_and(|h| {
+                s.view
+                    .and_then(|v| v.linked)
+                    .is_some_and(|n| n.may_contain(&h))
+            });
+            if push && !linked_to_source {
                 s.queue_record((m.priority, m.created, r.id()), 0);
                 continue;
             }
