@@ -251,9 +251,9 @@ impl Lab {
     }
 
     /// Writes node `i`'s config for the lab (listen address, API, static peers, fast redial)
-    /// with `extra` TOML appended, then starts it and points its API at the forwarder.
-    /// Returns how long the start took (spawn until the API and network are up).
-    pub(crate) fn start(&mut self, i: usize, extra: &str) -> Duration {
+    /// and the `(section, key, TOML value)` settings, then starts it and points its API at the
+    /// forwarder. Returns how long the start took (spawn until the API and network are up).
+    pub(crate) fn start(&mut self, i: usize, settings: &[(&str, &str, &str)]) -> Duration {
         let peers: Vec<String> = self.nodes[i]
             .dials
             .iter()
@@ -268,7 +268,7 @@ impl Lab {
             .collect();
         let node = &mut self.nodes[i];
         let p = &mut node.proc;
-        p.configure(&peers, extra);
+        p.configure(&peers, "");
         p.set(
             "net",
             "listen",
@@ -277,6 +277,9 @@ impl Lab {
         p.set("net", "redial_min_ms", "200");
         p.set("net", "redial_max_ms", "1000");
         p.set("api", "listen", &format!("\"{API_IN_NS}\""));
+        for (section, key, value) in settings {
+            p.set(section, key, value);
+        }
         let t = Instant::now();
         p.start();
         let took = t.elapsed();
@@ -293,6 +296,11 @@ impl Lab {
     /// Kills node `i` with SIGKILL.
     pub(crate) fn kill9(&mut self, i: usize) {
         self.nodes[i].proc.kill9();
+    }
+
+    /// The forwarder's address for node `i`'s API (stable across restarts).
+    pub(crate) fn api(&self, i: usize) -> String {
+        self.nodes[i].fwd.clone()
     }
 
     /// The node's process handle.
