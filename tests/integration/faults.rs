@@ -71,11 +71,12 @@ const SHORE_RECORDS: usize = 30;
 /// writer's key carried them in under 0.5 s; the relay redials within 1 s).
 const HEAL_TO_SHORE_MAX: Duration = Duration::from_secs(5);
 /// How long the scenario waits for them before it reports what arrived.
-const HEAL_WAIT: Duration = Duration::from_secs(60);
+const HEAL_WAIT: Duration = Duration::from_secs(30);
 
-/// w – x  (group A) – r (relay) – s (shore, group B). The r–s link is cut and r killed with -9;
-/// w writes 30 shore-bound records (seeded: some while r is down, the rest once it is back,
-/// so r must learn w's key again from x); the link heals; all 30 must reach s.
+/// w – x (group A) – r (relay) – y – s (group B, s the shore station). The r–y link is cut
+/// and r killed with -9; w writes 30 shore-bound records (seeded: some while r is down, the
+/// rest once it is back, so r must learn w's key again from x); the link heals; all 30 must
+/// reach s, which r cannot reach but through y (so r must hand on copies, not only deliver).
 #[test]
 fn fault_partition_heal_with_restarted_relay() {
     let name = "partition_heal_restarted_relay";
@@ -86,15 +87,18 @@ fn fault_partition_heal_with_restarted_relay() {
     let w = lab.node("w", "vessel");
     let x = lab.node("x", "vessel");
     let r = lab.node("r", "vessel");
+    let y = lab.node("y", "vessel");
     let s = lab.node("s", "shore");
     lab.link(w, x);
     lab.link(x, r);
-    let rs = lab.link(r, s);
-    for i in [s, r, x, w] {
+    let rs = lab.link(r, y);
+    lab.link(y, s);
+    for i in [s, y, r, x, w] {
         lab.start(i, &[]);
     }
     lab.p(r).wait_peers(2);
     lab.p(x).wait_peers(2);
+    lab.p(y).wait_peers(2);
     // The seeded schedule: cut before or after the kill; how many records while r is down.
     let cut_first = rng.range(0, 1) == 1;
     let while_down = rng.range(0, SHORE_RECORDS as u64) as usize;

@@ -108,7 +108,6 @@ impl Lab {
                 panic!("{msg}; {REQUIRED_ENV}=1 requires it to run");
             }
             println!("{msg}");
-            eprintln!("{msg}");
             return None;
         }
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -336,7 +335,6 @@ impl Lab {
         let body: Vec<String> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let line = format!("FAULT {}: {}", self.name, body.join(" "));
         println!("{line}");
-        eprintln!("{line}");
     }
 }
 
@@ -561,7 +559,6 @@ impl Rng {
         };
         let line = format!("FAULT {name}: seed={seed} (replay with {SEED_ENV}={seed})");
         println!("{line}");
-        eprintln!("{line}");
         (Rng(seed), seed)
     }
 
