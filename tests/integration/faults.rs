@@ -599,7 +599,7 @@ fn fault_sybil_flood_is_held_by_an_aggregate_budget() {
 // 6. kill -9 of writers and relays on a seeded schedule.
 
 /// Kills in the schedule.
-const KILLS: usize = 6;
+const KILLS: usize = 12;
 /// Each writer's pace (records per second, through its API).
 const WRITE_PACE: Duration = Duration::from_millis(50);
 /// Goal: a killed node is back (spawned, store reopened, API and network up) within this.
