@@ -99,9 +99,10 @@ fn fault_partition_heal_with_restarted_relay() {
     lab.p(r).wait_peers(2);
     lab.p(x).wait_peers(2);
     lab.p(y).wait_peers(2);
-    // The seeded schedule: cut before or after the kill; how many records while r is down.
+    // The seeded schedule: cut before or after the kill; how many records (at least one)
+    // while r is down.
     let cut_first = rng.range(0, 1) == 1;
-    let while_down = rng.range(0, SHORE_RECORDS as u64) as usize;
+    let while_down = rng.range(0, SHORE_RECORDS as u64).max(1) as usize;
     if cut_first {
         lab.cut(rs);
         lab.kill9(r);
