@@ -597,10 +597,11 @@ fn fault_sybil_flood_is_held_by_an_aggregate_budget() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. kill -9 of writers and relays on a seeded schedule.
+// 6. kill -9 of writers and relays (and link cuts) on a seeded schedule.
 
-/// Kills in the schedule.
-const KILLS: usize = 12;
+/// Events in the schedule: each a kill -9 and restart of one node, or a cut and heal of one
+/// link.
+const EVENTS: usize = 16;
 /// Each writer's pace (records per second, through its API).
 const WRITE_PACE: Duration = Duration::from_millis(50);
 /// Goal: a killed node is back (spawned, store reopened, API and network up) within this.
@@ -609,7 +610,8 @@ const REOPEN_MAX: Duration = Duration::from_secs(1);
 const CONVERGE_WAIT: Duration = Duration::from_secs(60);
 
 /// w1 – r – w2, both writers writing texts for everyone; a seeded schedule kills -9 one of
-/// the three at a time and restarts it. Every record a writer's API acknowledged must be in its
+/// the three at a time and restarts it, or cuts one of the two links for 0.5–3 s and heals
+/// it. Every record a writer's API acknowledged must be in its
 /// store after the restarts and, in the end, at every node.
 #[test]
 fn fault_kill9_schedule_loses_no_acknowledged_record() {
@@ -621,8 +623,7 @@ fn fault_kill9_schedule_loses_no_acknowledged_record() {
     let w1 = lab.node("w1", "vessel");
     let r = lab.node("r", "vessel");
     let w2 = lab.node("w2", "vessel");
-    lab.link(w1, r);
-    lab.link(w2, r);
+    let links = [lab.link(w1, r), lab.link(w2, r)];
     for i in [r, w1, w2] {
         lab.start(i, &[]);
     }
@@ -639,15 +640,28 @@ fn fault_kill9_schedule_loses_no_acknowledged_record() {
         .collect();
     let mut schedule = Vec::new();
     let mut reopen = Vec::new();
-    for _ in 0..KILLS {
-        let k = rng.range(0, 2) as usize;
+    let mut cuts = 0;
+    for _ in 0..EVENTS {
+        let k = rng.range(0, 4) as usize;
         let after = rng.range(300, 1_500);
-        let down = rng.range(0, 500);
         thread::sleep(Duration::from_millis(after));
-        lab.kill9(nodes[k]);
-        thread::sleep(Duration::from_millis(down));
-        reopen.push(lab.start(nodes[k], &[]));
-        schedule.push(format!("{}@+{after}ms/down{down}ms", names[k]));
+        if k < 3 {
+            let down = rng.range(0, 500);
+            lab.kill9(nodes[k]);
+            thread::sleep(Duration::from_millis(down));
+            reopen.push(lab.start(nodes[k], &[]));
+            schedule.push(format!("kill:{}@+{after}ms/down{down}ms", names[k]));
+        } else {
+            let down = rng.range(500, 3_000);
+            lab.cut(links[k - 3]);
+            thread::sleep(Duration::from_millis(down));
+            lab.heal(links[k - 3]);
+            cuts += 1;
+            schedule.push(format!(
+                "cut:{}-r@+{after}ms/down{down}ms",
+                names[2 * (k - 3)]
+            ));
+        }
     }
     stop.store(true, Ordering::SeqCst);
     let acked: Vec<Vec<String>> = writers.into_iter().map(|h| h.join().unwrap()).collect();
@@ -682,7 +696,8 @@ fn fault_kill9_schedule_loses_no_acknowledged_record() {
     let mean_reopen = reopen.iter().sum::<Duration>() / reopen.len().max(1) as u32;
     lab.figures(&[
         ("seed", seed.to_string()),
-        ("kills", KILLS.to_string()),
+        ("kills", reopen.len().to_string()),
+        ("cuts", cuts.to_string()),
         ("schedule", schedule.join(",")),
         ("acked", total.to_string()),
         ("lost_at_writer", lost.to_string()),
