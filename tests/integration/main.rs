@@ -6,7 +6,14 @@
 //! - [`multiprocess`]: `haiqiao` processes on 127.0.0.x: a distress across a chain of five,
 //!   a partition that heals, a relay killed and restarted, receipts freeing copies.
 //! - [`procs`]: the harness that runs and drives those processes.
+//! - [`faults`]: the fault scenarios (docs/faults.md): processes in network namespaces, thin
+//!   links, partitions and heals, kill -9 schedules, floods from one key and from many; each
+//!   prints a `FAULT <scenario>: …` line of figures and asserts the design's goals.
+//! - [`netlab`]: the harness those run on (namespaces, veth links, tbf, seeds); skips where
+//!   it cannot run (not root).
 
+mod faults;
 mod multiprocess;
+mod netlab;
 mod procs;
 mod store_crash;
