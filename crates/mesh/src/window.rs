@@ -25,8 +25,9 @@
 //!
 //! The window follows the link's delivery rate, measured as in BBR (Cardwell et al., "BBR:
 //! Congestion-Based Congestion Control", ACM Queue 2016): each ack gives a sample, the bytes
-//! delivered between the frame's sending and its ack over the time between; the estimate is
-//! the largest of the last [`RATE_SAMPLES`] samples. `window = rate × TARGET_QUEUE_MS`, at
+//! delivered between the frame's sending and its ack over the time between (or over the last
+//! [`ACK_SPAN`] acks, if longer, so that acks arriving in a bunch do not read as bandwidth);
+//! the estimate is the largest of the last [`RATE_SAMPLES`] samples. `window = rate × TARGET_QUEUE_MS`, at
 //! least [`MIN_WINDOW`], at most [`MAX_WINDOW`]. On a fast link a sample is large and the
 //! window opens to its cap within a round trip; on a 9,600 bit/s link it settles near
 //! 600 bytes, so a distress waits for at most about one small frame.
@@ -43,6 +44,10 @@ pub(crate) const INITIAL_WINDOW: u64 = 2 * 1200;
 pub(crate) const MAX_WINDOW: u64 = 4 << 20;
 /// Delivery-rate samples kept for the windowed maximum.
 pub(crate) const RATE_SAMPLES: usize = 10;
+/// Acks a delivery-rate sample spans at least: a burst of acks that arrives together (after a
+/// stall, or because the link or the peer batches them) would otherwise read as a burst of
+/// bandwidth and open the window far beyond what the link carries.
+pub(crate) const ACK_SPAN: usize = 4;
 /// `Records` frames remembered in flight (the engine's own in-flight cap is lower).
 const MAX_MARKS: usize = 1024;
 
@@ -64,6 +69,8 @@ pub(crate) struct Window {
     delivered: u64,
     marks: VecDeque<Mark>,
     samples: VecDeque<u64>,
+    /// The last acks: (when, bytes delivered by then).
+    acks: VecDeque<(u64, u64)>,
     /// The configured link rate, bytes per second, used until the first sample.
     configured: Option<u64>,
 }
@@ -76,6 +83,7 @@ impl Window {
             delivered: 0,
             marks: VecDeque::new(),
             samples: VecDeque::new(),
+            acks: VecDeque::new(),
             configured: rate_bps.map(|r| u64::from(r) / 8),
         }
     }
@@ -146,8 +154,20 @@ impl Window {
             return;
         };
         self.delivered = self.delivered.max(m.sent_to);
-        let elapsed = now_ms.saturating_sub(m.sent_ms).max(1);
-        let rate = (self.delivered - m.delivered_then).saturating_mul(1000) / elapsed;
+        // Over the frame's round trip, or over the last ACK_SPAN acks if they go back further.
+        let (mut t0, mut d0) = (m.sent_ms, m.delivered_then);
+        if let Some(&(t, d)) = self.acks.front()
+            && self.acks.len() >= ACK_SPAN
+            && t < t0
+        {
+            (t0, d0) = (t, d);
+        }
+        if self.acks.len() >= ACK_SPAN {
+            self.acks.pop_front();
+        }
+        self.acks.push_back((now_ms, self.delivered));
+        let elapsed = now_ms.saturating_sub(t0).max(1);
+        let rate = (self.delivered - d0).saturating_mul(1000) / elapsed;
         if self.samples.len() >= RATE_SAMPLES {
             self.samples.pop_front();
         }
@@ -202,6 +222,25 @@ mod tests {
         w.acked(600, 3);
         assert!(w.open());
         assert_eq!(w.outstanding(), 0);
+    }
+
+    #[test]
+    fn acks_arriving_in_a_bunch_do_not_open_the_window() {
+        // A 1,200 B/s link whose acks come back four at a time every 2 s.
+        let mut w = Window::new(None);
+        let (mut t, mut seq) = (0u64, 0u32);
+        for _ in 0..10 {
+            for _ in 0..4 {
+                w.sent(t, 600, Some(seq));
+                seq += 1;
+            }
+            t += 2_000;
+            for k in 0..4u32 {
+                w.acked(t + u64::from(k), seq - 4 + k);
+            }
+        }
+        let r = w.rate().unwrap_or(0);
+        assert!(r <= 1_500, "rate {r} B/s on a 1,200 B/s link");
     }
 
     #[test]
