@@ -230,10 +230,12 @@ mod tests {
         let mut w = Window::new(None);
         let (mut t, mut seq) = (0u64, 0u32);
         for _ in 0..10 {
-            for _ in 0..4 {
-                w.sent(t, 600, Some(seq));
+            // Sent one every 0.5 s, as the link drains them...
+            for k in 0..4u64 {
+                w.sent(t + 500 * k, 600, Some(seq));
                 seq += 1;
             }
+            // ...and acked all together at the end.
             t += 2_000;
             for k in 0..4u32 {
                 w.acked(t + u64::from(k), seq - 4 + k);
