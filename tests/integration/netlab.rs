@@ -240,7 +240,15 @@ impl Lab {
         }
     }
 
-    /// Bytes sent each way over a link so far (veth transmit counters, Ethernet frames).
+    /// Bytes node `from` has sent over a link so far (its veth end's transmit counter,
+    /// Ethernet frames).
+    pub(crate) fn bytes_from(&self, link: usize, from: usize) -> u64 {
+        let k = &self.links[link];
+        tx_bytes(&self.nodes[from].ns, &k.dev)
+    }
+
+    /// Bytes sent each way over a link so far (veth transmit counters, Ethernet frames), by
+    /// the link's own ends (`a` is the node that dials).
     pub(crate) fn bytes(&self, link: usize) -> Bytes {
         let k = &self.links[link];
         Bytes {
