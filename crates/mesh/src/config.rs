@@ -23,6 +23,12 @@ pub struct MeshConfig {
     pub max_symbols: usize,
     /// Records waiting for their author's key, across all peers. Default 1024.
     pub max_pending_keys: usize,
+    /// Longest wait, ms, for a peer's `Keys` answer while records of a `Records` frame wait
+    /// for their author's key: the frame's acknowledgement (and those of later frames, since
+    /// acknowledgements are cumulative) is held until they are stored, or until this deadline,
+    /// when those still waiting are reported refused (the sender keeps their copies; they are
+    /// kept here with none if the key comes later). Default 30,000.
+    pub key_wait_ms: u64,
     /// Keys the node remembers besides those of records it holds. Default 100,000.
     pub key_ring_capacity: usize,
     /// Record ids named by receipts that the node remembers, to refuse freed records.
@@ -80,6 +86,7 @@ impl Default for MeshConfig {
             max_frame_bytes: 1200,
             max_symbols: 200_000,
             max_pending_keys: 1024,
+            key_wait_ms: 30_000,
             key_ring_capacity: 100_000,
             max_receipted: 100_000,
             receipt_batch: 100,

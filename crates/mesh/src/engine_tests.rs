@@ -1273,3 +1273,250 @@ fn a_record_delivered_to_its_node_is_not_sprayed_further() {
         "delivered: no copies left to spray"
     );
 }
+
+// --- records waiting for their author's key (issue 10, item 1) ------------------------------
+
+/// A writer (0), a carrier (1), a vessel (2) and a shore station (3) that know each other, and
+/// a relay (4) restarted with an empty key ring: it has never seen the writer.
+fn mesh_with_a_relay_that_does_not_know_the_writer() -> Mesh {
+    let roles = [Role::Vessel, Role::Vessel, Role::Vessel, Role::Shore];
+    let mut m = Mesh::new(&roles, MeshConfig::default(), T0);
+    let relay = node_over(MemStore::new(StoreLimits::default()), 50, Role::Vessel);
+    assert_eq!(m.add_stranger(relay), 4);
+    m
+}
+
+#[test]
+fn shore_bound_records_cross_a_relay_that_must_first_learn_the_writers_key() {
+    let mut m = mesh_with_a_relay_that_does_not_know_the_writer();
+    let ids: Vec<RecordId> = (0..30).map(|_| report(&mut m, 0)).collect();
+    // The writer's group: the carrier takes half the copies.
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    // The heal: the carrier meets the relay, which has to ask for the writer's key.
+    let acked_before = m.nodes[1].stats().custody_acked;
+    m.connect(1, 4, None);
+    m.run(10, 1000);
+    m.disconnect(1, 4);
+    assert!(
+        ids.iter().all(|id| m.nodes[4].holds(id)),
+        "the relay took them"
+    );
+    assert_eq!(
+        m.nodes[1].stats().custody_acked - acked_before,
+        30,
+        "the relay acknowledged custody of every record once it was stored, refusing none"
+    );
+    assert_eq!(m.nodes[4].stats().refused, 0);
+    // The relay's group: it sprays on to a vessel that then meets shore.
+    m.connect(4, 2, None);
+    m.run(10, 1000);
+    m.disconnect(4, 2);
+    m.connect(2, 3, None);
+    m.run(10, 1000);
+    let at_shore = ids
+        .iter()
+        .filter(|id| m.delivered[3].iter().any(|r| r.id() == **id))
+        .count();
+    assert_eq!(
+        at_shore, 30,
+        "every shore-bound record reached shore through the relay"
+    );
+}
+
+#[test]
+fn a_record_waiting_for_its_key_is_acknowledged_only_once_stored() {
+    let mut m = mesh_with_a_relay_that_does_not_know_the_writer();
+    let id = report(&mut m, 0);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    // Hand the relay the carrier's records frame by hand and hold back the carrier's answer
+    // to its key request: the relay must not acknowledge a record it has not stored.
+    let (k1, k4) = (m.key(1), m.key(4));
+    m.connect(1, 4, None);
+    let r = m.nodes[1].store().get(&id).unwrap().unwrap();
+    let frame = Frame::Records {
+        seq: 900,
+        items: vec![haiqiao_proto::wire::Carried {
+            bytes: r.bytes().to_vec(),
+            copies: 2,
+        }],
+    };
+    let mut relay = m.nodes.remove(4);
+    relay
+        .handle(
+            m.now_ms,
+            Input::Frame {
+                peer: k1,
+                bytes: frame.encode(),
+            },
+        )
+        .unwrap();
+    let mut acks = Vec::new();
+    let mut want_keys = false;
+    while let Some(o) = relay.poll_output() {
+        if let Output::Send { frame, .. } = o {
+            match Frame::decode(&frame).unwrap() {
+                Frame::Ack { upto, refused } => acks.push((upto, refused)),
+                Frame::WantKeys { .. } => want_keys = true,
+                _ => {}
+            }
+        }
+    }
+    assert!(want_keys, "the relay asks for the key");
+    assert!(
+        acks.iter().all(|(upto, _)| *upto < 900),
+        "no acknowledgement before the record is stored: {acks:?}"
+    );
+    assert!(!relay.holds(&id));
+    // The key arrives: the record is stored with the copies it came with, then acknowledged.
+    let writer = m.key(0);
+    relay
+        .handle(
+            m.now_ms + 50,
+            Input::Frame {
+                peer: k1,
+                bytes: Frame::Keys { keys: vec![writer] }.encode(),
+            },
+        )
+        .unwrap();
+    assert!(relay.holds(&id));
+    assert_eq!(
+        relay.copies_of(&id),
+        Some(2),
+        "it kept the copies it arrived with"
+    );
+    let mut acked = false;
+    while let Some(o) = relay.poll_output() {
+        if let Output::Send { frame, .. } = o
+            && let Ok(Frame::Ack { upto: 900, refused }) = Frame::decode(&frame)
+        {
+            assert!(refused.is_empty(), "{refused:?}");
+            acked = true;
+        }
+    }
+    assert!(acked, "acknowledged once stored");
+    let _ = k4;
+}
+
+#[test]
+fn a_record_whose_key_never_comes_is_refused_at_the_deadline_and_the_sender_keeps_its_copies() {
+    let mut m = mesh_with_a_relay_that_does_not_know_the_writer();
+    let id = report(&mut m, 0);
+    let k1 = m.key(1);
+    m.connect(1, 4, None);
+    let mut relay = m.nodes.remove(4);
+    let r = m.nodes[0].store().get(&id).unwrap().unwrap();
+    let records = |seq: u32| Frame::Records {
+        seq,
+        items: vec![haiqiao_proto::wire::Carried {
+            bytes: r.bytes().to_vec(),
+            copies: 2,
+        }],
+    };
+    let t = m.now_ms;
+    relay
+        .handle(
+            t,
+            Input::Frame {
+                peer: k1,
+                bytes: records(0).encode(),
+            },
+        )
+        .unwrap();
+    // A later frame's acknowledgement queues behind the one that waits (acks are cumulative).
+    let text = Record::sign(
+        &Keypair::from_seed(&[2; 32]),
+        samples::envelope(Kind::Text, k1.hint(), k1.hint(), 5, t / 1000),
+    )
+    .unwrap();
+    let later = Frame::Records {
+        seq: 1,
+        items: vec![haiqiao_proto::wire::Carried {
+            bytes: text.bytes().to_vec(),
+            copies: 0,
+        }],
+    };
+    relay
+        .handle(
+            t + 10,
+            Input::Frame {
+                peer: k1,
+                bytes: later.encode(),
+            },
+        )
+        .unwrap();
+    let acks = |relay: &mut Node<MemStore>| {
+        let mut v = Vec::new();
+        while let Some(o) = relay.poll_output() {
+            if let Output::Send { frame, .. } = o
+                && let Ok(Frame::Ack { upto, refused }) = Frame::decode(&frame)
+            {
+                v.push((upto, refused));
+            }
+        }
+        v
+    };
+    assert!(acks(&mut relay).is_empty(), "both acknowledgements wait");
+    let deadline = relay.poll_timeout().unwrap();
+    assert!(deadline <= t + MeshConfig::default().key_wait_ms);
+    relay.handle(deadline, Input::Tick).unwrap();
+    let got = acks(&mut relay);
+    assert_eq!(
+        got,
+        vec![(0, vec![(0, 0)]), (1, vec![])],
+        "the waiting record is refused at the deadline, then the later frame is acknowledged"
+    );
+    // The key comes after all: the record is kept, with no copies (the sender kept them).
+    relay
+        .handle(
+            deadline + 10,
+            Input::Frame {
+                peer: k1,
+                bytes: Frame::Keys {
+                    keys: vec![m.key(0)],
+                }
+                .encode(),
+            },
+        )
+        .unwrap();
+    assert!(relay.holds(&id));
+    assert_eq!(relay.copies_of(&id), Some(0));
+    assert!(acks(&mut relay).is_empty(), "nothing acknowledged twice");
+}
+
+#[test]
+fn copies_handed_with_a_record_already_held_are_added_to_ours() {
+    let mut m = Mesh::new(&[Role::Vessel; 3], MeshConfig::default(), T0);
+    let id = report(&mut m, 0);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    let before = m.nodes[1].copies_of(&id).unwrap();
+    assert_eq!(before, 4);
+    let r = m.nodes[0].store().get(&id).unwrap().unwrap();
+    let k2 = m.key(2);
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    m.input(
+        1,
+        Input::Frame {
+            peer: k2,
+            bytes: Frame::Records {
+                seq: 77,
+                items: vec![haiqiao_proto::wire::Carried {
+                    bytes: r.bytes().to_vec(),
+                    copies: 2,
+                }],
+            }
+            .encode(),
+        },
+    );
+    let now = m.nodes[1].copies_of(&id).unwrap();
+    assert!(
+        now >= 4,
+        "the copies the peer handed over did not vanish (had {before}, now {now})"
+    );
+}

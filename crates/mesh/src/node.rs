@@ -43,7 +43,9 @@ use crate::defence::{Bucket, Offence, Scores};
 use crate::index::{Index, Meta, short_bytes, short_from, short_id};
 use crate::riblt::{Decoder, Encoder, Side, Symbol};
 use crate::routing::{self, Handoff, PeerView};
-use crate::session::{MAX_IN_FLIGHT_FRAMES, MAX_QUEUED_IDS, Session, TierSync};
+use crate::session::{
+    HeldAck, MAX_HELD_ACKS, MAX_IN_FLIGHT_FRAMES, MAX_QUEUED_IDS, Session, TierSync,
+};
 use crate::store::{InsertOutcome, Refusal, Store, StoreError, Summary};
 use crate::trust::TrustPolicy;
 
@@ -239,7 +241,12 @@ enum Taken {
     Held,
     Refused,
     Invalid,
+    /// Waiting for its author's key (from a sync frame: its acknowledgement waits too).
+    Waiting,
 }
+
+/// Most keys asked for in one `WantKeys` frame or taken from one `Keys` frame.
+const MAX_KEYS_PER_FRAME: usize = 64;
 
 /// How long after contact up new flood records are also offered on the sync stream.
 const FLOOD_OFFER_WINDOW_MS: u64 = 10_000;
@@ -259,26 +266,55 @@ const MAX_CO_HOLDER_RECORDS: usize = 100_000;
 const MAX_OWED_PEERS: usize = 10_000;
 const MAX_OWED_PER_PEER: usize = 256;
 
-/// Records waiting for their author's key: (peer, bytes, copies, the author's hint). The hint
-/// is read once, when a record starts waiting, so that a `Keys` frame re-decodes none of
-/// those still waiting.
+/// A record waiting for its author's key.
+#[derive(Debug)]
+struct WaitingRecord {
+    /// The peer it came from.
+    peer: PublicKey,
+    bytes: Vec<u8>,
+    /// The forwarding copies it arrived with: ours once it is stored and acknowledged. Zero if
+    /// it came by gossip, or once its frame's acknowledgement reported it refused (the sender
+    /// kept them).
+    copies: u8,
+    /// The author's hint, read once when it starts waiting, so that a `Keys` frame re-decodes
+    /// none of those still waiting.
+    author: KeyHint,
+    /// The `Records` frame (sequence number, item) whose acknowledgement waits for it.
+    slot: Option<(u32, u16)>,
+}
+
+/// Records waiting for their author's key, oldest first (at most
+/// [`MeshConfig::max_pending_keys`]).
 #[derive(Debug, Default)]
-struct PendingKeys(VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>);
+struct PendingKeys(VecDeque<WaitingRecord>);
 
 impl PendingKeys {
     fn len(&self) -> usize {
         self.0.len()
     }
 
-    fn pop_front(&mut self) {
-        self.0.pop_front();
+    fn pop_front(&mut self) -> Option<WaitingRecord> {
+        self.0.pop_front()
     }
 
-    fn push_back(&mut self, (peer, bytes, copies): (PublicKey, Vec<u8>, u8)) {
-        if let Ok(u) = Unverified::decode(&bytes) {
-            let author = u.envelope().author;
-            self.0.push_back((peer, bytes, copies, author));
+    fn push_back(&mut self, w: WaitingRecord) {
+        self.0.push_back(w);
+    }
+
+    /// The records from `peer` that the acknowledgement of frame `seq` waits for: from now on
+    /// their copies stay with the sender. Returns their items.
+    fn release(&mut self, peer: &PublicKey, seq: Option<u32>) -> Vec<u16> {
+        let mut items = Vec::new();
+        for w in self.0.iter_mut().filter(|w| w.peer == *peer) {
+            if let Some((s, i)) = w.slot
+                && seq.is_none_or(|q| q == s)
+            {
+                w.slot = None;
+                w.copies = 0;
+                items.push(i);
+            }
         }
+        items
     }
 }
 
@@ -588,6 +624,12 @@ impl<S: Store> Node<S> {
         self.index.contains(id)
     }
 
+    /// Forwarding copies held of a record (tests).
+    #[cfg(test)]
+    pub(crate) fn copies_of(&self, id: &RecordId) -> Option<u8> {
+        self.index.get(id).map(|m| m.copies)
+    }
+
     /// Learns a key (e.g. from a certificate or configuration).
     pub fn learn_key(&mut self, key: PublicKey) {
         self.ring.insert(key);
@@ -701,6 +743,7 @@ impl<S: Store> Node<S> {
             if let Some(t) = s.stalled_since {
                 min(Some(t.saturating_add(self.cfg.send_stall_ms)));
             }
+            min(s.held_acks.front().map(|h| h.deadline_ms));
         }
         t
     }
@@ -823,6 +866,9 @@ impl<S: Store> Node<S> {
 
     fn contact_down(&mut self, now_ms: u64, peer: &PublicKey) {
         self.restore_in_flight(peer);
+        // Records from it still waiting for a key were never acknowledged: their copies stay
+        // with the sender.
+        self.pending_keys.release(peer, None);
         let removed = self.sessions.remove(peer);
         self.refresh_neighbours();
         if let Some(s) = removed
@@ -950,6 +996,8 @@ impl<S: Store> Node<S> {
                     now_ms,
                     Source::Sync(peer),
                     items.into_iter().map(|c| (c.bytes, c.copies)).collect(),
+                    Some(seq),
+                    false,
                 )?;
                 let refused = results
                     .iter()
@@ -957,9 +1005,13 @@ impl<S: Store> Node<S> {
                     .filter(|(_, t)| matches!(t, Taken::Refused | Taken::Invalid))
                     .map(|(i, _)| (seq, i as u16))
                     .collect();
-                if let Some(s) = self.sessions.get_mut(&peer) {
-                    s.push_control(Frame::Ack { upto: seq, refused });
-                }
+                let waiting: Vec<u16> = results
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| **t == Taken::Waiting)
+                    .map(|(i, _)| i as u16)
+                    .collect();
+                self.hold_ack(now_ms, peer, seq, refused, waiting);
             }
             Frame::Ack { upto, refused } => {
                 let Some(s) = self.sessions.get_mut(&peer) else {
@@ -998,7 +1050,7 @@ impl<S: Store> Node<S> {
                 let keys: Vec<PublicKey> = hints
                     .iter()
                     .flat_map(|h| self.ring.lookup(*h).copied().collect::<Vec<_>>())
-                    .take(64)
+                    .take(MAX_KEYS_PER_FRAME)
                     .collect();
                 if let Some(s) = self.sessions.get_mut(&peer)
                     && !keys.is_empty()
@@ -1007,7 +1059,7 @@ impl<S: Store> Node<S> {
                 }
             }
             Frame::Keys { keys } => {
-                for k in keys.into_iter().take(64) {
+                for k in keys.into_iter().take(MAX_KEYS_PER_FRAME) {
                     self.ring.insert(k);
                 }
                 self.retry_pending_keys(now_ms)?;
@@ -1187,7 +1239,7 @@ impl<S: Store> Node<S> {
         bytes: Vec<u8>,
     ) -> Result<(), StoreError> {
         let id = Unverified::decode(&bytes).ok().map(|u| u.id());
-        let taken = self.ingest(now_ms, Source::Gossip(peer), vec![(bytes, 0)])?;
+        let taken = self.ingest(now_ms, Source::Gossip(peer), vec![(bytes, 0)], None, false)?;
         let verdict = match taken.first() {
             Some(Taken::New) => Verdict::Accept,
             Some(Taken::Invalid) => Verdict::Reject,
@@ -1234,12 +1286,16 @@ impl<S: Store> Node<S> {
             .take(rate, burst, now_ms)
     }
 
-    /// Decodes, verifies and stores records from a peer; returns what became of each.
+    /// Decodes, verifies and stores records from a peer; returns what became of each. `frame`
+    /// is the `Records` frame they came in (its acknowledgement waits for those that wait for
+    /// a key); `charged`: the peer's rate was charged for them already (they waited for a key).
     fn ingest(
         &mut self,
         now_ms: u64,
         source: Source,
         items: Vec<(Vec<u8>, u8)>,
+        frame: Option<u32>,
+        charged: bool,
     ) -> Result<Vec<Taken>, StoreError> {
         let now_s = now_ms / 1000;
         let mut taken = vec![Taken::Refused; items.len()];
@@ -1248,8 +1304,9 @@ impl<S: Store> Node<S> {
         let mut copies_of = Vec::new();
         let mut flooded = false;
         let mut unknown_keys = BTreeSet::new();
+        let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
         for (i, (bytes, copies)) in items.into_iter().enumerate() {
-            if let Some(p) = source.peer() {
+            if let Some(p) = source.peer().filter(|_| !charged) {
                 let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
                 let bucket = self
                     .peer_buckets
@@ -1280,6 +1337,9 @@ impl<S: Store> Node<S> {
             if self.index.contains(&id) {
                 taken[i] = Taken::Held;
                 self.stats.duplicates += 1;
+                if let (true, Source::Sync(p)) = (copies > 0, source) {
+                    self.take_copies(id, copies.min(max_copies), p);
+                }
                 continue;
             }
             if self.receipted.contains(&id) {
@@ -1289,10 +1349,28 @@ impl<S: Store> Node<S> {
             if !self.ring.knows(&author) {
                 if let Some(p) = source.peer() {
                     unknown_keys.insert(author);
-                    if self.pending_keys.len() >= self.cfg.max_pending_keys {
-                        self.pending_keys.pop_front();
+                    if self.pending_keys.len() >= self.cfg.max_pending_keys.max(1)
+                        && let Some(old) = self.pending_keys.pop_front()
+                        && let Some(slot) = old.slot
+                    {
+                        self.resolve_waiting(&old.peer, slot, false);
                     }
-                    self.pending_keys.push_back((p, bytes, 0));
+                    // From a sync frame it keeps the copies it came with, and the frame's
+                    // acknowledgement waits until it is stored (or given up).
+                    let slot = match (source, frame) {
+                        (Source::Sync(_), Some(seq)) => Some((seq, i as u16)),
+                        _ => None,
+                    };
+                    self.pending_keys.push_back(WaitingRecord {
+                        peer: p,
+                        bytes,
+                        copies: if slot.is_some() { copies } else { 0 },
+                        author,
+                        slot,
+                    });
+                    if slot.is_some() {
+                        taken[i] = Taken::Waiting;
+                    }
                 }
                 continue;
             }
@@ -1310,9 +1388,12 @@ impl<S: Store> Node<S> {
         if !unknown_keys.is_empty()
             && let Some(s) = source.peer().and_then(|p| self.sessions.get_mut(&p))
         {
-            s.push_control(Frame::WantKeys {
-                hints: unknown_keys.into_iter().take(64).collect(),
-            });
+            let hints: Vec<KeyHint> = unknown_keys.into_iter().collect();
+            for chunk in hints.chunks(MAX_KEYS_PER_FRAME) {
+                s.push_control(Frame::WantKeys {
+                    hints: chunk.to_vec(),
+                });
+            }
         }
         let mut records = Vec::new();
         let mut rec_idx = Vec::new();
@@ -1350,7 +1431,6 @@ impl<S: Store> Node<S> {
             return Ok(taken);
         }
         let outcomes = self.store.insert_batch(&records)?;
-        let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
         for (((r, i), c), o) in records.iter().zip(rec_idx).zip(rec_copies).zip(outcomes) {
             match o {
                 InsertOutcome::Stored { evicted } => {
@@ -1378,21 +1458,159 @@ impl<S: Store> Node<S> {
         Ok(taken)
     }
 
+    /// Acknowledges a received `Records` frame once none of its records waits for a key, and
+    /// never before an earlier frame's (acknowledgements are cumulative).
+    fn hold_ack(
+        &mut self,
+        now_ms: u64,
+        peer: PublicKey,
+        seq: u32,
+        refused: Vec<(u32, u16)>,
+        waiting: Vec<u16>,
+    ) {
+        let deadline_ms = now_ms.saturating_add(self.cfg.key_wait_ms);
+        let Some(s) = self.sessions.get_mut(&peer) else {
+            // No session (it went down meanwhile): the copies stay with the sender.
+            self.pending_keys.release(&peer, Some(seq));
+            return;
+        };
+        if waiting.is_empty() && s.held_acks.is_empty() {
+            s.push_control(Frame::Ack { upto: seq, refused });
+            return;
+        }
+        let full = s.held_acks.len() >= MAX_HELD_ACKS;
+        s.held_acks.push_back(HeldAck {
+            seq,
+            refused,
+            waiting,
+            deadline_ms,
+        });
+        if full {
+            // More frames than a sender may have awaiting custody: give up the oldest.
+            self.give_up_held_ack(&peer);
+        }
+        self.flush_acks(&peer);
+    }
+
+    /// Reports the records the first held acknowledgement still waits for as refused (their
+    /// copies stay with the sender; the records stay waiting, with none).
+    fn give_up_held_ack(&mut self, peer: &PublicKey) {
+        let Some(seq) = self
+            .sessions
+            .get(peer)
+            .and_then(|s| s.held_acks.front())
+            .map(|h| h.seq)
+        else {
+            return;
+        };
+        self.pending_keys.release(peer, Some(seq));
+        if let Some(h) = self
+            .sessions
+            .get_mut(peer)
+            .and_then(|s| s.held_acks.front_mut())
+        {
+            for i in std::mem::take(&mut h.waiting) {
+                h.refused.push((seq, i));
+            }
+        }
+    }
+
+    /// Sends the held acknowledgements that wait for nothing any more, in order.
+    fn flush_acks(&mut self, peer: &PublicKey) {
+        let Some(s) = self.sessions.get_mut(peer) else {
+            return;
+        };
+        while s.held_acks.front().is_some_and(|h| h.waiting.is_empty()) {
+            if let Some(h) = s.held_acks.pop_front() {
+                s.push_control(Frame::Ack {
+                    upto: h.seq,
+                    refused: h.refused,
+                });
+            }
+        }
+    }
+
+    /// A record that waited for its key was stored (`ok`) or refused.
+    fn resolve_waiting(&mut self, peer: &PublicKey, (seq, item): (u32, u16), ok: bool) {
+        if let Some(h) = self
+            .sessions
+            .get_mut(peer)
+            .and_then(|s| s.held_acks.iter_mut().find(|h| h.seq == seq))
+            && let Some(pos) = h.waiting.iter().position(|i| *i == item)
+        {
+            h.waiting.swap_remove(pos);
+            if !ok {
+                h.refused.push((seq, item));
+            }
+        }
+        self.flush_acks(peer);
+    }
+
+    /// Held acknowledgements whose records waited too long for their keys.
+    fn ack_deadlines(&mut self, now_ms: u64) {
+        let due: Vec<PublicKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.held_acks.front().is_some_and(|h| h.deadline_ms <= now_ms))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            while self
+                .sessions
+                .get(&peer)
+                .and_then(|s| s.held_acks.front())
+                .is_some_and(|h| h.deadline_ms <= now_ms)
+            {
+                self.give_up_held_ack(&peer);
+                self.flush_acks(&peer);
+            }
+        }
+    }
+
     fn retry_pending_keys(&mut self, now_ms: u64) -> Result<(), StoreError> {
         // The author's hint is kept with the bytes: a Keys frame re-decodes nothing that still
         // waits, and what is ready is verified in one batch per peer.
         let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys.0)
             .into_iter()
-            .partition(|(_, _, _, author)| self.ring.knows(author));
+            .partition(|w| self.ring.knows(&w.author));
         self.pending_keys.0 = wait.into_iter().collect();
-        let mut by_peer: BTreeMap<PublicKey, Vec<(Vec<u8>, u8)>> = BTreeMap::new();
-        for (peer, bytes, copies, _) in ready {
-            by_peer.entry(peer).or_default().push((bytes, copies));
+        let mut by_peer: BTreeMap<PublicKey, (Vec<(Vec<u8>, u8)>, Vec<Option<(u32, u16)>>)> =
+            BTreeMap::new();
+        for w in ready {
+            let e = by_peer.entry(w.peer).or_default();
+            e.0.push((w.bytes, w.copies));
+            e.1.push(w.slot);
         }
-        for (peer, items) in by_peer {
-            self.ingest(now_ms, Source::Sync(peer), items)?;
+        for (peer, (items, slots)) in by_peer {
+            // Their peer's rate was charged when they arrived.
+            let taken = self.ingest(now_ms, Source::Sync(peer), items, None, true)?;
+            for (t, slot) in taken.into_iter().zip(slots) {
+                if let Some(slot) = slot {
+                    self.resolve_waiting(&peer, slot, matches!(t, Taken::New | Taken::Held));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// A peer handed over `copies` forwarding copies of a record this node holds already: they
+    /// become ours (capped), so that binary spray's budget does not shrink with a duplicate;
+    /// none for a record delivered here (its copies have done their work).
+    fn take_copies(&mut self, id: RecordId, copies: u8, from: PublicKey) {
+        let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
+        let (hint, role) = (self.hint, self.role);
+        let Some(m) = self.index.get_mut(&id) else {
+            return;
+        };
+        let for_me = routing::is_for_me(&m.dest, &hint, role, &self.groups);
+        if m.is_flood() || (for_me && !matches!(m.dest, Destination::Pair(..))) {
+            return;
+        }
+        m.copies = m
+            .copies
+            .saturating_add(copies)
+            .min(max_copies.max(m.copies));
+        self.note_co_holder(id, from);
     }
 
     fn remember_receipted(&mut self, id: RecordId) {
@@ -1567,6 +1785,7 @@ impl<S: Store> Node<S> {
     }
 
     fn timers(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        self.ack_deadlines(now_ms);
         let stalled: Vec<PublicKey> = self
             .sessions
             .iter()
