@@ -452,7 +452,8 @@ fn malformed_frames_and_forged_records_are_refused_and_penalised() {
         "{offences:?}"
     );
     assert!(m.nodes[1].stats().malformed + m.nodes[1].stats().bad_signatures >= 2);
-    // Keep going until the peer is banned.
+    // Keep going until the peer is banned: quarantined, not disconnected (see
+    // `a_banned_peer_is_quarantined_and_distress_still_flows_both_ways`).
     for _ in 0..5 {
         m.input(
             1,
@@ -463,23 +464,10 @@ fn malformed_frames_and_forged_records_are_refused_and_penalised() {
         );
     }
     assert!(
-        m.events[1]
-            .iter()
-            .any(|e| matches!(e, Output::Disconnect { .. })),
+        m.nodes[1].quarantined_until(&k0, m.now_ms).is_some(),
         "peer banned"
     );
-    assert!(!m.linked(0, 1));
     assert!(m.nodes[1].holds(&mine.id()), "nothing stored was lost");
-    // A banned peer is refused when it comes back.
-    m.connect(0, 1, None);
-    assert!(
-        !m.linked(0, 1)
-            || m.events[1]
-                .iter()
-                .filter(|e| matches!(e, Output::Disconnect { .. }))
-                .count()
-                >= 2
-    );
 }
 
 #[test]
@@ -1519,4 +1507,141 @@ fn copies_handed_with_a_record_already_held_are_added_to_ours() {
         now >= 4,
         "the copies the peer handed over did not vanish (had {before}, now {now})"
     );
+}
+
+// --- backpressure and quarantine (issue 10, item 4 first half) ------------------------------
+
+fn text(m: &mut Mesh, i: usize, k: usize) -> RecordId {
+    let id = m.nodes[i]
+        .submit(
+            m.now_ms,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: format!("note {k}"),
+                safety: false,
+            },
+        )
+        .unwrap()
+        .id();
+    m.drain(i, None);
+    id
+}
+
+fn distress(m: &mut Mesh, i: usize) -> RecordId {
+    let id = m.nodes[i]
+        .submit(
+            m.now_ms,
+            Destination::Everyone,
+            600,
+            Body::Distress {
+                nature: DistressNature::Sinking,
+                fix: None,
+                persons: Some(4),
+                text: String::new(),
+            },
+        )
+        .unwrap()
+        .id();
+    m.drain(i, None);
+    id
+}
+
+fn penalties(m: &Mesh, i: usize, offence: Offence) -> usize {
+    m.events[i]
+        .iter()
+        .filter(|e| matches!(e, Output::Penalty { offence: o, .. } if *o == offence))
+        .count()
+}
+
+#[test]
+fn a_fast_writer_is_slowed_not_banned_and_distress_still_crosses() {
+    let cfg = MeshConfig {
+        peer_records_per_s: 20,
+        peer_records_burst: 20,
+        ..MeshConfig::default()
+    };
+    let mut m = Mesh::new(&[Role::Vessel; 3], cfg, T0);
+    // A busy boat (0) has written far more than its neighbour (1) takes per second.
+    let texts: Vec<RecordId> = (0..300).map(|k| text(&mut m, 0, k)).collect();
+    m.connect(1, 2, None);
+    m.connect(0, 1, None);
+    m.run_until(m.now_ms + 2_000, 100);
+    assert!(
+        m.nodes[1].stats().rate_limited > 0,
+        "the excess was refused"
+    );
+    // Meanwhile a distress is raised next to the neighbour, and one by the busy boat.
+    let sos = distress(&mut m, 2);
+    let own = distress(&mut m, 0);
+    m.run(10, 100);
+    assert!(m.nodes[0].holds(&sos), "the busy boat hears the distress");
+    assert!(
+        m.nodes[2].holds(&own),
+        "the busy boat's own distress gets out"
+    );
+    // The rest follows at the neighbour's pace, in the same contact.
+    m.run_until(m.now_ms + 30_000, 100);
+    assert!(m.linked(0, 1), "never cut off");
+    assert!(m.nodes[1].quarantined_until(&m.key(0), m.now_ms).is_none());
+    assert_eq!(
+        penalties(&m, 1, Offence::Flood),
+        0,
+        "a rate is not an offence"
+    );
+    let held = texts.iter().filter(|id| m.nodes[1].holds(id)).count();
+    assert_eq!(
+        held, 300,
+        "everything refused for the rate was asked for again"
+    );
+}
+
+#[test]
+fn a_banned_peer_is_quarantined_and_distress_still_flows_both_ways() {
+    let mut m = Mesh::new(&[Role::Vessel; 3], MeshConfig::default(), T0);
+    m.gossip = false;
+    m.connect(0, 1, None);
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    let k0 = m.key(0);
+    for _ in 0..10 {
+        m.input(
+            1,
+            Input::Frame {
+                peer: k0,
+                bytes: vec![0xff],
+            },
+        );
+    }
+    assert!(m.nodes[1].quarantined_until(&k0, m.now_ms).is_some());
+    assert!(m.nodes[1].stats().quarantined >= 1);
+    assert!(m.linked(0, 1), "quarantined, not disconnected");
+    assert!(
+        !m.events[1]
+            .iter()
+            .any(|e| matches!(e, Output::Disconnect { .. })),
+        "no disconnection"
+    );
+    // From the quarantined peer: its distress is taken, nothing else.
+    let its_text = text(&mut m, 0, 1);
+    let its_sos = distress(&mut m, 0);
+    // To it: distress only.
+    let our_text = text(&mut m, 2, 2);
+    let our_sos = distress(&mut m, 2);
+    m.run(10, 1000);
+    assert!(
+        m.nodes[1].holds(&its_sos),
+        "distress from a quarantined peer is taken"
+    );
+    assert!(m.nodes[2].holds(&its_sos), "and relayed");
+    assert!(!m.nodes[1].holds(&its_text), "its other records are not");
+    assert!(
+        m.nodes[0].holds(&our_sos),
+        "distress reaches a quarantined peer"
+    );
+    assert!(!m.nodes[0].holds(&our_text), "nothing else is sent to it");
+    assert!(m.nodes[1].holds(&our_text));
+    // The quarantine ends.
+    m.run_until(m.now_ms + MeshConfig::default().ban_ms + 1_000, 60_000);
+    assert!(m.nodes[1].quarantined_until(&k0, m.now_ms).is_none());
 }

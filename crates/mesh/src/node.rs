@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 use haiqiao_proto::wire::{Carried, Frame, Neighbours, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
-    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Kind, PublicKey, Record, RecordError,
-    RecordId, Role, Timestamp, Unverified, verify_batch,
+    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Kind, Priority, PublicKey, Record,
+    RecordError, RecordId, Role, Timestamp, Unverified, verify_batch,
 };
 
 use crate::config::MeshConfig;
@@ -215,6 +215,10 @@ pub struct Stats {
     pub receipts_not_counted: u64,
     /// Records refused because their author's key is revoked.
     pub refused_revoked: u64,
+    /// Records refused for their peer's or author's rate (asked for again later).
+    pub rate_limited: u64,
+    /// Peers put in quarantine (only distress-class records to and from them).
+    pub quarantined: u64,
 }
 
 /// Where a record came from.
@@ -247,6 +251,12 @@ enum Taken {
 
 /// Most keys asked for in one `WantKeys` frame or taken from one `Keys` frame.
 const MAX_KEYS_PER_FRAME: usize = 64;
+
+/// Records refused for a rate whose ids are remembered per peer, to be asked for again.
+const MAX_DEFERRED_IDS: usize = 10_000;
+
+/// How often records refused for a rate are asked for again, ms.
+const RATE_RETRY_MS: u64 = 1_000;
 
 /// How long after contact up new flood records are also offered on the sync stream.
 const FLOOD_OFFER_WINDOW_MS: u64 = 10_000;
@@ -332,7 +342,8 @@ pub struct Node<S: Store> {
     index: Index,
     sessions: BTreeMap<PublicKey, Session>,
     scores: Scores,
-    peer_buckets: BTreeMap<PublicKey, Bucket>,
+    /// Peer rates: (peer, whether the bucket is the peer's distress-class bucket).
+    peer_buckets: BTreeMap<(PublicKey, bool), Bucket>,
     /// Author quotas: (author, whether the bucket is an uncertified author's distress bucket).
     author_buckets: BTreeMap<(KeyHint, bool), Bucket>,
     pending_keys: PendingKeys,
@@ -744,6 +755,7 @@ impl<S: Store> Node<S> {
                 min(Some(t.saturating_add(self.cfg.send_stall_ms)));
             }
             min(s.held_acks.front().map(|h| h.deadline_ms));
+            min(s.later_at);
         }
         t
     }
@@ -826,10 +838,6 @@ impl<S: Store> Node<S> {
         if peer == self.me {
             return;
         }
-        if let Some(until_ms) = self.scores.banned_until(&peer, now_ms) {
-            self.out.push_back(Output::Disconnect { peer, until_ms });
-            return;
-        }
         if !self.sessions.contains_key(&peer) && self.sessions.len() >= self.cfg.max_peers {
             self.out.push_back(Output::Disconnect {
                 peer,
@@ -858,8 +866,12 @@ impl<S: Store> Node<S> {
                 s.queue_record((m.priority, m.created, rid), 0);
             }
         }
-        self.peer_buckets
-            .insert(peer, Bucket::full(self.cfg.peer_records_burst, now_ms));
+        for distress in [false, true] {
+            self.peer_buckets.insert(
+                (peer, distress),
+                Bucket::full(self.cfg.peer_records_burst, now_ms),
+            );
+        }
         self.sessions.insert(peer, s);
         self.refresh_neighbours();
     }
@@ -876,7 +888,8 @@ impl<S: Store> Node<S> {
         {
             self.last_shore_ms = Some(now_ms);
         }
-        self.peer_buckets.remove(peer);
+        self.peer_buckets.remove(&(*peer, false));
+        self.peer_buckets.remove(&(*peer, true));
     }
 
     /// Copies handed over in frames that were never acknowledged come back.
@@ -901,10 +914,76 @@ impl<S: Store> Node<S> {
             score,
         });
         if score >= self.cfg.ban_threshold {
+            // Quarantine, not disconnection: distress must still flow to and from the peer
+            // (a boat whose software misbehaves may still be the one nearest a distress).
             let until_ms = now_ms + self.cfg.ban_ms;
             self.scores.ban(peer, until_ms);
-            self.contact_down(now_ms, &peer);
-            self.out.push_back(Output::Disconnect { peer, until_ms });
+            self.stats.quarantined += 1;
+        }
+    }
+
+    /// Until when a peer is quarantined (it reached [`MeshConfig::ban_threshold`] with
+    /// malformed frames, forged records or protocol violations): only distress-class records
+    /// are taken from it and sent to it, and its contact is kept. Drivers that relay gossip
+    /// per peer may use it to send such a peer nothing else either.
+    pub fn quarantined_until(&self, peer: &PublicKey, now_ms: u64) -> Option<u64> {
+        self.scores.banned_until(peer, now_ms)
+    }
+
+    fn quarantined(&self, peer: Option<PublicKey>, now_ms: u64) -> bool {
+        peer.is_some_and(|p| self.scores.banned_until(&p, now_ms).is_some())
+    }
+
+    /// A record from `peer` refused for its rate or its author's: asked for again (`Want`)
+    /// once the rates allow it, so that a fast sender is slowed rather than losing anything.
+    fn defer(&mut self, now_ms: u64, peer: PublicKey, id: &RecordId, author: KeyHint) {
+        if let Some(s) = self.sessions.get_mut(&peer)
+            && s.later.len() < MAX_DEFERRED_IDS
+        {
+            s.later.insert(short_id(id), author);
+            s.later_at
+                .get_or_insert(now_ms.saturating_add(RATE_RETRY_MS));
+        }
+    }
+
+    /// Asks again for deferred records, as many as the peer's rate and their authors' allow.
+    fn retry_deferred(&mut self, now_ms: u64) {
+        let due: Vec<PublicKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.later_at.is_some_and(|t| t <= now_ms))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
+            let mut budget = self
+                .peer_buckets
+                .get(&(peer, false))
+                .map_or(u64::from(burst), |b| b.available(rate, burst, now_ms));
+            let mut spent: BTreeMap<KeyHint, u64> = BTreeMap::new();
+            let mut ask = Vec::new();
+            if let Some(s) = self.sessions.get(&peer) {
+                for (short, author) in &s.later {
+                    if budget == 0 || ask.len() >= MAX_QUEUED_IDS.saturating_sub(s.want.len()) {
+                        break;
+                    }
+                    let used = spent.entry(*author).or_insert(0);
+                    if self.author_tokens(*author, now_ms) > *used {
+                        *used += 1;
+                        budget -= 1;
+                        ask.push(*short);
+                    }
+                }
+            }
+            if let Some(s) = self.sessions.get_mut(&peer) {
+                for short in ask {
+                    s.later.remove(&short);
+                    if self.index.by_short(short).is_none() {
+                        s.want.insert(short);
+                    }
+                }
+                s.later_at = (!s.later.is_empty()).then_some(now_ms.saturating_add(RATE_RETRY_MS));
+            }
         }
     }
 
@@ -1201,6 +1280,7 @@ impl<S: Store> Node<S> {
         ids: &[[u8; SHORT_ID_LEN]],
     ) -> Result<(), StoreError> {
         let me = self.standing(now_ms);
+        let quarantined = self.quarantined(Some(peer), now_ms);
         let Some(s) = self.sessions.get_mut(&peer) else {
             return Ok(());
         };
@@ -1213,6 +1293,9 @@ impl<S: Store> Node<S> {
             let Some(m) = self.index.get(&full) else {
                 continue;
             };
+            if quarantined && m.priority != Priority::Distress {
+                continue;
+            }
             let copies = if m.is_flood() {
                 Some(0)
             } else {
@@ -1248,6 +1331,24 @@ impl<S: Store> Node<S> {
         self.out
             .push_back(Output::GossipVerdict { peer, id, verdict });
         Ok(())
+    }
+
+    /// Records of `author` (other than distress) its quota would take now, without taking any.
+    fn author_tokens(&self, author: KeyHint, now_ms: u64) -> u64 {
+        if author == self.hint || self.trust.anchors.contains(&author) {
+            return u64::MAX;
+        }
+        let (rate, burst) = if self.trust.full_quota(&author) {
+            (self.cfg.author_records_per_s, self.cfg.author_records_burst)
+        } else {
+            (
+                self.cfg.uncertified_author_records_per_s,
+                self.cfg.uncertified_author_records_burst,
+            )
+        };
+        self.author_buckets
+            .get(&(author, false))
+            .map_or(u64::from(burst), |b| b.available(rate, burst, now_ms))
     }
 
     fn author_allows(&mut self, author: KeyHint, kind: Kind, now_ms: u64) -> bool {
@@ -1302,21 +1403,10 @@ impl<S: Store> Node<S> {
         let mut to_verify = Vec::new();
         let mut verify_idx = Vec::new();
         let mut copies_of = Vec::new();
-        let mut flooded = false;
         let mut unknown_keys = BTreeSet::new();
         let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
+        let quarantined = self.quarantined(source.peer(), now_ms);
         for (i, (bytes, copies)) in items.into_iter().enumerate() {
-            if let Some(p) = source.peer().filter(|_| !charged) {
-                let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
-                let bucket = self
-                    .peer_buckets
-                    .entry(p)
-                    .or_insert_with(|| Bucket::full(burst, now_ms));
-                if !bucket.take(rate, burst, now_ms) {
-                    flooded = true;
-                    continue;
-                }
-            }
             let u = match Unverified::decode(&bytes) {
                 Ok(u) => u,
                 Err(_) => {
@@ -1333,6 +1423,26 @@ impl<S: Store> Node<S> {
                 && let Some(s) = self.sessions.get_mut(&p)
             {
                 s.known.insert(id);
+            }
+            let distress = u.envelope().body.priority() == Priority::Distress;
+            if quarantined && !distress {
+                continue;
+            }
+            // The peer's rate (distress has a bucket of its own): the excess is refused, not
+            // penalised, and asked for again once the rate allows (backpressure).
+            if let Some(p) = source.peer().filter(|_| !charged) {
+                let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
+                let bucket = self
+                    .peer_buckets
+                    .entry((p, distress))
+                    .or_insert_with(|| Bucket::full(burst, now_ms));
+                if !bucket.take(rate, burst, now_ms) {
+                    self.stats.rate_limited += 1;
+                    if !self.index.contains(&id) {
+                        self.defer(now_ms, p, &id, u.envelope().author);
+                    }
+                    continue;
+                }
             }
             if self.index.contains(&id) {
                 taken[i] = Taken::Held;
@@ -1376,14 +1486,15 @@ impl<S: Store> Node<S> {
             }
             let kind = u.envelope().body.kind();
             if !self.author_allows(author, kind, now_ms) {
+                self.stats.rate_limited += 1;
+                if let Some(p) = source.peer() {
+                    self.defer(now_ms, p, &id, author);
+                }
                 continue;
             }
             verify_idx.push(i);
             copies_of.push(copies);
             to_verify.push(u);
-        }
-        if flooded && let Some(p) = source.peer() {
-            self.penalise(now_ms, p, Offence::Flood);
         }
         if !unknown_keys.is_empty()
             && let Some(s) = source.peer().and_then(|p| self.sessions.get_mut(&p))
@@ -1574,8 +1685,8 @@ impl<S: Store> Node<S> {
             .into_iter()
             .partition(|w| self.ring.knows(&w.author));
         self.pending_keys.0 = wait.into_iter().collect();
-        let mut by_peer: BTreeMap<PublicKey, (Vec<(Vec<u8>, u8)>, Vec<Option<(u32, u16)>>)> =
-            BTreeMap::new();
+        type Batch = (Vec<(Vec<u8>, u8)>, Vec<Option<(u32, u16)>>);
+        let mut by_peer: BTreeMap<PublicKey, Batch> = BTreeMap::new();
         for w in ready {
             let e = by_peer.entry(w.peer).or_default();
             e.0.push((w.bytes, w.copies));
@@ -1786,6 +1897,7 @@ impl<S: Store> Node<S> {
 
     fn timers(&mut self, now_ms: u64) -> Result<(), StoreError> {
         self.ack_deadlines(now_ms);
+        self.retry_deferred(now_ms);
         let stalled: Vec<PublicKey> = self
             .sessions
             .iter()
@@ -1886,7 +1998,9 @@ impl<S: Store> Node<S> {
             if !s.has_work() || !s.refill(now_ms, max) {
                 return;
             }
-            let Some((frame, record_bytes, n_records)) = self.next_frame(peer, max) else {
+            let quarantined = self.quarantined(Some(*peer), now_ms);
+            let Some((frame, record_bytes, n_records)) = self.next_frame(peer, max, quarantined)
+            else {
                 return;
             };
             let bytes = frame.encode();
@@ -1909,7 +2023,12 @@ impl<S: Store> Node<S> {
 
     /// The most urgent frame for the peer: control, wants, urgent records, offers, tier-0
     /// symbols, other records, tier-1 symbols.
-    fn next_frame(&mut self, peer: &PublicKey, max: usize) -> Option<(Frame, u64, u64)> {
+    fn next_frame(
+        &mut self,
+        peer: &PublicKey,
+        max: usize,
+        quarantined: bool,
+    ) -> Option<(Frame, u64, u64)> {
         let s = self.sessions.get_mut(peer)?;
         if let Some(f) = s.control.pop_front() {
             return Some((f, 0, 0));
@@ -1935,7 +2054,7 @@ impl<S: Store> Node<S> {
             .is_some_and(|(p, _, _)| *p <= haiqiao_proto::Priority::Control);
         if can_send_records
             && urgent
-            && let Some(f) = self.records_frame(peer, max)
+            && let Some(f) = self.records_frame(peer, max, quarantined)
         {
             return Some(f);
         }
@@ -1958,7 +2077,7 @@ impl<S: Store> Node<S> {
         }
         if can_send_records
             && !s.records.is_empty()
-            && let Some(f) = self.records_frame(peer, max)
+            && let Some(f) = self.records_frame(peer, max, quarantined)
         {
             return Some(f);
         }
@@ -1984,7 +2103,14 @@ impl<S: Store> Node<S> {
         })
     }
 
-    fn records_frame(&mut self, peer: &PublicKey, max: usize) -> Option<(Frame, u64, u64)> {
+    /// The next `Records` frame for the peer, most urgent first; a quarantined peer is sent
+    /// distress-class records only.
+    fn records_frame(
+        &mut self,
+        peer: &PublicKey,
+        max: usize,
+        quarantined: bool,
+    ) -> Option<(Frame, u64, u64)> {
         let s = self.sessions.get_mut(peer)?;
         let mut items = Vec::new();
         let mut handed = Vec::new();
@@ -1992,6 +2118,11 @@ impl<S: Store> Node<S> {
         let mut record_bytes = 0u64;
         while let Some(q) = s.records.first().copied() {
             let id = q.2;
+            if quarantined && q.0 != Priority::Distress {
+                s.records.remove(&q);
+                s.copies.remove(&id);
+                continue;
+            }
             let Ok(Some(r)) = self.store.get(&id) else {
                 s.records.remove(&q);
                 s.copies.remove(&id);

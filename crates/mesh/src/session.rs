@@ -78,6 +78,11 @@ pub(crate) struct Session {
     /// their author's key, the others queue behind it (acknowledgements are cumulative). At
     /// most [`MAX_HELD_ACKS`].
     pub(crate) held_acks: VecDeque<HeldAck>,
+    /// Records refused for a rate (short id → author), to be asked for again once the rate
+    /// allows; at most `MAX_DEFERRED_IDS` (node.rs).
+    pub(crate) later: BTreeMap<u64, haiqiao_proto::KeyHint>,
+    /// When they are next asked for.
+    pub(crate) later_at: Option<u64>,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -115,6 +120,8 @@ impl Session {
             unwritten: 0,
             stalled_since: None,
             held_acks: VecDeque::new(),
+            later: BTreeMap::new(),
+            later_at: None,
         }
     }
 
