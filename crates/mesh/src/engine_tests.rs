@@ -1645,3 +1645,118 @@ fn a_banned_peer_is_quarantined_and_distress_still_flows_both_ways() {
     m.run_until(m.now_ms + MeshConfig::default().ban_ms + 1_000, 60_000);
     assert!(m.nodes[1].quarantined_until(&k0, m.now_ms).is_none());
 }
+
+// --- a full store refuses rather than evicting what it answers for (issue 10, item 4) ------
+
+#[test]
+fn a_writer_over_its_quota_is_refused_instead_of_evicting_what_it_wrote() {
+    let limits = StoreLimits {
+        max_author_bytes: 2_000,
+        ..StoreLimits::default()
+    };
+    let mut m = Mesh::with_limits(
+        &[Role::Vessel, Role::Shore],
+        MeshConfig::default(),
+        limits,
+        T0,
+    );
+    let mut written = Vec::new();
+    let refusal = loop {
+        let r = m.nodes[0].submit(
+            m.now_ms,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: format!("catch log {}", written.len()),
+                safety: false,
+            },
+        );
+        match r {
+            Ok(r) => written.push(r.id()),
+            Err(e) => break e,
+        }
+        assert!(written.len() < 1000, "never refused");
+    };
+    assert!(
+        matches!(
+            refusal,
+            crate::MeshError::Refused(crate::Refusal::AuthorQuota)
+        ),
+        "{refusal}"
+    );
+    assert!(!written.is_empty());
+    assert!(
+        written.iter().all(|id| m.nodes[0].holds(id)),
+        "nothing it wrote was evicted"
+    );
+    // Distress is never refused for space.
+    assert!(
+        m.nodes[0]
+            .submit(
+                m.now_ms,
+                Destination::Everyone,
+                600,
+                Body::Distress {
+                    nature: DistressNature::Fire,
+                    fix: None,
+                    persons: None,
+                    text: String::new(),
+                },
+            )
+            .is_ok()
+    );
+    // Once shore has them (its receipt frees them), there is room again.
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    receipt_delay(&mut m);
+    assert!(written.iter().any(|id| !m.nodes[0].holds(id)));
+    assert!(
+        m.nodes[0]
+            .submit(
+                m.now_ms,
+                Destination::Shore,
+                600,
+                Body::Text {
+                    text: "room again".into(),
+                    safety: false,
+                },
+            )
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_relay_with_a_full_store_refuses_and_the_sender_keeps_its_copies() {
+    let mut m = Mesh::new(&[Role::Vessel], MeshConfig::default(), T0);
+    let relay = Node::new(
+        MeshConfig::default(),
+        Keypair::from_seed(&[2; 32]),
+        Role::Vessel,
+        MemStore::new(StoreLimits {
+            max_bytes: 1_500,
+            ..StoreLimits::default()
+        }),
+        T0,
+    )
+    .unwrap();
+    m.add(relay);
+    let ids: Vec<RecordId> = (0..30).map(|_| report(&mut m, 0)).collect();
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    let held: Vec<&RecordId> = ids.iter().filter(|id| m.nodes[1].holds(id)).collect();
+    assert!(!held.is_empty() && held.len() < 30, "{}", held.len());
+    assert_eq!(
+        m.nodes[0].stats().custody_acked,
+        held.len() as u64,
+        "every record the relay acknowledged is still there: none was evicted for a newer one"
+    );
+    for id in &ids {
+        let mine = m.nodes[0].copies_of(id).unwrap();
+        if m.nodes[1].holds(id) {
+            assert_eq!(mine, 4, "half handed over");
+        } else {
+            assert_eq!(mine, 8, "refused: the sender kept its copies");
+        }
+    }
+}

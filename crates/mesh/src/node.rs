@@ -168,8 +168,10 @@ pub enum MeshError {
     /// The record is invalid.
     #[error(transparent)]
     Record(#[from] RecordError),
-    /// The store refused the record.
-    #[error("store refused the record: {0:?}")]
+    /// The store refused the record: [`Refusal::StoreFull`] when it is full of records this
+    /// node answers for (not yet delivered) or of higher classes, [`Refusal::AuthorQuota`]
+    /// when this author's share is (a writer faster than the mesh carries its records away).
+    #[error("store refused the record: {0}")]
     Refused(Refusal),
     /// The author's key is revoked (only distress is taken from a revoked key).
     #[error("the author's key is revoked")]
@@ -447,7 +449,11 @@ impl<S: Store> Node<S> {
                 // it is still delivered and handed on by focus, but not sprayed again.
                 u8::from(!routing::is_for_me(&s.dest, &node.hint, role, &node.groups))
             };
-            node.index.insert(s.id, Meta::new(s, copies));
+            let meta = Meta::new(s, copies);
+            if node.custodial(&meta) {
+                node.store.set_kept(&s.id, true);
+            }
+            node.index.insert(s.id, meta);
             if s.author == me {
                 node.next_seq = node.next_seq.max(s.seq + 1);
             }
@@ -781,16 +787,22 @@ impl<S: Store> Node<S> {
             body,
         };
         let record = Record::sign(&self.key, env)?;
-        match self.store.insert(&record)? {
+        let copies = routing::initial_copies(&self.cfg, &dest);
+        let meta = Meta::new(&Summary::of(&record), copies);
+        let kept = self.custodial(&meta);
+        let outcome = self
+            .store
+            .insert_batch_kept(std::slice::from_ref(&record), &[kept])?
+            .pop()
+            .unwrap_or(InsertOutcome::Refused(Refusal::StoreFull));
+        match outcome {
             InsertOutcome::Stored { evicted } => {
                 self.next_seq += 1;
                 self.stats.submitted += 1;
                 for e in evicted {
                     self.index.remove(&e);
                 }
-                let copies = routing::initial_copies(&self.cfg, &dest);
-                self.index
-                    .insert(record.id(), Meta::new(&Summary::of(&record), copies));
+                self.index.insert(record.id(), meta);
                 self.after_store(now_ms, &record, Source::Local)?;
                 self.pump_all(now_ms);
                 Ok(record)
@@ -894,14 +906,38 @@ impl<S: Store> Node<S> {
 
     /// Copies handed over in frames that were never acknowledged come back.
     fn restore_in_flight(&mut self, peer: &PublicKey) {
-        if let Some(s) = self.sessions.get_mut(peer) {
-            for (_, items) in std::mem::take(&mut s.in_flight) {
-                for (id, k) in items {
-                    if let Some(m) = self.index.get_mut(&id) {
-                        m.copies = m.copies.saturating_add(k);
+        let Some(s) = self.sessions.get_mut(peer) else {
+            return;
+        };
+        for (_, items) in std::mem::take(&mut s.in_flight) {
+            for (id, k) in items {
+                if let Some(m) = self.index.get_mut(&id) {
+                    m.copies = m.copies.saturating_add(k);
+                    if k > 0 {
+                        self.mark_kept(&id);
                     }
                 }
             }
+        }
+    }
+
+    /// Whether this node answers for a record, so that its store must not evict it for a
+    /// record of the same class or lower (see the store contract's kept records): one it wrote
+    /// (a flooded one until it expires, another while it holds forwarding copies), or one it
+    /// took custody of and holds forwarding copies of. Not positions (they supersede) nor
+    /// receipts (bookkeeping).
+    fn custodial(&self, m: &Meta) -> bool {
+        if m.is_receipt() || m.kind == Kind::Position {
+            return false;
+        }
+        m.copies > 0 || (m.is_flood() && m.author == *self.me.as_bytes())
+    }
+
+    /// Tells the store whether this node answers for a held record.
+    fn mark_kept(&mut self, id: &RecordId) {
+        let kept = self.index.get(id).is_some_and(|m| self.custodial(m));
+        if self.store.is_kept(id) != kept {
+            self.store.set_kept(id, kept);
         }
     }
 
@@ -1098,12 +1134,17 @@ impl<S: Store> Node<S> {
                 };
                 let done: Vec<u32> = s.in_flight.range(..=upto).map(|(k, _)| *k).collect();
                 let peer_hint = s.view.map(|v| v.hint);
-                for f in done {
-                    let Some(items) = s.in_flight.remove(&f) else {
-                        continue;
-                    };
+                let done: Vec<(u32, Vec<(RecordId, u8)>)> = done
+                    .into_iter()
+                    .filter_map(|f| s.in_flight.remove(&f).map(|items| (f, items)))
+                    .collect();
+                for (f, items) in done {
                     for (i, (id, k)) in items.into_iter().enumerate() {
                         let refused = refused.contains(&(f, i as u16));
+                        let Some(s) = self.sessions.get_mut(&peer) else {
+                            break;
+                        };
+                        let _ = s;
                         if !refused {
                             self.stats.custody_acked += 1;
                         }
@@ -1112,6 +1153,7 @@ impl<S: Store> Node<S> {
                         };
                         if refused {
                             m.copies = m.copies.saturating_add(k);
+                            self.mark_kept(&id);
                             continue;
                         }
                         // Delivered to the node it is for: our forwarding copies have done
@@ -1121,6 +1163,11 @@ impl<S: Store> Node<S> {
                             && peer_hint.is_some_and(|h| m.dest.names(&h))
                         {
                             m.copies = 0;
+                        }
+                        // Custody handed on: with no copies left this node no longer answers
+                        // for the record (the store may evict it for newer ones).
+                        if m.copies == 0 {
+                            self.mark_kept(&id);
                         }
                     }
                 }
@@ -1541,22 +1588,34 @@ impl<S: Store> Node<S> {
             self.stats.refused += taken.iter().filter(|t| **t == Taken::Refused).count() as u64;
             return Ok(taken);
         }
-        let outcomes = self.store.insert_batch(&records)?;
-        for (((r, i), c), o) in records.iter().zip(rec_idx).zip(rec_copies).zip(outcomes) {
+        // The copies each record is held with, and whether this node then answers for it.
+        let metas: Vec<Meta> = records
+            .iter()
+            .zip(&rec_copies)
+            .map(|(r, c)| {
+                let for_me =
+                    routing::is_for_me(&r.envelope().dest, &self.hint, self.role, &self.groups);
+                let copies = if for_me && !matches!(r.envelope().dest, Destination::Pair(..)) {
+                    0
+                } else {
+                    (*c).min(max_copies)
+                };
+                Meta::new(&Summary::of(r), copies)
+            })
+            .collect();
+        let kept: Vec<bool> = metas.iter().map(|m| self.custodial(m)).collect();
+        let outcomes = self.store.insert_batch_kept(&records, &kept)?;
+        for ((r, i), (o, meta)) in records
+            .iter()
+            .zip(rec_idx)
+            .zip(outcomes.into_iter().zip(metas))
+        {
             match o {
                 InsertOutcome::Stored { evicted } => {
                     for e in evicted {
                         self.index.remove(&e);
                     }
-                    let for_me =
-                        routing::is_for_me(&r.envelope().dest, &self.hint, self.role, &self.groups);
-                    let copies = if for_me && !matches!(r.envelope().dest, Destination::Pair(..)) {
-                        0
-                    } else {
-                        c.min(max_copies)
-                    };
-                    self.index
-                        .insert(r.id(), Meta::new(&Summary::of(r), copies));
+                    self.index.insert(r.id(), meta);
                     taken[i] = Taken::New;
                     self.stats.records_in += 1;
                     self.after_store(now_ms, r, source)?;
@@ -1722,6 +1781,7 @@ impl<S: Store> Node<S> {
             .saturating_add(copies)
             .min(max_copies.max(m.copies));
         self.note_co_holder(id, from);
+        self.mark_kept(&id);
     }
 
     fn remember_receipted(&mut self, id: RecordId) {
