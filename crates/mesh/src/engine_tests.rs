@@ -1760,3 +1760,103 @@ fn a_relay_with_a_full_store_refuses_and_the_sender_keeps_its_copies() {
         }
     }
 }
+
+// --- strangers as a group (issue 10, item 5) -------------------------------------------------
+
+#[test]
+fn a_sybil_flood_of_fresh_keys_is_held_by_the_group_budget_and_distress_still_crosses() {
+    let cfg = MeshConfig {
+        uncertified_records_per_s: 10,
+        uncertified_records_burst: 200,
+        max_uncertified_held: 300,
+        ..MeshConfig::default()
+    };
+    // The flooder (0) holds 20 records from each of 200 fresh keys, none certified.
+    let sybils: Vec<Keypair> = (0..200u32)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            Keypair::from_seed(&seed)
+        })
+        .collect();
+    let mut store = MemStore::new(StoreLimits::default());
+    for (i, k) in sybils.iter().enumerate() {
+        fill(&mut store, k, &[Kind::Text], 20, 1000 * i as u64);
+    }
+    let flooder = Node::new(
+        cfg.clone(),
+        Keypair::from_seed(&[1; 32]),
+        Role::Vessel,
+        store,
+        T0,
+    )
+    .unwrap();
+    let mut m = Mesh::new(&[], cfg.clone(), T0);
+    m.add(flooder);
+    // The node under attack (1) enforces certificates; a certified vessel (2) is beyond it.
+    let guard = Node::new(
+        cfg.clone(),
+        Keypair::from_seed(&[2; 32]),
+        Role::Vessel,
+        MemStore::new(StoreLimits::default()),
+        T0,
+    )
+    .unwrap();
+    m.add(guard);
+    let certified = Node::new(
+        cfg,
+        Keypair::from_seed(&[3; 32]),
+        Role::Vessel,
+        MemStore::new(StoreLimits::default()),
+        T0,
+    )
+    .unwrap();
+    m.add(certified);
+    let mut p = enforced();
+    p.trusted.insert(m.key(2).hint());
+    m.nodes[1].set_trust(p).unwrap();
+    for k in &sybils {
+        m.nodes[1].learn_key(k.public());
+    }
+    m.connect(0, 1, None);
+    m.connect(1, 2, None);
+    m.run_until(m.now_ms + 5_000, 100);
+    let from_sybils = |m: &Mesh| {
+        m.nodes[1]
+            .store()
+            .summaries()
+            .unwrap()
+            .iter()
+            .filter(|s| sybils.iter().any(|k| k.public() == s.author))
+            .count()
+    };
+    let held = from_sybils(&m);
+    assert!(
+        held <= 250,
+        "4,000 stranger records, 200 + 10/s taken in 5 s, got {held}"
+    );
+    // Later the cap holds, however long the contact lasts.
+    m.run_until(m.now_ms + 60_000, 500);
+    let held = from_sybils(&m);
+    assert!(held <= 300, "at most max_uncertified_held, got {held}");
+    assert!(
+        held >= 250,
+        "the group rate still lets strangers through, got {held}"
+    );
+    // A stranger's distress (the flooder's own key is uncertified), and a certified vessel's,
+    // still get through the guard.
+    let sos = distress(&mut m, 0);
+    let other = distress(&mut m, 2);
+    let text_of_certified = text(&mut m, 2, 1);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&sos), "a stranger's distress is taken");
+    assert!(m.nodes[2].holds(&sos), "and carried on");
+    assert!(
+        m.nodes[0].holds(&other),
+        "a certified vessel's distress reaches the flooder"
+    );
+    assert!(
+        m.nodes[1].holds(&text_of_certified),
+        "certified authors are not held back"
+    );
+}

@@ -349,6 +349,15 @@ pub struct Node<S: Store> {
     /// Author quotas: (author, whether the bucket is an uncertified author's distress bucket).
     author_buckets: BTreeMap<(KeyHint, bool), Bucket>,
     pending_keys: PendingKeys,
+    /// Uncertified authors as a group, when trust is enforced: their records other than
+    /// distress, and their distress calls (each its own bucket).
+    stranger_buckets: [Bucket; 2],
+    /// Records held per author (not distress calls): its hint, how many.
+    held_by_author: BTreeMap<[u8; 32], (KeyHint, u32)>,
+    /// Of which by uncertified authors (see [`MeshConfig::max_uncertified_held`]).
+    strangers_held: u64,
+    /// Uncertified authors' records admitted in the batch being ingested, not yet stored.
+    strangers_admitted: u64,
     receipted: BTreeSet<RecordId>,
     receipted_order: VecDeque<RecordId>,
     /// Receipt routing: short id of a receipted record → (its id, the receipt's id).
@@ -419,6 +428,13 @@ impl<S: Store> Node<S> {
             peer_buckets: BTreeMap::new(),
             author_buckets: BTreeMap::new(),
             pending_keys: PendingKeys::default(),
+            stranger_buckets: [
+                Bucket::full(cfg.uncertified_records_burst, now_ms),
+                Bucket::full(cfg.uncertified_distress_burst, now_ms),
+            ],
+            held_by_author: BTreeMap::new(),
+            strangers_held: 0,
+            strangers_admitted: 0,
             receipted: BTreeSet::new(),
             receipted_order: VecDeque::new(),
             receipt_of: BTreeMap::new(),
@@ -453,7 +469,7 @@ impl<S: Store> Node<S> {
             if node.custodial(&meta) {
                 node.store.set_kept(&s.id, true);
             }
-            node.index.insert(s.id, meta);
+            node.index_add(s.id, meta, s.author.hint());
             if s.author == me {
                 node.next_seq = node.next_seq.max(s.seq + 1);
             }
@@ -488,6 +504,7 @@ impl<S: Store> Node<S> {
             return Ok(());
         }
         let old = std::mem::replace(&mut self.trust, trust);
+        self.recount_strangers();
         // Records of newly revoked keys leave the store, so that every store converges
         // (otherwise nodes that refuse them would fetch them again at every contact).
         let revoked: Vec<PublicKey> = if self.trust.enforced {
@@ -506,7 +523,7 @@ impl<S: Store> Node<S> {
                     && revoked.contains(&s.author)
                     && self.store.remove(&s.id)?
                 {
-                    self.index.remove(&s.id);
+                    self.index_drop(&s.id);
                     self.stats.refused_revoked += 1;
                 }
             }
@@ -570,11 +587,11 @@ impl<S: Store> Node<S> {
         match self.store.insert(&r)? {
             InsertOutcome::Stored { evicted } => {
                 for e in evicted {
-                    self.index.remove(&e);
+                    self.index_drop(&e);
                 }
                 let copies = routing::initial_copies(&self.cfg, &r.envelope().dest);
-                self.index
-                    .insert(r.id(), Meta::new(&Summary::of(&r), copies));
+                let hint = r.envelope().author;
+                self.index_add(r.id(), Meta::new(&Summary::of(&r), copies), hint);
                 self.after_store(now_ms, &r, Source::Local)?;
                 self.pump_all(now_ms);
                 Ok(r)
@@ -800,9 +817,9 @@ impl<S: Store> Node<S> {
                 self.next_seq += 1;
                 self.stats.submitted += 1;
                 for e in evicted {
-                    self.index.remove(&e);
+                    self.index_drop(&e);
                 }
-                self.index.insert(record.id(), meta);
+                self.index_add(record.id(), meta, self.hint);
                 self.after_store(now_ms, &record, Source::Local)?;
                 self.pump_all(now_ms);
                 Ok(record)
@@ -1380,6 +1397,54 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
+    /// Indexes a record held from now on (`hint`: its author's), counting it for its author.
+    fn index_add(&mut self, id: RecordId, meta: Meta, hint: KeyHint) {
+        if meta.kind != Kind::Distress && !self.index.contains(&id) {
+            let e = self.held_by_author.entry(meta.author).or_insert((hint, 0));
+            e.1 += 1;
+            if self.is_stranger(&hint) {
+                self.strangers_held += 1;
+            }
+        }
+        self.index.insert(id, meta);
+    }
+
+    /// Forgets a record no longer held.
+    fn index_drop(&mut self, id: &RecordId) {
+        let Some(m) = self.index.remove(id) else {
+            return;
+        };
+        if m.kind == Kind::Distress {
+            return;
+        }
+        if let Some(e) = self.held_by_author.get_mut(&m.author) {
+            let hint = e.0;
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                self.held_by_author.remove(&m.author);
+            }
+            if self.is_stranger(&hint) {
+                self.strangers_held = self.strangers_held.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Whether `author` is a stranger: trust is enforced and it holds no certificate (nor is
+    /// it an anchor, nor this node).
+    fn is_stranger(&self, author: &KeyHint) -> bool {
+        *author != self.hint && !self.trust.full_quota(author)
+    }
+
+    /// Counts again the records held from strangers (trust changed).
+    fn recount_strangers(&mut self) {
+        self.strangers_held = self
+            .held_by_author
+            .values()
+            .filter(|(h, _)| self.is_stranger(h))
+            .map(|(_, n)| u64::from(*n))
+            .sum();
+    }
+
     /// Records of `author` (other than distress) its quota would take now, without taking any.
     fn author_tokens(&self, author: KeyHint, now_ms: u64) -> u64 {
         if author == self.hint || self.trust.anchors.contains(&author) {
@@ -1393,20 +1458,32 @@ impl<S: Store> Node<S> {
                 self.cfg.uncertified_author_records_burst,
             )
         };
-        self.author_buckets
+        let own = self
+            .author_buckets
             .get(&(author, false))
-            .map_or(u64::from(burst), |b| b.available(rate, burst, now_ms))
+            .map_or(u64::from(burst), |b| b.available(rate, burst, now_ms));
+        if !self.is_stranger(&author) {
+            return own;
+        }
+        let room = (self.cfg.max_uncertified_held as u64).saturating_sub(self.strangers_held);
+        let group = self.stranger_buckets[0].available(
+            self.cfg.uncertified_records_per_s,
+            self.cfg.uncertified_records_burst,
+            now_ms,
+        );
+        own.min(room).min(group)
     }
 
     fn author_allows(&mut self, author: KeyHint, kind: Kind, now_ms: u64) -> bool {
         if author == self.hint || self.trust.anchors.contains(&author) {
             return true;
         }
-        // Uncertified authors get the tighter quota. Their distress calls have a bucket of
-        // their own (at the same tight rate), so that a distress gets through whatever the
-        // author sent before, and nothing else can ride on the exemption.
+        // Uncertified authors get the tighter quota. Every author's distress calls have a
+        // bucket of their own (at the author's rate), so that a distress gets through whatever
+        // the author sent before, and nothing else can ride on the exemption.
         let full = self.trust.full_quota(&author);
-        let key = (author, !full && kind == Kind::Distress);
+        let distress = kind == Kind::Distress;
+        let key = (author, distress);
         if !self.author_buckets.contains_key(&key)
             && self.author_buckets.len() >= self.cfg.max_tracked_authors
         {
@@ -1428,10 +1505,48 @@ impl<S: Store> Node<S> {
                 self.cfg.uncertified_author_records_burst,
             )
         };
-        self.author_buckets
+        if full {
+            return self
+                .author_buckets
+                .entry(key)
+                .or_insert_with(|| Bucket::full(burst, now_ms))
+                .take(rate, burst, now_ms);
+        }
+        // Strangers as a group: fresh keys cost nothing to make, so a quota per key alone
+        // does not bound them. Their records share one bucket and a cap on what is held;
+        // their distress calls share a small bucket of their own, so that a flood of
+        // stranger records never stops a stranger's distress.
+        let capped = !distress
+            && self.strangers_held + self.strangers_admitted
+                >= self.cfg.max_uncertified_held as u64;
+        if capped {
+            return false;
+        }
+        let group = usize::from(distress);
+        let (g_rate, g_burst) = if distress {
+            (
+                self.cfg.uncertified_distress_per_s,
+                self.cfg.uncertified_distress_burst,
+            )
+        } else {
+            (
+                self.cfg.uncertified_records_per_s,
+                self.cfg.uncertified_records_burst,
+            )
+        };
+        if self.stranger_buckets[group].available(g_rate, g_burst, now_ms) == 0 {
+            return false;
+        }
+        let ok = self
+            .author_buckets
             .entry(key)
             .or_insert_with(|| Bucket::full(burst, now_ms))
             .take(rate, burst, now_ms)
+            && self.stranger_buckets[group].take(g_rate, g_burst, now_ms);
+        if ok && !distress {
+            self.strangers_admitted += 1;
+        }
+        ok
     }
 
     /// Decodes, verifies and stores records from a peer; returns what became of each. `frame`
@@ -1453,6 +1568,7 @@ impl<S: Store> Node<S> {
         let mut unknown_keys = BTreeSet::new();
         let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
         let quarantined = self.quarantined(source.peer(), now_ms);
+        self.strangers_admitted = 0;
         for (i, (bytes, copies)) in items.into_iter().enumerate() {
             let u = match Unverified::decode(&bytes) {
                 Ok(u) => u,
@@ -1613,9 +1729,9 @@ impl<S: Store> Node<S> {
             match o {
                 InsertOutcome::Stored { evicted } => {
                     for e in evicted {
-                        self.index.remove(&e);
+                        self.index_drop(&e);
                     }
-                    self.index.insert(r.id(), meta);
+                    self.index_add(r.id(), meta, r.envelope().author);
                     taken[i] = Taken::New;
                     self.stats.records_in += 1;
                     self.after_store(now_ms, r, source)?;
@@ -1803,7 +1919,7 @@ impl<S: Store> Node<S> {
                 !m.is_flood() && !routing::is_for_me(&m.dest, &self.hint, self.role, &self.groups)
             });
             if free && self.store.remove(id)? {
-                self.index.remove(id);
+                self.index_drop(id);
                 self.stats.freed_by_receipt += 1;
                 self.out.push_back(Output::Freed(*id));
             }
@@ -1981,13 +2097,13 @@ impl<S: Store> Node<S> {
         if now_ms >= self.next_sweep_ms {
             self.next_sweep_ms = now_ms + self.cfg.sweep_interval_ms.max(1);
             for id in self.store.sweep_expired(now_ms / 1000)? {
-                self.index.remove(&id);
+                self.index_drop(&id);
             }
             // The index may hold records the store dropped on its own (none expected): only
             // then scan it (a full scan per sweep was a third of a 300-node run's time).
             if self.index.len() as u64 != self.store.usage().records {
                 for id in self.index.expired(now_ms / 1000) {
-                    self.index.remove(&id);
+                    self.index_drop(&id);
                 }
             }
             let index = &self.index;
