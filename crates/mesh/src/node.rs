@@ -346,13 +346,14 @@ pub struct Node<S: Store> {
     scores: Scores,
     /// Peer rates: (peer, whether the bucket is the peer's distress-class bucket).
     peer_buckets: BTreeMap<(PublicKey, bool), Bucket>,
-    /// Author quotas: (author, whether the bucket is an uncertified author's distress bucket).
+    /// Author quotas: (author, whether the bucket is the author's distress bucket).
     author_buckets: BTreeMap<(KeyHint, bool), Bucket>,
     pending_keys: PendingKeys,
     /// Uncertified authors as a group, when trust is enforced: their records other than
     /// distress, and their distress calls (each its own bucket).
     stranger_buckets: [Bucket; 2],
-    /// Records held per author (not distress calls): its hint, how many.
+    /// Records held per author (not distress calls), while certificates are enforced: its
+    /// hint, how many. At most one entry per author with a record held.
     held_by_author: BTreeMap<[u8; 32], (KeyHint, u32)>,
     /// Of which by uncertified authors (see [`MeshConfig::max_uncertified_held`]).
     strangers_held: u64,
@@ -469,7 +470,7 @@ impl<S: Store> Node<S> {
             if node.custodial(&meta) {
                 node.store.set_kept(&s.id, true);
             }
-            node.index_add(s.id, meta, s.author.hint());
+            node.index_add(s.id, meta, || s.author.hint());
             if s.author == me {
                 node.next_seq = node.next_seq.max(s.seq + 1);
             }
@@ -504,7 +505,7 @@ impl<S: Store> Node<S> {
             return Ok(());
         }
         let old = std::mem::replace(&mut self.trust, trust);
-        self.recount_strangers();
+        self.recount_strangers(old.enforced);
         // Records of newly revoked keys leave the store, so that every store converges
         // (otherwise nodes that refuse them would fetch them again at every contact).
         let revoked: Vec<PublicKey> = if self.trust.enforced {
@@ -590,8 +591,9 @@ impl<S: Store> Node<S> {
                     self.index_drop(&e);
                 }
                 let copies = routing::initial_copies(&self.cfg, &r.envelope().dest);
-                let hint = r.envelope().author;
-                self.index_add(r.id(), Meta::new(&Summary::of(&r), copies), hint);
+                self.index_add(r.id(), Meta::new(&Summary::of(&r), copies), || {
+                    r.envelope().author
+                });
                 self.after_store(now_ms, &r, Source::Local)?;
                 self.pump_all(now_ms);
                 Ok(r)
@@ -819,7 +821,7 @@ impl<S: Store> Node<S> {
                 for e in evicted {
                     self.index_drop(&e);
                 }
-                self.index_add(record.id(), meta, self.hint);
+                self.index_add(record.id(), meta, || record.envelope().author);
                 self.after_store(now_ms, &record, Source::Local)?;
                 self.pump_all(now_ms);
                 Ok(record)
@@ -1397,11 +1399,18 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
-    /// Indexes a record held from now on (`hint`: its author's), counting it for its author.
-    fn index_add(&mut self, id: RecordId, meta: Meta, hint: KeyHint) {
-        if meta.kind != Kind::Distress && !self.index.contains(&id) {
-            let e = self.held_by_author.entry(meta.author).or_insert((hint, 0));
+    /// Indexes a record held from now on (`hint`: its author's, asked for only when the
+    /// author has no other record held), counting it for its author.
+    fn index_add(&mut self, id: RecordId, meta: Meta, hint: impl FnOnce() -> KeyHint) {
+        // Counted only while certificates are enforced (none are strangers otherwise; the
+        // simulator runs with trust off and ten thousand authors per node).
+        if self.trust.enforced && meta.kind != Kind::Distress && !self.index.contains(&id) {
+            let e = self
+                .held_by_author
+                .entry(meta.author)
+                .or_insert_with(|| (hint(), 0));
             e.1 += 1;
+            let hint = e.0;
             if self.is_stranger(&hint) {
                 self.strangers_held += 1;
             }
@@ -1414,7 +1423,7 @@ impl<S: Store> Node<S> {
         let Some(m) = self.index.remove(id) else {
             return;
         };
-        if m.kind == Kind::Distress {
+        if m.kind == Kind::Distress || !self.trust.enforced {
             return;
         }
         if let Some(e) = self.held_by_author.get_mut(&m.author) {
@@ -1435,8 +1444,27 @@ impl<S: Store> Node<S> {
         *author != self.hint && !self.trust.full_quota(author)
     }
 
-    /// Counts again the records held from strangers (trust changed).
-    fn recount_strangers(&mut self) {
+    /// Counts again the records held from strangers (trust changed); counts the records held
+    /// per author from scratch when enforcement starts, and forgets them when it stops.
+    fn recount_strangers(&mut self, was_enforced: bool) {
+        if !self.trust.enforced {
+            self.held_by_author.clear();
+            self.strangers_held = 0;
+            return;
+        }
+        if !was_enforced {
+            self.held_by_author.clear();
+            for (_, m) in self.index.iter() {
+                if m.kind == Kind::Distress {
+                    continue;
+                }
+                if let Some(e) = self.held_by_author.get_mut(&m.author) {
+                    e.1 += 1;
+                } else if let Ok(k) = PublicKey::from_bytes(&m.author) {
+                    self.held_by_author.insert(m.author, (k.hint(), 1));
+                }
+            }
+        }
         self.strangers_held = self
             .held_by_author
             .values()
@@ -1731,7 +1759,7 @@ impl<S: Store> Node<S> {
                     for e in evicted {
                         self.index_drop(&e);
                     }
-                    self.index_add(r.id(), meta, r.envelope().author);
+                    self.index_add(r.id(), meta, || r.envelope().author);
                     taken[i] = Taken::New;
                     self.stats.records_in += 1;
                     self.after_store(now_ms, r, source)?;
