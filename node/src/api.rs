@@ -50,6 +50,25 @@ fn err(code: StatusCode, msg: impl Into<String>) -> Reply {
     (code, Json(json!({ "error": msg.into() })))
 }
 
+/// An error reply with the status the daemon chose; a write refused for space (507: the
+/// store is full of records not yet delivered; 429: this node's share is) also carries a
+/// stable `code` and the `message`.
+fn status_err(status: u16, msg: String) -> Reply {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let stable = match status {
+        507 => Some("store_full"),
+        429 => Some("author_quota"),
+        _ => None,
+    };
+    match stable {
+        Some(c) => (
+            code,
+            Json(json!({ "code": c, "message": msg, "error": msg })),
+        ),
+        None => err(code, msg),
+    }
+}
+
 async fn ask<T>(
     tx: &mpsc::Sender<Command>,
     make: impl FnOnce(oneshot::Sender<T>) -> Command,
@@ -123,7 +142,7 @@ async fn submit(
     let Json(req) = body.map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))?;
     match ask(&tx, |r| Command::Submit(req, r)).await? {
         Ok(v) => Ok((StatusCode::CREATED, Json(v))),
-        Err(e) => Err(err(StatusCode::UNPROCESSABLE_ENTITY, e)),
+        Err((status, e)) => Err(status_err(status, e)),
     }
 }
 
@@ -169,10 +188,7 @@ async fn workflow(tx: &mpsc::Sender<Command>, req: Request, created: bool) -> Re
             },
             Json(v),
         )),
-        Err((code, e)) => Err(err(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            e,
-        )),
+        Err((code, e)) => Err(status_err(code, e)),
     }
 }
 

@@ -31,7 +31,7 @@ pub(crate) const COMMAND_CAP: usize = 64;
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Write a record.
-    Submit(SubmitRequest, oneshot::Sender<Result<Value, String>>),
+    Submit(SubmitRequest, oneshot::Sender<Result<Value, (u16, String)>>),
     /// Node status.
     Status(oneshot::Sender<Value>),
     /// Connected peers.
@@ -329,7 +329,10 @@ impl Daemon {
                         self.work.vet(now, dest, ttl, &body)?;
                         Ok(self.node.submit(now, dest, ttl, body)?)
                     })
-                    .map_err(|e| format!("{e:#}"));
+                    .map_err(|e| match crate::workflows::status_of(&e) {
+                        s @ (507 | 429) => (s, format!("{e:#}")),
+                        _ => (422, format!("{e:#}")),
+                    });
                 if let Ok(r) = &res {
                     self.work.observe(now, &mut self.node, r);
                     self.save_seq();

@@ -1169,7 +1169,9 @@ fn role_note(r: Option<CaseRole>) -> String {
 }
 
 /// The HTTP status for a failed workflow request: 404 for what is not known here, 422 for
-/// what the fleet or the engine refuses, 500 for a failing store, 400 for a malformed request.
+/// what the fleet or the engine refuses, 507 when the store is full of records not yet
+/// delivered, 429 when this node's own share of it is (it writes faster than the mesh carries
+/// away), 500 for a failing store, 400 for a malformed request.
 pub(crate) fn status_of(e: &anyhow::Error) -> u16 {
     use haiqiao_fleet::FleetError;
     use haiqiao_mesh::MeshError;
@@ -1183,6 +1185,8 @@ pub(crate) fn status_of(e: &anyhow::Error) -> u16 {
         return match m {
             MeshError::Store(_) => 500,
             MeshError::Record(_) => 400,
+            MeshError::Refused(haiqiao_mesh::Refusal::StoreFull) => 507,
+            MeshError::Refused(haiqiao_mesh::Refusal::AuthorQuota) => 429,
             MeshError::Refused(_) | MeshError::Revoked => 422,
         };
     }
@@ -1440,6 +1444,15 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(status_of(&malformed), 400, "{malformed}");
+        use haiqiao_mesh::{MeshError, Refusal};
+        let full = anyhow::Error::from(MeshError::Refused(Refusal::StoreFull));
+        assert_eq!(status_of(&full), 507, "backpressure: the store is full");
+        let quota = anyhow::Error::from(MeshError::Refused(Refusal::AuthorQuota));
+        assert_eq!(
+            status_of(&quota),
+            429,
+            "backpressure: this writer's share is full"
+        );
     }
 
     #[test]

@@ -23,6 +23,12 @@ pub struct MeshConfig {
     pub max_symbols: usize,
     /// Records waiting for their author's key, across all peers. Default 1024.
     pub max_pending_keys: usize,
+    /// Longest wait, ms, for a peer's `Keys` answer while records of a `Records` frame wait
+    /// for their author's key: the frame's acknowledgement (and those of later frames, since
+    /// acknowledgements are cumulative) is held until they are stored, or until this deadline,
+    /// when those still waiting are reported refused (the sender keeps their copies; they are
+    /// kept here with none if the key comes later). Default 30,000.
+    pub key_wait_ms: u64,
     /// Keys the node remembers besides those of records it holds. Default 100,000.
     pub key_ring_capacity: usize,
     /// Record ids named by receipts that the node remembers, to refuse freed records.
@@ -58,6 +64,23 @@ pub struct MeshConfig {
     pub uncertified_author_records_per_s: u32,
     /// Burst of records accepted from one uncertified author. Default 100.
     pub uncertified_author_records_burst: u32,
+    /// Records per second accepted from all uncertified authors together (token bucket), when
+    /// the node enforces certificates: fresh keys cost nothing, so a quota per key alone does
+    /// not bound strangers. Distress calls are exempt (they have their own group budget).
+    /// Default 20.
+    pub uncertified_records_per_s: u32,
+    /// Burst of records accepted from all uncertified authors together. Default 1,000.
+    pub uncertified_records_burst: u32,
+    /// Most records from uncertified authors held at once (distress calls not counted), when
+    /// the node enforces certificates; beyond it their records are refused (the sender keeps
+    /// them) until some leave. Default 20,000.
+    pub max_uncertified_held: usize,
+    /// Distress calls per second accepted from all uncertified authors together: a budget of
+    /// their own, so that a flood of stranger records never stops a stranger's distress.
+    /// Default 1.
+    pub uncertified_distress_per_s: u32,
+    /// Burst of distress calls accepted from all uncertified authors together. Default 30.
+    pub uncertified_distress_burst: u32,
     /// Flow control with the transport: most frames handed over to one peer that the
     /// transport has not yet reported written (`Input::Written`). 0 (the default) turns it
     /// off, for drivers that never report writes (the simulator, the test harness); the
@@ -80,6 +103,7 @@ impl Default for MeshConfig {
             max_frame_bytes: 1200,
             max_symbols: 200_000,
             max_pending_keys: 1024,
+            key_wait_ms: 30_000,
             key_ring_capacity: 100_000,
             max_receipted: 100_000,
             receipt_batch: 100,
@@ -96,6 +120,11 @@ impl Default for MeshConfig {
             sweep_interval_ms: 60_000,
             uncertified_author_records_per_s: 2,
             uncertified_author_records_burst: 100,
+            uncertified_records_per_s: 20,
+            uncertified_records_burst: 1_000,
+            max_uncertified_held: 20_000,
+            uncertified_distress_per_s: 1,
+            uncertified_distress_burst: 30,
             send_window_frames: 0,
             send_stall_ms: 120_000,
         }

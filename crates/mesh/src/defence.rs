@@ -11,7 +11,9 @@ pub enum Offence {
     MalformedRecord,
     /// A record whose signature does not verify.
     BadSignature,
-    /// More records than the peer's or an author's rate allows.
+    /// More records than the peer's or an author's rate allows. No longer given: the excess
+    /// is refused and asked for again later (backpressure), which slows a fast sender
+    /// without cutting it off. Kept for the name in logs and metrics.
     Flood,
     /// A frame that makes no sense in the session's state.
     ProtocolViolation,
@@ -58,6 +60,12 @@ impl Bucket {
 
     pub(crate) fn last_ms(&self) -> u64 {
         self.last_ms
+    }
+
+    /// Whole tokens there would be at `now_ms` (takes none).
+    pub(crate) fn available(&self, per_s: u32, burst: u32, now_ms: u64) -> u64 {
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        (self.milli + elapsed * u64::from(per_s)).min(u64::from(burst) * 1000) / 1000
     }
 
     /// Takes one token if there is one.

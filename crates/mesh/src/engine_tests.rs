@@ -452,7 +452,8 @@ fn malformed_frames_and_forged_records_are_refused_and_penalised() {
         "{offences:?}"
     );
     assert!(m.nodes[1].stats().malformed + m.nodes[1].stats().bad_signatures >= 2);
-    // Keep going until the peer is banned.
+    // Keep going until the peer is banned: quarantined, not disconnected (see
+    // `a_banned_peer_is_quarantined_and_distress_still_flows_both_ways`).
     for _ in 0..5 {
         m.input(
             1,
@@ -463,23 +464,10 @@ fn malformed_frames_and_forged_records_are_refused_and_penalised() {
         );
     }
     assert!(
-        m.events[1]
-            .iter()
-            .any(|e| matches!(e, Output::Disconnect { .. })),
+        m.nodes[1].quarantined_until(&k0, m.now_ms).is_some(),
         "peer banned"
     );
-    assert!(!m.linked(0, 1));
     assert!(m.nodes[1].holds(&mine.id()), "nothing stored was lost");
-    // A banned peer is refused when it comes back.
-    m.connect(0, 1, None);
-    assert!(
-        !m.linked(0, 1)
-            || m.events[1]
-                .iter()
-                .filter(|e| matches!(e, Output::Disconnect { .. }))
-                .count()
-                >= 2
-    );
 }
 
 #[test]
@@ -1271,5 +1259,604 @@ fn a_record_delivered_to_its_node_is_not_sprayed_further() {
     assert!(
         !m.nodes[2].holds(&r.id()),
         "delivered: no copies left to spray"
+    );
+}
+
+// --- records waiting for their author's key (issue 10, item 1) ------------------------------
+
+/// A writer (0), a carrier (1), a vessel (2) and a shore station (3) that know each other, and
+/// a relay (4) restarted with an empty key ring: it has never seen the writer.
+fn mesh_with_a_relay_that_does_not_know_the_writer() -> Mesh {
+    let roles = [Role::Vessel, Role::Vessel, Role::Vessel, Role::Shore];
+    let mut m = Mesh::new(&roles, MeshConfig::default(), T0);
+    let relay = node_over(MemStore::new(StoreLimits::default()), 50, Role::Vessel);
+    assert_eq!(m.add_stranger(relay), 4);
+    m
+}
+
+#[test]
+fn shore_bound_records_cross_a_relay_that_must_first_learn_the_writers_key() {
+    let mut m = mesh_with_a_relay_that_does_not_know_the_writer();
+    let ids: Vec<RecordId> = (0..30).map(|_| report(&mut m, 0)).collect();
+    // The writer's group: the carrier takes half the copies.
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    // The heal: the carrier meets the relay, which has to ask for the writer's key.
+    let acked_before = m.nodes[1].stats().custody_acked;
+    m.connect(1, 4, None);
+    m.run(10, 1000);
+    m.disconnect(1, 4);
+    assert!(
+        ids.iter().all(|id| m.nodes[4].holds(id)),
+        "the relay took them"
+    );
+    assert_eq!(
+        m.nodes[1].stats().custody_acked - acked_before,
+        30,
+        "the relay acknowledged custody of every record once it was stored, refusing none"
+    );
+    assert_eq!(m.nodes[4].stats().refused, 0);
+    // The relay's group: it sprays on to a vessel that then meets shore.
+    m.connect(4, 2, None);
+    m.run(10, 1000);
+    m.disconnect(4, 2);
+    m.connect(2, 3, None);
+    m.run(10, 1000);
+    let at_shore = ids
+        .iter()
+        .filter(|id| m.delivered[3].iter().any(|r| r.id() == **id))
+        .count();
+    assert_eq!(
+        at_shore, 30,
+        "every shore-bound record reached shore through the relay"
+    );
+}
+
+#[test]
+fn a_record_waiting_for_its_key_is_acknowledged_only_once_stored() {
+    let mut m = mesh_with_a_relay_that_does_not_know_the_writer();
+    let id = report(&mut m, 0);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    // Hand the relay the carrier's records frame by hand and hold back the carrier's answer
+    // to its key request: the relay must not acknowledge a record it has not stored.
+    let (k1, k4) = (m.key(1), m.key(4));
+    m.connect(1, 4, None);
+    let r = m.nodes[1].store().get(&id).unwrap().unwrap();
+    let frame = Frame::Records {
+        seq: 900,
+        items: vec![haiqiao_proto::wire::Carried {
+            bytes: r.bytes().to_vec(),
+            copies: 2,
+        }],
+    };
+    let mut relay = m.nodes.remove(4);
+    relay
+        .handle(
+            m.now_ms,
+            Input::Frame {
+                peer: k1,
+                bytes: frame.encode(),
+            },
+        )
+        .unwrap();
+    let mut acks = Vec::new();
+    let mut want_keys = false;
+    while let Some(o) = relay.poll_output() {
+        if let Output::Send { frame, .. } = o {
+            match Frame::decode(&frame).unwrap() {
+                Frame::Ack { upto, refused } => acks.push((upto, refused)),
+                Frame::WantKeys { .. } => want_keys = true,
+                _ => {}
+            }
+        }
+    }
+    assert!(want_keys, "the relay asks for the key");
+    assert!(
+        acks.iter().all(|(upto, _)| *upto < 900),
+        "no acknowledgement before the record is stored: {acks:?}"
+    );
+    assert!(!relay.holds(&id));
+    // The key arrives: the record is stored with the copies it came with, then acknowledged.
+    let writer = m.key(0);
+    relay
+        .handle(
+            m.now_ms + 50,
+            Input::Frame {
+                peer: k1,
+                bytes: Frame::Keys { keys: vec![writer] }.encode(),
+            },
+        )
+        .unwrap();
+    assert!(relay.holds(&id));
+    assert_eq!(
+        relay.copies_of(&id),
+        Some(2),
+        "it kept the copies it arrived with"
+    );
+    let mut acked = false;
+    while let Some(o) = relay.poll_output() {
+        if let Output::Send { frame, .. } = o
+            && let Ok(Frame::Ack { upto: 900, refused }) = Frame::decode(&frame)
+        {
+            assert!(refused.is_empty(), "{refused:?}");
+            acked = true;
+        }
+    }
+    assert!(acked, "acknowledged once stored");
+    let _ = k4;
+}
+
+#[test]
+fn a_record_whose_key_never_comes_is_refused_at_the_deadline_and_the_sender_keeps_its_copies() {
+    let mut m = mesh_with_a_relay_that_does_not_know_the_writer();
+    let id = report(&mut m, 0);
+    let k1 = m.key(1);
+    m.connect(1, 4, None);
+    let mut relay = m.nodes.remove(4);
+    let r = m.nodes[0].store().get(&id).unwrap().unwrap();
+    let records = |seq: u32| Frame::Records {
+        seq,
+        items: vec![haiqiao_proto::wire::Carried {
+            bytes: r.bytes().to_vec(),
+            copies: 2,
+        }],
+    };
+    let t = m.now_ms;
+    relay
+        .handle(
+            t,
+            Input::Frame {
+                peer: k1,
+                bytes: records(0).encode(),
+            },
+        )
+        .unwrap();
+    // A later frame's acknowledgement queues behind the one that waits (acks are cumulative).
+    let text = Record::sign(
+        &Keypair::from_seed(&[2; 32]),
+        samples::envelope(Kind::Text, k1.hint(), k1.hint(), 5, t / 1000),
+    )
+    .unwrap();
+    let later = Frame::Records {
+        seq: 1,
+        items: vec![haiqiao_proto::wire::Carried {
+            bytes: text.bytes().to_vec(),
+            copies: 0,
+        }],
+    };
+    relay
+        .handle(
+            t + 10,
+            Input::Frame {
+                peer: k1,
+                bytes: later.encode(),
+            },
+        )
+        .unwrap();
+    let acks = |relay: &mut Node<MemStore>| {
+        let mut v = Vec::new();
+        while let Some(o) = relay.poll_output() {
+            if let Output::Send { frame, .. } = o
+                && let Ok(Frame::Ack { upto, refused }) = Frame::decode(&frame)
+            {
+                v.push((upto, refused));
+            }
+        }
+        v
+    };
+    assert!(acks(&mut relay).is_empty(), "both acknowledgements wait");
+    let deadline = relay.poll_timeout().unwrap();
+    assert!(deadline <= t + MeshConfig::default().key_wait_ms);
+    relay.handle(deadline, Input::Tick).unwrap();
+    let got = acks(&mut relay);
+    assert_eq!(
+        got,
+        vec![(0, vec![(0, 0)]), (1, vec![])],
+        "the waiting record is refused at the deadline, then the later frame is acknowledged"
+    );
+    // The key comes after all: the record is kept, with no copies (the sender kept them).
+    relay
+        .handle(
+            deadline + 10,
+            Input::Frame {
+                peer: k1,
+                bytes: Frame::Keys {
+                    keys: vec![m.key(0)],
+                }
+                .encode(),
+            },
+        )
+        .unwrap();
+    assert!(relay.holds(&id));
+    assert_eq!(relay.copies_of(&id), Some(0));
+    assert!(acks(&mut relay).is_empty(), "nothing acknowledged twice");
+}
+
+#[test]
+fn copies_handed_with_a_record_already_held_are_added_to_ours() {
+    let mut m = Mesh::new(&[Role::Vessel; 3], MeshConfig::default(), T0);
+    let id = report(&mut m, 0);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    m.disconnect(0, 1);
+    let before = m.nodes[1].copies_of(&id).unwrap();
+    assert_eq!(before, 4);
+    let r = m.nodes[0].store().get(&id).unwrap().unwrap();
+    let k2 = m.key(2);
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    m.input(
+        1,
+        Input::Frame {
+            peer: k2,
+            bytes: Frame::Records {
+                seq: 77,
+                items: vec![haiqiao_proto::wire::Carried {
+                    bytes: r.bytes().to_vec(),
+                    copies: 2,
+                }],
+            }
+            .encode(),
+        },
+    );
+    let now = m.nodes[1].copies_of(&id).unwrap();
+    assert!(
+        now >= 4,
+        "the copies the peer handed over did not vanish (had {before}, now {now})"
+    );
+}
+
+// --- backpressure and quarantine (issue 10, item 4 first half) ------------------------------
+
+fn text(m: &mut Mesh, i: usize, k: usize) -> RecordId {
+    let id = m.nodes[i]
+        .submit(
+            m.now_ms,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: format!("note {k}"),
+                safety: false,
+            },
+        )
+        .unwrap()
+        .id();
+    m.drain(i, None);
+    id
+}
+
+fn distress(m: &mut Mesh, i: usize) -> RecordId {
+    let id = m.nodes[i]
+        .submit(
+            m.now_ms,
+            Destination::Everyone,
+            600,
+            Body::Distress {
+                nature: DistressNature::Sinking,
+                fix: None,
+                persons: Some(4),
+                text: String::new(),
+            },
+        )
+        .unwrap()
+        .id();
+    m.drain(i, None);
+    id
+}
+
+fn penalties(m: &Mesh, i: usize, offence: Offence) -> usize {
+    m.events[i]
+        .iter()
+        .filter(|e| matches!(e, Output::Penalty { offence: o, .. } if *o == offence))
+        .count()
+}
+
+#[test]
+fn a_fast_writer_is_slowed_not_banned_and_distress_still_crosses() {
+    let cfg = MeshConfig {
+        peer_records_per_s: 20,
+        peer_records_burst: 20,
+        ..MeshConfig::default()
+    };
+    let mut m = Mesh::new(&[Role::Vessel; 3], cfg, T0);
+    // A busy boat (0) has written far more than its neighbour (1) takes per second.
+    let texts: Vec<RecordId> = (0..300).map(|k| text(&mut m, 0, k)).collect();
+    m.connect(1, 2, None);
+    m.connect(0, 1, None);
+    m.run_until(m.now_ms + 2_000, 100);
+    assert!(
+        m.nodes[1].stats().rate_limited > 0,
+        "the excess was refused"
+    );
+    // Meanwhile a distress is raised next to the neighbour, and one by the busy boat.
+    let sos = distress(&mut m, 2);
+    let own = distress(&mut m, 0);
+    m.run(10, 100);
+    assert!(m.nodes[0].holds(&sos), "the busy boat hears the distress");
+    assert!(
+        m.nodes[2].holds(&own),
+        "the busy boat's own distress gets out"
+    );
+    // The rest follows at the neighbour's pace, in the same contact.
+    m.run_until(m.now_ms + 30_000, 100);
+    assert!(m.linked(0, 1), "never cut off");
+    assert!(m.nodes[1].quarantined_until(&m.key(0), m.now_ms).is_none());
+    assert_eq!(
+        penalties(&m, 1, Offence::Flood),
+        0,
+        "a rate is not an offence"
+    );
+    let held = texts.iter().filter(|id| m.nodes[1].holds(id)).count();
+    assert_eq!(
+        held, 300,
+        "everything refused for the rate was asked for again"
+    );
+}
+
+#[test]
+fn a_banned_peer_is_quarantined_and_distress_still_flows_both_ways() {
+    let mut m = Mesh::new(&[Role::Vessel; 3], MeshConfig::default(), T0);
+    m.gossip = false;
+    m.connect(0, 1, None);
+    m.connect(1, 2, None);
+    m.run(10, 1000);
+    let k0 = m.key(0);
+    for _ in 0..10 {
+        m.input(
+            1,
+            Input::Frame {
+                peer: k0,
+                bytes: vec![0xff],
+            },
+        );
+    }
+    assert!(m.nodes[1].quarantined_until(&k0, m.now_ms).is_some());
+    assert!(m.nodes[1].stats().quarantined >= 1);
+    assert!(m.linked(0, 1), "quarantined, not disconnected");
+    assert!(
+        !m.events[1]
+            .iter()
+            .any(|e| matches!(e, Output::Disconnect { .. })),
+        "no disconnection"
+    );
+    // From the quarantined peer: its distress is taken, nothing else.
+    let its_text = text(&mut m, 0, 1);
+    let its_sos = distress(&mut m, 0);
+    // To it: distress only.
+    let our_text = text(&mut m, 2, 2);
+    let our_sos = distress(&mut m, 2);
+    m.run(10, 1000);
+    assert!(
+        m.nodes[1].holds(&its_sos),
+        "distress from a quarantined peer is taken"
+    );
+    assert!(m.nodes[2].holds(&its_sos), "and relayed");
+    assert!(!m.nodes[1].holds(&its_text), "its other records are not");
+    assert!(
+        m.nodes[0].holds(&our_sos),
+        "distress reaches a quarantined peer"
+    );
+    assert!(!m.nodes[0].holds(&our_text), "nothing else is sent to it");
+    assert!(m.nodes[1].holds(&our_text));
+    // The quarantine ends.
+    m.run_until(m.now_ms + MeshConfig::default().ban_ms + 1_000, 60_000);
+    assert!(m.nodes[1].quarantined_until(&k0, m.now_ms).is_none());
+}
+
+// --- a full store refuses rather than evicting what it answers for (issue 10, item 4) ------
+
+#[test]
+fn a_writer_over_its_quota_is_refused_instead_of_evicting_what_it_wrote() {
+    let limits = StoreLimits {
+        max_author_bytes: 2_000,
+        ..StoreLimits::default()
+    };
+    let mut m = Mesh::with_limits(
+        &[Role::Vessel, Role::Shore],
+        MeshConfig::default(),
+        limits,
+        T0,
+    );
+    let mut written = Vec::new();
+    let refusal = loop {
+        let r = m.nodes[0].submit(
+            m.now_ms,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: format!("catch log {}", written.len()),
+                safety: false,
+            },
+        );
+        match r {
+            Ok(r) => written.push(r.id()),
+            Err(e) => break e,
+        }
+        assert!(written.len() < 1000, "never refused");
+    };
+    assert!(
+        matches!(
+            refusal,
+            crate::MeshError::Refused(crate::Refusal::AuthorQuota)
+        ),
+        "{refusal}"
+    );
+    assert!(!written.is_empty());
+    assert!(
+        written.iter().all(|id| m.nodes[0].holds(id)),
+        "nothing it wrote was evicted"
+    );
+    // Distress is never refused for space.
+    assert!(
+        m.nodes[0]
+            .submit(
+                m.now_ms,
+                Destination::Everyone,
+                600,
+                Body::Distress {
+                    nature: DistressNature::Fire,
+                    fix: None,
+                    persons: None,
+                    text: String::new(),
+                },
+            )
+            .is_ok()
+    );
+    // Once shore has them (its receipt frees them), there is room again.
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    receipt_delay(&mut m);
+    assert!(written.iter().any(|id| !m.nodes[0].holds(id)));
+    assert!(
+        m.nodes[0]
+            .submit(
+                m.now_ms,
+                Destination::Shore,
+                600,
+                Body::Text {
+                    text: "room again".into(),
+                    safety: false,
+                },
+            )
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_relay_with_a_full_store_refuses_and_the_sender_keeps_its_copies() {
+    let mut m = Mesh::new(&[Role::Vessel], MeshConfig::default(), T0);
+    let relay = Node::new(
+        MeshConfig::default(),
+        Keypair::from_seed(&[2; 32]),
+        Role::Vessel,
+        MemStore::new(StoreLimits {
+            max_bytes: 1_500,
+            ..StoreLimits::default()
+        }),
+        T0,
+    )
+    .unwrap();
+    m.add(relay);
+    let ids: Vec<RecordId> = (0..30).map(|_| report(&mut m, 0)).collect();
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    let held: Vec<&RecordId> = ids.iter().filter(|id| m.nodes[1].holds(id)).collect();
+    assert!(!held.is_empty() && held.len() < 30, "{}", held.len());
+    assert_eq!(
+        m.nodes[0].stats().custody_acked,
+        held.len() as u64,
+        "every record the relay acknowledged is still there: none was evicted for a newer one"
+    );
+    for id in &ids {
+        let mine = m.nodes[0].copies_of(id).unwrap();
+        if m.nodes[1].holds(id) {
+            assert_eq!(mine, 4, "half handed over");
+        } else {
+            assert_eq!(mine, 8, "refused: the sender kept its copies");
+        }
+    }
+}
+
+// --- strangers as a group (issue 10, item 5) -------------------------------------------------
+
+#[test]
+fn a_sybil_flood_of_fresh_keys_is_held_by_the_group_budget_and_distress_still_crosses() {
+    let cfg = MeshConfig {
+        uncertified_records_per_s: 10,
+        uncertified_records_burst: 200,
+        max_uncertified_held: 300,
+        ..MeshConfig::default()
+    };
+    // The flooder (0) holds 20 records from each of 200 fresh keys, none certified.
+    let sybils: Vec<Keypair> = (0..200u32)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            Keypair::from_seed(&seed)
+        })
+        .collect();
+    let mut store = MemStore::new(StoreLimits::default());
+    for (i, k) in sybils.iter().enumerate() {
+        fill(&mut store, k, &[Kind::Text], 20, 1000 * i as u64);
+    }
+    let flooder = Node::new(
+        cfg.clone(),
+        Keypair::from_seed(&[1; 32]),
+        Role::Vessel,
+        store,
+        T0,
+    )
+    .unwrap();
+    let mut m = Mesh::new(&[], cfg.clone(), T0);
+    m.add(flooder);
+    // The node under attack (1) enforces certificates; a certified vessel (2) is beyond it.
+    let guard = Node::new(
+        cfg.clone(),
+        Keypair::from_seed(&[2; 32]),
+        Role::Vessel,
+        MemStore::new(StoreLimits::default()),
+        T0,
+    )
+    .unwrap();
+    m.add(guard);
+    let certified = Node::new(
+        cfg,
+        Keypair::from_seed(&[3; 32]),
+        Role::Vessel,
+        MemStore::new(StoreLimits::default()),
+        T0,
+    )
+    .unwrap();
+    m.add(certified);
+    let mut p = enforced();
+    p.trusted.insert(m.key(2).hint());
+    m.nodes[1].set_trust(p).unwrap();
+    for k in &sybils {
+        m.nodes[1].learn_key(k.public());
+    }
+    m.connect(0, 1, None);
+    m.connect(1, 2, None);
+    m.run_until(m.now_ms + 5_000, 100);
+    let from_sybils = |m: &Mesh| {
+        m.nodes[1]
+            .store()
+            .summaries()
+            .unwrap()
+            .iter()
+            .filter(|s| sybils.iter().any(|k| k.public() == s.author))
+            .count()
+    };
+    let held = from_sybils(&m);
+    assert!(
+        held <= 250,
+        "4,000 stranger records, 200 + 10/s taken in 5 s, got {held}"
+    );
+    // Later the cap holds, however long the contact lasts.
+    m.run_until(m.now_ms + 60_000, 500);
+    let held = from_sybils(&m);
+    assert!(held <= 300, "at most max_uncertified_held, got {held}");
+    assert!(
+        held >= 250,
+        "the group rate still lets strangers through, got {held}"
+    );
+    // A stranger's distress (the flooder's own key is uncertified), and a certified vessel's,
+    // still get through the guard.
+    let sos = distress(&mut m, 0);
+    let other = distress(&mut m, 2);
+    let text_of_certified = text(&mut m, 2, 1);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&sos), "a stranger's distress is taken");
+    assert!(m.nodes[2].holds(&sos), "and carried on");
+    assert!(
+        m.nodes[0].holds(&other),
+        "a certified vessel's distress reaches the flooder"
+    );
+    assert!(
+        m.nodes[1].holds(&text_of_certified),
+        "certified authors are not held back"
     );
 }

@@ -91,6 +91,19 @@ impl Mesh {
         i
     }
 
+    /// Adds a node that is introduced to no one: it learns no keys and no node learns its key
+    /// (a node restarted with an empty key ring, say). Keys then travel only as the engine
+    /// carries them: at contact up (the peer's own key) and in `Keys` frames. Returns its index.
+    pub fn add_stranger(&mut self, node: Node<MemStore>) -> usize {
+        let i = self.nodes.len();
+        self.keys.push(node.public_key());
+        self.by_key.insert(node.public_key(), i);
+        self.nodes.push(node);
+        self.delivered.push(Vec::new());
+        self.events.push(Vec::new());
+        i
+    }
+
     /// Node i's key.
     pub fn key(&self, i: usize) -> PublicKey {
         self.keys[i]

@@ -43,8 +43,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use haiqiao_proto::wire::{Carried, Frame, Neighbours, SHORT_ID_LEN, SYMBOL_LEN, TIERS};
 use haiqiao_proto::{
-    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Kind, PublicKey, Record, RecordError,
-    RecordId, Role, Timestamp, Unverified, verify_batch,
+    Body, Destination, Envelope, KeyHint, KeyRing, Keypair, Kind, Priority, PublicKey, Record,
+    RecordError, RecordId, Role, Timestamp, Unverified, verify_batch,
 };
 
 use crate::config::MeshConfig;
@@ -52,7 +52,9 @@ use crate::defence::{Bucket, Offence, Scores};
 use crate::index::{Index, Meta, short_bytes, short_from, short_id};
 use crate::riblt::{Decoder, Encoder, Side, Symbol};
 use crate::routing::{self, Handoff, PeerView};
-use crate::session::{MAX_IN_FLIGHT_FRAMES, MAX_QUEUED_IDS, Session, TierSync};
+use crate::session::{
+    HeldAck, MAX_HELD_ACKS, MAX_IN_FLIGHT_FRAMES, MAX_QUEUED_IDS, Session, TierSync,
+};
 use crate::store::{InsertOutcome, Refusal, Store, StoreError, Summary};
 use crate::trust::TrustPolicy;
 
@@ -168,8 +170,10 @@ pub enum MeshError {
     /// The record is invalid.
     #[error(transparent)]
     Record(#[from] RecordError),
-    /// The store refused the record.
-    #[error("store refused the record: {0:?}")]
+    /// The store refused the record: [`Refusal::StoreFull`] when it is full of records this
+    /// node answers for (not yet delivered) or of higher classes, [`Refusal::AuthorQuota`]
+    /// when this author's share is (a writer faster than the mesh carries its records away).
+    #[error("store refused the record: {0}")]
     Refused(Refusal),
     /// The author's key is revoked (only distress is taken from a revoked key).
     #[error("the author's key is revoked")]
@@ -215,6 +219,10 @@ pub struct Stats {
     pub receipts_not_counted: u64,
     /// Records refused because their author's key is revoked.
     pub refused_revoked: u64,
+    /// Records refused for their peer's or author's rate (asked for again later).
+    pub rate_limited: u64,
+    /// Peers put in quarantine (only distress-class records to and from them).
+    pub quarantined: u64,
 }
 
 /// Where a record came from.
@@ -241,11 +249,22 @@ enum Taken {
     Held,
     Refused,
     Invalid,
+    /// Waiting for its author's key (from a sync frame: its acknowledgement waits too).
+    Waiting,
 }
 
 /// The smallest records frame worth sending when the window is small, bytes (a frame may
 /// always carry one record, however large).
 const MIN_RECORDS_FRAME: usize = 256;
+
+/// Most keys asked for in one `WantKeys` frame or taken from one `Keys` frame.
+const MAX_KEYS_PER_FRAME: usize = 64;
+
+/// Records refused for a rate whose ids are remembered per peer, to be asked for again.
+const MAX_DEFERRED_IDS: usize = 10_000;
+
+/// How often records refused for a rate are asked for again, ms.
+const RATE_RETRY_MS: u64 = 1_000;
 
 /// The highest shore age a hello reports (about 45 days: "long ago or never").
 const MAX_SHORE_AGE_MIN: u32 = 65_535;
@@ -262,26 +281,55 @@ const MAX_CO_HOLDER_RECORDS: usize = 100_000;
 const MAX_OWED_PEERS: usize = 10_000;
 const MAX_OWED_PER_PEER: usize = 256;
 
-/// Records waiting for their author's key: (peer, bytes, copies, the author's hint). The hint
-/// is read once, when a record starts waiting, so that a `Keys` frame re-decodes none of
-/// those still waiting.
+/// A record waiting for its author's key.
+#[derive(Debug)]
+struct WaitingRecord {
+    /// The peer it came from.
+    peer: PublicKey,
+    bytes: Vec<u8>,
+    /// The forwarding copies it arrived with: ours once it is stored and acknowledged. Zero if
+    /// it came by gossip, or once its frame's acknowledgement reported it refused (the sender
+    /// kept them).
+    copies: u8,
+    /// The author's hint, read once when it starts waiting, so that a `Keys` frame re-decodes
+    /// none of those still waiting.
+    author: KeyHint,
+    /// The `Records` frame (sequence number, item) whose acknowledgement waits for it.
+    slot: Option<(u32, u16)>,
+}
+
+/// Records waiting for their author's key, oldest first (at most
+/// [`MeshConfig::max_pending_keys`]).
 #[derive(Debug, Default)]
-struct PendingKeys(VecDeque<(PublicKey, Vec<u8>, u8, KeyHint)>);
+struct PendingKeys(VecDeque<WaitingRecord>);
 
 impl PendingKeys {
     fn len(&self) -> usize {
         self.0.len()
     }
 
-    fn pop_front(&mut self) {
-        self.0.pop_front();
+    fn pop_front(&mut self) -> Option<WaitingRecord> {
+        self.0.pop_front()
     }
 
-    fn push_back(&mut self, (peer, bytes, copies): (PublicKey, Vec<u8>, u8)) {
-        if let Ok(u) = Unverified::decode(&bytes) {
-            let author = u.envelope().author;
-            self.0.push_back((peer, bytes, copies, author));
+    fn push_back(&mut self, w: WaitingRecord) {
+        self.0.push_back(w);
+    }
+
+    /// The records from `peer` that the acknowledgement of frame `seq` waits for: from now on
+    /// their copies stay with the sender. Returns their items.
+    fn release(&mut self, peer: &PublicKey, seq: Option<u32>) -> Vec<u16> {
+        let mut items = Vec::new();
+        for w in self.0.iter_mut().filter(|w| w.peer == *peer) {
+            if let Some((s, i)) = w.slot
+                && seq.is_none_or(|q| q == s)
+            {
+                w.slot = None;
+                w.copies = 0;
+                items.push(i);
+            }
         }
+        items
     }
 }
 
@@ -299,10 +347,21 @@ pub struct Node<S: Store> {
     index: Index,
     sessions: BTreeMap<PublicKey, Session>,
     scores: Scores,
-    peer_buckets: BTreeMap<PublicKey, Bucket>,
-    /// Author quotas: (author, whether the bucket is an uncertified author's distress bucket).
+    /// Peer rates: (peer, whether the bucket is the peer's distress-class bucket).
+    peer_buckets: BTreeMap<(PublicKey, bool), Bucket>,
+    /// Author quotas: (author, whether the bucket is the author's distress bucket).
     author_buckets: BTreeMap<(KeyHint, bool), Bucket>,
     pending_keys: PendingKeys,
+    /// Uncertified authors as a group, when trust is enforced: their records other than
+    /// distress, and their distress calls (each its own bucket).
+    stranger_buckets: [Bucket; 2],
+    /// Records held per author (not distress calls), while certificates are enforced: its
+    /// hint, how many. At most one entry per author with a record held.
+    held_by_author: BTreeMap<[u8; 32], (KeyHint, u32)>,
+    /// Of which by uncertified authors (see [`MeshConfig::max_uncertified_held`]).
+    strangers_held: u64,
+    /// Uncertified authors' records admitted in the batch being ingested, not yet stored.
+    strangers_admitted: u64,
     receipted: BTreeSet<RecordId>,
     receipted_order: VecDeque<RecordId>,
     /// Receipt routing: short id of a receipted record → (its id, the receipt's id).
@@ -373,6 +432,13 @@ impl<S: Store> Node<S> {
             peer_buckets: BTreeMap::new(),
             author_buckets: BTreeMap::new(),
             pending_keys: PendingKeys::default(),
+            stranger_buckets: [
+                Bucket::full(cfg.uncertified_records_burst, now_ms),
+                Bucket::full(cfg.uncertified_distress_burst, now_ms),
+            ],
+            held_by_author: BTreeMap::new(),
+            strangers_held: 0,
+            strangers_admitted: 0,
             receipted: BTreeSet::new(),
             receipted_order: VecDeque::new(),
             receipt_of: BTreeMap::new(),
@@ -403,7 +469,11 @@ impl<S: Store> Node<S> {
                 // it is still delivered and handed on by focus, but not sprayed again.
                 u8::from(!routing::is_for_me(&s.dest, &node.hint, role, &node.groups))
             };
-            node.index.insert(s.id, Meta::new(s, copies));
+            let meta = Meta::new(s, copies);
+            if node.custodial(&meta) {
+                node.store.set_kept(&s.id, true);
+            }
+            node.index_add(s.id, meta, || s.author.hint());
             if s.author == me {
                 node.next_seq = node.next_seq.max(s.seq + 1);
             }
@@ -438,6 +508,7 @@ impl<S: Store> Node<S> {
             return Ok(());
         }
         let old = std::mem::replace(&mut self.trust, trust);
+        self.recount_strangers(old.enforced);
         // Records of newly revoked keys leave the store, so that every store converges
         // (otherwise nodes that refuse them would fetch them again at every contact).
         let revoked: Vec<PublicKey> = if self.trust.enforced {
@@ -456,7 +527,7 @@ impl<S: Store> Node<S> {
                     && revoked.contains(&s.author)
                     && self.store.remove(&s.id)?
                 {
-                    self.index.remove(&s.id);
+                    self.index_drop(&s.id);
                     self.stats.refused_revoked += 1;
                 }
             }
@@ -520,11 +591,12 @@ impl<S: Store> Node<S> {
         match self.store.insert(&r)? {
             InsertOutcome::Stored { evicted } => {
                 for e in evicted {
-                    self.index.remove(&e);
+                    self.index_drop(&e);
                 }
                 let copies = routing::initial_copies(&self.cfg, &r.envelope().dest);
-                self.index
-                    .insert(r.id(), Meta::new(&Summary::of(&r), copies));
+                self.index_add(r.id(), Meta::new(&Summary::of(&r), copies), || {
+                    r.envelope().author
+                });
                 self.after_store(now_ms, &r, Source::Local)?;
                 self.pump_all(now_ms);
                 Ok(r)
@@ -589,6 +661,12 @@ impl<S: Store> Node<S> {
     /// Whether a record is held.
     pub fn holds(&self, id: &RecordId) -> bool {
         self.index.contains(id)
+    }
+
+    /// Forwarding copies held of a record (tests).
+    #[cfg(test)]
+    pub(crate) fn copies_of(&self, id: &RecordId) -> Option<u8> {
+        self.index.get(id).map(|m| m.copies)
     }
 
     /// Learns a key (e.g. from a certificate or configuration).
@@ -704,6 +782,8 @@ impl<S: Store> Node<S> {
             if let Some(t) = s.stalled_since {
                 min(Some(t.saturating_add(self.cfg.send_stall_ms)));
             }
+            min(s.held_acks.front().map(|h| h.deadline_ms));
+            min(s.later_at);
         }
         t
     }
@@ -729,16 +809,22 @@ impl<S: Store> Node<S> {
             body,
         };
         let record = Record::sign(&self.key, env)?;
-        match self.store.insert(&record)? {
+        let copies = routing::initial_copies(&self.cfg, &dest);
+        let meta = Meta::new(&Summary::of(&record), copies);
+        let kept = self.custodial(&meta);
+        let outcome = self
+            .store
+            .insert_batch_kept(std::slice::from_ref(&record), &[kept])?
+            .pop()
+            .unwrap_or(InsertOutcome::Refused(Refusal::StoreFull));
+        match outcome {
             InsertOutcome::Stored { evicted } => {
                 self.next_seq += 1;
                 self.stats.submitted += 1;
                 for e in evicted {
-                    self.index.remove(&e);
+                    self.index_drop(&e);
                 }
-                let copies = routing::initial_copies(&self.cfg, &dest);
-                self.index
-                    .insert(record.id(), Meta::new(&Summary::of(&record), copies));
+                self.index_add(record.id(), meta, || record.envelope().author);
                 self.after_store(now_ms, &record, Source::Local)?;
                 self.pump_all(now_ms);
                 Ok(record)
@@ -786,10 +872,6 @@ impl<S: Store> Node<S> {
         if peer == self.me {
             return;
         }
-        if let Some(until_ms) = self.scores.banned_until(&peer, now_ms) {
-            self.out.push_back(Output::Disconnect { peer, until_ms });
-            return;
-        }
         if !self.sessions.contains_key(&peer) && self.sessions.len() >= self.cfg.max_peers {
             self.out.push_back(Output::Disconnect {
                 peer,
@@ -818,14 +900,21 @@ impl<S: Store> Node<S> {
                 s.queue_record((m.priority, m.created, rid), 0);
             }
         }
-        self.peer_buckets
-            .insert(peer, Bucket::full(self.cfg.peer_records_burst, now_ms));
+        for distress in [false, true] {
+            self.peer_buckets.insert(
+                (peer, distress),
+                Bucket::full(self.cfg.peer_records_burst, now_ms),
+            );
+        }
         self.sessions.insert(peer, s);
         self.refresh_neighbours();
     }
 
     fn contact_down(&mut self, now_ms: u64, peer: &PublicKey) {
         self.restore_in_flight(peer);
+        // Records from it still waiting for a key were never acknowledged: their copies stay
+        // with the sender.
+        self.pending_keys.release(peer, None);
         let removed = self.sessions.remove(peer);
         self.refresh_neighbours();
         if let Some(s) = removed
@@ -833,19 +922,44 @@ impl<S: Store> Node<S> {
         {
             self.last_shore_ms = Some(now_ms);
         }
-        self.peer_buckets.remove(peer);
+        self.peer_buckets.remove(&(*peer, false));
+        self.peer_buckets.remove(&(*peer, true));
     }
 
     /// Copies handed over in frames that were never acknowledged come back.
     fn restore_in_flight(&mut self, peer: &PublicKey) {
-        if let Some(s) = self.sessions.get_mut(peer) {
-            for (_, items) in std::mem::take(&mut s.in_flight) {
-                for (id, k) in items {
-                    if let Some(m) = self.index.get_mut(&id) {
-                        m.copies = m.copies.saturating_add(k);
+        let Some(s) = self.sessions.get_mut(peer) else {
+            return;
+        };
+        for (_, items) in std::mem::take(&mut s.in_flight) {
+            for (id, k) in items {
+                if let Some(m) = self.index.get_mut(&id) {
+                    m.copies = m.copies.saturating_add(k);
+                    if k > 0 {
+                        self.mark_kept(&id);
                     }
                 }
             }
+        }
+    }
+
+    /// Whether this node answers for a record, so that its store must not evict it for a
+    /// record of the same class or lower (see the store contract's kept records): one it wrote
+    /// (a flooded one until it expires, another while it holds forwarding copies), or one it
+    /// took custody of and holds forwarding copies of. Not positions (they supersede) nor
+    /// receipts (bookkeeping).
+    fn custodial(&self, m: &Meta) -> bool {
+        if m.is_receipt() || m.kind == Kind::Position {
+            return false;
+        }
+        m.copies > 0 || (m.is_flood() && m.author == *self.me.as_bytes())
+    }
+
+    /// Tells the store whether this node answers for a held record.
+    fn mark_kept(&mut self, id: &RecordId) {
+        let kept = self.index.get(id).is_some_and(|m| self.custodial(m));
+        if self.store.is_kept(id) != kept {
+            self.store.set_kept(id, kept);
         }
     }
 
@@ -858,10 +972,76 @@ impl<S: Store> Node<S> {
             score,
         });
         if score >= self.cfg.ban_threshold {
+            // Quarantine, not disconnection: distress must still flow to and from the peer
+            // (a boat whose software misbehaves may still be the one nearest a distress).
             let until_ms = now_ms + self.cfg.ban_ms;
             self.scores.ban(peer, until_ms);
-            self.contact_down(now_ms, &peer);
-            self.out.push_back(Output::Disconnect { peer, until_ms });
+            self.stats.quarantined += 1;
+        }
+    }
+
+    /// Until when a peer is quarantined (it reached [`MeshConfig::ban_threshold`] with
+    /// malformed frames, forged records or protocol violations): only distress-class records
+    /// are taken from it and sent to it, and its contact is kept. Drivers that relay gossip
+    /// per peer may use it to send such a peer nothing else either.
+    pub fn quarantined_until(&self, peer: &PublicKey, now_ms: u64) -> Option<u64> {
+        self.scores.banned_until(peer, now_ms)
+    }
+
+    fn quarantined(&self, peer: Option<PublicKey>, now_ms: u64) -> bool {
+        peer.is_some_and(|p| self.scores.banned_until(&p, now_ms).is_some())
+    }
+
+    /// A record from `peer` refused for its rate or its author's: asked for again (`Want`)
+    /// once the rates allow it, so that a fast sender is slowed rather than losing anything.
+    fn defer(&mut self, now_ms: u64, peer: PublicKey, id: &RecordId, author: KeyHint) {
+        if let Some(s) = self.sessions.get_mut(&peer)
+            && s.later.len() < MAX_DEFERRED_IDS
+        {
+            s.later.insert(short_id(id), author);
+            s.later_at
+                .get_or_insert(now_ms.saturating_add(RATE_RETRY_MS));
+        }
+    }
+
+    /// Asks again for deferred records, as many as the peer's rate and their authors' allow.
+    fn retry_deferred(&mut self, now_ms: u64) {
+        let due: Vec<PublicKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.later_at.is_some_and(|t| t <= now_ms))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
+            let mut budget = self
+                .peer_buckets
+                .get(&(peer, false))
+                .map_or(u64::from(burst), |b| b.available(rate, burst, now_ms));
+            let mut spent: BTreeMap<KeyHint, u64> = BTreeMap::new();
+            let mut ask = Vec::new();
+            if let Some(s) = self.sessions.get(&peer) {
+                for (short, author) in &s.later {
+                    if budget == 0 || ask.len() >= MAX_QUEUED_IDS.saturating_sub(s.want.len()) {
+                        break;
+                    }
+                    let used = spent.entry(*author).or_insert(0);
+                    if self.author_tokens(*author, now_ms) > *used {
+                        *used += 1;
+                        budget -= 1;
+                        ask.push(*short);
+                    }
+                }
+            }
+            if let Some(s) = self.sessions.get_mut(&peer) {
+                for short in ask {
+                    s.later.remove(&short);
+                    if self.index.by_short(short).is_none() {
+                        s.want.insert(short);
+                    }
+                }
+                s.later_at = (!s.later.is_empty()).then_some(now_ms.saturating_add(RATE_RETRY_MS));
+            }
         }
     }
 
@@ -953,6 +1133,8 @@ impl<S: Store> Node<S> {
                     now_ms,
                     Source::Sync(peer),
                     items.into_iter().map(|c| (c.bytes, c.copies)).collect(),
+                    Some(seq),
+                    false,
                 )?;
                 let refused = results
                     .iter()
@@ -960,9 +1142,13 @@ impl<S: Store> Node<S> {
                     .filter(|(_, t)| matches!(t, Taken::Refused | Taken::Invalid))
                     .map(|(i, _)| (seq, i as u16))
                     .collect();
-                if let Some(s) = self.sessions.get_mut(&peer) {
-                    s.push_control(Frame::Ack { upto: seq, refused });
-                }
+                let waiting: Vec<u16> = results
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| **t == Taken::Waiting)
+                    .map(|(i, _)| i as u16)
+                    .collect();
+                self.hold_ack(now_ms, peer, seq, refused, waiting);
             }
             Frame::Ack { upto, refused } => {
                 let Some(s) = self.sessions.get_mut(&peer) else {
@@ -971,12 +1157,17 @@ impl<S: Store> Node<S> {
                 s.window.acked(now_ms, upto);
                 let done: Vec<u32> = s.in_flight.range(..=upto).map(|(k, _)| *k).collect();
                 let peer_hint = s.view.map(|v| v.hint);
-                for f in done {
-                    let Some(items) = s.in_flight.remove(&f) else {
-                        continue;
-                    };
+                let done: Vec<(u32, Vec<(RecordId, u8)>)> = done
+                    .into_iter()
+                    .filter_map(|f| s.in_flight.remove(&f).map(|items| (f, items)))
+                    .collect();
+                for (f, items) in done {
                     for (i, (id, k)) in items.into_iter().enumerate() {
                         let refused = refused.contains(&(f, i as u16));
+                        let Some(s) = self.sessions.get_mut(&peer) else {
+                            break;
+                        };
+                        let _ = s;
                         if !refused {
                             self.stats.custody_acked += 1;
                         }
@@ -985,6 +1176,7 @@ impl<S: Store> Node<S> {
                         };
                         if refused {
                             m.copies = m.copies.saturating_add(k);
+                            self.mark_kept(&id);
                             continue;
                         }
                         // Delivered to the node it is for: our forwarding copies have done
@@ -995,6 +1187,11 @@ impl<S: Store> Node<S> {
                         {
                             m.copies = 0;
                         }
+                        // Custody handed on: with no copies left this node no longer answers
+                        // for the record (the store may evict it for newer ones).
+                        if m.copies == 0 {
+                            self.mark_kept(&id);
+                        }
                     }
                 }
             }
@@ -1002,7 +1199,7 @@ impl<S: Store> Node<S> {
                 let keys: Vec<PublicKey> = hints
                     .iter()
                     .flat_map(|h| self.ring.lookup(*h).copied().collect::<Vec<_>>())
-                    .take(64)
+                    .take(MAX_KEYS_PER_FRAME)
                     .collect();
                 if let Some(s) = self.sessions.get_mut(&peer)
                     && !keys.is_empty()
@@ -1011,7 +1208,7 @@ impl<S: Store> Node<S> {
                 }
             }
             Frame::Keys { keys } => {
-                for k in keys.into_iter().take(64) {
+                for k in keys.into_iter().take(MAX_KEYS_PER_FRAME) {
                     self.ring.insert(k);
                 }
                 self.retry_pending_keys(now_ms)?;
@@ -1153,6 +1350,7 @@ impl<S: Store> Node<S> {
         ids: &[[u8; SHORT_ID_LEN]],
     ) -> Result<(), StoreError> {
         let me = self.standing(now_ms);
+        let quarantined = self.quarantined(Some(peer), now_ms);
         let Some(s) = self.sessions.get_mut(&peer) else {
             return Ok(());
         };
@@ -1165,6 +1363,9 @@ impl<S: Store> Node<S> {
             let Some(m) = self.index.get(&full) else {
                 continue;
             };
+            if quarantined && m.priority != Priority::Distress {
+                continue;
+            }
             let copies = if m.is_flood() {
                 Some(0)
             } else {
@@ -1191,7 +1392,7 @@ impl<S: Store> Node<S> {
         bytes: Vec<u8>,
     ) -> Result<(), StoreError> {
         let id = Unverified::decode(&bytes).ok().map(|u| u.id());
-        let taken = self.ingest(now_ms, Source::Gossip(peer), vec![(bytes, 0)])?;
+        let taken = self.ingest(now_ms, Source::Gossip(peer), vec![(bytes, 0)], None, false)?;
         let verdict = match taken.first() {
             Some(Taken::New) => Verdict::Accept,
             Some(Taken::Invalid) => Verdict::Reject,
@@ -1202,15 +1403,119 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
+    /// Indexes a record held from now on (`hint`: its author's, asked for only when the
+    /// author has no other record held), counting it for its author.
+    fn index_add(&mut self, id: RecordId, meta: Meta, hint: impl FnOnce() -> KeyHint) {
+        // Counted only while certificates are enforced (none are strangers otherwise; the
+        // simulator runs with trust off and ten thousand authors per node).
+        if self.trust.enforced && meta.kind != Kind::Distress && !self.index.contains(&id) {
+            let e = self
+                .held_by_author
+                .entry(meta.author)
+                .or_insert_with(|| (hint(), 0));
+            e.1 += 1;
+            let hint = e.0;
+            if self.is_stranger(&hint) {
+                self.strangers_held += 1;
+            }
+        }
+        self.index.insert(id, meta);
+    }
+
+    /// Forgets a record no longer held.
+    fn index_drop(&mut self, id: &RecordId) {
+        let Some(m) = self.index.remove(id) else {
+            return;
+        };
+        if m.kind == Kind::Distress || !self.trust.enforced {
+            return;
+        }
+        if let Some(e) = self.held_by_author.get_mut(&m.author) {
+            let hint = e.0;
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                self.held_by_author.remove(&m.author);
+            }
+            if self.is_stranger(&hint) {
+                self.strangers_held = self.strangers_held.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Whether `author` is a stranger: trust is enforced and it holds no certificate (nor is
+    /// it an anchor, nor this node).
+    fn is_stranger(&self, author: &KeyHint) -> bool {
+        *author != self.hint && !self.trust.full_quota(author)
+    }
+
+    /// Counts again the records held from strangers (trust changed); counts the records held
+    /// per author from scratch when enforcement starts, and forgets them when it stops.
+    fn recount_strangers(&mut self, was_enforced: bool) {
+        if !self.trust.enforced {
+            self.held_by_author.clear();
+            self.strangers_held = 0;
+            return;
+        }
+        if !was_enforced {
+            self.held_by_author.clear();
+            for (_, m) in self.index.iter() {
+                if m.kind == Kind::Distress {
+                    continue;
+                }
+                if let Some(e) = self.held_by_author.get_mut(&m.author) {
+                    e.1 += 1;
+                } else if let Ok(k) = PublicKey::from_bytes(&m.author) {
+                    self.held_by_author.insert(m.author, (k.hint(), 1));
+                }
+            }
+        }
+        self.strangers_held = self
+            .held_by_author
+            .values()
+            .filter(|(h, _)| self.is_stranger(h))
+            .map(|(_, n)| u64::from(*n))
+            .sum();
+    }
+
+    /// Records of `author` (other than distress) its quota would take now, without taking any.
+    fn author_tokens(&self, author: KeyHint, now_ms: u64) -> u64 {
+        if author == self.hint || self.trust.anchors.contains(&author) {
+            return u64::MAX;
+        }
+        let (rate, burst) = if self.trust.full_quota(&author) {
+            (self.cfg.author_records_per_s, self.cfg.author_records_burst)
+        } else {
+            (
+                self.cfg.uncertified_author_records_per_s,
+                self.cfg.uncertified_author_records_burst,
+            )
+        };
+        let own = self
+            .author_buckets
+            .get(&(author, false))
+            .map_or(u64::from(burst), |b| b.available(rate, burst, now_ms));
+        if !self.is_stranger(&author) {
+            return own;
+        }
+        let room = (self.cfg.max_uncertified_held as u64).saturating_sub(self.strangers_held);
+        let group = self.stranger_buckets[0].available(
+            self.cfg.uncertified_records_per_s,
+            self.cfg.uncertified_records_burst,
+            now_ms,
+        );
+        own.min(room).min(group)
+    }
+
     fn author_allows(&mut self, author: KeyHint, kind: Kind, now_ms: u64) -> bool {
         if author == self.hint || self.trust.anchors.contains(&author) {
             return true;
         }
-        // Uncertified authors get the tighter quota. Their distress calls have a bucket of
-        // their own (at the same tight rate), so that a distress gets through whatever the
-        // author sent before, and nothing else can ride on the exemption.
+        // Uncertified authors get the tighter quota. Every author's distress calls have a
+        // bucket of their own (at the author's rate), so that a distress gets through whatever
+        // the author sent before, and nothing else can ride on the exemption.
         let full = self.trust.full_quota(&author);
-        let key = (author, !full && kind == Kind::Distress);
+        let distress = kind == Kind::Distress;
+        let key = (author, distress);
         if !self.author_buckets.contains_key(&key)
             && self.author_buckets.len() >= self.cfg.max_tracked_authors
         {
@@ -1232,38 +1537,71 @@ impl<S: Store> Node<S> {
                 self.cfg.uncertified_author_records_burst,
             )
         };
-        self.author_buckets
+        if full {
+            return self
+                .author_buckets
+                .entry(key)
+                .or_insert_with(|| Bucket::full(burst, now_ms))
+                .take(rate, burst, now_ms);
+        }
+        // Strangers as a group: fresh keys cost nothing to make, so a quota per key alone
+        // does not bound them. Their records share one bucket and a cap on what is held;
+        // their distress calls share a small bucket of their own, so that a flood of
+        // stranger records never stops a stranger's distress.
+        let capped = !distress
+            && self.strangers_held + self.strangers_admitted
+                >= self.cfg.max_uncertified_held as u64;
+        if capped {
+            return false;
+        }
+        let group = usize::from(distress);
+        let (g_rate, g_burst) = if distress {
+            (
+                self.cfg.uncertified_distress_per_s,
+                self.cfg.uncertified_distress_burst,
+            )
+        } else {
+            (
+                self.cfg.uncertified_records_per_s,
+                self.cfg.uncertified_records_burst,
+            )
+        };
+        if self.stranger_buckets[group].available(g_rate, g_burst, now_ms) == 0 {
+            return false;
+        }
+        let ok = self
+            .author_buckets
             .entry(key)
             .or_insert_with(|| Bucket::full(burst, now_ms))
             .take(rate, burst, now_ms)
+            && self.stranger_buckets[group].take(g_rate, g_burst, now_ms);
+        if ok && !distress {
+            self.strangers_admitted += 1;
+        }
+        ok
     }
 
-    /// Decodes, verifies and stores records from a peer; returns what became of each.
+    /// Decodes, verifies and stores records from a peer; returns what became of each. `frame`
+    /// is the `Records` frame they came in (its acknowledgement waits for those that wait for
+    /// a key); `charged`: the peer's rate was charged for them already (they waited for a key).
     fn ingest(
         &mut self,
         now_ms: u64,
         source: Source,
         items: Vec<(Vec<u8>, u8)>,
+        frame: Option<u32>,
+        charged: bool,
     ) -> Result<Vec<Taken>, StoreError> {
         let now_s = now_ms / 1000;
         let mut taken = vec![Taken::Refused; items.len()];
         let mut to_verify = Vec::new();
         let mut verify_idx = Vec::new();
         let mut copies_of = Vec::new();
-        let mut flooded = false;
         let mut unknown_keys = BTreeSet::new();
+        let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
+        let quarantined = self.quarantined(source.peer(), now_ms);
+        self.strangers_admitted = 0;
         for (i, (bytes, copies)) in items.into_iter().enumerate() {
-            if let Some(p) = source.peer() {
-                let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
-                let bucket = self
-                    .peer_buckets
-                    .entry(p)
-                    .or_insert_with(|| Bucket::full(burst, now_ms));
-                if !bucket.take(rate, burst, now_ms) {
-                    flooded = true;
-                    continue;
-                }
-            }
             let u = match Unverified::decode(&bytes) {
                 Ok(u) => u,
                 Err(_) => {
@@ -1281,9 +1619,32 @@ impl<S: Store> Node<S> {
             {
                 s.known.insert(id);
             }
+            let distress = u.envelope().body.priority() == Priority::Distress;
+            if quarantined && !distress {
+                continue;
+            }
+            // The peer's rate (distress has a bucket of its own): the excess is refused, not
+            // penalised, and asked for again once the rate allows (backpressure).
+            if let Some(p) = source.peer().filter(|_| !charged) {
+                let (rate, burst) = (self.cfg.peer_records_per_s, self.cfg.peer_records_burst);
+                let bucket = self
+                    .peer_buckets
+                    .entry((p, distress))
+                    .or_insert_with(|| Bucket::full(burst, now_ms));
+                if !bucket.take(rate, burst, now_ms) {
+                    self.stats.rate_limited += 1;
+                    if !self.index.contains(&id) {
+                        self.defer(now_ms, p, &id, u.envelope().author);
+                    }
+                    continue;
+                }
+            }
             if self.index.contains(&id) {
                 taken[i] = Taken::Held;
                 self.stats.duplicates += 1;
+                if let (true, Source::Sync(p)) = (copies > 0, source) {
+                    self.take_copies(id, copies.min(max_copies), p);
+                }
                 continue;
             }
             if self.receipted.contains(&id) {
@@ -1293,30 +1654,52 @@ impl<S: Store> Node<S> {
             if !self.ring.knows(&author) {
                 if let Some(p) = source.peer() {
                     unknown_keys.insert(author);
-                    if self.pending_keys.len() >= self.cfg.max_pending_keys {
-                        self.pending_keys.pop_front();
+                    if self.pending_keys.len() >= self.cfg.max_pending_keys.max(1)
+                        && let Some(old) = self.pending_keys.pop_front()
+                        && let Some(slot) = old.slot
+                    {
+                        self.resolve_waiting(&old.peer, slot, false);
                     }
-                    self.pending_keys.push_back((p, bytes, 0));
+                    // From a sync frame it keeps the copies it came with, and the frame's
+                    // acknowledgement waits until it is stored (or given up).
+                    let slot = match (source, frame) {
+                        (Source::Sync(_), Some(seq)) => Some((seq, i as u16)),
+                        _ => None,
+                    };
+                    self.pending_keys.push_back(WaitingRecord {
+                        peer: p,
+                        bytes,
+                        copies: if slot.is_some() { copies } else { 0 },
+                        author,
+                        slot,
+                    });
+                    if slot.is_some() {
+                        taken[i] = Taken::Waiting;
+                    }
                 }
                 continue;
             }
             let kind = u.envelope().body.kind();
             if !self.author_allows(author, kind, now_ms) {
+                self.stats.rate_limited += 1;
+                if let Some(p) = source.peer() {
+                    self.defer(now_ms, p, &id, author);
+                }
                 continue;
             }
             verify_idx.push(i);
             copies_of.push(copies);
             to_verify.push(u);
         }
-        if flooded && let Some(p) = source.peer() {
-            self.penalise(now_ms, p, Offence::Flood);
-        }
         if !unknown_keys.is_empty()
             && let Some(s) = source.peer().and_then(|p| self.sessions.get_mut(&p))
         {
-            s.push_control(Frame::WantKeys {
-                hints: unknown_keys.into_iter().take(64).collect(),
-            });
+            let hints: Vec<KeyHint> = unknown_keys.into_iter().collect();
+            for chunk in hints.chunks(MAX_KEYS_PER_FRAME) {
+                s.push_control(Frame::WantKeys {
+                    hints: chunk.to_vec(),
+                });
+            }
         }
         let mut records = Vec::new();
         let mut rec_idx = Vec::new();
@@ -1353,23 +1736,34 @@ impl<S: Store> Node<S> {
             self.stats.refused += taken.iter().filter(|t| **t == Taken::Refused).count() as u64;
             return Ok(taken);
         }
-        let outcomes = self.store.insert_batch(&records)?;
-        let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
-        for (((r, i), c), o) in records.iter().zip(rec_idx).zip(rec_copies).zip(outcomes) {
+        // The copies each record is held with, and whether this node then answers for it.
+        let metas: Vec<Meta> = records
+            .iter()
+            .zip(&rec_copies)
+            .map(|(r, c)| {
+                let for_me =
+                    routing::is_for_me(&r.envelope().dest, &self.hint, self.role, &self.groups);
+                let copies = if for_me && !matches!(r.envelope().dest, Destination::Pair(..)) {
+                    0
+                } else {
+                    (*c).min(max_copies)
+                };
+                Meta::new(&Summary::of(r), copies)
+            })
+            .collect();
+        let kept: Vec<bool> = metas.iter().map(|m| self.custodial(m)).collect();
+        let outcomes = self.store.insert_batch_kept(&records, &kept)?;
+        for ((r, i), (o, meta)) in records
+            .iter()
+            .zip(rec_idx)
+            .zip(outcomes.into_iter().zip(metas))
+        {
             match o {
                 InsertOutcome::Stored { evicted } => {
                     for e in evicted {
-                        self.index.remove(&e);
+                        self.index_drop(&e);
                     }
-                    let for_me =
-                        routing::is_for_me(&r.envelope().dest, &self.hint, self.role, &self.groups);
-                    let copies = if for_me && !matches!(r.envelope().dest, Destination::Pair(..)) {
-                        0
-                    } else {
-                        c.min(max_copies)
-                    };
-                    self.index
-                        .insert(r.id(), Meta::new(&Summary::of(r), copies));
+                    self.index_add(r.id(), meta, || r.envelope().author);
                     taken[i] = Taken::New;
                     self.stats.records_in += 1;
                     self.after_store(now_ms, r, source)?;
@@ -1382,21 +1776,160 @@ impl<S: Store> Node<S> {
         Ok(taken)
     }
 
+    /// Acknowledges a received `Records` frame once none of its records waits for a key, and
+    /// never before an earlier frame's (acknowledgements are cumulative).
+    fn hold_ack(
+        &mut self,
+        now_ms: u64,
+        peer: PublicKey,
+        seq: u32,
+        refused: Vec<(u32, u16)>,
+        waiting: Vec<u16>,
+    ) {
+        let deadline_ms = now_ms.saturating_add(self.cfg.key_wait_ms);
+        let Some(s) = self.sessions.get_mut(&peer) else {
+            // No session (it went down meanwhile): the copies stay with the sender.
+            self.pending_keys.release(&peer, Some(seq));
+            return;
+        };
+        if waiting.is_empty() && s.held_acks.is_empty() {
+            s.push_control(Frame::Ack { upto: seq, refused });
+            return;
+        }
+        let full = s.held_acks.len() >= MAX_HELD_ACKS;
+        s.held_acks.push_back(HeldAck {
+            seq,
+            refused,
+            waiting,
+            deadline_ms,
+        });
+        if full {
+            // More frames than a sender may have awaiting custody: give up the oldest.
+            self.give_up_held_ack(&peer);
+        }
+        self.flush_acks(&peer);
+    }
+
+    /// Reports the records the first held acknowledgement still waits for as refused (their
+    /// copies stay with the sender; the records stay waiting, with none).
+    fn give_up_held_ack(&mut self, peer: &PublicKey) {
+        let Some(seq) = self
+            .sessions
+            .get(peer)
+            .and_then(|s| s.held_acks.front())
+            .map(|h| h.seq)
+        else {
+            return;
+        };
+        self.pending_keys.release(peer, Some(seq));
+        if let Some(h) = self
+            .sessions
+            .get_mut(peer)
+            .and_then(|s| s.held_acks.front_mut())
+        {
+            for i in std::mem::take(&mut h.waiting) {
+                h.refused.push((seq, i));
+            }
+        }
+    }
+
+    /// Sends the held acknowledgements that wait for nothing any more, in order.
+    fn flush_acks(&mut self, peer: &PublicKey) {
+        let Some(s) = self.sessions.get_mut(peer) else {
+            return;
+        };
+        while s.held_acks.front().is_some_and(|h| h.waiting.is_empty()) {
+            if let Some(h) = s.held_acks.pop_front() {
+                s.push_control(Frame::Ack {
+                    upto: h.seq,
+                    refused: h.refused,
+                });
+            }
+        }
+    }
+
+    /// A record that waited for its key was stored (`ok`) or refused.
+    fn resolve_waiting(&mut self, peer: &PublicKey, (seq, item): (u32, u16), ok: bool) {
+        if let Some(h) = self
+            .sessions
+            .get_mut(peer)
+            .and_then(|s| s.held_acks.iter_mut().find(|h| h.seq == seq))
+            && let Some(pos) = h.waiting.iter().position(|i| *i == item)
+        {
+            h.waiting.swap_remove(pos);
+            if !ok {
+                h.refused.push((seq, item));
+            }
+        }
+        self.flush_acks(peer);
+    }
+
+    /// Held acknowledgements whose records waited too long for their keys.
+    fn ack_deadlines(&mut self, now_ms: u64) {
+        let due: Vec<PublicKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.held_acks.front().is_some_and(|h| h.deadline_ms <= now_ms))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            while self
+                .sessions
+                .get(&peer)
+                .and_then(|s| s.held_acks.front())
+                .is_some_and(|h| h.deadline_ms <= now_ms)
+            {
+                self.give_up_held_ack(&peer);
+                self.flush_acks(&peer);
+            }
+        }
+    }
+
     fn retry_pending_keys(&mut self, now_ms: u64) -> Result<(), StoreError> {
         // The author's hint is kept with the bytes: a Keys frame re-decodes nothing that still
         // waits, and what is ready is verified in one batch per peer.
         let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_keys.0)
             .into_iter()
-            .partition(|(_, _, _, author)| self.ring.knows(author));
+            .partition(|w| self.ring.knows(&w.author));
         self.pending_keys.0 = wait.into_iter().collect();
-        let mut by_peer: BTreeMap<PublicKey, Vec<(Vec<u8>, u8)>> = BTreeMap::new();
-        for (peer, bytes, copies, _) in ready {
-            by_peer.entry(peer).or_default().push((bytes, copies));
+        type Batch = (Vec<(Vec<u8>, u8)>, Vec<Option<(u32, u16)>>);
+        let mut by_peer: BTreeMap<PublicKey, Batch> = BTreeMap::new();
+        for w in ready {
+            let e = by_peer.entry(w.peer).or_default();
+            e.0.push((w.bytes, w.copies));
+            e.1.push(w.slot);
         }
-        for (peer, items) in by_peer {
-            self.ingest(now_ms, Source::Sync(peer), items)?;
+        for (peer, (items, slots)) in by_peer {
+            // Their peer's rate was charged when they arrived.
+            let taken = self.ingest(now_ms, Source::Sync(peer), items, None, true)?;
+            for (t, slot) in taken.into_iter().zip(slots) {
+                if let Some(slot) = slot {
+                    self.resolve_waiting(&peer, slot, matches!(t, Taken::New | Taken::Held));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// A peer handed over `copies` forwarding copies of a record this node holds already: they
+    /// become ours (capped), so that binary spray's budget does not shrink with a duplicate;
+    /// none for a record delivered here (its copies have done their work).
+    fn take_copies(&mut self, id: RecordId, copies: u8, from: PublicKey) {
+        let max_copies = self.cfg.shore_copies.max(self.cfg.direct_copies);
+        let (hint, role) = (self.hint, self.role);
+        let Some(m) = self.index.get_mut(&id) else {
+            return;
+        };
+        let for_me = routing::is_for_me(&m.dest, &hint, role, &self.groups);
+        if m.is_flood() || (for_me && !matches!(m.dest, Destination::Pair(..))) {
+            return;
+        }
+        m.copies = m
+            .copies
+            .saturating_add(copies)
+            .min(max_copies.max(m.copies));
+        self.note_co_holder(id, from);
+        self.mark_kept(&id);
     }
 
     fn remember_receipted(&mut self, id: RecordId) {
@@ -1418,7 +1951,7 @@ impl<S: Store> Node<S> {
                 !m.is_flood() && !routing::is_for_me(&m.dest, &self.hint, self.role, &self.groups)
             });
             if free && self.store.remove(id)? {
-                self.index.remove(id);
+                self.index_drop(id);
                 self.stats.freed_by_receipt += 1;
                 self.out.push_back(Output::Freed(*id));
             }
@@ -1580,6 +2113,8 @@ impl<S: Store> Node<S> {
     }
 
     fn timers(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        self.ack_deadlines(now_ms);
+        self.retry_deferred(now_ms);
         let stalled: Vec<PublicKey> = self
             .sessions
             .iter()
@@ -1603,13 +2138,13 @@ impl<S: Store> Node<S> {
         if now_ms >= self.next_sweep_ms {
             self.next_sweep_ms = now_ms + self.cfg.sweep_interval_ms.max(1);
             for id in self.store.sweep_expired(now_ms / 1000)? {
-                self.index.remove(&id);
+                self.index_drop(&id);
             }
             // The index may hold records the store dropped on its own (none expected): only
             // then scan it (a full scan per sweep was a third of a 300-node run's time).
             if self.index.len() as u64 != self.store.usage().records {
                 for id in self.index.expired(now_ms / 1000) {
-                    self.index.remove(&id);
+                    self.index_drop(&id);
                 }
             }
             let index = &self.index;
@@ -1684,13 +2219,14 @@ impl<S: Store> Node<S> {
             // so that what is already on its way to the peer stays small and the next urgent
             // record goes out within about one small frame ([`crate::window`]).
             let control = !s.control.is_empty();
-            let next = if control || s.window.open() {
-                let budget = s.window.frame_budget(max, MIN_RECORDS_FRAME);
-                self.next_frame(peer, budget)
-            } else if s.window.needs_probe() {
-                Some(Self::probe_frame(s))
-            } else {
-                return;
+            let quarantined = self.quarantined(Some(*peer), now_ms);
+            let next = match self.sessions.get_mut(peer) {
+                Some(s) if control || s.window.open() => {
+                    let budget = s.window.frame_budget(max, MIN_RECORDS_FRAME);
+                    self.next_frame(peer, budget, quarantined)
+                }
+                Some(s) if s.window.needs_probe() => Some(Self::probe_frame(s)),
+                _ => return,
             };
             let Some((frame, record_bytes, n_records)) = next else {
                 return;
@@ -1722,7 +2258,12 @@ impl<S: Store> Node<S> {
 
     /// The most urgent frame for the peer: control, wants, urgent records, offers, tier-0
     /// symbols, other records, tier-1 symbols.
-    fn next_frame(&mut self, peer: &PublicKey, max: usize) -> Option<(Frame, u64, u64)> {
+    fn next_frame(
+        &mut self,
+        peer: &PublicKey,
+        max: usize,
+        quarantined: bool,
+    ) -> Option<(Frame, u64, u64)> {
         let s = self.sessions.get_mut(peer)?;
         if let Some(f) = s.control.pop_front() {
             return Some((f, 0, 0));
@@ -1748,7 +2289,7 @@ impl<S: Store> Node<S> {
             .is_some_and(|(p, _, _)| *p <= haiqiao_proto::Priority::Control);
         if can_send_records
             && urgent
-            && let Some(f) = self.records_frame(peer, max)
+            && let Some(f) = self.records_frame(peer, max, quarantined)
         {
             return Some(f);
         }
@@ -1771,7 +2312,7 @@ impl<S: Store> Node<S> {
         }
         if can_send_records
             && !s.records.is_empty()
-            && let Some(f) = self.records_frame(peer, max)
+            && let Some(f) = self.records_frame(peer, max, quarantined)
         {
             return Some(f);
         }
@@ -1813,7 +2354,14 @@ impl<S: Store> Node<S> {
         })
     }
 
-    fn records_frame(&mut self, peer: &PublicKey, max: usize) -> Option<(Frame, u64, u64)> {
+    /// The next `Records` frame for the peer, most urgent first; a quarantined peer is sent
+    /// distress-class records only.
+    fn records_frame(
+        &mut self,
+        peer: &PublicKey,
+        max: usize,
+        quarantined: bool,
+    ) -> Option<(Frame, u64, u64)> {
         let s = self.sessions.get_mut(peer)?;
         let mut items = Vec::new();
         let mut handed = Vec::new();
@@ -1821,6 +2369,11 @@ impl<S: Store> Node<S> {
         let mut record_bytes = 0u64;
         while let Some(q) = s.records.first().copied() {
             let id = q.2;
+            if quarantined && q.0 != Priority::Distress {
+                s.records.remove(&q);
+                s.copies.remove(&id);
+                continue;
+            }
             let Ok(Some(r)) = self.store.get(&id) else {
                 s.records.remove(&q);
                 s.copies.remove(&id);

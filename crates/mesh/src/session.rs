@@ -23,6 +23,20 @@ pub(crate) enum TierSync {
     Decoding { dec: Box<Decoder>, expected: u32 },
 }
 
+/// The acknowledgement of a received `Records` frame, held while some of its records wait
+/// for their author's key (custody: a record is acknowledged only once it is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeldAck {
+    /// The frame's sequence number.
+    pub(crate) seq: u32,
+    /// Its items refused so far.
+    pub(crate) refused: Vec<(u32, u16)>,
+    /// Its items still waiting for a key.
+    pub(crate) waiting: Vec<u16>,
+    /// When those still waiting are given up (reported refused).
+    pub(crate) deadline_ms: u64,
+}
+
 /// One queued record.
 pub(crate) type QueuedRecord = (Priority, Timestamp, RecordId);
 
@@ -61,6 +75,15 @@ pub(crate) struct Session {
     pub(crate) stalled_since: Option<u64>,
     /// The ack-clocked byte window: what may be on its way to the peer ([`crate::window`]).
     pub(crate) window: Window,
+    /// Acknowledgements held back, oldest first: the first waits for records that wait for
+    /// their author's key, the others queue behind it (acknowledgements are cumulative). At
+    /// most [`MAX_HELD_ACKS`].
+    pub(crate) held_acks: VecDeque<HeldAck>,
+    /// Records refused for a rate (short id → author), to be asked for again once the rate
+    /// allows; at most `MAX_DEFERRED_IDS` (node.rs).
+    pub(crate) later: BTreeMap<u64, haiqiao_proto::KeyHint>,
+    /// When they are next asked for.
+    pub(crate) later_at: Option<u64>,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -69,6 +92,9 @@ pub(crate) const MAX_IN_FLIGHT_FRAMES: usize = 64;
 pub(crate) const MAX_QUEUED_RECORDS: usize = 100_000;
 /// Most short ids queued to want or offer.
 pub(crate) const MAX_QUEUED_IDS: usize = 100_000;
+/// Most acknowledgements held back per peer: as many frames as a sender may have awaiting
+/// custody. A peer that sends more has its oldest held frame's waiting records refused.
+pub(crate) const MAX_HELD_ACKS: usize = MAX_IN_FLIGHT_FRAMES;
 /// Most control frames queued.
 pub(crate) const MAX_CONTROL: usize = 1024;
 
@@ -94,6 +120,9 @@ impl Session {
             unwritten: 0,
             stalled_since: None,
             window: Window::new(rate_bps),
+            held_acks: VecDeque::new(),
+            later: BTreeMap::new(),
+            later_at: None,
         }
     }
 

@@ -373,7 +373,7 @@ impl State {
         true
     }
 
-    fn stage_insert(&mut self, c: &mut Change, r: &Record) -> InsertOutcome {
+    fn stage_insert(&mut self, c: &mut Change, r: &Record, kept: bool) -> InsertOutcome {
         let s = Summary::of(r);
         match self.index.plan(&s) {
             Err(outcome) => outcome,
@@ -382,6 +382,9 @@ impl State {
                     self.stage_remove(c, id);
                 }
                 self.index.add(s);
+                if kept {
+                    self.index.set_kept(&s.id, true);
+                }
                 c.adds.insert(s.id, c.entries.len());
                 c.entries.push(Staged::Add {
                     id: s.id,
@@ -630,8 +633,12 @@ impl SledStore {
         };
         batch.insert(COUNTERS, &encode_counters(counters));
         if let Err(e) = self.db.apply_batch(batch) {
-            // Memory already holds the change: go back to what the disk holds.
-            if let Ok(st) = State::load(&self.db, self.st.index.limits().clone()) {
+            // Memory already holds the change: go back to what the disk holds (and keep the
+            // marks of the records still held, which live in memory only).
+            if let Ok(mut st) = State::load(&self.db, self.st.index.limits().clone()) {
+                for id in self.st.index.kept() {
+                    st.index.set_kept(&id, true);
+                }
                 self.st = st;
             }
             return Err(io(e));
@@ -672,19 +679,39 @@ impl SledStore {
 impl Store for SledStore {
     fn insert(&mut self, record: &Record) -> Result<InsertOutcome, StoreError> {
         let mut c = Change::default();
-        let out = self.st.stage_insert(&mut c, record);
+        let out = self.st.stage_insert(&mut c, record, false);
         self.commit(c)?;
         Ok(out)
     }
 
     fn insert_batch(&mut self, records: &[Record]) -> Result<Vec<InsertOutcome>, StoreError> {
+        self.insert_batch_kept(records, &[])
+    }
+
+    fn insert_batch_kept(
+        &mut self,
+        records: &[Record],
+        kept: &[bool],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
         let mut c = Change::default();
         let out = records
             .iter()
-            .map(|r| self.st.stage_insert(&mut c, r))
+            .enumerate()
+            .map(|(i, r)| {
+                let k = kept.get(i).copied().unwrap_or(false);
+                self.st.stage_insert(&mut c, r, k)
+            })
             .collect();
         self.commit(c)?;
         Ok(out)
+    }
+
+    fn set_kept(&mut self, id: &RecordId, kept: bool) -> bool {
+        self.st.index.set_kept(id, kept)
+    }
+
+    fn is_kept(&self, id: &RecordId) -> bool {
+        self.st.index.is_kept(id)
     }
 
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {

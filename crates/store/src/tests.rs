@@ -362,3 +362,53 @@ fn reopen_random_ops() {
         c::assert_consistent(&s);
     }
 }
+
+/// Kept marks live in memory: after a restart the engine marks again what it answers for, so
+/// a writer over its quota is still refused rather than evicting what it wrote.
+#[test]
+fn kept_marks_are_restored_by_the_engine_after_a_restart() {
+    use haiqiao_mesh::{MeshConfig, MeshError, Node, Refusal};
+    use haiqiao_proto::{Body, Keypair, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let limits = StoreLimits {
+        max_author_bytes: 1_500,
+        ..StoreLimits::default()
+    };
+    let now = u64::from(T0) * 1000;
+    let submit = |node: &mut Node<SledStore>, k: usize| {
+        node.submit(
+            now,
+            Destination::Shore,
+            600,
+            Body::Text {
+                text: format!("catch log {k}"),
+                safety: false,
+            },
+        )
+    };
+    let key = || Keypair::from_seed(&[9; 32]);
+    let mut written = Vec::new();
+    {
+        let store = reopen(&path, limits.clone());
+        let mut node = Node::new(MeshConfig::default(), key(), Role::Vessel, store, now).unwrap();
+        while let Ok(r) = submit(&mut node, written.len()) {
+            written.push(r.id());
+            assert!(written.len() < 1000, "never refused");
+        }
+    }
+    let store = reopen(&path, limits.clone());
+    assert!(
+        written
+            .iter()
+            .all(|id| store.contains(id).unwrap() && !store.is_kept(id)),
+        "marks are not persisted"
+    );
+    let mut node = Node::new(MeshConfig::default(), key(), Role::Vessel, store, now).unwrap();
+    assert!(written.iter().all(|id| node.store().is_kept(id)));
+    assert!(matches!(
+        submit(&mut node, 9999),
+        Err(MeshError::Refused(Refusal::AuthorQuota))
+    ));
+    assert!(written.iter().all(|id| node.holds(id)));
+}

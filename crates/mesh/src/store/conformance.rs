@@ -635,6 +635,105 @@ pub fn distress_never_evicted<S: Store>(mut make: impl FnMut(StoreLimits) -> S) 
     assert_consistent(&s);
 }
 
+/// A kept record (not yet delivered: the node wrote it or took custody of it) makes room
+/// only for a higher class; records not kept go first; a record that finds only kept records
+/// of its class is refused; distress still makes room.
+pub fn kept_records_make_room_only_for_a_higher_class<S: Store>(
+    mut make: impl FnMut(StoreLimits) -> S,
+) {
+    let mut s = make(StoreLimits {
+        max_bytes: 4 * SIZE as u64,
+        max_author_bytes: 1 << 30,
+        track_len: 8,
+    });
+    let r = |a: u8, t: u32| sized(Priority::Routine, a, 1, T0 + t, SIZE);
+    let c = |a: u8, t: u32| sized(Priority::Case, a, 1, T0 + t, SIZE);
+    let (r1, r2, c1, r4) = (r(1, 1), r(2, 2), c(3, 0), r(4, 4));
+    assert_eq!(
+        ok(s.insert_batch_kept(
+            &[r1.clone(), r2.clone(), c1.clone(), r4.clone()],
+            &[true, false, true, true]
+        )),
+        vec![stored(); 4]
+    );
+    assert!(s.is_kept(&r1.id()) && !s.is_kept(&r2.id()) && s.is_kept(&c1.id()));
+    // The same class and newer: the record not kept goes, though a kept one is older.
+    let r5 = r(5, 5);
+    assert_eq!(ins(&mut s, &r5), evicted(&[&r2]));
+    assert!(!s.is_kept(&r5.id()), "a plain insert keeps nothing");
+    // Only kept records of its class and higher are left to evict: refused.
+    assert_eq!(ins(&mut s, &r5), InsertOutcome::Duplicate);
+    let before = held(&s);
+    let r6 = r(6, 6);
+    assert_eq!(ins(&mut s, &r6), evicted(&[&r5]), "r5 is not kept: it goes");
+    assert_eq!(
+        ins(&mut s, &r(7, 7)),
+        evicted(&[&r6]),
+        "again the record not kept"
+    );
+    assert!(s.set_kept(&r(7, 7).id(), true));
+    let full = held(&s);
+    assert_ne!(full, before);
+    assert_eq!(
+        ins(&mut s, &r(8, 8)),
+        InsertOutcome::Refused(Refusal::StoreFull),
+        "only kept records of the same class or higher"
+    );
+    assert_eq!(held(&s), full, "a refused insert evicts nothing");
+    // A higher class evicts a kept record of a lower class, the oldest first.
+    let c2 = c(9, 9);
+    assert_eq!(ins(&mut s, &c2), evicted(&[&r1]));
+    // Unmarked, a record goes as before.
+    assert!(s.set_kept(&r4.id(), false));
+    assert_eq!(ins(&mut s, &r(10, 10)), evicted(&[&r4]));
+    assert!(!s.set_kept(&r4.id(), true), "not held any more");
+    // Distress makes room among kept records of lower classes.
+    assert!(s.set_kept(&c2.id(), true));
+    let d = distress(11, 1, T0 + 11);
+    let out = ok(s.insert_batch_kept(std::slice::from_ref(&d), &[true]));
+    assert!(
+        matches!(&out[0], InsertOutcome::Stored { evicted } if evicted.len() == 1),
+        "{out:?}"
+    );
+    assert!(s.is_kept(&d.id()));
+    assert_consistent(&s);
+
+    // The author quota: the same rules among the author's own records.
+    let mut s = make(StoreLimits {
+        max_bytes: 1 << 30,
+        max_author_bytes: 2 * SIZE as u64,
+        track_len: 8,
+    });
+    let a = |class: Priority, seq: u64, t: u32| sized(class, 1, seq, T0 + t, SIZE);
+    let (a1, a2) = (a(Priority::Routine, 1, 1), a(Priority::Routine, 2, 2));
+    assert_eq!(
+        ok(s.insert_batch_kept(&[a1.clone(), a2.clone()], &[true, true])),
+        vec![stored(); 2]
+    );
+    assert_eq!(
+        ins(&mut s, &a(Priority::Routine, 3, 3)),
+        InsertOutcome::Refused(Refusal::AuthorQuota),
+        "a fast writer is refused, not silently evicting what it wrote"
+    );
+    let s1 = a(Priority::Safety, 4, 4);
+    assert_eq!(ins(&mut s, &s1), evicted(&[&a1]));
+    // In a batch, a record marked kept is not evicted by a later one of its class.
+    let mut s = make(StoreLimits {
+        max_bytes: SIZE as u64,
+        max_author_bytes: 1 << 30,
+        track_len: 8,
+    });
+    let (b1, b2) = (r(1, 1), r(2, 2));
+    assert_eq!(
+        ok(s.insert_batch_kept(&[b1.clone(), b2.clone()], &[true, true])),
+        vec![stored(), InsertOutcome::Refused(Refusal::StoreFull)]
+    );
+    assert!(ok(s.remove(&b1.id())));
+    assert_eq!(ins(&mut s, &b1), stored());
+    assert!(!s.is_kept(&b1.id()), "a mark leaves with its record");
+    assert_consistent(&s);
+}
+
 /// `remove` takes a record out of every answer, once.
 pub fn remove<S: Store>(mut make: impl FnMut(StoreLimits) -> S) {
     let mut s = make(roomy(8));
@@ -1122,6 +1221,7 @@ macro_rules! store_conformance_tests {
             byte_budget_eviction_order,
             author_quota,
             distress_never_evicted,
+            kept_records_make_room_only_for_a_higher_class,
             remove,
             insert_batch_equals_sequential,
             summaries,

@@ -41,6 +41,13 @@ fn evictable(victim: &EvictKey, incoming: &Summary) -> bool {
         && (p > incoming.priority || (p == incoming.priority && victim.1 < age(incoming)))
 }
 
+/// Whether a kept `victim` may be evicted to make room for `incoming` (contract: only for a
+/// higher class; never a distress-class record).
+fn evictable_kept(victim: &EvictKey, incoming: &Summary) -> bool {
+    let Reverse(p) = victim.0;
+    p != Priority::Distress && p > incoming.priority
+}
+
 /// A [`Summary`] with its author as a number.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -52,6 +59,8 @@ struct Entry {
     expiry: u64,
     dest: Destination,
     len: u32,
+    /// Kept ([`Store::set_kept`]): evicted only for a higher class.
+    kept: bool,
 }
 
 /// What the index keeps per author with records held.
@@ -84,10 +93,10 @@ pub struct StoreIndex {
     by_dest: BTreeSet<(Destination, Age)>,
     /// (expiry, id).
     by_expiry: BTreeSet<(u64, RecordId)>,
-    /// Global eviction order.
-    eviction: BTreeSet<EvictKey>,
-    /// Per-author eviction order.
-    author_eviction: BTreeSet<(AuthorNo, EvictKey)>,
+    /// Global eviction order of the records not kept, and of those kept.
+    eviction: [BTreeSet<EvictKey>; 2],
+    /// Per-author eviction order (author, kept, key).
+    author_eviction: BTreeSet<(AuthorNo, bool, EvictKey)>,
     usage: Usage,
 }
 
@@ -109,7 +118,7 @@ impl StoreIndex {
             by_kind: BTreeSet::new(),
             by_dest: BTreeSet::new(),
             by_expiry: BTreeSet::new(),
-            eviction: BTreeSet::new(),
+            eviction: [BTreeSet::new(), BTreeSet::new()],
             author_eviction: BTreeSet::new(),
             usage: Usage::default(),
         }
@@ -213,12 +222,13 @@ impl StoreIndex {
         if author_used + len > self.limits.max_author_bytes {
             let need = author_used + len - self.limits.max_author_bytes;
             let n = number.unwrap_or(AuthorNo::MAX);
-            let candidates = self
-                .author_eviction
-                .range((n, (Reverse(Priority::Routine), MIN_AGE))..)
-                .take_while(|(a, _)| *a == n)
-                .map(|(_, k)| k);
-            if !self.choose(candidates, s, need, &mut victims) {
+            let of = |kept: bool| {
+                self.author_eviction
+                    .range((n, kept, (Reverse(Priority::Routine), MIN_AGE))..)
+                    .take_while(move |(a, k, _)| *a == n && *k == kept)
+                    .map(|(_, _, key)| key)
+            };
+            if !self.choose(of(false), of(true), s, need, &mut victims) {
                 return Err(InsertOutcome::Refused(Refusal::AuthorQuota));
             }
         }
@@ -226,7 +236,8 @@ impl StoreIndex {
         let used = self.usage.bytes - freed(&victims);
         if used + len > self.limits.max_bytes {
             let need = used + len - self.limits.max_bytes;
-            if !self.choose(self.eviction.iter(), s, need, &mut victims) {
+            let [free, kept] = &self.eviction;
+            if !self.choose(free.iter(), kept.iter(), s, need, &mut victims) {
                 return Err(InsertOutcome::Refused(Refusal::StoreFull));
             }
         }
@@ -234,19 +245,23 @@ impl StoreIndex {
         Ok(victims.into_iter().map(|v| v.1).collect())
     }
 
-    /// Adds victims from `candidates` (in eviction order) until `need` bytes are freed; false
-    /// if the evictable ones are not enough. Evictability is monotone along eviction order, so
-    /// the scan stops at the first record that may not go.
+    /// Adds victims until `need` bytes are freed, records not kept first (`free`, in eviction
+    /// order), then kept ones (`kept`, in eviction order); false if the evictable ones are not
+    /// enough. Evictability is monotone along each eviction order, so each scan stops at the
+    /// first record that may not go.
     fn choose<'a>(
         &self,
-        candidates: impl Iterator<Item = &'a EvictKey>,
+        free: impl Iterator<Item = &'a EvictKey>,
+        kept: impl Iterator<Item = &'a EvictKey>,
         s: &Summary,
         need: u64,
         victims: &mut Vec<(EvictKey, RecordId, u64)>,
     ) -> bool {
+        let free = free.take_while(|k| evictable(k, s));
+        let kept = kept.take_while(|k| evictable_kept(k, s));
         let mut got = 0;
-        for k in candidates {
-            if got >= need || !evictable(k, s) {
+        for k in free.chain(kept) {
+            if got >= need {
                 break;
             }
             let id = k.1.2;
@@ -258,6 +273,36 @@ impl StoreIndex {
             got += l;
         }
         got >= need
+    }
+
+    /// Marks a held record kept or not (see [`Store::set_kept`]); returns whether it is held.
+    pub fn set_kept(&mut self, id: &RecordId, kept: bool) -> bool {
+        let Some(e) = self.entries.get_mut(id) else {
+            return false;
+        };
+        if e.kept != kept {
+            let k = (Reverse(e.priority), (e.created, e.seq, *id));
+            self.eviction[usize::from(e.kept)].remove(&k);
+            self.author_eviction.remove(&(e.author, e.kept, k));
+            e.kept = kept;
+            self.eviction[usize::from(kept)].insert(k);
+            self.author_eviction.insert((e.author, kept, k));
+        }
+        true
+    }
+
+    /// Whether a held record is kept.
+    pub fn is_kept(&self, id: &RecordId) -> bool {
+        self.entries.get(id).is_some_and(|e| e.kept)
+    }
+
+    /// The records kept, in id order.
+    pub fn kept(&self) -> Vec<RecordId> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.kept)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Adds a record (which [`StoreIndex::plan`] made room for; a record already held is
@@ -293,8 +338,8 @@ impl StoreIndex {
         self.by_kind.insert((s.kind, a));
         self.by_dest.insert((s.dest, a));
         self.by_expiry.insert((s.expiry, s.id));
-        self.eviction.insert(evict_key(&s));
-        self.author_eviction.insert((n, evict_key(&s)));
+        self.eviction[0].insert(evict_key(&s));
+        self.author_eviction.insert((n, false, evict_key(&s)));
         if let Some(Some(author)) = self.authors.get_mut(n as usize) {
             if s.kind == Kind::Position {
                 author.track.insert(a);
@@ -313,6 +358,7 @@ impl StoreIndex {
             expiry: s.expiry,
             dest: s.dest,
             len: s.len,
+            kept: false,
         };
         self.entries.insert(s.id, e);
     }
@@ -326,8 +372,8 @@ impl StoreIndex {
         self.by_kind.remove(&(e.kind, a));
         self.by_dest.remove(&(e.dest, a));
         self.by_expiry.remove(&(e.expiry, *id));
-        self.eviction.remove(&k);
-        self.author_eviction.remove(&(e.author, k));
+        self.eviction[usize::from(e.kept)].remove(&k);
+        self.author_eviction.remove(&(e.author, e.kept, k));
         self.usage.records -= 1;
         self.usage.bytes -= u64::from(e.len);
         let slot = self.authors.get_mut(e.author as usize)?;
@@ -501,6 +547,30 @@ impl<R: Records> Store for IndexedStore<R> {
 
     fn insert_batch(&mut self, records: &[Record]) -> Result<Vec<InsertOutcome>, StoreError> {
         records.iter().map(|r| self.insert(r)).collect()
+    }
+
+    fn insert_batch_kept(
+        &mut self,
+        records: &[Record],
+        kept: &[bool],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let mut out = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let o = self.insert(r)?;
+            if matches!(o, InsertOutcome::Stored { .. }) && kept.get(i).copied().unwrap_or(false) {
+                self.index.set_kept(&r.id(), true);
+            }
+            out.push(o);
+        }
+        Ok(out)
+    }
+
+    fn set_kept(&mut self, id: &RecordId, kept: bool) -> bool {
+        self.index.set_kept(id, kept)
+    }
+
+    fn is_kept(&self, id: &RecordId) -> bool {
+        self.index.is_kept(id)
     }
 
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {

@@ -18,6 +18,12 @@
 //!   lowest class first, oldest first within a class. A record is evicted only for an incoming
 //!   record of a higher class, or of the same class and newer; a distress-class record is never
 //!   evicted to make room for anything (it leaves by expiry or by [`Store::remove`]).
+//! - **Kept records.** A record the engine answers for ([`Store::set_kept`]: it wrote it, or
+//!   took custody of it and it has not reached its destination) is evicted only to make room
+//!   for a record of a higher class: records not kept go first, and an incoming record that
+//!   finds only kept records of its class or higher is refused ([`Refusal::StoreFull`],
+//!   [`Refusal::AuthorQuota`]) rather than evicting an acknowledged record. Marks live in
+//!   memory only: whoever opens a store marks again (the engine does in `Node::new`).
 //! - **Positions supersede.** Per author the store keeps the newest [`StoreLimits::track_len`]
 //!   positions (by creation time, then sequence number); an older one is dropped
 //!   ([`InsertOutcome::Superseded`]) and the oldest of a full track is evicted by a newer one.
@@ -91,12 +97,41 @@ impl InsertOutcome {
 /// Why a record was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The store is full of records of the same or higher class.
+    /// The store is full of records of the same or higher class, or of kept records (not yet
+    /// delivered) of any class but a lower one.
     StoreFull,
-    /// The author's quota is full of its records of the same or higher class.
+    /// The author's quota is full of its records of the same or higher class, or of its kept
+    /// records.
     AuthorQuota,
     /// The record alone is larger than the author quota or the store.
     TooLarge,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::StoreFull => {
+                "the store is full of records not yet delivered (or of higher priority); \
+                 try again once some are delivered or expire"
+            }
+            Refusal::AuthorQuota => {
+                "the author's share of the store is full of its records not yet delivered; \
+                 write less often, or wait until some are delivered"
+            }
+            Refusal::TooLarge => "the record is larger than the store or the author's quota",
+        })
+    }
+}
+
+impl Refusal {
+    /// A stable lowercase code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::StoreFull => "store_full",
+            Refusal::AuthorQuota => "author_quota",
+            Refusal::TooLarge => "too_large",
+        }
+    }
 }
 
 /// A compact description of a stored record, enough to plan sync and forwarding without
@@ -180,6 +215,22 @@ pub trait Store {
     /// Inserts many records with one durable commit; outcomes are in input order. Equivalent
     /// to inserting them one by one in order.
     fn insert_batch(&mut self, records: &[Record]) -> Result<Vec<InsertOutcome>, StoreError>;
+
+    /// Inserts many records as [`Store::insert_batch`] does, marking each one stored kept if
+    /// `kept[i]` says so (before the next is inserted: a record of the batch is never evicted
+    /// for a later one of its class).
+    fn insert_batch_kept(
+        &mut self,
+        records: &[Record],
+        kept: &[bool],
+    ) -> Result<Vec<InsertOutcome>, StoreError>;
+
+    /// Marks a held record kept (evicted only to make room for a higher class) or not;
+    /// returns whether it is held. In memory only (see the contract).
+    fn set_kept(&mut self, id: &RecordId, kept: bool) -> bool;
+
+    /// Whether a held record is kept.
+    fn is_kept(&self, id: &RecordId) -> bool;
 
     /// The record with this id.
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError>;
