@@ -26,6 +26,10 @@ pub enum FrameError {
     /// The stream failed or ended inside a frame.
     #[error("stream: {0}")]
     Io(#[from] std::io::Error),
+    /// The peer was too slow: a frame did not arrive whole in time, or the first frame did
+    /// not begin in time (see `NetConfig::frame_timeout_secs`).
+    #[error("sync stream read timed out")]
+    TimedOut,
 }
 
 impl FrameError {
@@ -64,19 +68,32 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> std:
 }
 
 /// Reads one frame. `Ok(None)` is a clean end of stream between frames.
+///
+/// The same as [`read_first_byte`], then [`read_len`], then [`read_body`]; the driver calls
+/// the three itself so as to put a deadline on each part.
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    let Some(first) = read_first_byte(r).await? else {
+        return Ok(None);
+    };
+    let len = read_len(r, first).await?;
+    Ok(Some(read_body(r, len).await?))
+}
+
+/// Reads the first byte of the next frame's length prefix; `Ok(None)` is a clean end of
+/// stream between frames.
+pub async fn read_first_byte<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<u8>> {
+    let mut byte = [0u8; 1];
+    let n = r.read(&mut byte).await?;
+    Ok((n > 0).then_some(byte[0]))
+}
+
+/// Reads the rest of a length prefix whose first byte is `first`, and checks the length
+/// against [`MAX_FRAME_LEN`].
+pub async fn read_len<R: AsyncRead + Unpin>(r: &mut R, first: u8) -> Result<usize, FrameError> {
     let mut len: usize = 0;
     let mut i = 0;
+    let mut b = first;
     loop {
-        let mut byte = [0u8; 1];
-        let n = r.read(&mut byte).await?;
-        if n == 0 {
-            if i == 0 {
-                return Ok(None);
-            }
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-        }
-        let b = byte[0];
         if i == MAX_PREFIX_LEN {
             return Err(FrameError::BadPrefix);
         }
@@ -89,11 +106,21 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Vec<u8
             }
             break;
         }
+        let mut byte = [0u8; 1];
+        if r.read(&mut byte).await? == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        b = byte[0];
     }
     if len > MAX_FRAME_LEN {
         return Err(FrameError::TooLong { len });
     }
+    Ok(len)
+}
+
+/// Reads a frame's `len` bytes (`len` as checked by [`read_len`]).
+pub async fn read_body<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> std::io::Result<Vec<u8>> {
     let mut frame = vec![0u8; len];
     r.read_exact(&mut frame).await?;
-    Ok(Some(frame))
+    Ok(frame)
 }
