@@ -39,7 +39,9 @@
 //! [`NetEvent::PeerUp`] is emitted when the first connection to a peer is established and
 //! [`NetEvent::PeerDown`] when the last one closes; between the two the peer is one contact,
 //! however many connections carry it (at most [`NetConfig::max_connections_per_peer`]).
-//! Events about one peer are in order: `PeerUp`, then its frames, then `PeerDown`.
+//! Events about one peer are in order: `PeerUp`, then its frames, then `PeerDown`. A peer kept
+//! for gossip only (below) has its `PeerDown` as soon as it refuses the sync stream; its
+//! gossip may still arrive after that.
 //!
 //! # The sync protocol, `/haiqiao/sync/1`
 //!
