@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 
 use crate::config::Checked;
-use crate::frame::{FrameError, MAX_PREFIX_LEN};
+use crate::frame::{FrameError, ReadDeadlines};
 use crate::gate::Gate;
 use crate::sync::{SyncBehaviour, SyncEvent};
 use crate::{
@@ -259,6 +259,10 @@ impl EventLoop {
             .with_interval(PING_INTERVAL)
             .with_timeout(checked.ping_timeout);
         let gossip_topic = topic.clone();
+        let read_deadlines = ReadDeadlines {
+            frame_timeout: checked.frame_timeout,
+            rate_bps: cfg.link_rate_bps.unwrap_or(ASSUMED_MIN_RATE_BPS),
+        };
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -282,7 +286,7 @@ impl EventLoop {
                     let mut gossipsub =
                         gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
                     gossipsub.subscribe(&gossip_topic)?;
-                    let gossipsub = crate::gossip::Behaviour::new(gossipsub);
+                    let gossipsub = crate::gossip::Behaviour::new(gossipsub, read_deadlines);
                     let mdns = if with_mdns {
                         Some(mdns::tokio::Behaviour::new(
                             mdns::Config::default(),
@@ -346,10 +350,7 @@ impl EventLoop {
             mdns: cfg.mdns,
             redial_min: checked.redial_min,
             redial_max: checked.redial_max,
-            read_deadlines: ReadDeadlines {
-                frame_timeout: checked.frame_timeout,
-                rate_bps: cfg.link_rate_bps.unwrap_or(ASSUMED_MIN_RATE_BPS),
-            },
+            read_deadlines,
             max_gossip_only: cfg.max_gossip_only_peers as usize,
         })
     }
@@ -1027,24 +1028,6 @@ async fn write_frames(
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "sync stream write failed");
         let _ = report.send(FromStream::Failed { peer, session }).await;
-    }
-}
-
-/// Read deadlines of an inbound sync stream ([`NetConfig::frame_timeout_secs`]).
-#[derive(Debug, Clone, Copy)]
-struct ReadDeadlines {
-    /// How long the first frame may take to begin, and the slack every frame gets.
-    frame_timeout: Duration,
-    /// The link rate a frame's transmission time is counted at, bits per second.
-    rate_bps: u32,
-}
-
-impl ReadDeadlines {
-    /// How long a frame of `len` bytes may take from its first byte to its last.
-    fn frame(&self, len: usize) -> Duration {
-        let bits = (len as u64 + MAX_PREFIX_LEN as u64) * 8;
-        let ms = bits.saturating_mul(1_000) / u64::from(self.rate_bps.max(1));
-        self.frame_timeout + Duration::from_millis(ms)
     }
 }
 

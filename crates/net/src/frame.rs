@@ -4,6 +4,8 @@
 //! ([`haiqiao_proto::wire`]). A frame longer than [`MAX_FRAME_LEN`] is a protocol violation:
 //! the reader stops before allocating anything for it.
 
+use std::time::Duration;
+
 use futures::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 pub use haiqiao_proto::wire::MAX_FRAME_LEN;
 
@@ -36,6 +38,25 @@ impl FrameError {
     /// Whether the peer broke the protocol (as opposed to the stream failing).
     pub fn is_malformed(&self) -> bool {
         matches!(self, FrameError::TooLong { .. } | FrameError::BadPrefix)
+    }
+}
+
+/// Read deadlines of inbound streams (`NetConfig::frame_timeout_secs`): of sync frames, and
+/// of gossip RPCs (`gossip.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadDeadlines {
+    /// How long the first frame may take to begin, and the slack every frame gets.
+    pub(crate) frame_timeout: Duration,
+    /// The link rate a frame's transmission time is counted at, bits per second.
+    pub(crate) rate_bps: u32,
+}
+
+impl ReadDeadlines {
+    /// How long a frame of `len` bytes may take from its first byte to its last.
+    pub(crate) fn frame(&self, len: usize) -> Duration {
+        let bits = (len as u64 + MAX_PREFIX_LEN as u64) * 8;
+        let ms = bits.saturating_mul(1_000) / u64::from(self.rate_bps.max(1));
+        self.frame_timeout + Duration::from_millis(ms)
     }
 }
 

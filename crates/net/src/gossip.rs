@@ -18,9 +18,17 @@
 //! above any honest RPC ([`crate::GOSSIP_MAX_TRANSMIT`]): a message that is too large for a
 //! record but within it reaches the engine, which rejects it with a penalty, and the stream
 //! goes on.
+//!
+//! The wrapper also puts a read deadline on the stream, as on the sync streams
+//! ([`ReadDeadlines`]): once the first byte of an RPC has arrived, the whole RPC must arrive
+//! within `frame_timeout_secs` plus its transmission time at the link rate (its length is
+//! read from its varint prefix), or the stream counts as broken. Between RPCs the stream may
+//! stay silent.
 
 use std::collections::VecDeque;
+use std::future::Future as _;
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::StreamExt as _;
@@ -36,6 +44,9 @@ use libp2p::swarm::{
     ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
     THandlerOutEvent, ToSwarm,
 };
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use crate::frame::ReadDeadlines;
 
 /// libp2p-gossipsub's connection handler.
 type Inner = THandler<gossipsub::Behaviour>;
@@ -63,13 +74,15 @@ pub(crate) enum Event {
 pub(crate) struct Behaviour {
     inner: gossipsub::Behaviour,
     broken: VecDeque<(PeerId, String)>,
+    deadlines: ReadDeadlines,
 }
 
 impl Behaviour {
-    pub(crate) fn new(inner: gossipsub::Behaviour) -> Behaviour {
+    pub(crate) fn new(inner: gossipsub::Behaviour, deadlines: ReadDeadlines) -> Behaviour {
         Behaviour {
             inner,
             broken: VecDeque::new(),
+            deadlines,
         }
     }
 }
@@ -114,7 +127,7 @@ impl NetworkBehaviour for Behaviour {
             local_addr,
             remote_addr,
         )?;
-        Ok(Handler::new(inner))
+        Ok(Handler::new(inner, self.deadlines))
     }
 
     fn handle_pending_outbound_connection(
@@ -147,7 +160,7 @@ impl NetworkBehaviour for Behaviour {
             role_override,
             port_use,
         )?;
-        Ok(Handler::new(inner))
+        Ok(Handler::new(inner, self.deadlines))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
@@ -198,14 +211,24 @@ pub(crate) enum HandlerOut {
 pub(crate) struct Handler {
     inner: Inner,
     inbound: Option<Inbound>,
+    deadlines: ReadDeadlines,
+    /// Set while part of an RPC is buffered: when its first byte was seen, and the timer.
+    partial: Option<(Instant, Pin<Box<Sleep>>)>,
 }
 
 impl Handler {
-    fn new(inner: Inner) -> Handler {
+    fn new(inner: Inner, deadlines: ReadDeadlines) -> Handler {
         Handler {
             inner,
             inbound: None,
+            deadlines,
+            partial: None,
         }
+    }
+
+    fn drop_inbound(&mut self) {
+        self.inbound = None;
+        self.partial = None;
     }
 
     /// Reads the next RPC from the inbound stream, if one is ready.
@@ -214,18 +237,42 @@ impl Handler {
             return Poll::Pending;
         };
         match stream.poll_next_unpin(cx) {
-            Poll::Ready(Some(Ok(rpc))) => Poll::Ready(HandlerOut::Inner(rpc)),
+            Poll::Ready(Some(Ok(rpc))) => {
+                self.partial = None;
+                return Poll::Ready(HandlerOut::Inner(rpc));
+            }
             Poll::Ready(Some(Err(e))) => {
-                self.inbound = None;
-                Poll::Ready(HandlerOut::Broken(e.to_string()))
+                self.drop_inbound();
+                return Poll::Ready(HandlerOut::Broken(e.to_string()));
             }
             // The peer closed its stream; it opens another when it has more to say.
             Poll::Ready(None) => {
-                self.inbound = None;
-                Poll::Pending
+                self.drop_inbound();
+                return Poll::Pending;
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {}
         }
+        // Waiting for more: a partial RPC in the buffer runs against its deadline.
+        let buffered = stream.read_buffer();
+        if buffered.is_empty() {
+            self.partial = None;
+            return Poll::Pending;
+        }
+        let len = announced_len(buffered).map_or(0, |n| n.min(crate::GOSSIP_MAX_TRANSMIT));
+        let (started, timer) = self
+            .partial
+            .get_or_insert_with(|| (Instant::now(), Box::pin(sleep_until(Instant::now()))));
+        let deadline = *started + self.deadlines.frame(len);
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            self.drop_inbound();
+            return Poll::Ready(HandlerOut::Broken(format!(
+                "an RPC of {len} bytes did not arrive in time"
+            )));
+        }
+        Poll::Pending
     }
 }
 
@@ -279,8 +326,23 @@ impl ConnectionHandler for Handler {
             // A new inbound stream replaces the old one, as in gossipsub's handler.
             ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
                 protocol, ..
-            }) => self.inbound = Some(protocol),
+            }) => {
+                self.inbound = Some(protocol);
+                self.partial = None;
+            }
             event => self.inner.on_connection_event(event),
         }
     }
+}
+
+/// The length an RPC's unsigned-varint prefix announces, once the prefix is complete.
+fn announced_len(buf: &[u8]) -> Option<usize> {
+    let mut len: usize = 0;
+    for (i, b) in buf.iter().take(4).enumerate() {
+        len |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(len);
+        }
+    }
+    None
 }

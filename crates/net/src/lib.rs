@@ -90,8 +90,9 @@
 //! and is rejected there, with a penalty, while the peer's stream goes on. An RPC larger than
 //! that, or bytes that are not protobuf, make the peer's inbound stream unreadable: the peer
 //! is disconnected (and a contact's engine hears [`NetEvent::Malformed`]) rather than muted
-//! (libp2p-gossipsub would drop the stream silently; `gossip.rs` says why and how). The wire
-//! format is in docs/gossip.md.
+//! (libp2p-gossipsub would drop the stream silently; `gossip.rs` says why and how). So is a
+//! peer whose RPC, once begun, does not arrive whole within the sync frames' deadline (above).
+//! The wire format is in docs/gossip.md.
 //!
 //! # Refusing peers
 //!

@@ -10,7 +10,7 @@
 //! - `quic_*`: two nodes over QUIC
 //! - `disconnect_*`: a refused peer stays refused until the time given, then is redialled
 //! - `raw_*`: a bare libp2p peer: malformed frames are reported; a stalled reader is dropped;
-//!   a peer that drips a frame, or opens its stream and says nothing, is dropped
+//!   a peer that drips a frame or a gossip RPC, or opens its stream and says nothing, is dropped
 //! - `interop_*`: plain libp2p peers that are not haiqiao nodes (ping, identify, gossipsub
 //!   only, like a js-libp2p client): their pings are answered, they stay connected for gossip
 //!   (within the bound), and oversized gossip neither mutes nor stalls their stream
@@ -848,6 +848,48 @@ async fn raw_slow_drip_and_silent_streams_are_dropped() {
         .await
         .unwrap();
     a.down(ks).await;
+    a.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_slow_drip_gossip_rpc_is_dropped() {
+    let cfg = NetConfig {
+        frame_timeout_secs: 1,
+        link_rate_bps: Some(1_000_000),
+        ..loopback(TCP, vec![])
+    };
+    let mut a = start(0xaa, cfg).await;
+    let pa = peer_id(&a.key).unwrap();
+    let mut drip = raw_peer(0xda, &a).await;
+    let kd = drip.key;
+    a.up(kd).await;
+    // A gossipsub RPC announced as 100 bytes, dripped a byte every 100 ms (10 s in all).
+    let mut stream = drip
+        .control
+        .open_stream(pa, StreamProtocol::new("/meshsub/1.1.0"))
+        .await
+        .unwrap();
+    let dripping = tokio::spawn(async move {
+        let mut wire = Vec::new();
+        frame::encode_len(100, &mut wire);
+        wire.extend_from_slice(&[0; 100]);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        for b in wire {
+            tick.tick().await;
+            if stream.write_all(&[b]).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let started = tokio::time::Instant::now();
+    a.all(vec![
+        NetEvent::Malformed { peer: kd },
+        NetEvent::PeerDown { peer: kd },
+    ])
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "dropped after {took:?}");
+    dripping.abort();
     a.handle.shutdown().await.unwrap();
 }
 
