@@ -52,6 +52,19 @@ pub struct NetConfig {
     /// Longest delay between redials of a static peer, in milliseconds; the delay doubles on
     /// every failure up to this. Default: 60,000.
     pub redial_max_ms: u64,
+    /// Read deadline on the sync streams, in seconds. A frame must arrive whole within this
+    /// long of its first byte, plus its own transmission time at `link_rate_bps` (at
+    /// [`crate::ASSUMED_MIN_RATE_BPS`] when the rate is not configured); and a peer's stream
+    /// must begin its first frame (the hello, sent at once) within this long of opening. A
+    /// peer too slow for either is disconnected. Between frames a stream may stay silent for
+    /// as long as the connection lives (ping watches that). Default: 30.
+    pub frame_timeout_secs: u64,
+    /// Most peers kept connected that do not speak `/haiqiao/sync/1` (gossip-only clients,
+    /// such as another implementation that only follows the gossip topic). Such a peer gets
+    /// a `PeerDown` once its sync stream is refused, but its connection stays, for gossip
+    /// both ways; past this many, a new one is disconnected. They count towards
+    /// `max_connections` like any peer. Default: 8.
+    pub max_gossip_only_peers: u32,
 }
 
 impl Default for NetConfig {
@@ -70,6 +83,8 @@ impl Default for NetConfig {
             link_rate_bps: None,
             redial_min_ms: 1_000,
             redial_max_ms: 60_000,
+            frame_timeout_secs: 30,
+            max_gossip_only_peers: 8,
         }
     }
 }
@@ -90,6 +105,7 @@ pub(crate) struct Checked {
     pub(crate) ping_timeout: Duration,
     pub(crate) redial_min: Duration,
     pub(crate) redial_max: Duration,
+    pub(crate) frame_timeout: Duration,
 }
 
 fn parse_addr(s: &str) -> Result<Multiaddr, NetError> {
@@ -137,6 +153,14 @@ impl NetConfig {
         if self.ping_timeout_secs == 0 {
             return Err(NetError::Config("ping_timeout_secs must be at least 1"));
         }
+        if self.frame_timeout_secs == 0 {
+            return Err(NetError::Config("frame_timeout_secs must be at least 1"));
+        }
+        if self.max_gossip_only_peers > self.max_connections {
+            return Err(NetError::Config(
+                "max_gossip_only_peers must be at most max_connections",
+            ));
+        }
         if self.redial_min_ms == 0 || self.redial_min_ms > self.redial_max_ms {
             return Err(NetError::Config("redial_min_ms must be 1..=redial_max_ms"));
         }
@@ -173,6 +197,7 @@ impl NetConfig {
             ping_timeout: Duration::from_secs(self.ping_timeout_secs),
             redial_min: Duration::from_millis(self.redial_min_ms),
             redial_max: Duration::from_millis(self.redial_max_ms),
+            frame_timeout: Duration::from_secs(self.frame_timeout_secs),
         })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
-use futures::io::{AsyncWriteExt as _, BufReader};
+use futures::io::{AsyncRead, AsyncWriteExt as _, BufReader};
 use haiqiao_proto::wire::MAX_FRAME_LEN;
 use haiqiao_proto::{PublicKey, RECORD_ID_LEN, RecordId, Unverified};
 use libp2p::core::ConnectedPoint;
@@ -21,15 +21,17 @@ use libp2p::{
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 
 use crate::config::Checked;
+use crate::frame::{FrameError, ReadDeadlines};
 use crate::gate::Gate;
 use crate::sync::{SyncBehaviour, SyncEvent};
 use crate::{
-    GOSSIP_MAX_TRANSMIT, GOSSIP_QUEUE_LEN, GOSSIP_TOPIC, IDENTIFY_PROTOCOL,
-    MAX_PENDING_VALIDATIONS, NetConfig, NetError, NetEvent, PEER_WRITE_QUEUE_CAP,
-    PENDING_EVENTS_CAP, SHUTDOWN_GRACE, STABLE_CONTACT, STREAM_CHANNEL_CAP, Verdict, frame,
+    ASSUMED_MIN_RATE_BPS, GOSSIP_MAX_IHAVE, GOSSIP_MAX_TRANSMIT, GOSSIP_QUEUE_LEN, GOSSIP_TOPIC,
+    IDENTIFY_PROTOCOL, MAX_PENDING_VALIDATIONS, NetConfig, NetError, NetEvent,
+    PEER_WRITE_QUEUE_CAP, PENDING_EVENTS_CAP, SHUTDOWN_GRACE, STABLE_CONTACT, STREAM_CHANNEL_CAP,
+    Verdict, frame,
 };
 
 /// Read buffer of one inbound sync stream.
@@ -90,6 +92,8 @@ enum FromStream {
     Malformed { peer: PeerId, session: u64 },
     /// A writer could not write its stream.
     Failed { peer: PeerId, session: u64 },
+    /// A reader gave up on a peer too slow to send a frame (see [`ReadDeadlines`]).
+    TimedOut { peer: PeerId, session: u64 },
     /// A writer wrote (and flushed) this many more frames.
     Written {
         peer: PeerId,
@@ -106,9 +110,9 @@ pub(crate) struct Behaviour {
     gate: Gate,
     limits: connection_limits::Behaviour,
     identify: identify::Behaviour,
-    ping: ping::Behaviour,
+    ping: crate::ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
-    gossipsub: gossipsub::Behaviour,
+    gossipsub: crate::gossip::Behaviour,
     sync: SyncBehaviour,
 }
 
@@ -146,6 +150,16 @@ enum WriterState {
     Opening(ConnectionId),
     /// Open on this connection: the task writes the queue to it.
     Writing(ConnectionId, Task),
+    /// The peer does not speak `/haiqiao/sync/1`: kept for gossip only, with no stream, no
+    /// queue and no reader; the engine has had its `PeerDown` (see [`EventLoop::keep_gossip_only`]).
+    GossipOnly,
+}
+
+impl Peer {
+    /// Whether the peer is kept for gossip only (not a contact of the engine's).
+    fn gossip_only(&self) -> bool {
+        matches!(self.writer, WriterState::GossipOnly)
+    }
 }
 
 /// A static peer's redial state.
@@ -212,6 +226,10 @@ pub(crate) struct EventLoop {
     mdns: bool,
     redial_min: Duration,
     redial_max: Duration,
+    /// Deadlines of every inbound sync stream.
+    read_deadlines: ReadDeadlines,
+    /// Most peers kept for gossip only ([`NetConfig::max_gossip_only_peers`]).
+    max_gossip_only: usize,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -241,6 +259,10 @@ impl EventLoop {
             .with_interval(PING_INTERVAL)
             .with_timeout(checked.ping_timeout);
         let gossip_topic = topic.clone();
+        let read_deadlines = ReadDeadlines {
+            frame_timeout: checked.frame_timeout,
+            rate_bps: cfg.link_rate_bps.unwrap_or(ASSUMED_MIN_RATE_BPS),
+        };
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -257,11 +279,14 @@ impl EventLoop {
                         .validate_messages()
                         .message_id_fn(message_id)
                         .max_transmit_size(GOSSIP_MAX_TRANSMIT)
+                        .max_control_message_size(GOSSIP_MAX_TRANSMIT)
+                        .max_control_messages_sent(GOSSIP_MAX_IHAVE)
                         .connection_handler_queue_len(GOSSIP_QUEUE_LEN)
                         .build()?;
                     let mut gossipsub =
                         gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
                     gossipsub.subscribe(&gossip_topic)?;
+                    let gossipsub = crate::gossip::Behaviour::new(gossipsub, read_deadlines);
                     let mdns = if with_mdns {
                         Some(mdns::tokio::Behaviour::new(
                             mdns::Config::default(),
@@ -277,7 +302,7 @@ impl EventLoop {
                             IDENTIFY_PROTOCOL.to_owned(),
                             key.public(),
                         )),
-                        ping: ping::Behaviour::new(ping_config),
+                        ping: crate::ping::Behaviour::new(ping_config),
                         mdns: Toggle::from(mdns),
                         gossipsub,
                         sync: SyncBehaviour::default(),
@@ -325,6 +350,8 @@ impl EventLoop {
             mdns: cfg.mdns,
             redial_min: checked.redial_min,
             redial_max: checked.redial_max,
+            read_deadlines,
+            max_gossip_only: cfg.max_gossip_only_peers as usize,
         })
     }
 
@@ -488,6 +515,7 @@ impl EventLoop {
                 let peers = self
                     .peers
                     .values()
+                    .filter(|p| !p.gossip_only())
                     .map(|p| (p.key, p.conns.iter().map(|(_, a)| a.clone()).collect()))
                     .collect();
                 let _ = reply.send(peers);
@@ -506,7 +534,7 @@ impl EventLoop {
         let Ok(peer) = crate::peer_id(&key) else {
             return;
         };
-        let Some(p) = self.peers.get(&peer) else {
+        let Some(p) = self.peers.get(&peer).filter(|p| !p.gossip_only()) else {
             tracing::trace!(%peer, "frame for a peer that is not up dropped");
             return;
         };
@@ -581,6 +609,7 @@ impl EventLoop {
             FromStream::Frame { peer, session, .. }
             | FromStream::Malformed { peer, session }
             | FromStream::Failed { peer, session }
+            | FromStream::TimedOut { peer, session }
             | FromStream::Written { peer, session, .. } => (*peer, *session),
         };
         let Some(p) = self.peers.get(&peer).filter(|p| p.session == session) else {
@@ -595,6 +624,12 @@ impl EventLoop {
             }
             FromStream::Failed { .. } => {
                 tracing::debug!(%peer, "sync stream failed: disconnecting");
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            // Too slow is no fault (a link can fade), but the contact cannot go on without
+            // the frame: end it, so that the engine takes back what it handed over.
+            FromStream::TimedOut { .. } => {
+                tracing::info!(%peer, "sync stream read timed out: disconnecting");
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
         }
@@ -626,25 +661,65 @@ impl EventLoop {
                 peer,
                 connection,
                 error,
-            } => {
-                let current = self.peers.get(&peer).is_some_and(
-                    |p| matches!(p.writer, WriterState::Opening(c) if c == connection),
-                );
-                if current {
-                    tracing::debug!(%peer, %error, "sync stream not opened: disconnecting");
-                    let _ = self.swarm.disconnect_peer_id(peer);
-                }
-            }
+                unsupported,
+            } => self.on_sync_refused(peer, connection, &error, unsupported),
         }
     }
 
-    fn on_inbound_stream(&mut self, peer: PeerId, stream: Stream) {
+    /// The outbound sync stream asked for on `connection` could not be opened. A peer that
+    /// does not speak the protocol is kept for gossip only while there is room
+    /// ([`NetConfig::max_gossip_only_peers`]); any other failure ends the contact.
+    fn on_sync_refused(
+        &mut self,
+        peer: PeerId,
+        connection: ConnectionId,
+        error: &str,
+        unsupported: bool,
+    ) {
+        let current = self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| matches!(p.writer, WriterState::Opening(c) if c == connection));
+        if !current {
+            return;
+        }
+        let kept = self.peers.values().filter(|p| p.gossip_only()).count();
+        if unsupported && kept < self.max_gossip_only {
+            self.keep_gossip_only(peer);
+        } else {
+            tracing::debug!(%peer, %error, kept, "sync stream not opened: disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    /// Keeps `peer`'s connections for gossip only: it is no contact of the engine's (which
+    /// hears `PeerDown` now, and nothing more of the peer but its gossip), it costs no queue,
+    /// no stream and no task here, and its sync streams are refused.
+    fn keep_gossip_only(&mut self, peer: PeerId) {
         let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        tracing::info!(%peer, "peer speaks no sync: kept for gossip only");
+        p.writer = WriterState::GossipOnly;
+        p.queue = None;
+        p.reader_task = None;
+        let key = p.key;
+        self.emit(NetEvent::PeerDown { peer: key });
+    }
+
+    fn on_inbound_stream(&mut self, peer: PeerId, stream: Stream) {
+        let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.gossip_only()) else {
             tracing::debug!(%peer, "inbound sync stream from a peer that is not up dropped");
             return;
         };
         // One reader per peer: a new stream replaces the old (the peer reopened it).
-        let reader = read_frames(stream, peer, p.session, self.from_streams_tx.clone());
+        let reader = read_frames(
+            stream,
+            peer,
+            p.session,
+            self.read_deadlines,
+            self.from_streams_tx.clone(),
+        );
         p.reader_task = Some(Task(tokio::spawn(reader)));
     }
 
@@ -690,7 +765,15 @@ impl EventLoop {
                 self.swarm.close_connection(connection);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(crate::gossip::Event::Gossip(
+                event,
+            ))) => {
+                self.on_gossip(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(crate::gossip::Event::Broken {
+                peer,
+                error,
+            })) => self.on_gossip_broken(peer, &error),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 self.on_discovered(found);
             }
@@ -775,10 +858,13 @@ impl EventLoop {
             }
             self.schedule_redial(i, now);
         }
-        // Dropping `p` aborts its reader and writer before the engine hears `PeerDown`.
-        let key = p.key;
+        // Dropping `p` aborts its reader and writer before the engine hears `PeerDown`
+        // (which a peer kept for gossip only has had already).
+        let (key, contact) = (p.key, !p.gossip_only());
         drop(p);
-        self.emit(NetEvent::PeerDown { peer: key });
+        if contact {
+            self.emit(NetEvent::PeerDown { peer: key });
+        }
     }
 
     fn on_gossip(&mut self, event: gossipsub::Event) {
@@ -830,6 +916,18 @@ impl EventLoop {
             }
             _ => {}
         }
+    }
+
+    /// A peer's inbound gossip stream could not be read (see `gossip.rs`): it would be muted
+    /// for the rest of the connection, so the connection ends. A contact's engine also hears
+    /// of it as [`NetEvent::Malformed`] (the penalty is its call).
+    fn on_gossip_broken(&mut self, peer: PeerId, error: &str) {
+        tracing::info!(%peer, %error, "gossip stream unreadable: disconnecting");
+        if let Some(p) = self.peers.get(&peer).filter(|p| !p.gossip_only()) {
+            let key = p.key;
+            self.emit(NetEvent::Malformed { peer: key });
+        }
+        let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     fn on_discovered(&mut self, found: Vec<(PeerId, Multiaddr)>) {
@@ -933,20 +1031,52 @@ async fn write_frames(
     }
 }
 
-/// Reads frames from an inbound sync stream until it ends or breaks the framing.
-async fn read_frames(stream: Stream, peer: PeerId, session: u64, report: mpsc::Sender<FromStream>) {
+/// Reads one frame within the deadlines: the first frame of a stream must begin within
+/// `frame_timeout` of the stream opening (the peer sends its hello at once); every frame must
+/// end within [`ReadDeadlines::frame`] of its first byte. `Ok(None)` is a clean end.
+async fn read_frame_timed<R: AsyncRead + Unpin>(
+    r: &mut R,
+    first: bool,
+    d: ReadDeadlines,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let byte = if first {
+        timeout(d.frame_timeout, frame::read_first_byte(r))
+            .await
+            .map_err(|_| FrameError::TimedOut)??
+    } else {
+        frame::read_first_byte(r).await?
+    };
+    let Some(byte) = byte else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let len = timeout(d.frame_timeout, frame::read_len(r, byte))
+        .await
+        .map_err(|_| FrameError::TimedOut)??;
+    let body = timeout_at(started + d.frame(len), frame::read_body(r, len))
+        .await
+        .map_err(|_| FrameError::TimedOut)??;
+    Ok(Some(body))
+}
+
+/// Reads frames from an inbound sync stream until it ends, breaks the framing or is too slow.
+async fn read_frames(
+    stream: Stream,
+    peer: PeerId,
+    session: u64,
+    deadlines: ReadDeadlines,
+    report: mpsc::Sender<FromStream>,
+) {
     let mut reader = BufReader::with_capacity(READ_BUFFER_LEN, stream);
+    let mut first = true;
     loop {
-        match frame::read_frame(&mut reader).await {
+        let message = match read_frame_timed(&mut reader, first, deadlines).await {
             Ok(Some(bytes)) => {
                 debug_assert!(bytes.len() <= MAX_FRAME_LEN);
-                let message = FromStream::Frame {
+                FromStream::Frame {
                     peer,
                     session,
                     bytes,
-                };
-                if report.send(message).await.is_err() {
-                    return;
                 }
             }
             Ok(None) => return,
@@ -955,10 +1085,18 @@ async fn read_frames(stream: Stream, peer: PeerId, session: u64, report: mpsc::S
                 let _ = report.send(FromStream::Malformed { peer, session }).await;
                 return;
             }
+            Err(FrameError::TimedOut) => {
+                let _ = report.send(FromStream::TimedOut { peer, session }).await;
+                return;
+            }
             Err(e) => {
                 tracing::debug!(%peer, error = %e, "sync stream read ended");
                 return;
             }
+        };
+        first = false;
+        if report.send(message).await.is_err() {
+            return;
         }
     }
 }

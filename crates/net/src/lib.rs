@@ -30,14 +30,18 @@
 //! other dial (so that no behaviour can redial a peer behind the loop's back), refuses
 //! peers that are not ed25519 keys and peers the engine disconnected. A connection that answers
 //! no ping for [`NetConfig::ping_timeout_secs`] is closed, so that a boat out of range becomes
-//! a `PeerDown` in about a minute rather than when TCP gives up.
+//! a `PeerDown` in about a minute rather than when TCP gives up. A peer's own pings are always
+//! answered, even when it refuses ours (libp2p-ping would stop answering; `ping.rs` says why
+//! and how): js-libp2p's connection monitor, for one, pings without running a ping service.
 //!
 //! # Contacts
 //!
 //! [`NetEvent::PeerUp`] is emitted when the first connection to a peer is established and
 //! [`NetEvent::PeerDown`] when the last one closes; between the two the peer is one contact,
 //! however many connections carry it (at most [`NetConfig::max_connections_per_peer`]).
-//! Events about one peer are in order: `PeerUp`, then its frames, then `PeerDown`.
+//! Events about one peer are in order: `PeerUp`, then its frames, then `PeerDown`. A peer kept
+//! for gossip only (below) has its `PeerDown` as soon as it refuses the sync stream; its
+//! gossip may still arrive after that.
 //!
 //! # The sync protocol, `/haiqiao/sync/1`
 //!
@@ -47,6 +51,18 @@
 //! frames from the peer's inbound stream and emits them as [`NetEvent::Frame`] in order. A
 //! frame longer than [`frame::MAX_FRAME_LEN`] (or a malformed prefix) closes that inbound
 //! stream and is reported as [`NetEvent::Malformed`]: the engine decides the penalty.
+//!
+//! Read deadlines ([`NetConfig::frame_timeout_secs`]): a peer's stream must begin its first
+//! frame within the timeout of opening, and every frame must arrive whole within the timeout
+//! of its first byte plus its transmission time at the link rate ([`ASSUMED_MIN_RATE_BPS`]
+//! when unknown). A peer too slow for either is disconnected (a `PeerDown` follows), with no
+//! penalty. Between frames a stream may stay silent as long as the connection lives.
+//!
+//! Peers that do not speak the protocol (their side refuses the stream) are kept for gossip
+//! only, at most [`NetConfig::max_gossip_only_peers`] of them: the engine hears `PeerDown` as
+//! soon as the stream is refused and nothing more of them but [`NetEvent::Gossip`]; they cost
+//! a connection and gossipsub's bounded queues, no sync queue and no task. Past the bound such
+//! a peer is disconnected.
 //!
 //! Backpressure: frames for a peer wait in a bounded queue ([`PEER_WRITE_QUEUE_CAP`]) in front
 //! of its stream, and the writer reports what it wrote ([`NetEvent::Written`]). The engine
@@ -60,7 +76,9 @@
 //!
 //! # Live gossip, topic `haiqiao/records/1`
 //!
-//! Fresh records are also pushed by gossipsub. Messages carry no gossipsub signature or author
+//! The daemon publishes nothing: between haiqiao nodes every record travels on the sync
+//! stream, ordered and paced by the engine. Gossip is an ingress for light clients that speak
+//! only gossipsub ([`NetHandle::publish`] stays for them and for tests). Messages carry no gossipsub signature or author
 //! (`MessageAuthenticity::Anonymous`, `ValidationMode::None`): the record is already signed.
 //! The message id is the record id (content addressing: one record is one message whoever
 //! relays it), falling back to a SHA-256 of the bytes for data that does not decode. Messages
@@ -68,6 +86,15 @@
 //! peers only after [`NetHandle::verdict`] says [`Verdict::Accept`]; `Ignore` drops it and
 //! `Reject` drops it and blames the peer that relayed it. Messages awaiting a verdict are
 //! remembered up to [`MAX_PENDING_VALIDATIONS`]; past that the oldest is ignored.
+//!
+//! Size: gossipsub reads RPCs of up to [`GOSSIP_MAX_TRANSMIT`] (128 KiB, control included), far above a record
+//! (2 KiB), so that a message too large to be a record reaches the engine as a `Gossip` event
+//! and is rejected there, with a penalty, while the peer's stream goes on. An RPC larger than
+//! that, or bytes that are not protobuf, make the peer's inbound stream unreadable: the peer
+//! is disconnected (and a contact's engine hears [`NetEvent::Malformed`]) rather than muted
+//! (libp2p-gossipsub would drop the stream silently; `gossip.rs` says why and how). So is a
+//! peer whose RPC, once begun, does not arrive whole within the sync frames' deadline (above).
+//! The wire format is in docs/gossip.md.
 //!
 //! # Refusing peers
 //!
@@ -87,8 +114,10 @@ mod driver;
 mod error;
 pub mod frame;
 mod gate;
+mod gossip;
 mod handle;
 mod identity;
+mod ping;
 mod sync;
 
 use std::time::Duration;
@@ -121,11 +150,23 @@ pub const PENDING_EVENTS_CAP: usize = 64;
 pub const STREAM_CHANNEL_CAP: usize = 64;
 /// Gossip messages remembered while awaiting the engine's verdict.
 pub const MAX_PENDING_VALIDATIONS: usize = 1024;
-/// Largest gossipsub RPC accepted or sent, in bytes (a record is at most
-/// [`haiqiao_proto::MAX_RECORD_LEN`]; the rest is room for control messages).
-pub const GOSSIP_MAX_TRANSMIT: usize = 16 * 1024;
+/// Largest gossipsub RPC accepted, and largest message published, in bytes: gossipsub's
+/// `max_transmit_size`, which also bounds what one peer's inbound gossip stream may buffer.
+/// A record is at most [`haiqiao_proto::MAX_RECORD_LEN`] (2 KiB); the limit is far above it
+/// because gossipsub's codec checks its whole read buffer (an RPC being read plus up to 8 KiB
+/// read ahead) against it, and because a message too large to be a record should reach the
+/// engine to be rejected with a penalty rather than break the stream. An RPC over this
+/// breaks the peer's inbound stream, and the peer is disconnected (see `gossip.rs`).
+pub const GOSSIP_MAX_TRANSMIT: usize = 128 * 1024;
+/// Most message ids in one IHAVE the node sends: 800 record ids (16 bytes each) make an IHAVE
+/// of under 16 KiB, which older nodes (whose limit was 16 KiB) still read. Gossipsub's default
+/// is 5,000 (about 90 KB).
+pub const GOSSIP_MAX_IHAVE: usize = 800;
 /// Gossipsub messages queued per connection before it counts as a slow peer.
 pub const GOSSIP_QUEUE_LEN: usize = 256;
+/// The link rate assumed for a sync frame's read deadline when [`NetConfig::link_rate_bps`] is
+/// not set, in bits per second: the thinnest link haiqiao plans for (design §3).
+pub const ASSUMED_MIN_RATE_BPS: u32 = 1_000;
 /// How long shutdown waits for writers to flush their queues.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// A static peer's redial backoff starts over once a connection has lasted this long.
@@ -186,7 +227,8 @@ pub enum NetEvent {
         /// How many frames.
         frames: u32,
     },
-    /// A peer broke the sync framing (an oversized frame or a bad prefix); its stream is closed.
+    /// A peer broke the sync framing (an oversized frame or a bad prefix; its stream is
+    /// closed), or sent gossip that cannot be read (it is disconnected).
     Malformed {
         /// The peer.
         peer: PublicKey,

@@ -18,6 +18,7 @@ use libp2p::core::upgrade::ReadyUpgrade;
 use libp2p::core::{Endpoint, Multiaddr, transport::PortUse};
 use libp2p::swarm::handler::{
     ConnectionEvent, DialUpgradeError, FullyNegotiatedInbound, FullyNegotiatedOutbound,
+    StreamUpgradeError,
 };
 use libp2p::swarm::{
     ConnectionDenied, ConnectionHandler, ConnectionHandlerEvent, ConnectionId, FromSwarm,
@@ -53,6 +54,9 @@ pub(crate) enum SyncEvent {
         peer: PeerId,
         connection: ConnectionId,
         error: String,
+        /// The peer does not speak `/haiqiao/sync/1` (protocol negotiation failed), as opposed
+        /// to a stream that failed or timed out.
+        unsupported: bool,
     },
 }
 
@@ -114,10 +118,11 @@ impl NetworkBehaviour for SyncBehaviour {
                 connection,
                 stream,
             },
-            HandlerOut::OutboundFailed(error) => SyncEvent::OutboundFailed {
+            HandlerOut::OutboundFailed { error, unsupported } => SyncEvent::OutboundFailed {
                 peer,
                 connection,
                 error,
+                unsupported,
             },
         };
         self.queue.push_back(ToSwarm::GenerateEvent(event));
@@ -143,7 +148,7 @@ pub(crate) struct Open;
 pub(crate) enum HandlerOut {
     Inbound(Stream),
     Outbound(Stream),
-    OutboundFailed(String),
+    OutboundFailed { error: String, unsupported: bool },
 }
 
 /// One connection's handler: negotiates sync streams both ways.
@@ -201,7 +206,10 @@ impl ConnectionHandler for SyncHandler {
                 ..
             }) => HandlerOut::Outbound(stream),
             ConnectionEvent::DialUpgradeError(DialUpgradeError { error, .. }) => {
-                HandlerOut::OutboundFailed(error.to_string())
+                HandlerOut::OutboundFailed {
+                    unsupported: matches!(error, StreamUpgradeError::NegotiationFailed),
+                    error: error.to_string(),
+                }
             }
             _ => return,
         };

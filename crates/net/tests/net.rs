@@ -9,7 +9,11 @@
 //! - `star_*`: several peers come up at one node at once
 //! - `quic_*`: two nodes over QUIC
 //! - `disconnect_*`: a refused peer stays refused until the time given, then is redialled
-//! - `raw_*`: a bare libp2p peer: malformed frames are reported; a stalled reader is dropped
+//! - `raw_*`: a bare libp2p peer: malformed frames are reported; a stalled reader is dropped;
+//!   a peer that drips a frame or a gossip RPC, or opens its stream and says nothing, is dropped
+//! - `interop_*`: plain libp2p peers that are not haiqiao nodes (ping, identify, gossipsub
+//!   only, like a js-libp2p client): their pings are answered, they stay connected for gossip
+//!   (within the bound), and oversized gossip neither mutes nor stalls their stream
 //! - `shutdown_*`: shutdown ends the task and the event stream
 
 use std::collections::HashSet;
@@ -24,6 +28,7 @@ use haiqiao_net::{
 };
 use haiqiao_proto::{Keypair, Kind, PublicKey, Record, samples};
 use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
@@ -151,6 +156,14 @@ fn config_validation() {
     ));
     assert!(matches!(
         bad(with(|c| c.redial_min_ms = c.redial_max_ms + 1)),
+        NetError::Config(_)
+    ));
+    assert!(matches!(
+        bad(with(|c| c.frame_timeout_secs = 0)),
+        NetError::Config(_)
+    ));
+    assert!(matches!(
+        bad(with(|c| c.max_gossip_only_peers = c.max_connections + 1)),
         NetError::Config(_)
     ));
     assert!(matches!(
@@ -777,4 +790,628 @@ async fn the_writer_reports_every_frame_written_so_a_window_never_overflows_the_
     assert_eq!(got[total - 1], test_frame((total - 1) % 50 + 2));
     a.handle.shutdown().await.unwrap();
     b.handle.shutdown().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// read deadlines on the sync stream
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_slow_drip_and_silent_streams_are_dropped() {
+    let cfg = NetConfig {
+        frame_timeout_secs: 1,
+        // A fast link: a frame's deadline is about the timeout alone.
+        link_rate_bps: Some(1_000_000),
+        ..loopback(TCP, vec![])
+    };
+    let mut a = start(0xa6, cfg).await;
+    let pa = peer_id(&a.key).unwrap();
+
+    // A peer that starts a 100-byte frame and drips it a byte every 100 ms (10 s in all).
+    let mut drip = raw_peer(0xd6, &a).await;
+    let kd = drip.key;
+    a.up(kd).await;
+    let mut stream = drip
+        .control
+        .open_stream(pa, StreamProtocol::new(SYNC_PROTOCOL))
+        .await
+        .unwrap();
+    let dripping = tokio::spawn(async move {
+        let mut wire = Vec::new();
+        frame::encode_len(100, &mut wire);
+        wire.extend_from_slice(&[7; 100]);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        for b in wire {
+            tick.tick().await;
+            if stream.write_all(&[b]).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let started = tokio::time::Instant::now();
+    a.next(|e| match e {
+        NetEvent::PeerDown { peer } if *peer == kd => Some(()),
+        NetEvent::Frame { peer, .. } if *peer == kd => panic!("the dripped frame was waited for"),
+        _ => None,
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "dropped after {took:?}");
+    dripping.abort();
+
+    // A peer that opens its sync stream and never begins a frame.
+    let mut silent = raw_peer(0xd7, &a).await;
+    let ks = silent.key;
+    a.up(ks).await;
+    let _open = silent
+        .control
+        .open_stream(pa, StreamProtocol::new(SYNC_PROTOCOL))
+        .await
+        .unwrap();
+    a.down(ks).await;
+    a.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_slow_drip_gossip_rpc_is_dropped() {
+    let cfg = NetConfig {
+        frame_timeout_secs: 1,
+        link_rate_bps: Some(1_000_000),
+        ..loopback(TCP, vec![])
+    };
+    let mut a = start(0xaa, cfg).await;
+    let pa = peer_id(&a.key).unwrap();
+    let mut drip = raw_peer(0xda, &a).await;
+    let kd = drip.key;
+    a.up(kd).await;
+    // A gossipsub RPC announced as 100 bytes, dripped a byte every 100 ms (10 s in all).
+    let mut stream = drip
+        .control
+        .open_stream(pa, StreamProtocol::new("/meshsub/1.1.0"))
+        .await
+        .unwrap();
+    let dripping = tokio::spawn(async move {
+        let mut wire = Vec::new();
+        frame::encode_len(100, &mut wire);
+        wire.extend_from_slice(&[0; 100]);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        for b in wire {
+            tick.tick().await;
+            if stream.write_all(&[b]).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let started = tokio::time::Instant::now();
+    a.all(vec![
+        NetEvent::Malformed { peer: kd },
+        NetEvent::PeerDown { peer: kd },
+    ])
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "dropped after {took:?}");
+    dripping.abort();
+    a.handle.shutdown().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// interop: plain libp2p peers that are not haiqiao nodes
+
+#[derive(libp2p::swarm::NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+struct PlainBehaviour {
+    identify: libp2p::identify::Behaviour,
+    ping: Toggle<libp2p::ping::Behaviour>,
+    gossipsub: Toggle<libp2p::gossipsub::Behaviour>,
+    stream: libp2p_stream::Behaviour,
+}
+
+/// What a plain peer saw.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Pong,
+    Subscribed,
+    Message(Vec<u8>),
+    Published(bool),
+    Closed,
+}
+
+/// A plain libp2p peer (identify, and ping and gossipsub when asked for), connected to a node
+/// and driven by a task of its own.
+struct Plain {
+    key: PublicKey,
+    control: libp2p_stream::Control,
+    seen: tokio::sync::mpsc::Receiver<Seen>,
+    publish: tokio::sync::mpsc::Sender<Vec<u8>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Plain {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Plain {
+    async fn next<T>(&mut self, mut pick: impl FnMut(Seen) -> Option<T>) -> T {
+        timeout(GUARD, async {
+            loop {
+                let e = self.seen.recv().await.expect("plain peer stopped");
+                if let Some(t) = pick(e) {
+                    return t;
+                }
+            }
+        })
+        .await
+        .expect("timed out waiting for the plain peer")
+    }
+
+    async fn publish(&mut self, data: Vec<u8>) {
+        self.publish.send(data).await.unwrap();
+        let ok = self
+            .next(|e| match e {
+                Seen::Published(ok) => Some(ok),
+                Seen::Closed => panic!("closed"),
+                _ => None,
+            })
+            .await;
+        assert!(ok, "publish failed");
+    }
+}
+
+/// Gossipsub as a foreign client would set it up for haiqiao's topic: no signatures, content
+/// addressed, and a larger limit than haiqiao's (so it can send what haiqiao must refuse).
+fn plain_gossipsub() -> libp2p::gossipsub::Behaviour {
+    use libp2p::gossipsub;
+    use sha2::Digest as _;
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::None)
+        .message_id_fn(|m| gossipsub::MessageId::new(&sha2::Sha256::digest(&m.data)))
+        .max_transmit_size(1 << 20)
+        .build()
+        .unwrap();
+    let mut g =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config).unwrap();
+    g.subscribe(&gossipsub::IdentTopic::new(haiqiao_net::GOSSIP_TOPIC))
+        .unwrap();
+    g
+}
+
+async fn plain_peer(seed: u8, node: &Node, ping: bool, gossip: bool) -> Plain {
+    use libp2p::{gossipsub, identify, ping as lping};
+    let keypair = keypair_from_seed([seed; 32]).unwrap();
+    let mut swarm: Swarm<PlainBehaviour> = SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|key| PlainBehaviour {
+            identify: identify::Behaviour::new(identify::Config::new(
+                "/plain/1".to_owned(),
+                key.public(),
+            )),
+            ping: Toggle::from(ping.then(|| {
+                lping::Behaviour::new(
+                    lping::Config::new().with_interval(Duration::from_millis(300)),
+                )
+            })),
+            gossipsub: Toggle::from(gossip.then(plain_gossipsub)),
+            stream: libp2p_stream::Behaviour::new(),
+        })
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    let control = swarm.behaviour().stream.new_control();
+    let node_peer = peer_id(&node.key).unwrap();
+    swarm
+        .dial(node.dial_addr().parse::<Multiaddr>().unwrap())
+        .unwrap();
+    let (seen_tx, seen) = tokio::sync::mpsc::channel(1024);
+    let (publish, mut to_publish) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let topic = gossipsub::IdentTopic::new(haiqiao_net::GOSSIP_TOPIC);
+    let task = tokio::spawn(async move {
+        loop {
+            let seen = tokio::select! {
+                Some(data) = to_publish.recv() => {
+                    let g = swarm.behaviour_mut().gossipsub.as_mut().expect("gossipsub");
+                    let r = g.publish(topic.clone(), data);
+                    if let Err(e) = &r {
+                        eprintln!("plain publish: {e}");
+                    }
+                    Seen::Published(r.is_ok())
+                }
+                event = swarm.select_next_some() => match event {
+                    SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. }
+                        if peer_id == node_peer => Seen::Closed,
+                    SwarmEvent::Behaviour(PlainBehaviourEvent::Ping(lping::Event {
+                        peer, result: Ok(_), ..
+                    })) if peer == node_peer => Seen::Pong,
+                    SwarmEvent::Behaviour(PlainBehaviourEvent::Gossipsub(
+                        gossipsub::Event::Subscribed { peer_id, .. },
+                    )) if peer_id == node_peer => Seen::Subscribed,
+                    SwarmEvent::Behaviour(PlainBehaviourEvent::Gossipsub(
+                        gossipsub::Event::Message { message, .. },
+                    )) => Seen::Message(message.data),
+                    _ => continue,
+                },
+            };
+            let _ = seen_tx.try_send(seen);
+        }
+    });
+    Plain {
+        key: Keypair::from_seed(&[seed; 32]).public(),
+        control,
+        seen,
+        publish,
+        task,
+    }
+}
+
+/// One ping as js-libp2p's connection monitor sends it: a new stream, 32 bytes out, the same
+/// 32 bytes back.
+async fn stream_ping(control: &mut libp2p_stream::Control, peer: PeerId, n: u8) {
+    use futures::io::AsyncReadExt as _;
+    let mut s = control
+        .open_stream(peer, StreamProtocol::new("/ipfs/ping/1.0.0"))
+        .await
+        .expect("ping stream");
+    let out = [n; 32];
+    s.write_all(&out).await.unwrap();
+    s.flush().await.unwrap();
+    let mut back = [0u8; 32];
+    s.read_exact(&mut back).await.unwrap();
+    assert_eq!(back, out);
+    let _ = s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_pings_are_answered_and_plain_peers_stay() {
+    let mut a = start(0xa7, loopback(TCP, vec![])).await;
+    let pa = peer_id(&a.key).unwrap();
+
+    // A plain ping + identify peer: its pings are answered, interval after interval.
+    let mut p = plain_peer(0xf1, &a, true, false).await;
+    for _ in 0..4 {
+        p.next(|e| match e {
+            Seen::Pong => Some(()),
+            Seen::Closed => panic!("the node dropped a plain ping peer"),
+            _ => None,
+        })
+        .await;
+    }
+
+    // A peer that pings like js-libp2p's connection monitor but answers no pings itself (it
+    // runs no ping service): the node's own ping is refused at once, and the node must still
+    // answer every one of the peer's.
+    let mut q = plain_peer(0xf2, &a, false, false).await;
+    let kq = q.key;
+    a.next(|e| matches!(e, NetEvent::PeerDown { peer } if *peer == kq).then_some(()))
+        .await;
+    let mut tick = tokio::time::interval(Duration::from_millis(300));
+    for n in 0..4 {
+        tick.tick().await;
+        timeout(Duration::from_secs(5), stream_ping(&mut q.control, pa, n))
+            .await
+            .unwrap_or_else(|_| panic!("ping {n} got no answer"));
+    }
+    while let Ok(e) = q.seen.try_recv() {
+        assert_ne!(e, Seen::Closed, "the node dropped the js-like peer");
+    }
+    drop((p, q));
+    a.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_gossip_only_peers_are_kept_within_the_bound() {
+    let cfg = NetConfig {
+        max_gossip_only_peers: 1,
+        ..loopback(TCP, vec![])
+    };
+    let mut a = start(0xa8, cfg).await;
+    let author = Keypair::from_seed(&[0xa8; 32]);
+
+    // The first gossip-only peer: the engine sees it come up and go down (no sync), but the
+    // connection stays and gossip flows both ways.
+    let mut g = plain_peer(0xf3, &a, true, true).await;
+    let kg = g.key;
+    a.all(vec![
+        NetEvent::PeerUp {
+            peer: kg,
+            rate_bps: None,
+        },
+        NetEvent::PeerDown { peer: kg },
+        NetEvent::GossipJoined { peer: kg },
+    ])
+    .await;
+    g.next(|e| (e == Seen::Subscribed).then_some(())).await;
+    let r1 = record(&author, 1);
+    g.publish(r1.bytes().to_vec()).await;
+    assert_eq!(a.gossip().await, (kg, r1.bytes().to_vec()));
+    a.handle
+        .verdict(kg, Some(r1.id()), Verdict::Accept)
+        .await
+        .unwrap();
+    let r2 = record(&author, 2);
+    a.handle.publish(r2.id(), r2.shared_bytes()).await.unwrap();
+    let got = g
+        .next(|e| match e {
+            Seen::Message(m) => Some(m),
+            Seen::Closed => panic!("closed"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(got, r2.bytes().to_vec());
+    assert!(a.handle.peers().await.unwrap().is_empty());
+
+    // A second one is past the bound: disconnected.
+    let mut h = plain_peer(0xf4, &a, true, true).await;
+    let kh = h.key;
+    h.next(|e| (e == Seen::Closed).then_some(())).await;
+    a.up(kh).await;
+    a.down(kh).await;
+
+    // The first is still there, pinged and heard.
+    g.next(|e| match e {
+        Seen::Pong => Some(()),
+        Seen::Closed => panic!("closed"),
+        _ => None,
+    })
+    .await;
+    let r3 = record(&author, 3);
+    g.publish(r3.bytes().to_vec()).await;
+    assert_eq!(a.gossip().await, (kg, r3.bytes().to_vec()));
+    drop((g, h));
+    a.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_oversized_gossip_is_judged_and_the_stream_goes_on() {
+    let mut a = start(0xa9, loopback(TCP, vec![])).await;
+    let mut g = plain_peer(0xf5, &a, true, true).await;
+    let kg = g.key;
+    // A gossip-only peer: no contact for the engine.
+    a.up(kg).await;
+    a.down(kg).await;
+    g.next(|e| (e == Seen::Subscribed).then_some(())).await;
+    let author = Keypair::from_seed(&[0xa9; 32]);
+
+    // Two messages of 10 KiB back to back (over half of the old 16 KiB limit), one of 20 KiB
+    // (over it), then a record: each reaches the engine for its verdict, in order; the
+    // oversized ones are rejected (the engine's penalty), and the stream keeps going.
+    let big = |n: u8, len: usize| vec![n; len];
+    let r = record(&author, 1);
+    let sent = [
+        big(1, 10 * 1024),
+        big(2, 10 * 1024),
+        big(3, 20 * 1024),
+        r.bytes().to_vec(),
+    ];
+    for m in &sent {
+        g.publish(m.clone()).await;
+    }
+    for (i, m) in sent.iter().enumerate() {
+        let (peer, bytes) = a.gossip().await;
+        assert_eq!((peer, bytes.len()), (kg, m.len()), "message {i}");
+        assert_eq!(&bytes, m);
+        let id = (i == 3).then(|| r.id());
+        let verdict = if i == 3 {
+            Verdict::Accept
+        } else {
+            Verdict::Reject
+        };
+        a.handle.verdict(kg, id, verdict).await.unwrap();
+    }
+
+    // An RPC beyond what gossipsub reads at all breaks the peer's stream: the peer is
+    // disconnected rather than silently muted.
+    g.publish(big(4, haiqiao_net::GOSSIP_MAX_TRANSMIT + 1024))
+        .await;
+    g.next(|e| (e == Seen::Closed).then_some(())).await;
+    drop(g);
+    a.handle.shutdown().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// vectors: tests/vectors/frames.json
+
+mod vectors {
+    use haiqiao_mesh::riblt::{self, Decoder, Encoder, Side, Symbol};
+    use haiqiao_net::frame;
+    use haiqiao_proto::wire::{Carried, Frame, Neighbours, TierSummary};
+    use haiqiao_proto::{KeyHint, PublicKey};
+    use serde_json::Value as J;
+
+    fn load() -> J {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/vectors/frames.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn hex_of(v: &J) -> Vec<u8> {
+        hex::decode(v.as_str().unwrap_or_else(|| panic!("{v} is not a string")))
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    }
+
+    fn arr<const N: usize>(v: &J) -> [u8; N] {
+        <[u8; N]>::try_from(hex_of(v)).unwrap_or_else(|_| panic!("{v} is not {N} bytes"))
+    }
+
+    fn list<const N: usize>(v: &J) -> Vec<[u8; N]> {
+        v.as_array().unwrap().iter().map(arr::<N>).collect()
+    }
+
+    fn u(v: &J) -> u32 {
+        u32::try_from(v.as_u64().unwrap_or_else(|| panic!("{v} is not a uint"))).unwrap()
+    }
+
+    fn element(v: &J) -> u64 {
+        let mut b = [0u8; 8];
+        b[1..].copy_from_slice(&arr::<7>(v));
+        u64::from_be_bytes(b)
+    }
+
+    /// The frame a vector's items describe, built from the JSON alone.
+    fn from_items(tag: u64, it: &J) -> Frame {
+        match tag {
+            0 => Frame::Hello {
+                tiers: [
+                    TierSummary {
+                        count: u(&it["tier0_count"]),
+                        digest: arr(&it["tier0_digest"]),
+                    },
+                    TierSummary {
+                        count: u(&it["tier1_count"]),
+                        digest: arr(&it["tier1_digest"]),
+                    },
+                ],
+                shore_age_min: u(&it["shore_age_min"]),
+                linked: (!it["linked"].is_null()).then(|| Neighbours(arr(&it["linked"]))),
+                eta_shore_min: (!it["eta_shore_min"].is_null()).then(|| u(&it["eta_shore_min"])),
+            },
+            1 => Frame::Symbols {
+                tier: u(&it["tier"]) as u8,
+                start: u(&it["start"]),
+                symbols: list(&it["symbols"]),
+            },
+            2 => Frame::More {
+                tier: u(&it["tier"]) as u8,
+                count: u(&it["count"]),
+            },
+            3 => Frame::Done {
+                tier: u(&it["tier"]) as u8,
+            },
+            4 => Frame::Want {
+                ids: list(&it["ids"]),
+            },
+            5 => Frame::Records {
+                seq: u(&it["seq"]),
+                items: it["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| Carried {
+                        bytes: hex_of(&r["bytes"]),
+                        copies: u(&r["copies"]) as u8,
+                    })
+                    .collect(),
+            },
+            6 => Frame::Ack {
+                upto: u(&it["upto"]),
+                refused: it["refused"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (u(&p[0]), u(&p[1]) as u16))
+                    .collect(),
+            },
+            7 => Frame::WantKeys {
+                hints: list::<8>(&it["hints"]).into_iter().map(KeyHint).collect(),
+            },
+            8 => Frame::Keys {
+                keys: list::<32>(&it["keys"])
+                    .iter()
+                    .map(|k| PublicKey::from_bytes(k).unwrap())
+                    .collect(),
+            },
+            9 => Frame::Offer {
+                ids: list(&it["ids"]),
+            },
+            t => panic!("unknown tag {t}"),
+        }
+    }
+
+    #[test]
+    fn vectors_frames_decode_and_encode_identically() {
+        let v = load();
+        let frames = v["frames"].as_array().unwrap();
+        let mut tags: Vec<u64> = Vec::new();
+        for f in frames {
+            let name = f["name"].as_str().unwrap();
+            let tag = f["tag"].as_u64().unwrap();
+            let bytes = hex_of(&f["frame"]);
+            let want = from_items(tag, &f["items"]);
+            assert_eq!(Frame::decode(&bytes).unwrap(), want, "{name}: decode");
+            assert_eq!(want.encode(), bytes, "{name}: encode");
+            assert_eq!(u64::from(want.tag()), tag, "{name}: tag");
+            // On the stream: the varint length, then the frame.
+            let w = hex_of(&f["wire"]);
+            let mut prefix = Vec::new();
+            frame::encode_len(bytes.len(), &mut prefix);
+            assert_eq!(w, [prefix, bytes.clone()].concat(), "{name}: wire");
+            let read = futures::executor::block_on(frame::read_frame(&mut &w[..]))
+                .unwrap()
+                .unwrap();
+            assert_eq!(read, bytes, "{name}: read from the wire");
+            tags.push(tag);
+        }
+        tags.sort_unstable();
+        tags.dedup();
+        assert_eq!(
+            tags,
+            (0..=9).collect::<Vec<u64>>(),
+            "every frame type has a vector"
+        );
+    }
+
+    #[test]
+    fn vectors_riblt_symbols_of_the_known_set() {
+        let v = load();
+        let r = &v["riblt"];
+        let set: Vec<u64> = r["set"].as_array().unwrap().iter().map(element).collect();
+        for e in r["elements"].as_array().unwrap() {
+            let x = element(&e["element"]);
+            let check = u32::from_str_radix(e["checksum"].as_str().unwrap(), 16).unwrap();
+            assert_eq!(riblt::checksum(x), check, "checksum of {x:014x}");
+            let mut one = Encoder::new([x]);
+            let indices: Vec<u64> = (0..64u64)
+                .filter(|_| one.next_symbol() != Symbol::default())
+                .collect();
+            let want: Vec<u64> = e["indices_below_64"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap())
+                .collect();
+            assert_eq!(indices, want, "mapping of {x:014x}");
+            assert_eq!(indices[0], 0, "every element maps to symbol 0");
+        }
+        let symbols: Vec<[u8; riblt::SYMBOL_LEN]> = list(&r["symbols"]);
+        let mut enc = Encoder::new(set.iter().copied());
+        for (i, s) in symbols.iter().enumerate() {
+            assert_eq!(enc.next_symbol().to_bytes(), *s, "symbol {i}");
+        }
+        // The symbols frame carries exactly these, from index 0.
+        let f = v["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "symbols")
+            .unwrap();
+        let Frame::Symbols {
+            start, symbols: s, ..
+        } = Frame::decode(&hex_of(&f["frame"])).unwrap()
+        else {
+            panic!("not a symbols frame")
+        };
+        assert_eq!((start, s), (0, symbols.clone()));
+        // A decoder holding all but the last two elements finds those two from these symbols.
+        let mut dec = Decoder::new(set[..3].iter().copied(), 1_000);
+        for s in &symbols {
+            dec.add_symbol(Symbol::from_bytes(s));
+            if dec.is_done() {
+                break;
+            }
+        }
+        assert!(dec.is_done());
+        let mut got = dec.take_decoded();
+        got.sort_unstable_by_key(|(e, _)| *e);
+        let mut want: Vec<(u64, Side)> = set[3..].iter().map(|e| (*e, Side::Remote)).collect();
+        want.sort_unstable_by_key(|(e, _)| *e);
+        assert_eq!(got, want);
+    }
 }
