@@ -185,6 +185,33 @@ fn net_error(e: haiqiao_net::NetError) -> anyhow::Error {
     anyhow::anyhow!("starting the network: {e}{hint}")
 }
 
+/// Refuses TCP listen ports another program holds. libp2p listens with SO_REUSEPORT, so a
+/// second haiqiao on the same TCP port would start and silently share it (the kernel handing
+/// each incoming connection to either node); a plain bind, which never shares, tells.
+fn check_tcp_ports(listen: &[String]) -> anyhow::Result<()> {
+    for a in listen {
+        let parts: Vec<&str> = a.split('/').collect();
+        let (ip, port) = match parts.as_slice() {
+            ["", "ip4" | "ip6", ip, "tcp", port, ..] => (*ip, *port),
+            _ => continue,
+        };
+        let (Ok(ip), Ok(port)) = (ip.parse::<std::net::IpAddr>(), port.parse::<u16>()) else {
+            continue;
+        };
+        if port == 0 {
+            continue;
+        }
+        if let Err(e) = std::net::TcpListener::bind((ip, port))
+            && e.kind() == std::io::ErrorKind::AddrInUse
+        {
+            return Err(net_error(haiqiao_net::NetError::AddrInUse {
+                addr: a.clone(),
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// Runs until SIGINT or SIGTERM.
 pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     std::fs::create_dir_all(&spec.data_dir)
@@ -228,11 +255,13 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         .with_context(|| {
             format!(
                 "binding the control API on {}: another node (or program) may have this \
-                 port; give this node another [api] listen address",
+                 port; give this node another [api] listen address (a second node on this \
+                 machine also needs its own [net] listen ports; see configs/two-nodes/)",
                 spec.api.listen
             )
         })?;
     let api_addr = listener.local_addr()?;
+    check_tcp_ports(&spec.net.listen)?;
     let (net, mut events) =
         haiqiao_net::spawn(spec.key.seed(), spec.net.clone()).map_err(net_error)?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);

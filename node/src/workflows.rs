@@ -1350,6 +1350,22 @@ mod tests {
             .unwrap();
         assert_eq!(v["roles"], json!(["shore"]));
         assert_eq!(v["name"], "沈家门岸站");
+        // The timeline shows what the records held say, dated by the records.
+        let cert_id = cert(&shore, Role::Shore, "沈家门岸站").id().to_string();
+        let v = fresh
+            .request(
+                T0_MS,
+                &mut node,
+                Request::Timeline {
+                    after: 0,
+                    limit: 10,
+                },
+            )
+            .unwrap();
+        let entries = v["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{v}");
+        assert_eq!(entries[0]["what"], "certified");
+        assert_eq!(entries[0]["id"], cert_id.as_str());
     }
 
     #[test]

@@ -111,6 +111,16 @@ fn a_second_node_on_the_same_ports_says_the_port_is_taken_and_what_to_do() {
     );
     assert!(err.contains(&port.to_string()), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
+    // TCP alone: libp2p listens with SO_REUSEPORT, so without a check the second node would
+    // start and share the port with the first.
+    b.set("net", "listen", &format!("[\"/ip4/{ip}/tcp/{port}\"]"));
+    let done = run(&["run", "--config", &config(&b)], &[]);
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(
+        done.stderr.contains("address already in use") && done.stderr.contains("[net] listen"),
+        "{}",
+        done.stderr
+    );
     a.stop();
 }
 
@@ -326,22 +336,28 @@ fn inbox_and_timeline_are_rebuilt_after_a_restart() {
         &format!("/api/v1/distress/{distress}"),
         &json!({"status": "acknowledged"}),
     );
+    // Compared as sets: a record's place after a restart follows its creation time, which
+    // can differ from the order of arrival within a second.
     let inbox = |p: &Proc| -> Vec<String> {
-        p.get("/api/v1/inbox?limit=1000")["records"]
+        let mut v: Vec<String> = p.get("/api/v1/inbox?limit=1000")["records"]
             .as_array()
             .expect("records")
             .iter()
             .map(|r| r["id"].as_str().unwrap_or("").to_owned())
-            .collect()
+            .collect();
+        v.sort();
+        v
     };
     let timeline = |p: &Proc| -> Vec<(String, String)> {
-        p.get("/api/v1/timeline?limit=1000")["entries"]
+        let mut v: Vec<(String, String)> = p.get("/api/v1/timeline?limit=1000")["entries"]
             .as_array()
             .expect("entries")
             .iter()
             .filter(|e| e["id"].is_string())
             .map(|e| (e["what"].to_string(), e["id"].to_string()))
-            .collect()
+            .collect();
+        v.sort();
+        v
     };
     let (inbox_before, timeline_before) = (inbox(&b), timeline(&b));
     assert!(inbox_before.contains(&distress) && inbox_before.contains(&text));
@@ -480,18 +496,16 @@ fn the_api_answers_with_codes_raw_bytes_413_and_closes_half_sent_requests() {
 
 #[test]
 fn ctrl_c_during_the_demo_stops_every_node_cleanly_and_exits_130() {
-    use std::os::unix::process::CommandExt;
-    // The demo in a process group of its own, as a terminal runs a job: Ctrl-C is SIGINT to
-    // the whole group.
+    // Ctrl-C is SIGINT to the terminal's foreground process group; the demo's nodes run in
+    // groups of their own, so it reaches the demo alone, as this SIGINT to its pid does.
     let mut child = Command::new(EXE)
         .args(["demo", "--once"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .expect("spawn the demo");
-    let pgid = child.id();
+    let pid = child.id();
     let (tx, rx) = mpsc::channel::<Option<String>>();
     let out = child.stdout.take().expect("stdout");
     let tx_out = tx.clone();
@@ -532,7 +546,7 @@ fn ctrl_c_during_the_demo_stops_every_node_cleanly_and_exits_130() {
     }
     assert!(!data.is_empty(), "the demo names its folder: {lines:#?}");
     let st = Command::new("kill")
-        .args(["-INT", &format!("-{pgid}")])
+        .args(["-s", "INT", &pid.to_string()])
         .status()
         .expect("kill");
     assert!(st.success());
