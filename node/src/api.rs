@@ -4,13 +4,13 @@
 //! |---|---|---|
 //! | GET | /api/v1/status | identity, role, peers, store usage, counters |
 //! | GET | /api/v1/peers | connected peers |
-//! | GET | /api/v1/inbox?after=N&limit=M&kind=K | records delivered to this node |
+//! | GET | /api/v1/inbox?after=N&limit=M&kind=K | records delivered to this node (after a restart, refilled from the store, oldest first, `received_ms` then being the record's creation) |
 //! | GET | /api/v1/records/{id} | one record as JSON; `?format=cbor` (or `Accept: application/cbor`): its exact signed bytes |
 //! | GET | /api/v1/positions | newest position of each vessel |
 //! | POST | /api/v1/records | write a record (a `SubmitRequest`) |
 //! | POST | /api/v1/peers | dial a peer: `{"addr": "/ip4/…/tcp/…/p2p/…"}` |
 //! | POST | /api/v1/peers/disconnect | close the connections to a peer: `{"peer": "<node id>"}` |
-//! | GET | /api/v1/timeline?after=N&limit=M | what happened: alarms, distress, cases, refusals |
+//! | GET | /api/v1/timeline?after=N&limit=M | what happened: alarms, distress, cases, refusals (after a restart, rebuilt from the records held) |
 //! | GET | /api/v1/pairs | pairs, our partners and their buddy watch, buddy reports (shore) |
 //! | POST | /api/v1/pairs | pair (`{"partner": "<node id>"}`) or leave (`"leave": true`) |
 //! | POST | /api/v1/pair-alert | an alert to the partner: `{"alert": "gear_fouled", ...}` |
@@ -67,6 +67,9 @@ pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Most connections served at once; more wait in the listen backlog.
 pub(crate) const MAX_CONNECTIONS: usize = 64;
+
+/// How long to wait after a failed accept before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -422,9 +425,12 @@ pub(crate) async fn serve(
         let stream = tokio::select! {
             a = listener.accept() => match a {
                 Ok((s, _)) => s,
-                // Out of file descriptors, or a connection reset before it was accepted:
-                // try the next one.
-                Err(_) => continue,
+                // Out of file descriptors, or a connection reset before it was accepted: no
+                // event says when to try again, so wait a moment.
+                Err(_) => {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
             },
             _ = stop.wait_for(|s| *s) => break,
         };

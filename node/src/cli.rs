@@ -194,7 +194,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         what: AuthorityCommand,
     },
-    /// A local demonstration on embedded defaults (no set-up).
+    /// A local demonstration on embedded defaults (no set-up). Ctrl-C during the scripted
+    /// day stops every node cleanly and exits 130; after the day it exits 0.
     Demo {
         /// Play once and exit: 0 only if every step happened as scripted.
         #[arg(long)]

@@ -36,7 +36,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Done {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn haiqiao");
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(2);
     for (i, mut pipe) in [
         Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
         Box::new(child.stderr.take().expect("stderr")),
@@ -506,7 +506,7 @@ fn ctrl_c_during_the_demo_stops_every_node_cleanly_and_exits_130() {
         .spawn()
         .expect("spawn the demo");
     let pid = child.id();
-    let (tx, rx) = mpsc::channel::<Option<String>>();
+    let (tx, rx) = mpsc::sync_channel::<Option<String>>(256);
     let out = child.stdout.take().expect("stdout");
     let tx_out = tx.clone();
     std::thread::spawn(move || {
@@ -518,7 +518,7 @@ fn ctrl_c_during_the_demo_stops_every_node_cleanly_and_exits_130() {
         let _ = tx_out.send(None);
     });
     let mut err = child.stderr.take().expect("stderr");
-    let (etx, erx) = mpsc::channel();
+    let (etx, erx) = mpsc::sync_channel(1);
     std::thread::spawn(move || {
         let mut s = String::new();
         let _ = err.read_to_string(&mut s);
