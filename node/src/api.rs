@@ -422,17 +422,19 @@ pub(crate) async fn serve(
             },
             _ = stop.wait_for(|s| *s) => break,
         };
-        let stream = tokio::select! {
-            a = listener.accept() => match a {
-                Ok((s, _)) => s,
-                // Out of file descriptors, or a connection reset before it was accepted: no
-                // event says when to try again, so wait a moment.
-                Err(_) => {
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
             _ = stop.wait_for(|s| *s) => break,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            // Out of file descriptors, or a connection reset before it was accepted: no event
+            // says when to try again, so wait a moment.
+            Err(_) => {
+                drop(permit);
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
         };
         while conns.try_join_next().is_some() {}
         let svc = hyper_util::service::TowerToHyperService::new(app.clone());
