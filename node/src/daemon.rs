@@ -179,20 +179,25 @@ fn net_error(e: haiqiao_net::NetError) -> anyhow::Error {
             "; another program (another haiqiao node?) has this port: give this node other \
              ports in [net] listen (configs/two-nodes/ shows two nodes on one machine)"
         }
-        haiqiao_net::NetError::Listen { .. } => "; check the [net] listen addresses",
+        haiqiao_net::NetError::Listen { .. } => {
+            "; check the [net] listen addresses (a port in use? give this node other ports; \
+             configs/two-nodes/ shows two nodes on one machine)"
+        }
         _ => "",
     };
     anyhow::anyhow!("starting the network: {e}{hint}")
 }
 
-/// Refuses TCP listen ports another program holds. libp2p listens with SO_REUSEPORT, so a
-/// second haiqiao on the same TCP port would start and silently share it (the kernel handing
-/// each incoming connection to either node); a plain bind, which never shares, tells.
-fn check_tcp_ports(listen: &[String]) -> anyhow::Result<()> {
+/// Refuses listen ports another program holds, before libp2p is started, so that the answer
+/// is the same for TCP and QUIC: libp2p listens on TCP with SO_REUSEPORT, so a second haiqiao
+/// on the same TCP port would start and silently share it (the kernel handing each incoming
+/// connection to either node), and a QUIC port in use comes back from libp2p wrapped so that
+/// its cause can only be read, not told. A plain bind, which never shares, tells.
+fn check_ports(listen: &[String]) -> anyhow::Result<()> {
     for a in listen {
         let parts: Vec<&str> = a.split('/').collect();
-        let (ip, port) = match parts.as_slice() {
-            ["", "ip4" | "ip6", ip, "tcp", port, ..] => (*ip, *port),
+        let (ip, proto, port) = match parts.as_slice() {
+            ["", "ip4" | "ip6", ip, proto @ ("tcp" | "udp"), port, ..] => (*ip, *proto, *port),
             _ => continue,
         };
         let (Ok(ip), Ok(port)) = (ip.parse::<std::net::IpAddr>(), port.parse::<u16>()) else {
@@ -201,7 +206,12 @@ fn check_tcp_ports(listen: &[String]) -> anyhow::Result<()> {
         if port == 0 {
             continue;
         }
-        if let Err(e) = std::net::TcpListener::bind((ip, port))
+        let bound = if proto == "tcp" {
+            std::net::TcpListener::bind((ip, port)).map(drop)
+        } else {
+            std::net::UdpSocket::bind((ip, port)).map(drop)
+        };
+        if let Err(e) = bound
             && e.kind() == std::io::ErrorKind::AddrInUse
         {
             return Err(net_error(haiqiao_net::NetError::AddrInUse {
@@ -261,7 +271,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
             )
         })?;
     let api_addr = listener.local_addr()?;
-    check_tcp_ports(&spec.net.listen)?;
+    check_ports(&spec.net.listen)?;
     let (net, mut events) =
         haiqiao_net::spawn(spec.key.seed(), spec.net.clone()).map_err(net_error)?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);

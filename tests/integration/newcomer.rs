@@ -111,16 +111,24 @@ fn a_second_node_on_the_same_ports_says_the_port_is_taken_and_what_to_do() {
     );
     assert!(err.contains(&port.to_string()), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    // TCP alone: libp2p listens with SO_REUSEPORT, so without a check the second node would
-    // start and share the port with the first.
-    b.set("net", "listen", &format!("[\"/ip4/{ip}/tcp/{port}\"]"));
-    let done = run(&["run", "--config", &config(&b)], &[]);
-    assert_eq!(done.status.code(), Some(1), "{done:?}");
-    assert!(
-        done.stderr.contains("address already in use") && done.stderr.contains("[net] listen"),
-        "{}",
-        done.stderr
-    );
+    // TCP alone (libp2p listens with SO_REUSEPORT: without a check the second node would
+    // start and share the port with the first), and QUIC alone.
+    for listen in [
+        format!("[\"/ip4/{ip}/tcp/{port}\"]"),
+        format!("[\"/ip4/{ip}/udp/{port}/quic-v1\"]"),
+    ] {
+        b.set("net", "listen", &listen);
+        let done = run(&["run", "--config", &config(&b)], &[]);
+        assert_eq!(done.status.code(), Some(1), "{listen}: {done:?}");
+        assert!(
+            done.stderr.contains("address already in use")
+                && done
+                    .stderr
+                    .contains("give this node other ports in [net] listen"),
+            "{listen}: {}",
+            done.stderr
+        );
+    }
     a.stop();
 }
 
