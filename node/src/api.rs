@@ -4,13 +4,13 @@
 //! |---|---|---|
 //! | GET | /api/v1/status | identity, role, peers, store usage, counters |
 //! | GET | /api/v1/peers | connected peers |
-//! | GET | /api/v1/inbox?after=N&limit=M&kind=K | records delivered to this node |
-//! | GET | /api/v1/records/{id} | one record |
+//! | GET | /api/v1/inbox?after=N&limit=M&kind=K | records delivered to this node (after a restart, refilled from the store, oldest first, `received_ms` then being the record's creation) |
+//! | GET | /api/v1/records/{id} | one record as JSON; `?format=cbor` (or `Accept: application/cbor`): its exact signed bytes |
 //! | GET | /api/v1/positions | newest position of each vessel |
 //! | POST | /api/v1/records | write a record (a `SubmitRequest`) |
 //! | POST | /api/v1/peers | dial a peer: `{"addr": "/ip4/…/tcp/…/p2p/…"}` |
 //! | POST | /api/v1/peers/disconnect | close the connections to a peer: `{"peer": "<node id>"}` |
-//! | GET | /api/v1/timeline?after=N&limit=M | what happened: alarms, distress, cases, refusals |
+//! | GET | /api/v1/timeline?after=N&limit=M | what happened: alarms, distress, cases, refusals (after a restart, rebuilt from the records held) |
 //! | GET | /api/v1/pairs | pairs, our partners and their buddy watch, buddy reports (shore) |
 //! | POST | /api/v1/pairs | pair (`{"partner": "<node id>"}`) or leave (`"leave": true`) |
 //! | POST | /api/v1/pair-alert | an alert to the partner: `{"alert": "gear_fouled", ...}` |
@@ -27,69 +27,86 @@
 //! | GET | /api/v1/trust/{key} | certificates and revocation of a key |
 //! | POST | /api/v1/records/import | a record signed elsewhere: `{"author": "<key>", "record": "<hex>"}` |
 //!
-//! Workflow requests are [`crate::workflows::Request`]s; refusals (a non-party signing, an
-//! uncertified mediator accepting, cancelling someone else's distress, ...) answer 422 with
-//! the reason.
+//! Wherever a path or a body takes a record id (`{id}` above, `distress`, `case`), the short id
+//! every screen shows (the first 8 hex digits, or any prefix of at least 6) is taken too when
+//! it names one record held here; an ambiguous one is refused (409 `ambiguous_id`, listing
+//! candidates).
+//!
+//! Workflow requests are [`crate::workflows::Request`]s. Every error answers
+//! `{"code": "<code>", "message": "<for people>"}` with the status of its code
+//! ([`crate::error::ApiError`], docs/protocol.md §10.4): refusals (a non-party signing, an
+//! uncertified mediator accepting, cancelling someone else's distress, ...) are 422 `refused`,
+//! a body over 1 MiB is 413 `payload_too_large`. A client has `[api] header_timeout_s` to send
+//! a request's headers and `request_timeout_s` for the whole request (408 `request_timeout`),
+//! and at most [`MAX_CONNECTIONS`] connections are served at once.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request as HttpRequest, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::config::ApiSection;
 use crate::daemon::Command;
-use crate::json::SubmitRequest;
+use crate::error::ApiError;
+use crate::json::{SubmitRequest, record_json};
 use crate::workflows::Request;
+
+/// Largest request body taken, bytes (a record is at most 2,048 bytes; 4,096 hex digits).
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Most connections served at once; more wait in the listen backlog.
+pub(crate) const MAX_CONNECTIONS: usize = 64;
+
+/// How long to wait after a failed accept before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 type Reply = (StatusCode, Json<Value>);
 
-fn err(code: StatusCode, msg: impl Into<String>) -> Reply {
-    (code, Json(json!({ "error": msg.into() })))
-}
-
-/// An error reply with the status the daemon chose; a write refused for space (507: the
-/// store is full of records not yet delivered; 429: this node's share is) also carries a
-/// stable `code` and the `message`.
-fn status_err(status: u16, msg: String) -> Reply {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let stable = match status {
-        507 => Some("store_full"),
-        429 => Some("author_quota"),
-        _ => None,
-    };
-    match stable {
-        Some(c) => (
-            code,
-            Json(json!({ "code": c, "message": msg, "error": msg })),
-        ),
-        None => err(code, msg),
+/// A body that did not parse: too large (413) or not the JSON expected (400).
+fn rejection(e: &JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!(
+            "the request body is larger than {MAX_BODY_BYTES} bytes"
+        ))
+    } else {
+        ApiError::BadRequest(e.body_text())
     }
 }
 
 async fn ask<T>(
     tx: &mpsc::Sender<Command>,
     make: impl FnOnce(oneshot::Sender<T>) -> Command,
-) -> Result<T, Reply> {
+) -> Result<T, ApiError> {
     let (reply, rx) = oneshot::channel();
     tx.send(make(reply))
         .await
-        .map_err(|_| err(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"))?;
-    rx.await
-        .map_err(|_| err(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"))
+        .map_err(|_| ApiError::Unavailable)?;
+    rx.await.map_err(|_| ApiError::Unavailable)
 }
 
-async fn status(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, Reply> {
+async fn status(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(ask(&tx, Command::Status).await?))
 }
 
-async fn peers(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, Reply> {
+async fn peers(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(ask(&tx, Command::Peers).await?))
 }
 
-async fn positions(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, Reply> {
+async fn positions(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(ask(&tx, Command::Positions).await?))
 }
 
@@ -110,7 +127,7 @@ fn default_limit() -> usize {
 async fn inbox(
     State(tx): State<mpsc::Sender<Command>>,
     Query(q): Query<InboxQuery>,
-) -> Result<Json<Value>, Reply> {
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(
         ask(&tx, |reply| Command::Inbox {
             after: q.after,
@@ -122,28 +139,51 @@ async fn inbox(
     ))
 }
 
+#[derive(Debug, Deserialize)]
+struct RecordQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The media type of a record's own bytes.
+pub(crate) const CBOR: &str = "application/cbor";
+
 async fn record(
     State(tx): State<mpsc::Sender<Command>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Reply> {
-    let id = id
-        .parse()
-        .map_err(|_| err(StatusCode::BAD_REQUEST, "a record id is 32 hex digits"))?;
-    match ask(&tx, |r| Command::Get(id, r)).await? {
-        Some(v) => Ok(Json(v)),
-        None => Err(err(StatusCode::NOT_FOUND, "no such record here")),
-    }
+    Query(q): Query<RecordQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let raw = match q.format.as_deref() {
+        Some("cbor") => true,
+        Some("json") => false,
+        Some(f) => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown format {f:?}: json or cbor"
+            )));
+        }
+        None => headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|m| m.split(';').next().is_some_and(|m| m.trim() == CBOR)),
+    };
+    let r = ask(&tx, |reply| Command::Get(id, reply)).await??;
+    Ok(if raw {
+        ([(header::CONTENT_TYPE, CBOR)], r.bytes().to_vec()).into_response()
+    } else {
+        Json(record_json(&r)).into_response()
+    })
 }
 
 async fn submit(
     State(tx): State<mpsc::Sender<Command>>,
-    body: Result<Json<SubmitRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Reply, Reply> {
-    let Json(req) = body.map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))?;
-    match ask(&tx, |r| Command::Submit(req, r)).await? {
-        Ok(v) => Ok((StatusCode::CREATED, Json(v))),
-        Err((status, e)) => Err(status_err(status, e)),
-    }
+    body: Result<Json<SubmitRequest>, JsonRejection>,
+) -> Result<Reply, ApiError> {
+    let Json(req) = body.map_err(|e| rejection(&e))?;
+    let v = ask(&tx, |r| Command::Submit(req, r)).await??;
+    Ok((StatusCode::CREATED, Json(v)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,13 +193,11 @@ struct DialRequest {
 
 async fn dial(
     State(tx): State<mpsc::Sender<Command>>,
-    body: Result<Json<DialRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, Reply> {
-    let Json(req) = body.map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))?;
-    match ask(&tx, |r| Command::Dial(req.addr, r)).await? {
-        Ok(()) => Ok(Json(json!({ "dialling": true }))),
-        Err(e) => Err(err(StatusCode::BAD_REQUEST, e)),
-    }
+    body: Result<Json<DialRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(req) = body.map_err(|e| rejection(&e))?;
+    ask(&tx, |r| Command::Dial(req.addr, r)).await??;
+    Ok(Json(json!({ "dialling": true })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,46 +207,45 @@ struct HangupRequest {
 
 async fn hangup(
     State(tx): State<mpsc::Sender<Command>>,
-    body: Result<Json<HangupRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, Reply> {
-    let Json(req) = body.map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))?;
-    match ask(&tx, |r| Command::Hangup(req.peer, r)).await? {
-        Ok(()) => Ok(Json(json!({ "disconnected": true }))),
-        Err(e) => Err(err(StatusCode::BAD_REQUEST, e)),
-    }
+    body: Result<Json<HangupRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(req) = body.map_err(|e| rejection(&e))?;
+    ask(&tx, |r| Command::Hangup(req.peer, r)).await??;
+    Ok(Json(json!({ "disconnected": true })))
 }
 
-async fn workflow(tx: &mpsc::Sender<Command>, req: Request, created: bool) -> Result<Reply, Reply> {
-    match ask(tx, |r| Command::Workflow(req, r)).await? {
-        Ok(v) => Ok((
-            if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            },
-            Json(v),
-        )),
-        Err((code, e)) => Err(status_err(code, e)),
-    }
+async fn workflow(
+    tx: &mpsc::Sender<Command>,
+    req: Request,
+    created: bool,
+) -> Result<Reply, ApiError> {
+    let v = ask(tx, |r| Command::Workflow(req, r)).await??;
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(v),
+    ))
 }
 
-type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+type Body<T> = Result<Json<T>, JsonRejection>;
 
-fn body<T>(b: Body<T>) -> Result<T, Reply> {
-    b.map(|Json(v)| v)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))
+fn body<T>(b: Body<T>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| rejection(&e))
 }
 
 /// A JSON object with `op` set, parsed as a workflow request.
-fn op_request(op: &str, mut v: Value, extra: &[(&str, String)]) -> Result<Request, Reply> {
+fn op_request(op: &str, mut v: Value, extra: &[(&str, String)]) -> Result<Request, ApiError> {
     let Some(obj) = v.as_object_mut() else {
-        return Err(err(StatusCode::BAD_REQUEST, "expected a JSON object"));
+        return Err(ApiError::BadRequest("expected a JSON object".to_owned()));
     };
     obj.insert("op".into(), json!(op));
     for (k, x) in extra {
         obj.insert((*k).into(), json!(x));
     }
-    serde_json::from_value(v).map_err(|e| err(StatusCode::BAD_REQUEST, e.to_string()))
+    serde_json::from_value(v).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,8 +374,17 @@ fn workflow_routes() -> Router<mpsc::Sender<Command>> {
         )
 }
 
+/// Answers 408 for a request (its body included) not done within the limit.
+async fn time_limit(limit: Duration, req: HttpRequest, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
 /// The router.
-pub(crate) fn router(tx: mpsc::Sender<Command>) -> Router {
+pub(crate) fn router(tx: mpsc::Sender<Command>, cfg: &ApiSection) -> Router {
+    let limit = Duration::from_secs(cfg.request_timeout_s);
     Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/peers", get(peers).post(dial))
@@ -348,5 +394,68 @@ pub(crate) fn router(tx: mpsc::Sender<Command>) -> Router {
         .route("/api/v1/records", axum::routing::post(submit))
         .route("/api/v1/records/{id}", get(record))
         .merge(workflow_routes())
+        .fallback(|| async { ApiError::NotFound("no such API path".to_owned()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(
+            move |req: HttpRequest, next: Next| time_limit(limit, req, next),
+        ))
         .with_state(tx)
+}
+
+/// Serves the router on `listener` until `stop` turns true: HTTP/1.1, at most
+/// [`MAX_CONNECTIONS`] at once, each closed if its request headers do not arrive within
+/// `header_timeout_s` (a half-sent request, or an idle keep-alive connection).
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    cfg: ApiSection,
+    mut stop: watch::Receiver<bool>,
+) {
+    let header_timeout = Duration::from_secs(cfg.header_timeout_s);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            // Out of file descriptors, or a connection reset before it was accepted: no event
+            // says when to try again, so wait a moment.
+            Err(_) => {
+                drop(permit);
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        while conns.try_join_next().is_some() {}
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+        });
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
 }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::json;
+
 /// haiqiao (海桥): a delay-tolerant mesh messenger for fishing vessels and shore stations.
 #[derive(Debug, Parser)]
 #[command(name = "haiqiao", version, about)]
@@ -110,9 +112,9 @@ pub(crate) enum Command {
         /// The partner (default: our only partner).
         #[arg(long)]
         partner: Option<String>,
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, allow_negative_numbers = true, value_parser = json::lat_arg)]
         lat: Option<f64>,
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, allow_negative_numbers = true, value_parser = json::lon_arg)]
         lon: Option<f64>,
         #[arg(long, default_value = "")]
         text: String,
@@ -192,7 +194,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         what: AuthorityCommand,
     },
-    /// A local demonstration on embedded defaults (no set-up).
+    /// A local demonstration on embedded defaults (no set-up). Ctrl-C during the scripted
+    /// day stops every node cleanly and exits 130; after the day it exits 0.
     Demo {
         /// Play once and exit: 0 only if every step happened as scripted.
         #[arg(long)]
@@ -214,23 +217,23 @@ pub(crate) enum Command {
 pub(crate) enum SendCommand {
     /// A position fix.
     Position {
-        /// Degrees north.
-        #[arg(long, allow_hyphen_values = true)]
+        /// Degrees north, -90 to 90.
+        #[arg(long, allow_negative_numbers = true, value_parser = json::lat_arg)]
         lat: f64,
-        /// Degrees east.
-        #[arg(long, allow_hyphen_values = true)]
+        /// Degrees east, -180 to 180.
+        #[arg(long, allow_negative_numbers = true, value_parser = json::lon_arg)]
         lon: f64,
-        /// Speed over ground, knots.
-        #[arg(long)]
+        /// Speed over ground, knots (0 to 102.2).
+        #[arg(long, allow_negative_numbers = true, value_parser = json::sog_arg)]
         sog: Option<f64>,
-        /// Course over ground, degrees.
-        #[arg(long)]
+        /// Course over ground, degrees true (0 to less than 360).
+        #[arg(long, allow_negative_numbers = true, value_parser = json::cog_arg)]
         cog: Option<f64>,
-        /// Heading, degrees.
-        #[arg(long)]
+        /// Heading, whole degrees true (0 to 359).
+        #[arg(long, allow_negative_numbers = true, value_parser = json::heading_arg)]
         heading: Option<u16>,
-        /// fishing, under_way, at_anchor, moored, ...
-        #[arg(long)]
+        /// AIS navigational status: fishing, under_way, at_anchor, moored, ...
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(json::nav_status_names()))]
         nav_status: Option<String>,
     },
     /// An alert to the pair partner.
@@ -238,9 +241,9 @@ pub(crate) enum SendCommand {
         /// collision_risk, gear_fouled, man_overboard, engine_failure, weather, other.
         #[arg(long)]
         alert: String,
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, allow_negative_numbers = true, value_parser = json::lat_arg)]
         lat: Option<f64>,
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, allow_negative_numbers = true, value_parser = json::lon_arg)]
         lon: Option<f64>,
         #[arg(long, default_value = "")]
         text: String,
@@ -302,9 +305,9 @@ pub(crate) struct DistressArgs {
     /// abandoning, piracy, man_overboard, epirb, or the DSC code.
     #[arg(long, default_value = "undesignated")]
     pub(crate) nature: String,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = json::lat_arg)]
     pub(crate) lat: Option<f64>,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = json::lon_arg)]
     pub(crate) lon: Option<f64>,
     /// Persons on board.
     #[arg(long)]
@@ -322,9 +325,9 @@ pub(crate) struct DisputeArgs {
     /// Other party, as NAME or NAME=<node id>; repeat for several.
     #[arg(long)]
     pub(crate) party: Vec<String>,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = json::lat_arg)]
     pub(crate) lat: Option<f64>,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = json::lon_arg)]
     pub(crate) lon: Option<f64>,
     /// What happened.
     #[arg(long)]

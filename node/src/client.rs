@@ -38,9 +38,14 @@ impl Api {
         let v: Value = resp
             .body_mut()
             .read_json()
-            .with_context(|| format!("{what}: reading the reply"))?;
+            .with_context(|| format!("{what}: reading the reply ({status})"))?;
         if !status.is_success() {
-            bail!("{what}: {}", v["error"].as_str().unwrap_or("error"));
+            // The API's errors: {"code": ..., "message": ...} (docs/protocol.md §10.4).
+            bail!(
+                "{} ({})",
+                v["message"].as_str().unwrap_or("refused"),
+                v["code"].as_str().unwrap_or(status.as_str())
+            );
         }
         Ok(v)
     }

@@ -60,6 +60,11 @@ pub(crate) struct ApiSection {
     pub(crate) listen: SocketAddr,
     /// Records kept in the inbox (oldest dropped first). Default 10,000.
     pub(crate) inbox_capacity: usize,
+    /// Seconds a client has to send a request's headers (also how long an idle connection
+    /// stays open). Default 10.
+    pub(crate) header_timeout_s: u64,
+    /// Seconds a request may take from its headers to its answer, body included. Default 30.
+    pub(crate) request_timeout_s: u64,
 }
 
 impl Default for ApiSection {
@@ -67,8 +72,39 @@ impl Default for ApiSection {
         ApiSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 4680)),
             inbox_capacity: 10_000,
+            header_timeout_s: 10,
+            request_timeout_s: 30,
         }
     }
+}
+
+/// Where other nodes can dial a node listening on `listen`: the TCP and QUIC addresses with a
+/// known port, "every interface" written as loopback (the address on this machine).
+pub(crate) fn dial_addrs(listen: &[String]) -> Vec<String> {
+    listen
+        .iter()
+        .filter(|a| !a.contains("/tcp/0") && !a.contains("/udp/0/"))
+        .map(|a| {
+            a.replacen("/ip4/0.0.0.0/", "/ip4/127.0.0.1/", 1)
+                .replacen("/ip6/::/", "/ip6/::1/", 1)
+        })
+        .collect()
+}
+
+/// A static peer as the daemon takes it: `…/p2p/<peer id>`, where the config may also name the
+/// peer by its node id (64 hex digits, as `haiqiao id` and every screen show it).
+fn static_peer(s: &str) -> anyhow::Result<String> {
+    let Some((addr, id)) = s.rsplit_once("/p2p/") else {
+        bail!("static peer {s:?} must end in /p2p/<peer id> or /p2p/<node id>");
+    };
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let key: haiqiao_proto::PublicKey = id
+            .parse()
+            .map_err(|e| anyhow::anyhow!("static peer {s:?}: {e}"))?;
+        let peer = haiqiao_net::peer_id(&key).with_context(|| format!("static peer {s:?}"))?;
+        return Ok(format!("{addr}/p2p/{peer}"));
+    }
+    Ok(s.to_owned())
 }
 
 impl NodeConfig {
@@ -86,8 +122,19 @@ impl NodeConfig {
 
     /// Parses and checks config text.
     pub(crate) fn parse(text: &str) -> anyhow::Result<NodeConfig> {
-        let cfg: NodeConfig = toml::from_str(text)?;
+        let mut cfg: NodeConfig = toml::from_str(text)?;
         cfg.role()?;
+        cfg.net.static_peers = cfg
+            .net
+            .static_peers
+            .iter()
+            .map(|p| static_peer(p))
+            .collect::<anyhow::Result<_>>()
+            .context("[net] static_peers")?;
+        cfg.net.validate().context("[net]")?;
+        if cfg.api.header_timeout_s == 0 || cfg.api.request_timeout_s == 0 {
+            bail!("[api] header_timeout_s and request_timeout_s must be at least 1");
+        }
         if let Some(p) = &cfg.node.partner {
             crate::json::parse_hint(p).context("node.partner")?;
         }
@@ -157,9 +204,11 @@ direct_copies = {direct_copies}
 max_frame_bytes = {max_frame_bytes}
 
 [net]
-# Where to listen (TCP and QUIC). Port 4600 is haiqiao's default.
+# Where to listen (TCP and QUIC). Port 4600 is haiqiao's default; a second node on the same
+# machine needs other ports (e.g. 4610), or it stops with "address already in use".
 listen = ["/ip4/0.0.0.0/tcp/4600", "/ip4/0.0.0.0/udp/4600/quic-v1"]
-# Peers to keep dialling, as multiaddrs ending in /p2p/<node id>.
+# Peers to keep dialling, as multiaddrs ending in /p2p/<peer id> (12D3KooW…) or
+# /p2p/<node id> (64 hex digits); `haiqiao id` prints this node's, ready to paste.
 static_peers = []
 # Find boats on the same harbour network.
 mdns = true
@@ -182,8 +231,12 @@ distress_repeat_max_s = {rmax}
 ports = []
 
 [api]
-# The control API (HTTP/JSON), loopback only.
+# The control API (HTTP/JSON), loopback only. A second node on this machine needs its own
+# port here and in [net] listen (see configs/two-nodes/).
 listen = "127.0.0.1:4680"
+# Seconds a client has to send a request's headers, and the whole request.
+header_timeout_s = 10
+request_timeout_s = 30
 "#,
         role = role.name(),
         name = name.replace('\\', "\\\\").replace('"', "\\\""),
@@ -231,6 +284,49 @@ mod tests {
         }
     }
 
+    /// Configs meant to run side by side on one machine (a folder of configs/) share no port.
+    #[test]
+    fn example_configs_for_one_machine_do_not_clash() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/two-nodes");
+        let mut ports: Vec<(String, String)> = Vec::new();
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/two-nodes/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            files += 1;
+            let cfg =
+                NodeConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            let mut mine: Vec<String> = cfg
+                .net
+                .listen
+                .iter()
+                .map(|a| {
+                    let proto = if a.contains("/udp/") { "udp" } else { "tcp" };
+                    let port = a.split('/').nth(4).unwrap_or("").to_owned();
+                    format!("{proto}/{port}")
+                })
+                .collect();
+            mine.push(format!("tcp/{}", cfg.api.listen.port()));
+            for m in mine {
+                if let Some((other, _)) = ports.iter().find(|(_, p)| *p == m) {
+                    panic!("{} and {other} both use {m}", path.display());
+                }
+                ports.push((path.display().to_string(), m));
+            }
+        }
+        assert_eq!(files, 2, "a.toml and b.toml");
+        let default = NodeConfig::parse(&template(Role::Vessel, "x")).expect("template");
+        for a in default.net.listen {
+            let port = a.split('/').nth(4).unwrap_or("").to_owned();
+            assert!(
+                !ports.iter().any(|(_, p)| p.ends_with(&format!("/{port}"))),
+                "the examples keep clear of the default port {port}"
+            );
+        }
+    }
+
     #[test]
     fn init_templates_load_for_every_role() {
         for r in [Role::Vessel, Role::Mediator, Role::Shore] {
@@ -239,6 +335,45 @@ mod tests {
             assert_eq!(cfg.role().expect("role"), r);
             assert_eq!(cfg.node.name, "浙岱渔03315 \"quoted\"");
         }
+    }
+
+    #[test]
+    fn static_peers_may_name_the_node_id_in_hex() {
+        let key = haiqiao_proto::Keypair::from_seed(&[7; 32]).public();
+        let peer = haiqiao_net::peer_id(&key).expect("peer id");
+        let good = template(Role::Vessel, "x").replace(
+            "static_peers = []",
+            &format!(
+                "static_peers = [\"/ip4/127.0.0.1/tcp/4601/p2p/{key}\", \"/ip4/127.0.0.1/tcp/4602/p2p/{peer}\"]"
+            ),
+        );
+        let cfg = NodeConfig::parse(&good).expect("parses");
+        assert_eq!(
+            cfg.net.static_peers,
+            [
+                format!("/ip4/127.0.0.1/tcp/4601/p2p/{peer}"),
+                format!("/ip4/127.0.0.1/tcp/4602/p2p/{peer}")
+            ]
+        );
+        let bad = template(Role::Vessel, "x").replace(
+            "static_peers = []",
+            &format!(
+                "static_peers = [\"/ip4/127.0.0.1/tcp/4601/p2p/{}\"]",
+                "0".repeat(64)
+            ),
+        );
+        let e = NodeConfig::parse(&bad).expect_err("not a key");
+        assert!(format!("{e:#}").contains("static_peers"), "{e:#}");
+    }
+
+    #[test]
+    fn dial_addresses_come_from_the_listen_addresses() {
+        let listen = NetConfig::default().listen;
+        assert_eq!(
+            dial_addrs(&listen),
+            ["/ip4/127.0.0.1/tcp/4600", "/ip4/127.0.0.1/udp/4600/quic-v1"]
+        );
+        assert!(dial_addrs(&["/ip4/127.0.0.1/tcp/0".to_owned()]).is_empty());
     }
 
     #[test]

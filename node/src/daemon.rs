@@ -6,7 +6,6 @@
 //! entries. The engine is the only writer of the store.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +17,8 @@ use haiqiao_store::SledStore;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::json::{SubmitRequest, build, record_json};
+use crate::error::ApiError;
+use crate::json::{BodySpec, SubmitRequest, build, record_json};
 use crate::workflows::{Request, Workflows};
 
 /// Where the daemon keeps the time of its last shore contact (ms), across restarts.
@@ -31,7 +31,7 @@ pub(crate) const COMMAND_CAP: usize = 64;
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Write a record.
-    Submit(SubmitRequest, oneshot::Sender<Result<Value, (u16, String)>>),
+    Submit(SubmitRequest, oneshot::Sender<Result<Value, ApiError>>),
     /// Node status.
     Status(oneshot::Sender<Value>),
     /// Connected peers.
@@ -43,16 +43,16 @@ pub(crate) enum Command {
         kind: Option<String>,
         reply: oneshot::Sender<Value>,
     },
-    /// One record.
-    Get(RecordId, oneshot::Sender<Option<Value>>),
+    /// One record, by its id or a short id.
+    Get(String, oneshot::Sender<Result<Record, ApiError>>),
     /// Newest position of each vessel.
     Positions(oneshot::Sender<Value>),
     /// Dial a peer's address.
-    Dial(String, oneshot::Sender<Result<(), String>>),
+    Dial(String, oneshot::Sender<Result<(), ApiError>>),
     /// Close the connections to a peer (hex node id).
-    Hangup(String, oneshot::Sender<Result<(), String>>),
+    Hangup(String, oneshot::Sender<Result<(), ApiError>>),
     /// Pairs, distress, mediation, trust (see `workflows`).
-    Workflow(Request, oneshot::Sender<Result<Value, (u16, String)>>),
+    Workflow(Request, oneshot::Sender<Result<Value, ApiError>>),
 }
 
 /// Everything the daemon needs.
@@ -68,8 +68,7 @@ pub(crate) struct DaemonSpec {
     pub(crate) mesh: MeshConfig,
     pub(crate) fleet: haiqiao_fleet::FleetConfig,
     pub(crate) net: haiqiao_net::NetConfig,
-    pub(crate) api: SocketAddr,
-    pub(crate) inbox_capacity: usize,
+    pub(crate) api: crate::config::ApiSection,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -94,6 +93,29 @@ impl Inbox {
     }
 }
 
+/// Refills the inbox from the store at start-up: the records delivered here (addressed to this
+/// node, not written by it), oldest first, as the running daemon would have listed them. Only
+/// what the store still holds comes back: superseded positions and expired records do not.
+fn refill_inbox(node: &Node<SledStore>, inbox: &mut Inbox) -> anyhow::Result<()> {
+    let me = node.public_key();
+    let mut held: Vec<_> = node
+        .store()
+        .summaries()?
+        .into_iter()
+        .filter(|s| s.author != me && node.is_for_me(&s.dest))
+        .collect();
+    held.sort_by(|a, b| {
+        (a.created, a.seq, a.author.as_bytes()).cmp(&(b.created, b.seq, b.author.as_bytes()))
+    });
+    let skip = held.len().saturating_sub(inbox.cap);
+    for s in held.into_iter().skip(skip) {
+        if let Some(r) = node.store().get(&s.id)? {
+            inbox.push(u64::from(s.created.0) * 1000, r);
+        }
+    }
+    Ok(())
+}
+
 struct Daemon {
     spec_name: String,
     partner: Option<KeyHint>,
@@ -106,12 +128,107 @@ struct Daemon {
     work: Workflows,
 }
 
+/// The file in the data dir that a running daemon holds locked, with its pid inside.
+const LOCK_FILE: &str = "haiqiao.lock";
+
+/// Takes the data dir for this process: one daemon per data dir. The lock (flock) goes with
+/// the returned file, so it is released when the daemon exits, however it exits.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.take(32).read_to_string(&mut pid);
+            let pid = pid.trim();
+            let who = if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            };
+            anyhow::bail!(
+                "another haiqiao is running on data dir {}{who}: stop it first, or give this \
+                 node its own data_dir in [node] (and its own [net] listen and [api] listen \
+                 ports; see configs/two-nodes/)",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    f.set_len(0)?;
+    f.rewind()?;
+    writeln!(f, "{}", std::process::id())?;
+    f.sync_all()?;
+    Ok(f)
+}
+
+/// Why the network could not start, and what to do about it.
+fn net_error(e: haiqiao_net::NetError) -> anyhow::Error {
+    let hint = match &e {
+        haiqiao_net::NetError::AddrInUse { .. } => {
+            "; another program (another haiqiao node?) has this port: give this node other \
+             ports in [net] listen (configs/two-nodes/ shows two nodes on one machine)"
+        }
+        haiqiao_net::NetError::Listen { .. } => {
+            "; check the [net] listen addresses (a port in use? give this node other ports; \
+             configs/two-nodes/ shows two nodes on one machine)"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("starting the network: {e}{hint}")
+}
+
+/// Refuses listen ports another program holds, before libp2p is started, so that the answer
+/// is the same for TCP and QUIC: libp2p listens on TCP with SO_REUSEPORT, so a second haiqiao
+/// on the same TCP port would start and silently share it (the kernel handing each incoming
+/// connection to either node), and a QUIC port in use comes back from libp2p wrapped so that
+/// its cause can only be read, not told. A plain bind, which never shares, tells.
+fn check_ports(listen: &[String]) -> anyhow::Result<()> {
+    for a in listen {
+        let parts: Vec<&str> = a.split('/').collect();
+        let (ip, proto, port) = match parts.as_slice() {
+            ["", "ip4" | "ip6", ip, proto @ ("tcp" | "udp"), port, ..] => (*ip, *proto, *port),
+            _ => continue,
+        };
+        let (Ok(ip), Ok(port)) = (ip.parse::<std::net::IpAddr>(), port.parse::<u16>()) else {
+            continue;
+        };
+        if port == 0 {
+            continue;
+        }
+        let bound = if proto == "tcp" {
+            std::net::TcpListener::bind((ip, port)).map(drop)
+        } else {
+            std::net::UdpSocket::bind((ip, port)).map(drop)
+        };
+        if let Err(e) = bound
+            && e.kind() == std::io::ErrorKind::AddrInUse
+        {
+            return Err(net_error(haiqiao_net::NetError::AddrInUse {
+                addr: a.clone(),
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// Runs until SIGINT or SIGTERM.
 pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     std::fs::create_dir_all(&spec.data_dir)
         .with_context(|| format!("creating {}", spec.data_dir.display()))?;
+    let _lock = lock_data_dir(&spec.data_dir)?;
     let store = SledStore::open(spec.data_dir.join("store"), spec.store.clone())
-        .context("opening the store")?;
+        .with_context(|| format!("opening the store in {}", spec.data_dir.display()))?;
     let now = now_ms();
     let mut mesh = spec.mesh.clone();
     // Flow control with the network driver: fewer frames outstanding than its queue holds.
@@ -137,21 +254,35 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let mut work = Workflows::new(spec.fleet.clone(), me, u64::from_le_bytes(me.hint().0))
         .context("the [fleet] settings")?;
     work.replay(now, &mut node)?;
-    let (net, mut events) = haiqiao_net::spawn(spec.key.seed(), spec.net.clone())?;
-    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
-    let listener = tokio::net::TcpListener::bind(spec.api)
+    let mut inbox = Inbox {
+        next: 0,
+        items: VecDeque::new(),
+        cap: spec.api.inbox_capacity.max(1),
+    };
+    refill_inbox(&node, &mut inbox)?;
+    let listener = tokio::net::TcpListener::bind(spec.api.listen)
         .await
-        .with_context(|| format!("binding the control API on {}", spec.api))?;
+        .with_context(|| {
+            format!(
+                "binding the control API on {}: another node (or program) may have this \
+                 port; give this node another [api] listen address (a second node on this \
+                 machine also needs its own [net] listen ports; see configs/two-nodes/)",
+                spec.api.listen
+            )
+        })?;
     let api_addr = listener.local_addr()?;
-    let app = crate::api::router(cmd_tx);
-    let (stop_api, stop_api_rx) = oneshot::channel::<()>();
-    let api_task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_api_rx.await;
-            })
-            .await
-    });
+    check_ports(&spec.net.listen)?;
+    let (net, mut events) =
+        haiqiao_net::spawn(spec.key.seed(), spec.net.clone()).map_err(net_error)?;
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
+    let app = crate::api::router(cmd_tx, &spec.api);
+    let (stop_api, stop_api_rx) = tokio::sync::watch::channel(false);
+    let api_task = tokio::spawn(crate::api::serve(
+        listener,
+        app,
+        spec.api.clone(),
+        stop_api_rx,
+    ));
     println!("peer id {}", haiqiao_net::peer_id(&spec.key.public())?);
     println!(
         "haiqiao {} {} ({}) node id {} — control API http://{api_addr}",
@@ -165,11 +296,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         partner: spec.partner,
         node,
         net,
-        inbox: Inbox {
-            next: 0,
-            items: VecDeque::new(),
-            cap: spec.inbox_capacity.max(1),
-        },
+        inbox,
         peers: Vec::new(),
         seq_file,
         listening: Vec::new(),
@@ -198,7 +325,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     }
     println!("shutting down: flushing the store");
     let _ = d.net.shutdown().await;
-    let _ = stop_api.send(());
+    let _ = stop_api.send(true);
     let _ = api_task.await;
     d.save_seq();
     drop(d);
@@ -206,6 +333,39 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
 }
 
 impl Daemon {
+    /// A record id as given (full or short) → the full id of a record held here.
+    fn resolve(&self, s: &str) -> Result<RecordId, ApiError> {
+        crate::ids::resolve(s, || {
+            Ok(self.node.store().summaries()?.into_iter().map(|s| s.id))
+        })
+    }
+
+    /// Short record ids in a hand-written record → full ids.
+    fn resolve_body(&self, body: &mut BodySpec) -> Result<(), ApiError> {
+        match body {
+            BodySpec::DistressUpdate { distress: id, .. }
+            | BodySpec::CaseUpdate { case: id, .. }
+            | BodySpec::AgreementSignature { case: id, .. } => {
+                *id = self.resolve(id)?.to_string();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Short record ids in a workflow request → full ids.
+    fn resolve_request(&self, req: &mut Request) -> Result<(), ApiError> {
+        match req {
+            Request::AnswerDistress { distress: id, .. }
+            | Request::Case { case: id }
+            | Request::CaseStep { case: id, .. } => {
+                *id = self.resolve(id)?.to_string();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn on_net(&mut self, ev: NetEvent) -> anyhow::Result<()> {
         let now = now_ms();
         match ev {
@@ -322,17 +482,16 @@ impl Daemon {
     async fn on_command(&mut self, cmd: Command) -> anyhow::Result<()> {
         let now = now_ms();
         match cmd {
-            Command::Submit(req, reply) => {
+            Command::Submit(mut req, reply) => {
                 let me = self.node.public_key().hint();
-                let res = build(&req, me, self.partner)
-                    .and_then(|(dest, ttl, body)| {
-                        self.work.vet(now, dest, ttl, &body)?;
-                        Ok(self.node.submit(now, dest, ttl, body)?)
-                    })
-                    .map_err(|e| match crate::workflows::status_of(&e) {
-                        s @ (507 | 429) => (s, format!("{e:#}")),
-                        _ => (422, format!("{e:#}")),
-                    });
+                let res = self.resolve_body(&mut req.body).and_then(|()| {
+                    let (dest, ttl, body) =
+                        build(&req, me, self.partner).map_err(|e| ApiError::from_anyhow(&e))?;
+                    self.work
+                        .vet(now, dest, ttl, &body)
+                        .map_err(|e| ApiError::from_anyhow(&e))?;
+                    Ok(self.node.submit(now, dest, ttl, body)?)
+                });
                 if let Ok(r) = &res {
                     self.work.observe(now, &mut self.node, r);
                     self.save_seq();
@@ -396,24 +555,41 @@ impl Daemon {
                 let _ = reply.send(json!({ "next": self.inbox.next, "records": items }));
             }
             Command::Get(id, reply) => {
-                let r = self.node.store().get(&id)?;
-                let _ = reply.send(r.as_ref().map(record_json));
+                let r = self.resolve(&id).and_then(|id| {
+                    self.node
+                        .store()
+                        .get(&id)?
+                        .ok_or_else(|| ApiError::NotFound(format!("record {id} is not held here")))
+                });
+                let _ = reply.send(r);
             }
             Command::Dial(addr, reply) => {
                 let r = match addr.parse::<haiqiao_net::Multiaddr>() {
-                    Ok(a) => self.net.dial(a).await.map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("{addr:?} is not a multiaddr: {e}")),
+                    Ok(a) => self
+                        .net
+                        .dial(a)
+                        .await
+                        .map_err(|e| ApiError::BadRequest(e.to_string())),
+                    Err(e) => Err(ApiError::BadRequest(format!(
+                        "{addr:?} is not a multiaddr: {e}"
+                    ))),
                 };
                 let _ = reply.send(r);
             }
             Command::Hangup(peer, reply) => {
                 let r = match peer.parse::<PublicKey>() {
-                    Ok(p) => self.net.disconnect(p, now).await.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("{peer:?} is not a node id (64 hex digits)")),
+                    Ok(p) => self
+                        .net
+                        .disconnect(p, now)
+                        .await
+                        .map_err(|e| ApiError::Internal(e.to_string())),
+                    Err(_) => Err(ApiError::BadRequest(format!(
+                        "{peer:?} is not a node id (64 hex digits)"
+                    ))),
                 };
                 let _ = reply.send(r);
             }
-            Command::Workflow(req, reply) => {
+            Command::Workflow(mut req, reply) => {
                 let writes = !matches!(
                     req,
                     Request::Pairs
@@ -425,10 +601,11 @@ impl Daemon {
                         | Request::Trust { .. }
                         | Request::Timeline { .. }
                 );
-                let res = self
-                    .work
-                    .request(now, &mut self.node, req)
-                    .map_err(|e| (crate::workflows::status_of(&e), format!("{e:#}")));
+                let res = self.resolve_request(&mut req).and_then(|()| {
+                    self.work
+                        .request(now, &mut self.node, req)
+                        .map_err(|e| ApiError::from_anyhow(&e))
+                });
                 if writes && res.is_ok() {
                     self.save_seq();
                 }

@@ -197,9 +197,105 @@ pub(crate) fn parse_hint(s: &str) -> anyhow::Result<KeyHint> {
         .map_err(|_| anyhow!("{s:?} is neither a 16-hex-digit hint nor a 64-hex-digit key"))
 }
 
+/// Latitude in degrees, -90 to 90.
+pub(crate) fn check_lat(lat: f64) -> Result<f64, String> {
+    if lat.is_finite() && (-90.0..=90.0).contains(&lat) {
+        Ok(lat)
+    } else {
+        Err(format!(
+            "latitude {lat} is out of range: degrees north, -90 to 90 (south is negative)"
+        ))
+    }
+}
+
+/// Longitude in degrees, -180 to 180.
+pub(crate) fn check_lon(lon: f64) -> Result<f64, String> {
+    if lon.is_finite() && (-180.0..=180.0).contains(&lon) {
+        Ok(lon)
+    } else {
+        Err(format!(
+            "longitude {lon} is out of range: degrees east, -180 to 180 (west is negative)"
+        ))
+    }
+}
+
+/// Fastest speed over ground a fix can carry, knots (AIS: 102.2).
+pub(crate) const MAX_SOG_KN: f64 = 102.2;
+
+/// Speed over ground in knots, 0 to [`MAX_SOG_KN`].
+pub(crate) fn check_sog(sog: f64) -> Result<f64, String> {
+    if sog.is_finite() && (0.0..=MAX_SOG_KN).contains(&sog) {
+        Ok(sog)
+    } else {
+        Err(format!(
+            "speed over ground {sog} is out of range: knots, 0 to {MAX_SOG_KN} (it is never negative)"
+        ))
+    }
+}
+
+/// Course over ground in degrees true, 0 to less than 360.
+pub(crate) fn check_cog(cog: f64) -> Result<f64, String> {
+    if cog.is_finite() && (0.0..360.0).contains(&cog) {
+        Ok(cog)
+    } else {
+        Err(format!(
+            "course over ground {cog} is out of range: degrees true, 0 to less than 360"
+        ))
+    }
+}
+
+/// Heading in whole degrees true, 0 to 359.
+pub(crate) fn check_heading(h: f64) -> Result<u16, String> {
+    if h.is_finite() && (0.0..360.0).contains(&h) && h.fract() == 0.0 {
+        Ok(h as u16)
+    } else {
+        Err(format!(
+            "heading {h} is out of range: whole degrees true, 0 to 359"
+        ))
+    }
+}
+
+/// The AIS navigational status names a position takes.
+pub(crate) fn nav_status_names() -> Vec<&'static str> {
+    (0u8..16)
+        .map(|n| NavStatus(n).name())
+        .filter(|n| *n != "reserved")
+        .collect()
+}
+
+fn parse_nav_status(n: &str) -> anyhow::Result<NavStatus> {
+    NavStatus::from_name(n).ok_or_else(|| {
+        anyhow!(
+            "unknown nav status {n:?}: one of {}",
+            nav_status_names().join(", ")
+        )
+    })
+}
+
+/// A clap value parser: `$check` applied to a number.
+macro_rules! arg_parser {
+    ($name:ident, $check:ident, $t:ty) => {
+        pub(crate) fn $name(s: &str) -> Result<$t, String> {
+            let v: f64 = s
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?} is not a number"))?;
+            $check(v)
+        }
+    };
+}
+arg_parser!(lat_arg, check_lat, f64);
+arg_parser!(lon_arg, check_lon, f64);
+arg_parser!(sog_arg, check_sog, f64);
+arg_parser!(cog_arg, check_cog, f64);
+arg_parser!(heading_arg, check_heading, u16);
+
 pub(crate) fn fix(lat: Option<f64>, lon: Option<f64>) -> anyhow::Result<Option<Fix>> {
     match (lat, lon) {
-        (Some(lat), Some(lon)) => Ok(Some(Fix::from_degrees(lat, lon))),
+        (Some(lat), Some(lon)) => Ok(Some(Fix::from_degrees(
+            check_lat(lat).map_err(|e| anyhow!(e))?,
+            check_lon(lon).map_err(|e| anyhow!(e))?,
+        ))),
         (None, None) => Ok(None),
         _ => bail!("give both lat and lon, or neither"),
     }
@@ -311,14 +407,21 @@ pub(crate) fn build(
             heading_deg,
             nav_status,
         } => {
-            let mut f = Fix::from_degrees(*lat, *lon);
-            f.sog_dkn = sog_kn.map(|s| (s * 10.0).round().clamp(0.0, 1022.0) as u16);
-            f.cog_ddeg = cog_deg.map(|c| ((c.rem_euclid(360.0)) * 10.0).round() as u16 % 3600);
-            f.heading_deg = *heading_deg;
+            let Some(mut f) = fix(Some(*lat), Some(*lon))? else {
+                bail!("a position needs lat and lon");
+            };
+            let sog = sog_kn.map(check_sog).transpose().map_err(|e| anyhow!(e))?;
+            let cog = cog_deg.map(check_cog).transpose().map_err(|e| anyhow!(e))?;
+            let heading = heading_deg
+                .map(|h| check_heading(f64::from(h)))
+                .transpose()
+                .map_err(|e| anyhow!(e))?;
+            f.sog_dkn = sog.map(|s| (s * 10.0).round() as u16);
+            // 359.96° rounds to 3600 tenths, which is 0°.
+            f.cog_ddeg = cog.map(|c| (c * 10.0).round() as u16 % 3600);
+            f.heading_deg = heading;
             f.nav_status = match nav_status {
-                Some(n) => {
-                    NavStatus::from_name(n).ok_or_else(|| anyhow!("unknown nav status {n:?}"))?
-                }
+                Some(n) => parse_nav_status(n)?,
                 None => NavStatus::UNDEFINED,
             };
             (Some(Destination::Everyone), 4 * 60, Body::Position(f))

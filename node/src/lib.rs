@@ -10,12 +10,15 @@ mod commands;
 mod config;
 mod daemon;
 mod demo;
+mod error;
+mod ids;
 mod json;
 mod keys;
 pub mod local;
 mod workflows;
 
 use std::ffi::OsString;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
@@ -23,17 +26,26 @@ use cli::{BenchCommand, Cli, Command, SendCommand, SimCommand, Target};
 use haiqiao_proto::Role;
 use serde_json::{Value, json};
 
-/// Parses the arguments and runs the command.
-pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
+/// Parses the arguments and runs the command. A refused argument prints clap's usage and
+/// exits 2; any other error prints one line, `error: <what> : <why>` (the `Display` chain,
+/// never a backtrace, whatever `RUST_BACKTRACE` says), and exits 1. `haiqiao demo` exits 130
+/// when interrupted during its scripted day.
+pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = Cli::parse_from(args);
-    match cli.command {
-        Command::Init { role, name, dir } => init(&role, &name, &dir),
-        Command::Id { config } => {
-            let cfg = config::NodeConfig::load(&config)?;
-            let key = keys::load(&cfg.node.key_file)?;
-            println!("{}  {}  {}", key.public(), cfg.node.role, cfg.node.name);
-            Ok(())
+    match command(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
+    }
+}
+
+fn command(command: Command) -> anyhow::Result<ExitCode> {
+    let done = match command {
+        Command::Demo { once } => return demo::run(once),
+        Command::Init { role, name, dir } => init(&role, &name, &dir),
+        Command::Id { config } => id(&config),
         Command::Run { config } => run(&config),
         Command::Send {
             target,
@@ -138,7 +150,6 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             port,
         } => commands::voyage(&target, says, eta_min, port),
         Command::Authority { what } => commands::authority(what),
-        Command::Demo { once } => demo::run(once),
         Command::Bench { what } => bench_cmd(what),
         Command::Sim {
             what:
@@ -149,7 +160,34 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
                     json,
                 },
         } => sim_run(&scenario, seed, out.as_deref(), json),
+    };
+    done.map(|()| ExitCode::SUCCESS)
+}
+
+/// `haiqiao id`: the node id, the libp2p peer id, and the multiaddrs other nodes put in their
+/// `[net] static_peers`.
+fn id(config: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = config::NodeConfig::load(config)?;
+    let key = keys::load(&cfg.node.key_file)?;
+    let peer = haiqiao_net::peer_id(&key.public())?;
+    println!("node id  {}", key.public());
+    println!("peer id  {peer}");
+    println!("role     {} {}", cfg.node.role, cfg.node.name);
+    for a in config::dial_addrs(&cfg.net.listen) {
+        println!("address  {a}/p2p/{peer}");
     }
+    if cfg
+        .net
+        .listen
+        .iter()
+        .any(|l| l.starts_with("/ip4/0.0.0.0/") || l.starts_with("/ip6/::/"))
+    {
+        println!(
+            "(the node listens on every interface: from another machine, put that machine's \
+             address in place of 127.0.0.1)"
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn api(t: &Target) -> anyhow::Result<client::Api> {
@@ -281,8 +319,7 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
         mesh: cfg.mesh.clone(),
         fleet: cfg.fleet.clone(),
         net: cfg.net.clone(),
-        api: cfg.api.listen,
-        inbox_capacity: cfg.api.inbox_capacity,
+        api: cfg.api.clone(),
         key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -3,18 +3,96 @@
 //!
 //! Every wait is on an event: a line the daemon prints (`peer up`, `delivered`, `listening`),
 //! read by a thread per child and passed through a channel; timeouts only guard against hangs.
+//!
+//! A harness for tests: what does not happen as expected panics. The demo makes its nodes
+//! [`Proc::interruptible`]: they run in their own process groups (Ctrl-C reaches only the
+//! demo), an [`Interrupt`] stops them cleanly on SIGINT or SIGTERM, and the demo's thread then
+//! unwinds quietly with an [`Interrupted`] payload instead of panicking.
 #![allow(clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 /// Longest wait for any one event.
 pub const WAIT: Duration = Duration::from_secs(60);
+
+/// How long an interrupted node has to shut down before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// The unwind payload of a demo step cut short by Ctrl-C (see [`Interrupt`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupted;
+
+/// SIGINT and SIGTERM for a local mesh: when one arrives, every node made
+/// [`Proc::interruptible`] with this is sent SIGTERM (each shuts down cleanly), and the
+/// receiver returned by [`Interrupt::watch`] gets one message.
+#[derive(Debug, Clone)]
+pub struct Interrupt {
+    hit: Arc<AtomicBool>,
+    pids: Arc<Mutex<Vec<u32>>>,
+}
+
+impl Interrupt {
+    /// Takes over SIGINT and SIGTERM for this process (a thread waits for them).
+    pub fn watch() -> std::io::Result<(Interrupt, mpsc::Receiver<()>)> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (mut int, mut term) = {
+            let _in = rt.enter();
+            (
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            )
+        };
+        let me = Interrupt {
+            hit: Arc::new(AtomicBool::new(false)),
+            pids: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        let it = me.clone();
+        std::thread::Builder::new()
+            .name("interrupt".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                });
+                it.hit.store(true, Ordering::SeqCst);
+                let pids = it.pids.lock().map(|p| p.clone()).unwrap_or_default();
+                for pid in pids {
+                    let _ = send_signal(pid as i32, 15);
+                }
+                let _ = tx.try_send(());
+            })?;
+        Ok((me, rx))
+    }
+
+    /// Whether a signal has arrived.
+    pub fn is_hit(&self) -> bool {
+        self.hit.load(Ordering::SeqCst)
+    }
+
+    /// Counts `pid` among the nodes to stop; stops it at once if the signal came already.
+    fn register(&self, pid: u32) {
+        if let Ok(mut pids) = self.pids.lock() {
+            pids.push(pid);
+        }
+        if self.is_hit() {
+            let _ = send_signal(pid as i32, 15);
+        }
+    }
+}
 
 /// One running node.
 #[derive(Debug)]
@@ -36,6 +114,7 @@ pub struct Proc {
     pub id: String,
     /// The node's full libp2p address.
     pub p2p: String,
+    interrupt: Option<Interrupt>,
 }
 
 impl Proc {
@@ -70,7 +149,21 @@ impl Proc {
             api: String::new(),
             id,
             p2p: String::new(),
+            interrupt: None,
         }
+    }
+
+    /// Runs this node in its own process group, stopped by `interrupt` (the demo's nodes).
+    pub fn interruptible(&mut self, interrupt: &Interrupt) {
+        self.interrupt = Some(interrupt.clone());
+    }
+
+    /// Gives up: quietly (an [`Interrupted`] unwind) if the run was interrupted, else a panic.
+    fn fail(&self, what: std::fmt::Arguments<'_>) -> ! {
+        if self.interrupt.as_ref().is_some_and(Interrupt::is_hit) {
+            std::panic::resume_unwind(Box::new(Interrupted));
+        }
+        panic!("{}: {what}", self.name);
     }
 
     /// Rewrites the config for loopback: listen on this node's address (TCP, port 0), no
@@ -140,13 +233,21 @@ impl Proc {
 
     /// Starts the daemon and waits until its API and network are up.
     pub fn start(&mut self) {
-        let mut child = Command::new(&self.exe)
-            .args(["run", "--config"])
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(["run", "--config"])
             .arg(self.dir.join("haiqiao.toml"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn haiqiao run");
+            .stderr(Stdio::inherit());
+        if self.interrupt.is_some() {
+            cmd.process_group(0);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => self.fail(format_args!("spawning haiqiao run: {e}")),
+        };
+        if let Some(i) = &self.interrupt {
+            i.register(child.id());
+        }
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         let name = self.name.clone();
@@ -175,6 +276,11 @@ impl Proc {
         self.p2p = format!("{addr}/p2p/{}", self.peer_id());
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The node's libp2p peer id, as the daemon prints it.
     pub fn peer_id(&mut self) -> String {
         if let Some(l) = self.seen.iter().find(|l| l.starts_with("peer id ")) {
@@ -193,7 +299,17 @@ impl Proc {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(l) => self.seen.push(l),
-                Err(_) => panic!("{}: timed out waiting; saw {:#?}", self.name, self.seen),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let last = self.seen.len().saturating_sub(20);
+                    self.fail(format_args!(
+                        "timed out waiting; the last lines: {:#?}",
+                        &self.seen[last..]
+                    ))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.exit_status();
+                    self.fail(format_args!("the node exited ({status}) while awaited"))
+                }
             }
         }
     }
@@ -217,38 +333,50 @@ impl Proc {
         });
     }
 
-    pub fn get(&self, path: &str) -> Value {
-        let mut r = agent()
-            .get(format!("http://{}{path}", self.api))
-            .call()
-            .expect("api get");
-        r.body_mut().read_json().expect("json")
+    /// A request to the control API: its status and JSON reply.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let url = format!("http://{}{path}", self.api);
+        let r = match (method, body) {
+            ("GET", _) => agent().get(&url).call(),
+            (_, Some(b)) => agent().post(&url).send_json(b),
+            (_, None) => agent().post(&url).send_empty(),
+        };
+        let mut r = match r {
+            Ok(r) => r,
+            Err(e) => self.fail(format_args!("{method} {path}: {e}")),
+        };
+        let status = r.status().as_u16();
+        match r.body_mut().read_json::<Value>() {
+            Ok(v) => (status, v),
+            Err(e) => self.fail(format_args!("{method} {path}: {status}, not JSON: {e}")),
+        }
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Value {
-        let mut r = agent()
-            .post(format!("http://{}{path}", self.api))
-            .send_json(body)
-            .expect("api post");
-        let v: Value = r.body_mut().read_json().expect("json");
-        assert!(v.get("error").is_none(), "{}: {v}", self.name);
+    /// GETs a path that must succeed.
+    pub fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call("GET", path, None);
+        if !(200..300).contains(&status) {
+            self.fail(format_args!("GET {path}: {status} {v}"));
+        }
         v
     }
 
-    /// POSTs a request the node must refuse; returns the reason it gives.
+    /// POSTs a request that must succeed.
+    pub fn post(&self, path: &str, body: &Value) -> Value {
+        let (status, v) = self.call("POST", path, Some(body));
+        if !(200..300).contains(&status) {
+            self.fail(format_args!("POST {path}: {status} {v}"));
+        }
+        v
+    }
+
+    /// POSTs a request the node must refuse; returns the reason it gives (its `message`).
     pub fn refused(&self, path: &str, body: &Value) -> String {
-        let mut r = agent()
-            .post(format!("http://{}{path}", self.api))
-            .send_json(body)
-            .expect("api post");
-        let status = r.status();
-        let v: Value = r.body_mut().read_json().expect("json");
-        assert!(
-            !status.is_success(),
-            "{}: {path} should have been refused, got {v}",
-            self.name
-        );
-        v["error"].as_str().unwrap_or("").to_owned()
+        let (status, v) = self.call("POST", path, Some(body));
+        if (200..300).contains(&status) {
+            self.fail(format_args!("{path} should have been refused, got {v}"));
+        }
+        v["message"].as_str().unwrap_or("").to_owned()
     }
 
     /// Waits for the fleet timeline line `fleet: <what> ...` that contains `text`.
@@ -276,10 +404,11 @@ impl Proc {
 
     /// Writes a record through the API; returns its id.
     pub fn submit(&self, body: Value) -> String {
-        self.post("/api/v1/records", &body)["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+        let v = self.post("/api/v1/records", &body);
+        match v["id"].as_str() {
+            Some(id) => id.to_owned(),
+            None => self.fail(format_args!("no id in {v}")),
+        }
     }
 
     /// Asks the node to close its connections to a peer (a link going down).
@@ -306,13 +435,51 @@ impl Proc {
         if let Some(mut c) = self.child.take() {
             let pid = c.id() as i32;
             let _ = send_signal(pid, 15);
-            let status = c.wait().expect("wait");
-            assert!(
-                status.success(),
-                "{} did not shut down cleanly: {status}",
-                self.name
-            );
+            match c.wait() {
+                Ok(s) if s.success() => {}
+                Ok(s) => self.fail(format_args!("did not shut down cleanly: {s}")),
+                Err(e) => self.fail(format_args!("waiting for it: {e}")),
+            }
         }
+    }
+
+    /// How the process ended, if it did.
+    fn exit_status(&mut self) -> String {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(s))) => s.to_string(),
+            Some(Ok(None)) => "still running, its output closed".to_owned(),
+            Some(Err(e)) => e.to_string(),
+            None => "not started".to_owned(),
+        }
+    }
+
+    /// After an interrupt: SIGTERM (again), and a clean exit awaited, within [`STOP_GRACE`].
+    /// Its output is still read meanwhile, so its last lines never meet a closed pipe.
+    fn stop_interrupted(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = send_signal(c.id() as i32, 15);
+        let deadline = Instant::now() + STOP_GRACE;
+        loop {
+            match c.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() >= deadline => break,
+                Ok(None) => {}
+            }
+            // The output closing is the event; the process is reaped right after.
+            if let Some(rx) = &self.lines {
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(l) => self.seen.push(l),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => self.lines = None,
+                }
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = c.kill();
+        let _ = c.wait();
     }
 }
 
@@ -330,7 +497,11 @@ fn send_signal(pid: i32, sig: i32) -> std::io::Result<()> {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        self.kill9();
+        if self.interrupt.as_ref().is_some_and(Interrupt::is_hit) {
+            self.stop_interrupted();
+        } else {
+            self.kill9();
+        }
     }
 }
 

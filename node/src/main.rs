@@ -1,5 +1,5 @@
 //! The `haiqiao` binary.
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     haiqiao_node::main_with(std::env::args_os())
 }

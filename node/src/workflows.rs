@@ -275,8 +275,10 @@ impl Workflows {
             .collect()
     }
 
-    /// Feeds every record the store holds (at start-up), without timeline entries, then
-    /// sets the engine's trust.
+    /// Feeds every record the store holds (at start-up), rebuilding the views and the
+    /// timeline entries those records make (dated by the records' creation, not printed
+    /// again), then sets the engine's trust. Entries that no record carries (alarms sounded,
+    /// refusals of requests) are not rebuilt.
     pub(crate) fn replay<S: Store>(
         &mut self,
         now_ms: u64,
@@ -295,11 +297,12 @@ impl Workflows {
                 continue;
             }
             if let Some(r) = node.store().get(&s.id)? {
+                let at = u64::from(s.created.0) * 1000;
+                let print = std::mem::replace(&mut self.print, false);
                 for e in self.fleet.observe(now_ms, &r) {
-                    if let Event::Certified { subject, .. } = e {
-                        node.learn_key(subject);
-                    }
+                    self.event(at, node, &r, e);
                 }
+                self.print = print;
             }
         }
         // What was due while the node was off (renewals, alarms) is acted on at the first poll.
@@ -1168,34 +1171,6 @@ fn role_note(r: Option<CaseRole>) -> String {
     })
 }
 
-/// The HTTP status for a failed workflow request: 404 for what is not known here, 422 for
-/// what the fleet or the engine refuses, 507 when the store is full of records not yet
-/// delivered, 429 when this node's own share of it is (it writes faster than the mesh carries
-/// away), 500 for a failing store, 400 for a malformed request.
-pub(crate) fn status_of(e: &anyhow::Error) -> u16 {
-    use haiqiao_fleet::FleetError;
-    use haiqiao_mesh::MeshError;
-    if let Some(f) = e.downcast_ref::<FleetError>() {
-        return match f {
-            FleetError::UnknownCase | FleetError::UnknownDistress => 404,
-            _ => 422,
-        };
-    }
-    if let Some(m) = e.downcast_ref::<MeshError>() {
-        return match m {
-            MeshError::Store(_) => 500,
-            MeshError::Record(_) => 400,
-            MeshError::Refused(haiqiao_mesh::Refusal::StoreFull) => 507,
-            MeshError::Refused(haiqiao_mesh::Refusal::AuthorQuota) => 429,
-            MeshError::Refused(_) | MeshError::Revoked => 422,
-        };
-    }
-    if e.downcast_ref::<haiqiao_mesh::StoreError>().is_some() {
-        return 500;
-    }
-    400
-}
-
 /// A revocation reason from its name.
 pub(crate) fn revocation_reason(s: &str) -> anyhow::Result<RevocationReason> {
     Ok(match s {
@@ -1375,6 +1350,22 @@ mod tests {
             .unwrap();
         assert_eq!(v["roles"], json!(["shore"]));
         assert_eq!(v["name"], "沈家门岸站");
+        // The timeline shows what the records held say, dated by the records.
+        let cert_id = cert(&shore, Role::Shore, "沈家门岸站").id().to_string();
+        let v = fresh
+            .request(
+                T0_MS,
+                &mut node,
+                Request::Timeline {
+                    after: 0,
+                    limit: 10,
+                },
+            )
+            .unwrap();
+        let entries = v["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{v}");
+        assert_eq!(entries[0]["what"], "certified");
+        assert_eq!(entries[0]["id"], cert_id.as_str());
     }
 
     #[test]
@@ -1422,7 +1413,11 @@ mod tests {
             err.to_string().contains("not a certified mediator"),
             "{err}"
         );
-        assert_eq!(status_of(&err), 422, "a refusal");
+        assert_eq!(
+            crate::error::ApiError::from_anyhow(&err).status().as_u16(),
+            422,
+            "a refusal"
+        );
         assert_eq!(node.stats().submitted, 0, "nothing was written");
         let unknown = w
             .request(
@@ -1433,7 +1428,13 @@ mod tests {
                 },
             )
             .unwrap_err();
-        assert_eq!(status_of(&unknown), 404, "{unknown}");
+        assert_eq!(
+            crate::error::ApiError::from_anyhow(&unknown)
+                .status()
+                .as_u16(),
+            404,
+            "{unknown}"
+        );
         let malformed = w
             .request(
                 T0_MS,
@@ -1443,15 +1444,12 @@ mod tests {
                 },
             )
             .unwrap_err();
-        assert_eq!(status_of(&malformed), 400, "{malformed}");
-        use haiqiao_mesh::{MeshError, Refusal};
-        let full = anyhow::Error::from(MeshError::Refused(Refusal::StoreFull));
-        assert_eq!(status_of(&full), 507, "backpressure: the store is full");
-        let quota = anyhow::Error::from(MeshError::Refused(Refusal::AuthorQuota));
         assert_eq!(
-            status_of(&quota),
-            429,
-            "backpressure: this writer's share is full"
+            crate::error::ApiError::from_anyhow(&malformed)
+                .status()
+                .as_u16(),
+            400,
+            "{malformed}"
         );
     }
 

@@ -5,6 +5,11 @@
 //!   record (design §4), and the store reopens cleanly.
 //! - [`multiprocess`]: `haiqiao` processes on 127.0.0.x: a distress across a chain of five,
 //!   a partition that heals, a relay killed and restarted, receipts freeing copies.
+//! - [`newcomer`]: what a newcomer meets first: one-line errors that say what to do (port
+//!   taken, data dir in use, no backtraces), arguments checked where typed, short ids,
+//!   `haiqiao id` and static peers by node id, the API's error codes, raw record bytes, 413,
+//!   read timeouts, inbox and timeline after a restart, Ctrl-C in the demo, and the
+//!   two-nodes example.
 //! - [`procs`]: the harness that runs and drives those processes.
 //! - [`faults`]: the fault scenarios (docs/faults.md): processes in network namespaces, thin
 //!   links, partitions and heals, kill -9 schedules, floods from one key and from many; each
@@ -15,5 +20,6 @@
 mod faults;
 mod multiprocess;
 mod netlab;
+mod newcomer;
 mod procs;
 mod store_crash;

@@ -123,9 +123,10 @@ fn a_relay_killed_and_restarted_still_delivers_and_the_receipt_frees_its_copy() 
     shore.wait_line(|l| l.starts_with("delivered dispute_report ") && l.contains(&id));
     // The shore's receipt reaches the relay and frees its copy.
     relay.wait_line(|l| l.starts_with("freed ") && l.contains(&id));
-    let after = relay.get(&format!("/api/v1/records/{id}"));
-    assert!(
-        after.get("error").is_some(),
+    let (status, after) = relay.call("GET", &format!("/api/v1/records/{id}"), None);
+    assert_eq!(
+        (status, after["code"].as_str()),
+        (404, Some("not_found")),
         "the relay's copy was freed: {after}"
     );
     // Restarted alone, the relay still knows it saw shore a moment ago (its routing hands
@@ -255,11 +256,8 @@ fn the_authority_certifies_and_revokes_and_a_revoked_key_keeps_only_its_distress
     shore.wait_line(|l| l == format!("delivered distress {sos}"));
     let st = shore.get("/api/v1/status");
     assert!(st["stats"]["refused_revoked"].as_u64() >= Some(1), "{st}");
-    let got = shore.get(&format!("/api/v1/records/{text}"));
-    assert!(
-        got["error"].is_string(),
-        "the refused text is not held: {got}"
-    );
+    let (status, got) = shore.call("GET", &format!("/api/v1/records/{text}"), None);
+    assert_eq!(status, 404, "the refused text is not held: {got}");
     boat.stop();
     shore.stop();
 }

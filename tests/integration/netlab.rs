@@ -72,13 +72,6 @@ pub(crate) struct Link {
     pub(crate) addr_b: String,
 }
 
-/// Bytes each way over a link, from the veth devices' transmit counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Bytes {
-    pub(crate) a_to_b: u64,
-    pub(crate) b_to_a: u64,
-}
-
 /// A set of namespaces, links and nodes, torn down on drop.
 #[derive(Debug)]
 pub(crate) struct Lab {
@@ -245,16 +238,6 @@ impl Lab {
     pub(crate) fn bytes_from(&self, link: usize, from: usize) -> u64 {
         let k = &self.links[link];
         tx_bytes(&self.nodes[from].ns, &k.dev)
-    }
-
-    /// Bytes sent each way over a link so far (veth transmit counters, Ethernet frames), by
-    /// the link's own ends (`a` is the node that dials).
-    pub(crate) fn bytes(&self, link: usize) -> Bytes {
-        let k = &self.links[link];
-        Bytes {
-            a_to_b: tx_bytes(&self.nodes[k.a].ns, &k.dev),
-            b_to_a: tx_bytes(&self.nodes[k.b].ns, &k.dev),
-        }
     }
 
     /// Writes node `i`'s config for the lab (listen address, API, static peers, fast redial)

@@ -316,10 +316,7 @@ impl EventLoop {
         for addr in &checked.listen {
             swarm
                 .listen_on(addr.clone())
-                .map_err(|e| NetError::Listen {
-                    addr: addr.to_string(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| NetError::listen(addr, &e))?;
         }
         let now = Instant::now();
         let statics = checked
