@@ -19,8 +19,7 @@
 //! - Scenarios print their figures as one line, `FAULT <scenario>: key=value …`.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -30,6 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use haiqiao_tests::pump;
 use serde_json::Value;
 
 use crate::procs::Proc;
@@ -466,38 +466,6 @@ fn forward(sock: PathBuf, stop: Arc<AtomicBool>) -> String {
     addr
 }
 
-trait Closable: Read + Write {
-    fn close(&self);
-}
-
-impl Closable for TcpStream {
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-impl Closable for UnixStream {
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-fn pump(mut from: impl Closable, mut to: impl Closable) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    to.close();
-    from.close();
-}
-
 /// The libp2p peer id of an ed25519 node id (64 hex digits): the identity multihash of the
 /// protobuf-encoded key, in base58btc.
 pub(crate) fn peer_id(node_id_hex: &str) -> String {
@@ -530,7 +498,7 @@ fn base58(bytes: &[u8]) -> String {
 
 /// A small seeded generator (splitmix64): schedules replay exactly from the seed.
 #[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
+pub(crate) struct Rng(haiqiao_sim::rng::Rng);
 
 impl Rng {
     /// The scenario's seed (`HAIQIAO_FAULT_SEED`, or a fresh one), printed for replay.
@@ -550,15 +518,11 @@ impl Rng {
         };
         let line = format!("FAULT {name}: seed={seed} (replay with {SEED_ENV}={seed})");
         println!("{line}");
-        (Rng(seed), seed)
+        (Rng(haiqiao_sim::rng::Rng::new(seed, 0)), seed)
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `lo..=hi`.

@@ -161,6 +161,17 @@ impl Link {
         }
     }
 
+    /// How long after `raised` node 1 received `r`, and how many records it received in
+    /// between, `before` being how many it had at `raised`.
+    fn arrival_at_1(&self, r: &Record, raised: u64, before: usize) -> (u64, usize) {
+        let (i, (at, _)) = self.delivered[1]
+            .iter()
+            .enumerate()
+            .find(|(_, (_, x))| x.id() == r.id())
+            .expect("the record arrived");
+        (at - raised, i - before)
+    }
+
     fn submit(&mut self, i: usize, dest: Destination, body: Body) -> Record {
         let r = self.nodes[i].submit(self.now_ms, dest, 600, body).unwrap();
         self.drain(i);
@@ -199,14 +210,7 @@ fn on_a_9600_bit_link_a_distress_overtakes_a_backlog_of_1000_records() {
     let raised = l.now_ms;
     let d = l.submit(0, Destination::Everyone, distress());
     l.run_until(raised + 10_000);
-    let (at, i) = l.delivered[1]
-        .iter()
-        .enumerate()
-        .find(|(_, (_, r))| r.id() == d.id())
-        .map(|(i, (t, _))| (*t, i))
-        .expect("the distress arrived");
-    let ahead = i - before;
-    let took = at - raised;
+    let (took, ahead) = l.arrival_at_1(&d, raised, before);
     println!("distress on 9,600 bit/s behind 1,000 texts: {took} ms, {ahead} texts ahead");
     assert!(took <= 2_000, "the distress took {took} ms");
     assert!(ahead <= 8, "{ahead} texts went ahead of the distress");
@@ -227,14 +231,7 @@ fn on_a_9600_bit_link_a_distress_overtakes_a_reconciling_backlog() {
     let raised = l.now_ms;
     let d = l.submit(0, Destination::Everyone, distress());
     l.run_until(raised + 20_000);
-    let (at, i) = l.delivered[1]
-        .iter()
-        .enumerate()
-        .find(|(_, (_, r))| r.id() == d.id())
-        .map(|(i, (t, _))| (*t, i))
-        .expect("the distress arrived");
-    let took = at - raised;
-    let ahead = i - before;
+    let (took, ahead) = l.arrival_at_1(&d, raised, before);
     println!(
         "distress on 9,600 bit/s behind a reconciling backlog: {took} ms, {ahead} texts ahead"
     );

@@ -6,11 +6,12 @@
 //! which is the node's control API on the namespace's own loopback. Nothing else leaves the
 //! namespace. It runs until killed.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::ExitCode;
 use std::thread;
+
+use haiqiao_tests::pump;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -46,37 +47,4 @@ fn join(unix: UnixStream, target: &str) {
     let up = thread::spawn(move || pump(unix2, tcp2));
     pump(tcp, unix);
     let _ = up.join();
-}
-
-/// Copies `from` into `to`, then shuts both down.
-fn pump(mut from: impl Read + Closable, mut to: impl Write + Closable) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    to.close();
-    from.close();
-}
-
-trait Closable {
-    fn close(&self);
-}
-
-impl Closable for TcpStream {
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-impl Closable for UnixStream {
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
 }
