@@ -475,8 +475,8 @@ const SYBIL_KEYS: usize = 300;
 /// Records signed by each (under the per-key burst, so per-key quotas alone let all in).
 const SYBIL_PER_KEY: usize = 10;
 /// Goal: a node enforcing certificates holds at most this many records of uncertified
-/// strangers in all (the aggregate budget), of the 3,000 offered. Keep in step with the
-/// engine's budget once it lands.
+/// strangers in all (the aggregate budget: `[mesh] max_uncertified_held`, set to this for
+/// the scenario; the default is 20,000), of the 3,000 offered.
 const SYBIL_HELD_MAX: u64 = 1_000;
 /// Goal: the distress raised on the flooded side reaches the far node within this.
 const SYBIL_DISTRESS_MAX: Duration = Duration::from_secs(5);
@@ -525,7 +525,11 @@ fn fault_sybil_flood_is_held_by_an_aggregate_budget() {
         .find_map(|l| l.strip_prefix("trust anchor ").map(|a| a.trim().to_owned()))
         .expect("keygen prints the anchor");
     let anchors = format!("[\"{anchor}\"]");
-    let enforcing = [("fleet", "trust_anchors", anchors.as_str())];
+    let held_max = SYBIL_HELD_MAX.to_string();
+    let enforcing = [
+        ("fleet", "trust_anchors", anchors.as_str()),
+        ("mesh", "max_uncertified_held", held_max.as_str()),
+    ];
     let x = lab.node("x", "vessel");
     let v = lab.node("v", "vessel");
     let y = lab.node("y", "vessel");

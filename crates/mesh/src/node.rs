@@ -2367,6 +2367,7 @@ impl<S: Store> Node<S> {
         let mut handed = Vec::new();
         let mut size = 8usize;
         let mut record_bytes = 0u64;
+        let mut urgent_frame = false;
         while let Some(q) = s.records.first().copied() {
             let id = q.2;
             if quarantined && q.0 != Priority::Distress {
@@ -2382,6 +2383,12 @@ impl<S: Store> Node<S> {
             if !items.is_empty() && size + r.len() + 4 > max {
                 break;
             }
+            // An urgent record's frame carries no bulk behind it: it is not delayed by the
+            // air time of what follows it in the frame.
+            if !items.is_empty() && urgent_frame && q.0 > Priority::Safety {
+                break;
+            }
+            urgent_frame |= q.0 <= Priority::Safety;
             s.records.remove(&q);
             let want = s.copies.remove(&id).unwrap_or(0);
             let k = match self.index.get_mut(&id) {
