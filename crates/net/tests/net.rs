@@ -622,6 +622,19 @@ async fn raw_peer(seed: u8, node: &Node) -> Raw {
         .build();
     let mut control = swarm.behaviour().new_control();
     let mut incoming = control.accept(StreamProtocol::new(SYNC_PROTOCOL)).unwrap();
+    // Gossipsub's own stream too, as a gossip-speaking peer takes it: were it refused, the
+    // node's gossipsub would stop listening to this peer altogether (its handler disables
+    // itself when its outbound stream is refused), and a test that opens a gossip stream
+    // after that would race it.
+    let mut gossip_in = control
+        .accept(StreamProtocol::new("/meshsub/1.1.0"))
+        .unwrap();
+    tokio::spawn(async move {
+        let mut streams = Vec::new();
+        while let Some((_, stream)) = gossip_in.next().await {
+            streams.push(stream);
+        }
+    });
     swarm
         .dial(node.dial_addr().parse::<Multiaddr>().unwrap())
         .unwrap();
