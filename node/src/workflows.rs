@@ -288,7 +288,10 @@ impl Workflows {
             node.learn_key(a);
         }
         let mut summaries = node.store().summaries()?;
-        summaries.sort_by_key(|s| (s.created, s.seq));
+        // Creation times are in seconds: within one second, what a record answers goes
+        // before it (a distress before its acknowledgement, a proposal before its
+        // signatures), as it did when they arrived.
+        summaries.sort_by_key(|s| (s.created, replay_rank(s.kind), s.author, s.seq));
         let me = self.fleet.me();
         for s in summaries {
             // What the running daemon shows the fleet: records delivered here and our own,
@@ -1169,6 +1172,18 @@ fn role_note(r: Option<CaseRole>) -> String {
     r.map_or(String::new(), |r| {
         format!(" [we are {}]", case_role_name(r))
     })
+}
+
+/// Where a record of this kind goes among those created in the same second, when the store is
+/// replayed: records that start something first, then those that answer them, then those that
+/// answer the answers.
+fn replay_rank(kind: haiqiao_proto::Kind) -> u8 {
+    use haiqiao_proto::Kind;
+    match kind {
+        Kind::DistressUpdate | Kind::CaseUpdate | Kind::Revocation | Kind::Receipt => 1,
+        Kind::AgreementSignature => 2,
+        _ => 0,
+    }
 }
 
 /// A revocation reason from its name.
