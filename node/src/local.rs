@@ -293,25 +293,36 @@ impl Proc {
     /// Waits until `done` holds over the lines seen so far (it is checked before each new
     /// line is read).
     pub fn wait_until(&mut self, done: impl Fn(&[String]) -> bool) {
-        let deadline = Instant::now() + WAIT;
+        match self.wait_within(WAIT, done) {
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let last = self.seen.len().saturating_sub(20);
+                self.fail(format_args!(
+                    "timed out waiting; the last lines: {:#?}",
+                    &self.seen[last..]
+                ))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = self.exit_status();
+                self.fail(format_args!("the node exited ({status}) while awaited"))
+            }
+        }
+    }
+
+    /// Reads the node's output until `done` holds of the lines seen so far, for at most
+    /// `within`: `Timeout` if it did not, `Disconnected` if the node's output ended first.
+    pub fn wait_within(
+        &mut self,
+        within: Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Result<(), mpsc::RecvTimeoutError> {
+        let deadline = Instant::now() + within;
         while !done(&self.seen) {
             let rx = self.lines.as_ref().expect("started");
             let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let last = self.seen.len().saturating_sub(20);
-                    self.fail(format_args!(
-                        "timed out waiting; the last lines: {:#?}",
-                        &self.seen[last..]
-                    ))
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = self.exit_status();
-                    self.fail(format_args!("the node exited ({status}) while awaited"))
-                }
-            }
+            self.seen.push(rx.recv_timeout(left)?);
         }
+        Ok(())
     }
 
     /// Waits for a line matching `pred` (including lines already seen), returning it.

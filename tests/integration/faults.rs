@@ -17,8 +17,21 @@ use serde_json::{Value, json};
 
 use crate::netlab::{Lab, Rng, call, holds, ms, poll, status};
 
-/// How often a wait polls the nodes' APIs.
+/// How often a wait polls the nodes' APIs (for state no event announces: what a restarted
+/// node holds from before, store sizes, link counters, several nodes at once).
 const POLL: Duration = Duration::from_millis(50);
+
+/// Records delivered at a node so far, from its output (a `delivered <kind> <id>` line each).
+fn delivered(seen: &[String]) -> usize {
+    seen.iter().filter(|l| l.starts_with("delivered ")).count()
+}
+
+/// Where in a node's deliveries `id` came, from its output.
+fn delivered_as(seen: &[String], id: &str) -> Option<usize> {
+    seen.iter()
+        .filter(|l| l.starts_with("delivered "))
+        .position(|l| l.ends_with(id))
+}
 
 fn text(t: &str, dest: &str) -> Value {
     json!({ "kind": "text", "text": t, "dest": dest })
@@ -136,17 +149,24 @@ fn fault_partition_heal_with_restarted_relay() {
 
     lab.heal(rs);
     let healed = Instant::now();
-    let s_api = lab.api(s);
-    let mut missing: HashSet<&String> = ids.iter().collect();
-    let mut flood_at = None;
-    let all_at = poll(HEAL_WAIT, POLL, || {
-        missing.retain(|id| !holds(&s_api, id));
-        if flood_at.is_none() && holds(&s_api, &flooded) {
-            flood_at = Some(healed.elapsed());
-        }
-        missing.is_empty().then(|| healed.elapsed())
-    });
-    let delivered = SHORE_RECORDS - missing.len();
+    // Shore was cut off all along: what reaches it now, it announces (`delivered ...`).
+    let flood_at = lab
+        .p(s)
+        .wait_within(HEAL_WAIT, |seen| delivered_as(seen, &flooded).is_some())
+        .ok()
+        .map(|()| healed.elapsed());
+    let all_at = lab
+        .p(s)
+        .wait_within(HEAL_WAIT.saturating_sub(healed.elapsed()), |seen| {
+            ids.iter().all(|id| delivered_as(seen, id).is_some())
+        })
+        .ok()
+        .map(|()| healed.elapsed());
+    let seen = &lab.p(s).seen;
+    let delivered = ids
+        .iter()
+        .filter(|id| delivered_as(seen, id).is_some())
+        .count();
     lab.figures(&[
         ("seed", seed.to_string()),
         ("cut_first", cut_first.to_string()),
@@ -220,24 +240,24 @@ fn fault_distress_on_a_thin_link_behind_a_backlog() {
     }
     let (before_ab, before_ba) = (lab.bytes_from(l, a), lab.bytes_from(l, b));
     lab.start(b, THIN_SETTINGS);
-    let b_api = lab.api(b);
     let syncing = Instant::now();
-    poll(Duration::from_secs(90), POLL, || {
-        (stat(&b_api, &["stats", "delivered"]) >= RAISE_AFTER).then_some(())
-    })
-    .expect("b is getting the backlog");
-    let bulk_before = stat(&b_api, &["stats", "delivered"]);
+    lab.p(b)
+        .wait_within(Duration::from_secs(90), |seen| {
+            delivered(seen) as u64 >= RAISE_AFTER
+        })
+        .expect("b is getting the backlog");
+    let bulk_before = delivered(&lab.p(b).seen) as u64;
     let (sos, sos_size) = submit(&mut lab, a, &distress());
     let raised = Instant::now();
-    let mut bulk_at = bulk_before;
-    let arrived = poll(DISTRESS_THIN_WAIT, POLL, || {
-        let n = stat(&b_api, &["stats", "delivered"]);
-        if holds(&b_api, &sos) {
-            bulk_at = n;
-            return Some(raised.elapsed());
-        }
-        None
-    });
+    let arrived = lab
+        .p(b)
+        .wait_within(DISTRESS_THIN_WAIT, |seen| {
+            delivered_as(seen, &sos).is_some()
+        })
+        .ok()
+        .map(|()| raised.elapsed());
+    // The texts b took before the distress (its place among b's deliveries).
+    let bulk_at = delivered_as(&lab.p(b).seen, &sos).map_or(bulk_before, |k| k as u64);
     let (ab, ba) = (
         lab.bytes_from(l, a) - before_ab,
         lab.bytes_from(l, b) - before_ba,
@@ -306,14 +326,21 @@ fn fault_wire_bytes_on_a_thin_link() {
     let started = Instant::now();
     lab.start(b, THIN_SETTINGS);
     let b_api = lab.api(b);
-    let warm = poll(Duration::from_secs(120), POLL, || {
-        let n = stat(&b_api, &["stats", "delivered"]);
-        (n >= WIRE_WARMUP).then_some(n)
-    });
+    let warm = lab
+        .p(b)
+        .wait_within(Duration::from_secs(120), |seen| {
+            delivered(seen) as u64 >= WIRE_WARMUP
+        })
+        .ok()
+        .map(|()| delivered(&lab.p(b).seen) as u64);
     let warm_bytes = (lab.bytes_from(l, a), lab.bytes_from(l, b));
-    let synced = poll(Duration::from_secs(240), POLL, || {
-        (stat(&b_api, &["stats", "delivered"]) >= WIRE_RECORDS as u64).then(|| started.elapsed())
-    });
+    let synced = lab
+        .p(b)
+        .wait_within(Duration::from_secs(240), |seen| {
+            delivered(seen) >= WIRE_RECORDS
+        })
+        .ok()
+        .map(|()| started.elapsed());
     // Then until the link is quiet (whatever follows the records — an echo — counts too).
     let mut last = (lab.bytes_from(l, a), lab.bytes_from(l, b));
     let quiet = poll(
@@ -598,9 +625,13 @@ fn fault_sybil_flood_is_held_by_an_aggregate_budget() {
     let rss1 = lab.rss_kib(v);
     let (sos, _) = submit(&mut lab, x, &distress());
     let raised = Instant::now();
-    let at_y = poll(Duration::from_secs(30), POLL, || {
-        holds(&y_api, &sos).then(|| raised.elapsed())
-    });
+    let at_y = lab
+        .p(y)
+        .wait_within(Duration::from_secs(30), |seen| {
+            delivered_as(seen, &sos).is_some()
+        })
+        .ok()
+        .map(|()| raised.elapsed());
     lab.figures(&[
         ("seed", seed.to_string()),
         ("keys", SYBIL_KEYS.to_string()),

@@ -76,12 +76,7 @@ impl Mesh {
 
     /// Adds a node; returns its index.
     pub fn add(&mut self, node: Node<MemStore>) -> usize {
-        let i = self.nodes.len();
-        self.keys.push(node.public_key());
-        self.by_key.insert(node.public_key(), i);
-        self.nodes.push(node);
-        self.delivered.push(Vec::new());
-        self.events.push(Vec::new());
+        let i = self.add_stranger(node);
         // Every node knows every other's key, as after an exchange of certificates.
         for j in 0..self.nodes.len() {
             let (kj, ki) = (self.keys[j], self.keys[i]);
