@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
+use crate::feed::Event;
 use crate::json::{BodySpec, SubmitRequest, build, record_json};
 use crate::workflows::{Request, Workflows};
 
@@ -53,6 +55,10 @@ pub(crate) enum Command {
     Hangup(String, oneshot::Sender<Result<(), ApiError>>),
     /// Pairs, distress, mediation, trust (see `workflows`).
     Workflow(Request, oneshot::Sender<Result<Value, ApiError>>),
+    /// A listener on the daemon's feed (live views, bridges): it sees what happens from now on.
+    // Sent by the listeners (the dashboard, the marine feeds, the shore bridges) as they are added.
+    #[allow(dead_code)]
+    Subscribe(oneshot::Sender<tokio::sync::broadcast::Receiver<crate::feed::Event>>),
 }
 
 /// Everything the daemon needs.
@@ -126,6 +132,7 @@ struct Daemon {
     seq_file: PathBuf,
     listening: Vec<String>,
     work: Workflows,
+    feed: crate::feed::Feed,
 }
 
 /// The file in the data dir that a running daemon holds locked, with its pid inside.
@@ -275,6 +282,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let (net, mut events) =
         haiqiao_net::spawn(spec.key.seed(), spec.net.clone()).map_err(net_error)?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
+    let feed = crate::feed::Feed::new();
     let app = crate::api::router(cmd_tx, &spec.api);
     let (stop_api, stop_api_rx) = tokio::sync::watch::channel(false);
     let api_task = tokio::spawn(crate::api::serve(
@@ -301,6 +309,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         seq_file,
         listening: Vec::new(),
         work,
+        feed,
     };
     d.drain().await?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -376,11 +385,13 @@ impl Daemon {
             NetEvent::PeerUp { peer, rate_bps } => {
                 println!("peer up {}", peer.short());
                 self.peers.push(peer);
+                self.feed.send(Event::Peer { peer, up: true });
                 self.node.handle(now, Input::ContactUp { peer, rate_bps })?;
             }
             NetEvent::PeerDown { peer } => {
                 println!("peer down {}", peer.short());
                 self.peers.retain(|p| *p != peer);
+                self.feed.send(Event::Peer { peer, up: false });
                 self.node.handle(now, Input::ContactDown { peer })?;
                 // The last shore contact may have just ended: keep it across restarts.
                 self.save_seq();
@@ -440,24 +451,47 @@ impl Daemon {
                         println!("  {}", crate::json::record_line(&record_json(&r)));
                     }
                     self.work.observe(now, &mut self.node, &r);
+                    self.feed.send(Event::Delivered {
+                        record: Arc::new(r.clone()),
+                        at_ms: now,
+                    });
                     self.inbox.push(now, r);
                 }
-                Output::Carrying(id) => println!("carrying {id}"),
-                Output::Freed(id) => println!("freed {id} (receipted by shore)"),
+                Output::Authored(r) => self.feed.send(Event::Authored {
+                    record: Arc::new(r),
+                    at_ms: now,
+                }),
+                Output::Carrying(id) => {
+                    println!("carrying {id}");
+                    self.feed.send(Event::Carrying(id));
+                }
+                Output::Freed(id) => {
+                    println!("freed {id} (receipted by shore)");
+                    self.feed.send(Event::Freed(id));
+                }
                 Output::RefusedRevoked { id, author } => {
-                    println!("refused {id} from revoked key {}", author.short())
+                    println!("refused {id} from revoked key {}", author.short());
+                    self.feed.send(Event::RefusedRevoked { id, author });
                 }
                 Output::Penalty {
                     peer,
                     offence,
                     score,
-                } => println!(
-                    "penalty {} for {} (score {score})",
-                    offence.name(),
-                    peer.short()
-                ),
+                } => {
+                    println!(
+                        "penalty {} for {} (score {score})",
+                        offence.name(),
+                        peer.short()
+                    );
+                    self.feed.send(Event::Penalty {
+                        peer,
+                        offence: offence.name(),
+                        score,
+                    });
+                }
                 Output::Disconnect { peer, until_ms } => {
                     println!("disconnecting {}", peer.short());
+                    self.feed.send(Event::Disconnected { peer, until_ms });
                     self.net.disconnect(peer, until_ms).await?;
                 }
             }
@@ -588,6 +622,9 @@ impl Daemon {
                     ))),
                 };
                 let _ = reply.send(r);
+            }
+            Command::Subscribe(reply) => {
+                let _ = reply.send(self.feed.subscribe());
             }
             Command::Workflow(mut req, reply) => {
                 let writes = !matches!(

@@ -11,6 +11,7 @@ mod config;
 mod daemon;
 mod demo;
 mod error;
+mod feed;
 mod ids;
 mod json;
 mod keys;

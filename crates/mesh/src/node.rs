@@ -143,6 +143,9 @@ pub enum Output {
     /// This node took custody of a record addressed to others: it is durable here and will be
     /// carried on.
     Carrying(RecordId),
+    /// A record of this node's own is stored (written by [`Node::submit`], or one of its old
+    /// records handed back by a peer): for the application's views and bridges.
+    Authored(Record),
     /// A shore receipt freed this node's copy of a record.
     Freed(RecordId),
     /// A record was refused because its author's key is revoked (see [`crate::TrustPolicy`]).
@@ -2033,6 +2036,9 @@ impl<S: Store> Node<S> {
         }
         if r.author() != self.me && !for_me {
             self.out.push_back(Output::Carrying(r.id()));
+        }
+        if r.author() == self.me {
+            self.out.push_back(Output::Authored(r.clone()));
         }
         let Some(m) = self.index.get(&r.id()).copied() else {
             return Ok(());

@@ -353,7 +353,7 @@ impl Engine {
                         self.feed(net, j, Input::ContactDown { peer: me });
                     }
                 }
-                Output::Carrying(_) => {}
+                Output::Carrying(_) | Output::Authored(_) => {}
                 Output::Freed(_) => net.log.note("copies_freed_by_receipt", 1),
                 Output::RefusedRevoked { .. } => net.log.note("refused_revoked", 1),
             }
