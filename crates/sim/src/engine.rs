@@ -16,6 +16,7 @@ use haiqiao_proto::{
     Unverified,
 };
 
+use crate::app::App;
 use crate::net::{Net, Payload, Router};
 use crate::rng::Rng;
 use crate::scenario::{KeyMode, MediationRecords, Scenario};
@@ -30,12 +31,12 @@ pub(crate) fn variant(w: &What) -> usize {
     match w {
         What::Position { .. } => 0,
         What::PairAlert { .. } => 1,
-        What::Distress { .. } => 2,
-        What::Report => 3,
+        What::Distress { .. } | What::DistressRepeat { .. } => 2,
+        What::Report | What::BuddyReport => 3,
         What::Dispute { .. } => 4,
         What::DistressAck { .. } => 5,
         What::CaseAccepted { .. } => 6,
-        What::Proposal { .. } => 7,
+        What::Proposal { .. } | What::AgreementProposed { .. } => 7,
         What::Signature { .. } => 8,
     }
 }
@@ -74,7 +75,7 @@ fn record_for(
                 text: "网缠住了，请减速".to_owned(),
             },
         ),
-        What::Distress { .. } => (
+        What::Distress { .. } | What::DistressRepeat { .. } => (
             Destination::Everyone,
             Body::Distress {
                 nature: DistressNature::Flooding,
@@ -83,7 +84,7 @@ fn record_for(
                 text: "机舱进水".to_owned(),
             },
         ),
-        What::Report => (
+        What::Report | What::BuddyReport => (
             Destination::Shore,
             Body::Text {
                 text: "捕捞日志 catch log: hairtail 1.2 t".to_owned(),
@@ -133,6 +134,14 @@ fn record_for(
                 text: "赔偿网具 3000 元 compensation for the nets".to_owned(),
             },
         ),
+        What::AgreementProposed { dispute, .. } => (
+            Destination::Everyone,
+            Body::CaseUpdate {
+                case: rec(*dispute),
+                status: CaseStatus::AgreementProposed,
+                text: "赔偿网具 3000 元 compensation for the nets".to_owned(),
+            },
+        ),
         What::Signature { dispute, area } => (
             Destination::Mediators(AreaId(*area)),
             Body::AgreementSignature {
@@ -141,18 +150,23 @@ fn record_for(
             },
         ),
     };
-    let mediation = matches!(
-        what,
-        What::Dispute { .. }
-            | What::CaseAccepted { .. }
-            | What::Proposal { .. }
-            | What::Signature { .. }
-    );
-    if mediation && !addressed {
+    if is_mediation(what) && !addressed {
         (Destination::Everyone, body)
     } else {
         (dest, body)
     }
+}
+
+/// Whether a message is a mediation record (dispute report, case update, signature).
+fn is_mediation(what: &What) -> bool {
+    matches!(
+        what,
+        What::Dispute { .. }
+            | What::CaseAccepted { .. }
+            | What::Proposal { .. }
+            | What::AgreementProposed { .. }
+            | What::Signature { .. }
+    )
 }
 
 /// Encoded sizes of each kind of message, measured by signing one of each.
@@ -232,6 +246,9 @@ pub(crate) struct Engine {
     homeward_next: usize,
     /// Mediation records to their design destinations instead of everyone.
     mediation_addressed: bool,
+    /// haiqiao-fleet at every node and the people using it (`app`); none: the shared
+    /// `Reactor` answers, as for the baselines.
+    app: Option<App>,
 }
 
 impl Engine {
@@ -243,6 +260,7 @@ impl Engine {
         kinds: &[NodeKind],
         n_shore: usize,
         at_sea_for_ms: &[Option<u64>],
+        app: Option<App>,
     ) -> Engine {
         let epoch_ms = sc.epoch_s * 1000;
         let mut nodes = Vec::with_capacity(kinds.len());
@@ -282,6 +300,16 @@ impl Engine {
                 for k in &keys {
                     n.learn_key(*k);
                 }
+                if app.is_some() {
+                    n.learn_key(crate::app::bureau().public());
+                }
+            }
+        }
+        if let Some(a) = &app {
+            for (i, n) in nodes.iter_mut().enumerate() {
+                if n.set_trust(a.trust(i as NodeIdx, 0)).is_err() {
+                    unreachable!("an empty memory store cannot fail");
+                }
             }
         }
         Engine {
@@ -299,6 +327,7 @@ impl Engine {
             epoch_ms,
             homeward_next: 0,
             mediation_addressed: sc.routers.haiqiao_mediation == MediationRecords::Addressed,
+            app,
         }
     }
 
@@ -329,6 +358,138 @@ impl Engine {
     }
 
     fn drain(&mut self, net: &mut Net<'_>, i: NodeIdx) {
+        // The application's writes make more outputs: a few rounds at most (each write is
+        // answered by other nodes, not this one, and repeats are timed).
+        for _ in 0..8 {
+            self.drain_outputs(net, i);
+            if !self.app_poll(net, i) {
+                break;
+            }
+        }
+        let due = self.app.as_ref().and_then(|a| a.next_due(i));
+        let t = match (self.nodes[i as usize].poll_timeout(), due) {
+            (Some(e), Some(a)) => Some(e.saturating_sub(self.epoch_ms).min(a)),
+            (e, a) => e.map(|e| e.saturating_sub(self.epoch_ms)).or(a),
+        };
+        if let Some(t) = t {
+            let t = t.max(net.now + 1);
+            if self.timer_at[i as usize].is_none_or(|s| t < s) {
+                self.timer_at[i as usize] = Some(t);
+                net.timer(t, i);
+            }
+        }
+    }
+
+    /// The application at node `i` observes a record delivered there and its people act.
+    fn app_delivered(&mut self, net: &mut Net<'_>, i: NodeIdx, r: &Record) {
+        let Some(app) = self.app.as_mut() else {
+            return;
+        };
+        let heard = app.revocation_heard[i as usize].is_some();
+        let (writes, trust) = app.delivered(i, net.now, r, &self.msg_of, &net.log.msgs);
+        if !heard && let Some(t) = app.revocation_heard[i as usize] {
+            net.log.note("revocation_heard_nodes", 1);
+            net.log.note(
+                "revocation_heard_delay_s_sum",
+                t.saturating_sub(app.revocation_at()) / 1000,
+            );
+        }
+        if trust {
+            let policy = app.trust(i, net.now);
+            if self.nodes[i as usize].set_trust(policy).is_err() {
+                net.log.note("store_errors", 1);
+            }
+        }
+        for w in writes {
+            self.write(net, w);
+        }
+    }
+
+    /// The application at node `i` does what is due; whether it wrote anything.
+    fn app_poll(&mut self, net: &mut Net<'_>, i: NodeIdx) -> bool {
+        let Some(app) = self.app.as_mut() else {
+            return false;
+        };
+        let cases = &mut net.log.reactor.cases;
+        let writes = app.poll(i, net.now, &self.msg_of, &net.log.msgs, &mut |d, t| {
+            let c = cases.entry(d).or_default();
+            c.closed_ms.get_or_insert(t);
+        });
+        for (k, v) in app.take_notes() {
+            net.log.note(k, v);
+        }
+        let any = !writes.is_empty();
+        for w in writes {
+            self.write(net, w);
+        }
+        any
+    }
+
+    /// Writes (or imports) what the application at a node wrote, and registers the measured
+    /// message it is.
+    fn write(&mut self, net: &mut Net<'_>, w: crate::app::Write) {
+        let i = w.node as usize;
+        let now = self.epoch_ms + net.now;
+        if let Some(r) = w.import {
+            if self.nodes[i].import(now, r.author(), r.bytes()).is_err() {
+                net.log.note("imports_refused", 1);
+            }
+            return;
+        }
+        let mut dest = w.draft.dest;
+        if self.mediation_addressed
+            && let Some(m) = &w.msg
+            && is_mediation(&m.what)
+        {
+            dest = self.record_of(&m.what, 0, m.src).0;
+        }
+        match self.nodes[i].submit(now, dest, w.draft.ttl_min, w.draft.body) {
+            Ok(r) => {
+                if let Some(m) = w.msg {
+                    if let What::CaseAccepted { dispute, .. } = m.what {
+                        let c = net.log.reactor.cases.entry(dispute).or_default();
+                        c.accepted_ms.get_or_insert(net.now);
+                    }
+                    let idx = net.log.add_msg(m);
+                    self.register(idx, r.id());
+                }
+                if let Some(app) = self.app.as_mut() {
+                    app.authored(w.node, net.now, &r, w.repeats);
+                }
+            }
+            Err(_) => net.log.note("submit_failed", 1),
+        }
+    }
+
+    fn register(&mut self, m: MsgIdx, id: RecordId) {
+        if self.rec_of.len() <= m as usize {
+            self.rec_of.resize(m as usize + 1, None);
+        }
+        self.rec_of[m as usize] = Some(id);
+        self.msg_of.insert(id, m);
+    }
+
+    /// What `record_for` gives message `m` of node `src`.
+    fn record_of(&self, what: &What, m: u64, src: NodeIdx) -> (Destination, Body) {
+        let hints = &self.hints;
+        let rec_of = &self.rec_of;
+        record_for(
+            what,
+            m,
+            hints[src as usize],
+            &|n| hints[n as usize],
+            &|d| {
+                rec_of
+                    .get(d as usize)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(RecordId([0; 16]))
+            },
+            self.mediation_addressed,
+        )
+    }
+
+    fn drain_outputs(&mut self, net: &mut Net<'_>, i: NodeIdx) {
         while let Some(out) = self.nodes[i as usize].poll_output() {
             match out {
                 Output::Send { peer, frame } => {
@@ -340,7 +501,11 @@ impl Engine {
                 Output::Deliver(r) => {
                     if let Some(&m) = self.msg_of.get(&r.id()) {
                         net.received(m, i);
+                        if let What::DistressRepeat { distress } = net.log.msgs[m as usize].what {
+                            net.received(distress, i);
+                        }
                     }
+                    self.app_delivered(net, i, &r);
                 }
                 Output::Penalty { .. } => net.log.note("penalties", 1),
                 Output::Disconnect { peer, .. } => {
@@ -356,13 +521,6 @@ impl Engine {
                 Output::Carrying(_) | Output::Authored(_) => {}
                 Output::Freed(_) => net.log.note("copies_freed_by_receipt", 1),
                 Output::RefusedRevoked { .. } => net.log.note("refused_revoked", 1),
-            }
-        }
-        if let Some(t) = self.nodes[i as usize].poll_timeout() {
-            let t = t.saturating_sub(self.epoch_ms).max(net.now + 1);
-            if self.timer_at[i as usize].is_none_or(|s| t < s) {
-                self.timer_at[i as usize] = Some(t);
-                net.timer(t, i);
             }
         }
     }
@@ -430,30 +588,23 @@ impl Router for Engine {
         self.homeward(net);
         let msg = net.log.msgs[m as usize].clone();
         let src = msg.src;
-        let hints = &self.hints;
-        let rec_of = &self.rec_of;
-        let (dest, body) = record_for(
-            &msg.what,
-            u64::from(m),
-            hints[src as usize],
-            &|n| hints[n as usize],
-            &|d| {
-                rec_of
-                    .get(d as usize)
-                    .copied()
-                    .flatten()
-                    .unwrap_or(RecordId([0; 16]))
-            },
-            self.mediation_addressed,
-        );
+        let (mut dest, mut body) = self.record_of(&msg.what, u64::from(m), src);
+        let mut ttl_min = msg.ttl_min;
+        // With the application, distress, pair alerts and disputes are its own records.
+        if let Some(d) = self.app.as_mut().and_then(|a| a.base_draft(&msg)) {
+            if !(self.mediation_addressed && is_mediation(&msg.what)) {
+                dest = d.dest;
+            }
+            body = d.body;
+            ttl_min = d.ttl_min;
+        }
         let now = self.epoch_ms + net.now;
-        match self.nodes[src as usize].submit(now, dest, msg.ttl_min, body) {
+        match self.nodes[src as usize].submit(now, dest, ttl_min, body) {
             Ok(r) => {
-                if self.rec_of.len() <= m as usize {
-                    self.rec_of.resize(m as usize + 1, None);
+                self.register(m, r.id());
+                if let Some(app) = self.app.as_mut() {
+                    app.authored(src, net.now, &r, None);
                 }
-                self.rec_of[m as usize] = Some(r.id());
-                self.msg_of.insert(r.id(), m);
             }
             Err(_) => net.log.note("submit_failed", 1),
         }
@@ -508,7 +659,7 @@ mod tests {
             });
         }
         let kinds = [S, V, V];
-        let mut e = Engine::new(&sc, &kinds, 1, &[]);
+        let mut e = Engine::new(&sc, &kinds, 1, &[], None);
         let mut net = Net::new(&w, 1.0, sc.epoch_s);
         net.run(&mut e, 60_000, &mut |_| {});
         let at = |class: Class| {
@@ -535,7 +686,7 @@ mod tests {
     #[test]
     fn a_boat_that_starts_at_sea_starts_with_its_shore_history() {
         let sc = scenario();
-        let e = Engine::new(&sc, &[S, V, V], 1, &[None, Some(3 * 3_600_000), None]);
+        let e = Engine::new(&sc, &[S, V, V], 1, &[None, Some(3 * 3_600_000), None], None);
         let t0 = sc.epoch_s * 1000;
         assert_eq!(
             e.nodes[1].shore_age_min(t0),
@@ -563,7 +714,7 @@ mod tests {
                 what: What::Distress { nearby: vec![] },
             });
         }
-        let mut e = Engine::new(&sc, &[S, V], 1, &[]);
+        let mut e = Engine::new(&sc, &[S, V], 1, &[], None);
         let mut net = Net::new(&w, 1.0, sc.epoch_s);
         net.run(&mut e, 60_000, &mut |_| {});
         assert!(net.log.delivered.iter().all(|d| d.is_some()));
@@ -576,6 +727,166 @@ mod tests {
             .max()
             .unwrap();
         assert!(last < 10_000 + 300_000, "{last}");
+    }
+
+    /// Runs the haiqiao router with the application on a hand-made world.
+    fn run_app<'w>(w: &'w crate::world::World, sc: &Scenario) -> Net<'w> {
+        let kinds: Vec<NodeKind> = w.nodes.iter().map(|n| n.kind).collect();
+        let app = App::new(sc, w);
+        let mut e = Engine::new(sc, &kinds, 1, &[], Some(app));
+        let mut net = Net::new(w, sc.traffic.mediation_h, sc.epoch_s);
+        net.reactor_answers = false;
+        net.log.revoked = crate::app::revocation(w);
+        net.run(&mut e, 60_000, &mut |_| {});
+        net
+    }
+
+    fn delivered(net: &Net<'_>, class: Class) -> Vec<(u64, NodeIdx)> {
+        net.log
+            .items
+            .iter()
+            .zip(&net.log.delivered)
+            .filter(|(i, _)| i.class == class)
+            .filter_map(|(_, d)| *d)
+            .collect()
+    }
+
+    #[test]
+    fn with_the_application_a_distress_repeats_until_answered_and_the_nearest_boat_answers() {
+        let sc = scenario();
+        // Two boats linked all along; shore in reach of boat 1 from 20 to 25 minutes.
+        let plan = [(1, 2, 0, 3600), (0, 1, 1200, 1500)];
+        let call = |nearby: Vec<NodeIdx>| Msg {
+            src: 2,
+            created_ms: 1000,
+            ttl_min: 60,
+            what: What::Distress { nearby },
+        };
+        // Nobody near: repeated every 210-270 s until shore hears it and acknowledges.
+        let mut w = world(&[S, V, V], &plan, 3600);
+        w.msgs.push(call(Vec::new()));
+        let net = run_app(&w, &sc);
+        let d = delivered(&net, Class::Distress);
+        assert!(
+            d.iter()
+                .any(|&(t, n)| n == 0 && (1_200_000..1_210_000).contains(&t)),
+            "{d:?}"
+        );
+        let acks = delivered(&net, Class::DistressAck);
+        assert!(
+            acks.iter()
+                .any(|&(t, n)| n == 2 && (1_200_000..1_260_000).contains(&t)),
+            "{acks:?}"
+        );
+        let repeats = net.log.notes.get("distress_repeats").copied().unwrap_or(0);
+        assert!((4..=6).contains(&repeats), "{repeats} repeats");
+        let last_repeat = net
+            .log
+            .msgs
+            .iter()
+            .filter(|m| matches!(m.what, What::DistressRepeat { .. }))
+            .map(|m| m.created_ms)
+            .max()
+            .unwrap_or(0);
+        assert!(
+            last_repeat < 1_210_000,
+            "repeated at {last_repeat} after the acknowledgement"
+        );
+        // Boat 1 among the nearest: it answers at once, with haiqiao-fleet's own record, and
+        // a certified boat coming stops the repeats (the fleet's rule).
+        let mut w = world(&[S, V, V], &plan, 3600);
+        w.msgs.push(call(vec![1]));
+        let net = run_app(&w, &sc);
+        let acks = delivered(&net, Class::DistressAck);
+        assert!(acks.iter().any(|&(t, n)| n == 2 && t < 10_000), "{acks:?}");
+        assert_eq!(net.log.notes.get("distress_repeats"), None);
+    }
+
+    #[test]
+    fn with_the_application_a_case_is_accepted_once_proposed_cosigned_and_closed() {
+        let mut sc = scenario();
+        sc.traffic.mediation_h = 0.5;
+        // Shore station 0, boats 1 and 2, mediator boat 3, all linked for two hours.
+        let mut w = world(
+            &[S, V, V, NodeKind::Mediator],
+            &[(0, 1, 0, 7200), (1, 2, 0, 7200), (1, 3, 0, 7200)],
+            7200,
+        );
+        w.msgs.push(Msg {
+            src: 1,
+            created_ms: 1000,
+            ttl_min: 600,
+            what: What::Dispute { other: 2, area: 1 },
+        });
+        let net = run_app(&w, &sc);
+        let case = net.log.reactor.cases.get(&0).copied().unwrap_or_default();
+        assert!(case.accepted_ms.is_some_and(|t| t < 10_000), "{case:?}");
+        // Shore's desk and the mediator boat both accepted; one acceptance won, the other
+        // mediator saw so and did not propose.
+        assert_eq!(net.log.notes.get("acceptances_lost"), Some(&1));
+        let proposals = net
+            .log
+            .msgs
+            .iter()
+            .filter(|m| matches!(m.what, What::AgreementProposed { .. }))
+            .count();
+        assert_eq!(proposals, 1);
+        // Both parties got the proposal and signed; the mediator's fleet closed the case.
+        let reached: Vec<NodeIdx> = delivered(&net, Class::Case)
+            .iter()
+            .filter(|(t, _)| *t >= 1_800_000)
+            .map(|&(_, n)| n)
+            .collect();
+        assert!(reached.contains(&1) && reached.contains(&2), "{reached:?}");
+        let sigs = net
+            .log
+            .msgs
+            .iter()
+            .filter(|m| matches!(m.what, What::Signature { .. }))
+            .count();
+        assert_eq!(sigs, 2);
+        assert!(
+            case.closed_ms
+                .is_some_and(|t| (1_800_000..1_900_000).contains(&t)),
+            "{case:?}"
+        );
+    }
+
+    #[test]
+    fn with_the_application_a_revoked_key_is_heard_of_and_its_records_refused() {
+        let sc = scenario();
+        // Shore, and boats 1 and 2 (the last vessel: revoked halfway, at 300 s).
+        let mut w = world(&[S, V, V], &[(0, 1, 0, 600), (1, 2, 0, 600)], 600);
+        for t in [100_000, 400_000] {
+            w.msgs.push(Msg {
+                src: 2,
+                created_ms: t,
+                ttl_min: 60,
+                what: What::Report,
+            });
+        }
+        let net = run_app(&w, &sc);
+        assert_eq!(
+            net.log.notes.get("revocation_heard_nodes"),
+            Some(&3),
+            "all three"
+        );
+        let d = delivered(&net, Class::ShoreBound);
+        assert!(
+            d.iter().any(|&(t, n)| n == 0 && t < 200_000),
+            "before: delivered {d:?}"
+        );
+        assert_eq!(
+            d.len(),
+            1,
+            "after the revocation the boat's report is refused: {d:?}"
+        );
+        assert!(
+            net.log
+                .notes
+                .get("refused_revoked")
+                .is_some_and(|n| *n >= 1)
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! No clocks, threads or unseeded randomness: the same scenario and seed give the same bytes.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod app;
 mod baseline;
 mod engine;
 mod net;
@@ -133,7 +134,10 @@ pub fn run(
     let mut logs: Vec<(String, Log)> = Vec::new();
     for (ri, name) in routers.iter().enumerate() {
         let mut router: Box<dyn Router> = match *name {
-            "haiqiao" => Box::new(engine::Engine::new(sc, &kinds, n_shore, &history)),
+            "haiqiao" => {
+                let app = sc.routers.haiqiao_app.then(|| app::App::new(sc, &w));
+                Box::new(engine::Engine::new(sc, &kinds, n_shore, &history, app))
+            }
             other => {
                 let kind = match other {
                     "direct" => baseline::Kind::Direct,
@@ -151,6 +155,12 @@ pub fn run(
             }
         };
         let mut net = Net::new(&w, sc.traffic.mediation_h, sc.epoch_s);
+        if *name == "haiqiao" && sc.routers.haiqiao_app {
+            // The application answers (app), not the shared model; the revoked vessel's
+            // later items are not measured.
+            net.reactor_answers = false;
+            net.log.revoked = app::revocation(&w);
+        }
         let base = UNITS * (ri as u64 + 1);
         let dur = w.duration_ms.max(1);
         net.run(

@@ -113,12 +113,14 @@ pub(crate) struct Log {
     pub(crate) mean_bytes_sum: f64,
     pub(crate) samples: u64,
     pub(crate) reactor: Reactor,
+    /// A vessel whose key was revoked, and when: its messages from then on are not measured.
+    pub(crate) revoked: Option<(NodeIdx, u64)>,
     /// Counters a router may add (penalties, refused contacts, ...).
     pub(crate) notes: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl Log {
-    fn add_msg(&mut self, m: Msg) -> MsgIdx {
+    pub(crate) fn add_msg(&mut self, m: Msg) -> MsgIdx {
         let idx = self.msgs.len() as MsgIdx;
         let start = self.items.len() as u32;
         m.items(idx, &mut self.items);
@@ -160,6 +162,9 @@ pub(crate) struct Net<'w> {
     pub(crate) adj: Vec<Vec<(NodeIdx, u32)>>,
     pub(crate) log: Log,
     pub(crate) epoch_s: u64,
+    /// Whether deliveries are answered by the shared model (`Reactor`); the haiqiao router
+    /// with its application answers itself.
+    pub(crate) reactor_answers: bool,
 }
 
 /// What a router does with events; the loop calls it.
@@ -201,6 +206,7 @@ impl<'w> Net<'w> {
             mean_bytes_sum: 0.0,
             samples: 0,
             reactor: Reactor::new(mediation_h),
+            revoked: None,
             notes: Default::default(),
         };
         for m in &w.msgs {
@@ -216,6 +222,7 @@ impl<'w> Net<'w> {
             adj: vec![Vec::new(); w.nodes.len()],
             log,
             epoch_s,
+            reactor_answers: true,
         }
     }
 
@@ -298,6 +305,9 @@ impl<'w> Net<'w> {
             if self.log.delivered[i as usize].is_none() && is_target(item.target, node, kind) {
                 self.log.delivered[i as usize] = Some((self.now, node));
                 any = true;
+                if !self.reactor_answers {
+                    continue;
+                }
                 let answers = self
                     .log
                     .reactor

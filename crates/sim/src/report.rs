@@ -200,8 +200,14 @@ pub(crate) fn class_metrics(
             if item.class != class {
                 continue;
             }
-            created += 1;
             let m = &log.msgs[item.msg as usize];
+            if log
+                .revoked
+                .is_some_and(|(v, t)| m.src == v && m.created_ms >= t)
+            {
+                continue;
+            }
+            created += 1;
             let _ = epoch_s;
             let d = log.delivered[i].map(|(t, _)| t - m.created_ms);
             let o = oracle[i].map(|t| t - m.created_ms);

@@ -283,6 +283,11 @@ pub struct Routers {
     /// party, mediator and station sees the progress), or `addressed`, to the area's mediators
     /// and the party (design §3's destinations; the baselines always route to those targets).
     pub haiqiao_mediation: MediationRecords,
+    /// Whether the haiqiao router runs haiqiao-fleet at every node with the people using it
+    /// (default; see the `app` module), or answers deliveries with the same model as the
+    /// baselines. A fleet's views hold every vessel heard, so a 10,000-vessel run turns it
+    /// off for memory.
+    pub haiqiao_app: bool,
 }
 
 /// See [`Routers::haiqiao_mediation`].
@@ -308,6 +313,7 @@ impl Default for Routers {
             prophet_gamma: 0.999,
             prophet_unit_s: 30,
             haiqiao_mediation: MediationRecords::Everyone,
+            haiqiao_app: true,
         }
     }
 }

@@ -142,6 +142,23 @@ pub enum What {
         /// The area.
         area: u32,
     },
+    /// A repeat of an unacknowledged distress (the application's, `app`): counted as distress
+    /// traffic; reaching a target counts as the call reaching it.
+    DistressRepeat {
+        /// The call it repeats.
+        distress: MsgIdx,
+    },
+    /// A buddy-watch report to shore (the application's): a partner silent too long, or
+    /// heard again.
+    BuddyReport,
+    /// A mediator's proposed agreement as the application writes it: one record for both
+    /// parties.
+    AgreementProposed {
+        /// The dispute.
+        dispute: MsgIdx,
+        /// The reporter and the other party.
+        parties: [NodeIdx; 2],
+    },
 }
 
 /// Something a node writes.
@@ -174,11 +191,13 @@ impl Msg {
         match &self.what {
             What::Position { .. } => Class::Position,
             What::PairAlert { .. } => Class::PairAlert,
-            What::Distress { .. } => Class::Distress,
-            What::Report => Class::ShoreBound,
+            What::Distress { .. } | What::DistressRepeat { .. } => Class::Distress,
+            What::Report | What::BuddyReport => Class::ShoreBound,
             What::Dispute { .. } | What::Signature { .. } => Class::Dispute,
             What::DistressAck { .. } => Class::DistressAck,
-            What::CaseAccepted { .. } | What::Proposal { .. } => Class::Case,
+            What::CaseAccepted { .. } | What::Proposal { .. } | What::AgreementProposed { .. } => {
+                Class::Case
+            }
         }
     }
 
@@ -204,7 +223,13 @@ impl Msg {
                     push(Class::DistressNearby, Target::Node(*n));
                 }
             }
-            What::Report => push(Class::ShoreBound, Target::Shore),
+            What::Report | What::BuddyReport => push(Class::ShoreBound, Target::Shore),
+            What::DistressRepeat { .. } => {}
+            What::AgreementProposed { parties, .. } => {
+                for p in parties {
+                    push(Class::Case, Target::Node(*p))
+                }
+            }
             What::Dispute { .. } | What::Signature { .. } => {
                 push(Class::Dispute, Target::Mediation)
             }
