@@ -26,6 +26,9 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// How long an interrupted node has to shut down before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
+/// Lines of a node's stdout read but not yet looked at, at most.
+const STDOUT_LINES_CAP: usize = 1 << 16;
+
 /// The unwind payload of a demo step cut short by Ctrl-C (see [`Interrupt`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Interrupted;
@@ -249,7 +252,9 @@ impl Proc {
             i.register(child.id());
         }
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
+        // Bounded like every queue: past this many unread lines the reader waits, and so does
+        // the node's stdout (a node prints a few lines a record; every wait here reads them).
+        let (tx, rx) = mpsc::sync_channel(STDOUT_LINES_CAP);
         let name = self.name.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {

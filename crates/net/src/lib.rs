@@ -108,6 +108,7 @@
 //! [`NetHandle::shutdown`] (or dropping every handle) lets each writer flush what it has
 //! queued (for at most [`SHUTDOWN_GRACE`]), closes every connection and ends the task; the
 //! event receiver then yields `None`, which the engine should read as every contact going down.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod config;
 mod driver;
