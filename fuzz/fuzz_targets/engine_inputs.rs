@@ -182,9 +182,15 @@ fuzz_target!(|data: &[u8]| {
             outputs += 1;
             assert!(outputs <= MAX_OUTPUTS_PER_INPUT, "unbounded outputs");
         }
-        assert!(node.store().usage().bytes <= MAX_BYTES, "store over its limit");
+        assert!(
+            node.store().usage().bytes <= MAX_BYTES,
+            "store over its limit"
+        );
         if let Some(t) = node.poll_timeout() {
-            assert!(t >= now.saturating_sub(1), "a timer in the past: {t} < {now}");
+            assert!(
+                t >= now.saturating_sub(1),
+                "a timer in the past: {t} < {now}"
+            );
         }
     }
 });
