@@ -325,7 +325,15 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
                 Some(ev) => d.on_net(ev)?,
                 None => anyhow::bail!("the network task stopped"),
             },
-            cmd = cmd_rx.recv() => if let Some(cmd) = cmd { d.on_command(cmd).await? },
+            cmd = cmd_rx.recv() => match cmd {
+                Some(cmd) => d.on_command(cmd).await?,
+                // Every sender gone (the API task ended): nothing can ask anything any more;
+                // stop cleanly rather than spin on a closed channel.
+                None => {
+                    println!("the control API stopped");
+                    break;
+                }
+            },
             _ = sleep => d.node.handle(now_ms(), Input::Tick)?,
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
