@@ -74,14 +74,24 @@ impl Gen<'_> {
         self.keys.iter().find(|k| k.name == name).expect("key")
     }
 
-    fn valid(&mut self, name: &str, note: &str, author: &str, readers: &[&str], tag: u8, env: Envelope) -> Record {
+    fn valid(
+        &mut self,
+        name: &str,
+        note: &str,
+        author: &str,
+        readers: &[&str],
+        tag: u8,
+        env: Envelope,
+    ) -> Record {
         let a = self.key(author);
         let pubs: Vec<PublicKey> = readers.iter().map(|r| self.key(r).pair.public()).collect();
         let ent = entropy(tag);
         let r = seal::seal(&a.pair, &env, &pubs, &SealEntropy::from_bytes(&ent)).expect("seal");
         let u = Unverified::decode(r.bytes()).expect("decode");
         let v = u.verify(&self.ring, NOW).expect("verify");
-        let Body::Sealed(s) = v.body() else { panic!("not sealed") };
+        let Body::Sealed(s) = v.body() else {
+            panic!("not sealed")
+        };
         for rd in readers {
             let opened = seal::open(&v, &self.key(rd).pair).expect("open");
             assert_eq!(opened, env, "{name}: {rd}");
@@ -203,10 +213,16 @@ fn main() {
         "boat_a",
         &["boat_b"],
         2,
-        env(a, 8, 24 * 60, Destination::Node(b.pair.public().hint()), Body::Text {
-            text: "雾大 fog".to_owned(),
-            safety: true,
-        }),
+        env(
+            a,
+            8,
+            24 * 60,
+            Destination::Node(b.pair.public().hint()),
+            Body::Text {
+                text: "雾大 fog".to_owned(),
+                safety: true,
+            },
+        ),
     );
     g.valid(
         "pair_alert",
@@ -247,19 +263,29 @@ fn main() {
         "case_update_eight_readers",
         "A case update from the mediator to eight readers",
         "mediator",
-        &["mediator", "boat_a", "boat_b", "shore", "boat_c", "boat_d", "boat_e", "boat_f"],
+        &[
+            "mediator", "boat_a", "boat_b", "shore", "boat_c", "boat_d", "boat_e", "boat_f",
+        ],
         5,
-        env(&keys[2], 1, 30 * 24 * 60, Destination::Mediators(AreaId(31)), Body::CaseUpdate {
-            case: report.id(),
-            status: CaseStatus::Accepted,
-            text: "海上老娘舅 accepted, will call both skippers".to_owned(),
-        }),
+        env(
+            &keys[2],
+            1,
+            30 * 24 * 60,
+            Destination::Mediators(AreaId(31)),
+            Body::CaseUpdate {
+                case: report.id(),
+                status: CaseStatus::Accepted,
+                text: "海上老娘舅 accepted, will call both skippers".to_owned(),
+            },
+        ),
     );
 
     // Invalid ones, from the first text (readers boat_a, boat_b).
     let tb = text.bytes().to_vec();
     let env_len = tb.len() - 64;
-    let Body::Sealed(s) = text.body() else { panic!() };
+    let Body::Sealed(s) = text.body() else {
+        panic!()
+    };
     g.invalid(
         "wrong_recipient",
         "The text to boat_b, opened by a key that is not among its readers",

@@ -1367,9 +1367,9 @@ fn main() {
         "unsupported_version",
     );
     out.invalid(
-        "unknown_kind_14",
-        "the first number after the last kind (13, mediator_duty)",
-        &with(&text_tree, &[KIND_AT], C::U(14)),
+        "unknown_kind_15",
+        "the first number after the last kind (14, sealed)",
+        &with(&text_tree, &[KIND_AT], C::U(15)),
         "unknown_kind",
     );
     out.invalid(

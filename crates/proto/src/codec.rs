@@ -577,7 +577,7 @@ const PRIORITIES: [(u64, Priority); 5] = [
 ];
 
 fn decode_sealed(v: Value) -> Result<Body, RecordError> {
-    use crate::seal::{STANZA_LEN, SEAL_HINT_LEN, Sealed, Stanza, WRAPPED_LEN};
+    use crate::seal::{SEAL_HINT_LEN, STANZA_LEN, Sealed, Stanza, WRAPPED_LEN};
     let mut a = as_array(v, "sealed", 5)?.into_iter();
     let inner_n = as_uint(&next(&mut a)?, "sealed.kind", u64::MAX)?;
     let inner = Kind::from_u64(inner_n).ok_or(field_err("sealed.kind", "unknown kind"))?;
@@ -624,7 +624,10 @@ pub(crate) fn encode_body(b: &Body) -> Result<Vec<u8>, RecordError> {
 /// holds another.
 pub(crate) fn decode_body_bytes(kind: Kind, bytes: &[u8]) -> Result<Body, RecordError> {
     if kind == Kind::Sealed {
-        return Err(field_err("sealed.kind", "a sealed record inside a sealed record"));
+        return Err(field_err(
+            "sealed.kind",
+            "a sealed record inside a sealed record",
+        ));
     }
     let end = scan(bytes)?;
     if end < bytes.len() {

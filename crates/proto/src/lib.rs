@@ -33,8 +33,8 @@ pub use codec::{
 };
 pub use error::RecordError;
 pub use identity::{KeyHint, KeyRing, Keypair, PublicKey};
-pub use seal::{SealEntropy, SealError, Sealed};
 pub use record::{Envelope, Record, Unverified, agreement_hash, verify_batch};
+pub use seal::{SealEntropy, SealError, Sealed};
 pub use types::*;
 
 /// The envelope version this code writes and reads.

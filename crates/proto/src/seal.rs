@@ -320,11 +320,7 @@ pub fn open(record: &Record, reader: &Keypair) -> Result<Envelope, SealError> {
 
 /// Opens from the record's exact bytes (envelope and signature) and its decoded envelope.
 /// The signature is not checked here: verify the record first.
-pub fn open_bytes(
-    bytes: &[u8],
-    env: &Envelope,
-    reader: &Keypair,
-) -> Result<Envelope, SealError> {
+pub fn open_bytes(bytes: &[u8], env: &Envelope, reader: &Keypair) -> Result<Envelope, SealError> {
     let Body::Sealed(s) = &env.body else {
         return Err(SealError::NotSealed);
     };

@@ -210,6 +210,7 @@ fn body(kind: Kind, v: &J) -> Body {
             last_heard: v["last_heard"].as_u64().map(|t| Timestamp(t as u32)),
             fix: fix(&v["fix"]),
         },
+        Kind::Sealed => panic!("sealed records are in tests/vectors/sealed.json (tests/sealed.rs)"),
         Kind::MediatorDuty => Body::MediatorDuty {
             areas: v["areas"]
                 .as_array()
