@@ -318,6 +318,12 @@ pub fn open(record: &Record, reader: &Keypair) -> Result<Envelope, SealError> {
     open_bytes(record.bytes(), record.envelope(), reader)
 }
 
+/// Opens a sealed record into a view of it ([`Record::is_opened`]): the same bytes, id and
+/// author, the inner body. What is stored and relayed stays the sealed record.
+pub fn open_record(record: &Record, reader: &Keypair) -> Result<Record, SealError> {
+    Ok(record.opened(open(record, reader)?))
+}
+
 /// Opens from the record's exact bytes (envelope and signature) and its decoded envelope.
 /// The signature is not checked here: verify the record first.
 pub fn open_bytes(bytes: &[u8], env: &Envelope, reader: &Keypair) -> Result<Envelope, SealError> {
