@@ -836,15 +836,14 @@ impl<S: Store> Node<S> {
             dest,
             body,
         };
-        let record = haiqiao_proto::seal::seal(&self.key, &env, readers, entropy).map_err(|e| {
-            match e {
+        let record =
+            haiqiao_proto::seal::seal(&self.key, &env, readers, entropy).map_err(|e| match e {
                 haiqiao_proto::SealError::Record(r) => MeshError::Record(r),
                 _ => MeshError::Record(RecordError::InvalidField {
                     field: "sealed",
                     reason: "not sealable to these readers",
                 }),
-            }
-        })?;
+            })?;
         self.submit_signed(now_ms, record)
     }
 
