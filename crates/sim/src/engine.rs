@@ -155,8 +155,50 @@ fn record_for(
     }
 }
 
-/// Encoded sizes of each kind of message, measured by signing one of each.
-pub(crate) fn size_table(epoch_s: u64) -> [u32; VARIANTS] {
+/// Most mediation nodes (mediators and shore stations) a sealed case record is sealed to, so
+/// that with its author and the boat it names it stays within the 16 readers of a record.
+pub(crate) const MAX_SEALED_MEDIATION: usize = haiqiao_proto::seal::MAX_RECIPIENTS - 2;
+
+/// The readers of message `what` by `src` when records are sealed: `None` for a public one.
+fn sealed_readers(
+    what: &What,
+    src: NodeIdx,
+    keys: &[PublicKey],
+    mediation: &[PublicKey],
+) -> Option<Vec<PublicKey>> {
+    let k = |n: NodeIdx| keys.get(n as usize).copied();
+    let mut out: Vec<PublicKey> = k(src).into_iter().collect();
+    match what {
+        What::PairAlert { partner } => out.extend(k(*partner)),
+        What::Dispute { other, .. } => {
+            out.extend(k(*other));
+            out.extend_from_slice(mediation);
+        }
+        What::CaseAccepted { to, .. } | What::Proposal { to, .. } => {
+            out.extend(k(*to));
+            out.extend_from_slice(mediation);
+        }
+        What::Signature { .. } => out.extend_from_slice(mediation),
+        _ => return None,
+    }
+    out.truncate(haiqiao_proto::seal::MAX_RECIPIENTS);
+    Some(out)
+}
+
+/// The entropy of message `m`'s sealing: deterministic, so that runs repeat.
+fn seal_entropy(m: u64) -> haiqiao_proto::SealEntropy {
+    let mut r = Rng::new(0x7365_616c_6564_0000, m);
+    let mut b = [0u8; 48];
+    for c in b.chunks_mut(8) {
+        c.copy_from_slice(&r.next_u64().to_le_bytes());
+    }
+    haiqiao_proto::SealEntropy::from_bytes(&b)
+}
+
+/// Encoded sizes of each kind of message, measured by signing one of each; with
+/// `sealed_mediation = Some(n)`, pair alerts and case records sealed as the haiqiao router
+/// seals them with `n` mediation nodes.
+pub(crate) fn size_table(epoch_s: u64, sealed_mediation: Option<usize>) -> [u32; VARIANTS] {
     let key = Keypair::from_seed(&[7; 32]);
     let other = Keypair::from_seed(&[8; 32]).public().hint();
     let samples = [
@@ -195,8 +237,18 @@ pub(crate) fn size_table(epoch_s: u64) -> [u32; VARIANTS] {
             dest,
             body,
         };
-        out[variant(w)] = Record::sign(&key, env).map_or(200, |r| r.len() as u32);
-        let _ = i;
+        let readers = sealed_mediation.and_then(|n| {
+            let keys: Vec<PublicKey> = (0..2).map(|i| node_key(i).public()).collect();
+            let med: Vec<PublicKey> = (0..n.min(MAX_SEALED_MEDIATION) as NodeIdx)
+                .map(|i| node_key(100 + i).public())
+                .collect();
+            sealed_readers(w, 0, &keys, &med)
+        });
+        let signed = match readers {
+            Some(r) => haiqiao_proto::seal::seal(&key, &env, &r, &seal_entropy(i as u64)).ok(),
+            None => Record::sign(&key, env).ok(),
+        };
+        out[variant(w)] = signed.map_or(200, |r| r.len() as u32);
     }
     out
 }
@@ -232,6 +284,10 @@ pub(crate) struct Engine {
     homeward_next: usize,
     /// Mediation records to their design destinations instead of everyone.
     mediation_addressed: bool,
+    /// Pair alerts and case records sealed to their readers.
+    sealed: bool,
+    /// The mediation nodes (mediators and shore stations) case records are sealed to.
+    mediation_keys: Vec<PublicKey>,
 }
 
 impl Engine {
@@ -284,7 +340,16 @@ impl Engine {
                 }
             }
         }
+        let mediation_keys: Vec<PublicKey> = keys
+            .iter()
+            .zip(kinds)
+            .filter(|(_, kind)| **kind != NodeKind::Vessel)
+            .map(|(k, _)| *k)
+            .take(MAX_SEALED_MEDIATION)
+            .collect();
         Engine {
+            sealed: sc.routers.haiqiao_sealed,
+            mediation_keys,
             hints: keys.iter().map(|k| k.hint()).collect(),
             by_key: keys
                 .iter()
@@ -447,7 +512,24 @@ impl Router for Engine {
             self.mediation_addressed,
         );
         let now = self.epoch_ms + net.now;
-        match self.nodes[src as usize].submit(now, dest, msg.ttl_min, body) {
+        let readers = if self.sealed {
+            sealed_readers(&msg.what, src, &self.keys, &self.mediation_keys)
+        } else {
+            None
+        };
+        let node = &mut self.nodes[src as usize];
+        let written = match readers {
+            Some(r) => node.submit_sealed(
+                now,
+                dest,
+                msg.ttl_min,
+                body,
+                &r,
+                &seal_entropy(u64::from(m)),
+            ),
+            None => node.submit(now, dest, msg.ttl_min, body),
+        };
+        match written {
             Ok(r) => {
                 if self.rec_of.len() <= m as usize {
                     self.rec_of.resize(m as usize + 1, None);
@@ -648,8 +730,21 @@ mod tests {
 
     #[test]
     fn sizes_are_those_of_signed_records() {
-        let s = size_table(crate::scenario::DEFAULT_EPOCH_S);
+        let s = size_table(crate::scenario::DEFAULT_EPOCH_S, None);
         assert!(s[0] <= 100, "a position is at most 100 bytes: {}", s[0]);
         assert!(s.iter().all(|x| (60..600).contains(x)), "{s:?}");
+        // Sealed: pair alerts and case records grow by the stanzas; the rest do not change.
+        let sealed = size_table(crate::scenario::DEFAULT_EPOCH_S, Some(3));
+        let grew: Vec<usize> = (0..VARIANTS).filter(|i| sealed[*i] > s[*i]).collect();
+        let same: Vec<usize> = (0..VARIANTS).filter(|i| sealed[*i] == s[*i]).collect();
+        assert_eq!(grew.len() + same.len(), VARIANTS, "{s:?} {sealed:?}");
+        assert_eq!(
+            same.len(),
+            4,
+            "position, distress, report, distress ack: {s:?} {sealed:?}"
+        );
+        // A pair alert sealed to two boats: 129 bytes more (docs/protocol.md §13.8).
+        let pair = variant(&What::PairAlert { partner: 1 });
+        assert_eq!(sealed[pair] - s[pair], 129);
     }
 }

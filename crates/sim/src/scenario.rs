@@ -283,6 +283,11 @@ pub struct Routers {
     /// party, mediator and station sees the progress), or `addressed`, to the area's mediators
     /// and the party (design §3's destinations; the baselines always route to those targets).
     pub haiqiao_mediation: MediationRecords,
+    /// Whether the haiqiao router seals pair alerts and case records to their readers
+    /// (docs/protocol.md §13), as the daemon does: a pair alert to both boats; a dispute,
+    /// acceptance, proposal or signature to its author, the boat it names and the mediation
+    /// nodes (mediators and shore stations, the first 14). Default false (plain records).
+    pub haiqiao_sealed: bool,
 }
 
 /// See [`Routers::haiqiao_mediation`].
@@ -308,6 +313,7 @@ impl Default for Routers {
             prophet_gamma: 0.999,
             prophet_unit_s: 30,
             haiqiao_mediation: MediationRecords::Everyone,
+            haiqiao_sealed: false,
         }
     }
 }
