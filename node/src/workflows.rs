@@ -357,7 +357,8 @@ impl Workflows {
             && s.inner == haiqiao_proto::Kind::DisputeReport
         {
             let t = format!(
-                "a case was filed by {} (sealed: this node is not among its readers)",
+                "case {} filed by {} (sealed: this node is not among its readers)",
+                short(&r.id().to_string()),
                 self.who(&r.author(), now_ms)
             );
             self.push(now_ms, "sealed_case", Some(r.id()), t);

@@ -258,10 +258,9 @@ pub fn seal_envelope(
     let plaintext = codec::encode_body(&env.body)?;
     // X25519(e, 9), computed on the Edwards form with the precomputed base-point tables (the
     // same result as the Montgomery ladder, three times faster).
-    let ephemeral = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(
-        entropy.ephemeral,
-    ))
-    .to_bytes();
+    let ephemeral =
+        x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(entropy.ephemeral))
+            .to_bytes();
     let mut stanzas = Vec::with_capacity(unique.len());
     for r in &unique {
         let rx = r.x25519_public();

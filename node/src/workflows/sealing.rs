@@ -53,7 +53,19 @@ impl Workflows {
                 out.push(k);
             }
         };
-        let known = |h: &KeyHint| -> Vec<PublicKey> { node.keys_for(*h) };
+        // Keys known here: heard authors and peers (the engine's ring), certified keys and
+        // vessels heard (the fleet).
+        let certified = self.fleet.trusted_keys(now_ms);
+        let heard = self.fleet.vessels(now_ms);
+        let known = |h: &KeyHint| -> Vec<PublicKey> {
+            let mut ks = node.keys_for(*h);
+            for k in certified.iter().chain(heard.iter().map(|(k, _)| k)) {
+                if k.hint() == *h && !ks.contains(k) {
+                    ks.push(*k);
+                }
+            }
+            ks
+        };
         match kind {
             Kind::Text | Kind::PairAlert => {
                 let named: Vec<KeyHint> = match dest {
