@@ -187,10 +187,10 @@ impl Workflows {
     /// The record as this node reads it: opened where it is a reader of a sealed record, as it
     /// is otherwise (public, or sealed to others).
     pub(crate) fn view<S: Store>(node: &Node<S>, r: &Record) -> Record {
-        if r.kind() == Kind::Sealed {
-            if let Ok(o) = node.open(r) {
-                return o;
-            }
+        if r.kind() == Kind::Sealed
+            && let Ok(o) = node.open(r)
+        {
+            return o;
         }
         r.clone()
     }
