@@ -12,9 +12,9 @@
 //! A reader whose key is revoked is left out; one whose key is not known here cannot be
 //! sealed to. A text or pair alert whose addressee's key is unknown (or revoked) is refused
 //! (`no_reader_key`): it is never sent in clear. A case record with no reader but its author
-//! is refused the same way, except where no trust anchors are configured: without
-//! certificates there are no certified mediators or shore stations to seal to, and the node
-//! writes case records in clear as before (the open test mode, docs/protocol.md).
+//! is refused the same way. Where no trust anchors are configured, case records are written in
+//! clear as before: without certificates there are no certified mediators or shore stations
+//! to seal to (the open test mode, docs/protocol.md §13.1).
 
 use haiqiao_mesh::{Node, Store};
 use haiqiao_proto::seal::{self, MAX_RECIPIENTS};
@@ -43,6 +43,11 @@ impl Workflows {
     ) -> Result<Readers, ApiError> {
         let kind = body.kind();
         if !seal::sealable(kind) {
+            return Ok(Readers::Public);
+        }
+        // Without trust anchors there are no certified mediators or shore stations to seal
+        // case records to: they stay public (the open test mode).
+        if kind != Kind::Text && kind != Kind::PairAlert && !self.fleet.enforces_trust() {
             return Ok(Readers::Public);
         }
         let me = node.public_key();
@@ -149,9 +154,6 @@ impl Workflows {
             _ => return Ok(Readers::Public),
         }
         if out.len() == 1 {
-            if !self.fleet.enforces_trust() {
-                return Ok(Readers::Public);
-            }
             return Err(ApiError::NoReaderKey(format!(
                 "no reader of this {} but its author is known here (no party key, certified \
                  mediator or shore station): it is not sent in clear",
@@ -441,8 +443,10 @@ mod tests {
                 .code(),
             "no_reader_key"
         );
-        // Without anchors (the open test mode) the same record is written in clear.
-        let (open_node, open_w) = setup(&me, false);
+        // Without anchors (the open test mode) the same record is written in clear, even with
+        // the party's key known.
+        let (mut open_node, open_w) = setup(&me, false);
+        open_node.learn_key(party.public());
         assert_eq!(
             open_w
                 .readers(T0_MS, &open_node, &Destination::Everyone, &report)
