@@ -581,6 +581,18 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         reps: usize,
     },
+    /// What sealing costs: bytes added by readers, seal and open against sign and verify.
+    Seal {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Operations per repetition.
+        #[arg(long, default_value_t = 2000)]
+        ops: usize,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {
         /// Print JSON.

@@ -454,6 +454,8 @@ impl Daemon {
                     self.net.verdict(peer, id, v).await?;
                 }
                 Output::Deliver(r) => {
+                    // Opened where this node is a reader of a sealed record.
+                    let r = crate::workflows::Workflows::view(&self.node, &r);
                     println!("delivered {} {}", r.kind().name(), r.id());
                     if r.kind() != haiqiao_proto::Kind::Position {
                         println!("  {}", crate::json::record_line(&record_json(&r)));
@@ -532,7 +534,10 @@ impl Daemon {
                     self.work
                         .vet(now, dest, ttl, &body)
                         .map_err(|e| ApiError::from_anyhow(&e))?;
-                    Ok(self.node.submit(now, dest, ttl, body)?)
+                    self.work
+                        .write(now, &mut self.node, dest, ttl, body)
+                        .map(|r| crate::workflows::Workflows::view(&self.node, &r))
+                        .map_err(|e| ApiError::from_anyhow(&e))
                 });
                 if let Ok(r) = &res {
                     self.work.observe(now, &mut self.node, r);
@@ -603,6 +608,8 @@ impl Daemon {
                         .get(&id)?
                         .ok_or_else(|| ApiError::NotFound(format!("record {id} is not held here")))
                 });
+                // Opened where this node is a reader (its bytes stay the sealed ones).
+                let r = r.map(|r| crate::workflows::Workflows::view(&self.node, &r));
                 let _ = reply.send(r);
             }
             Command::Dial(addr, reply) => {

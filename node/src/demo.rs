@@ -209,6 +209,8 @@ fn play(
                 "hours": 12}),
     );
     s.saw("duty", "瀛洲红帆");
+    // The reporter seals its report to the mediators on duty it knows of: it waits to hear one.
+    b.saw("duty", "瀛洲红帆");
     t.say(
         "瀛洲红帆",
         "on duty for area 3 (岱山北 Daishan north), every category, 12 h",
@@ -227,6 +229,11 @@ fn play(
         "03316",
         "files a dispute against 05008 (net cut): offered to 瀛洲红帆, seen by shore and 05008",
     );
+    a.saw("sealed_case", &cs);
+    t.say(
+        "03315",
+        "carries the case sealed: it sees that a case exists, not what it says",
+    );
     let why = c.refused(&format!("/api/v1/cases/{case}"), &json!({"step": "accept"}));
     ensure!(why.contains("not a certified mediator"), "refusal: {why}");
     t.say(
@@ -244,11 +251,11 @@ fn play(
     );
     b.saw("agreement_proposed", &cs);
     c.saw("agreement_proposed", &cs);
-    a.saw("agreement_proposed", &cs);
+    s.saw("agreement_proposed", &cs);
     t.say("瀛洲红帆", &format!("proposes: {terms}"));
-    let why = a.refused(&format!("/api/v1/cases/{case}"), &json!({"step": "sign"}));
+    let why = s.refused(&format!("/api/v1/cases/{case}"), &json!({"step": "sign"}));
     ensure!(why.contains("not a party"), "refusal: {why}");
-    t.say("03315", &format!("tries to co-sign: refused ({why})"));
+    t.say("shore", &format!("tries to co-sign: refused ({why})"));
     b.post(&format!("/api/v1/cases/{case}"), &json!({"step": "sign"}));
     c.post(&format!("/api/v1/cases/{case}"), &json!({"step": "sign"}));
     m.saw("case_close_sent", "");

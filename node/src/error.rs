@@ -37,6 +37,9 @@ pub(crate) enum ApiError {
     Refused(String),
     /// The body is larger than the API takes.
     PayloadTooLarge(String),
+    /// A private record (docs/protocol.md, "Who may read what") whose reader's key is not
+    /// known here or is revoked: it would have to go in clear, so it is not written.
+    NoReaderKey(String),
     /// The request was not read (or answered) in time.
     Timeout,
     /// The store has no room for what would be acknowledged.
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::AmbiguousId { .. } => "ambiguous_id",
             ApiError::Refused(_) => "refused",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::NoReaderKey(_) => "no_reader_key",
             ApiError::Timeout => "request_timeout",
             ApiError::StoreFull(_) => "store_full",
             ApiError::RateLimited(_) => "rate_limited",
@@ -72,7 +76,9 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidId(_) => StatusCode::BAD_REQUEST,
-            ApiError::Record(_) | ApiError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Record(_) | ApiError::Refused(_) | ApiError::NoReaderKey(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::AmbiguousId { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -91,6 +97,7 @@ impl ApiError {
             | ApiError::NotFound(m)
             | ApiError::Refused(m)
             | ApiError::PayloadTooLarge(m)
+            | ApiError::NoReaderKey(m)
             | ApiError::StoreFull(m)
             | ApiError::RateLimited(m)
             | ApiError::Internal(m) => m.clone(),
@@ -204,6 +211,7 @@ mod tests {
             },
             ApiError::Refused(String::new()),
             ApiError::PayloadTooLarge(String::new()),
+            ApiError::NoReaderKey(String::new()),
             ApiError::Timeout,
             ApiError::StoreFull(String::new()),
             ApiError::RateLimited(String::new()),
@@ -224,6 +232,7 @@ mod tests {
                 ("ambiguous_id", 409),
                 ("refused", 422),
                 ("payload_too_large", 413),
+                ("no_reader_key", 422),
                 ("request_timeout", 408),
                 ("store_full", 507),
                 ("rate_limited", 429),

@@ -698,6 +698,11 @@ pub(crate) fn record_json(r: &Record) -> Value {
         } => json!({
             "partner": partner.to_string(), "overdue": overdue,
             "last_heard": last_heard.map(|t| t.0), "fix": fix.as_ref().map(fix_json) }),
+        // A sealed record this node cannot open (a relay): what anyone may see.
+        Body::Sealed(s) => json!({
+            "inner_kind": s.inner.name(),
+            "readers": s.stanzas.len(),
+            "ciphertext_len": s.ciphertext.len() }),
         Body::MediatorDuty {
             areas,
             categories,
@@ -721,6 +726,8 @@ pub(crate) fn record_json(r: &Record) -> Value {
         "expiry": r.expiry(),
         "dest": dest_json(&e.dest),
         "size": r.len(),
+        // "sealed": stored and carried encrypted; "opened": sealed, read here by a reader.
+        "privacy": if r.kind() == Kind::Sealed { "sealed" } else if r.is_opened() { "opened" } else { "public" },
         "body": body,
     })
 }
@@ -790,6 +797,11 @@ pub(crate) fn record_line(v: &Value) -> String {
             b["role"].as_str().unwrap_or("")
         ),
         "receipt" => format!("{} ids", b["ids"].as_array().map_or(0, Vec::len)),
+        "sealed" => format!(
+            "{} to {} readers (not readable here)",
+            b["inner_kind"].as_str().unwrap_or("?"),
+            b["readers"]
+        ),
         _ => b.to_string(),
     };
     format!(

@@ -4,6 +4,7 @@
 
 mod api;
 mod bench;
+mod bench_seal;
 mod cli;
 mod client;
 mod commands;
@@ -385,6 +386,10 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                     println!("{k:>24}  {n}");
                 }
             })
+        }
+        BenchCommand::Seal { json, ops, reps } => {
+            let v = bench_seal::seal(bench_seal::SealOpts { ops, reps })?;
+            print_json_or(json, &v, || println!("{v:#}"))
         }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;

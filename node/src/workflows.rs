@@ -28,6 +28,8 @@ use crate::json::{
     distress_status, fix, fix_json, lookup, name_of, parse_nature, record_id, record_json, short,
 };
 
+mod sealing;
+
 /// Most entries kept in the timeline (oldest dropped first).
 pub(crate) const TIMELINE_CAP: usize = 2_000;
 
@@ -300,6 +302,7 @@ impl Workflows {
                 continue;
             }
             if let Some(r) = node.store().get(&s.id)? {
+                let r = Self::view(node, &r);
                 let at = u64::from(s.created.0) * 1000;
                 let print = std::mem::replace(&mut self.print, false);
                 for e in self.fleet.observe(now_ms, &r) {
@@ -347,6 +350,19 @@ impl Workflows {
 
     /// Takes in a record stored here (delivered, or written by this node).
     pub(crate) fn observe<S: Store>(&mut self, now_ms: u64, node: &mut Node<S>, r: &Record) {
+        // Sealed records are opened where this node is a reader (docs/protocol.md).
+        let opened = Self::view(node, r);
+        let r = &opened;
+        if let Body::Sealed(s) = r.body()
+            && s.inner == haiqiao_proto::Kind::DisputeReport
+        {
+            let t = format!(
+                "case {} filed by {} (sealed: this node is not among its readers)",
+                short(&r.id().to_string()),
+                self.who(&r.author(), now_ms)
+            );
+            self.push(now_ms, "sealed_case", Some(r.id()), t);
+        }
         let events = self.fleet.observe(now_ms, r);
         for e in events {
             self.event(now_ms, node, r, e);
@@ -645,7 +661,7 @@ impl Workflows {
                     _ => {}
                 }
                 if let Some(d) = a.draft() {
-                    match node.submit(now_ms, d.dest, d.ttl_min, d.body.clone()) {
+                    match self.write(now_ms, node, d.dest, d.ttl_min, d.body.clone()) {
                         Ok(r) => {
                             let what = match &a {
                                 Action::RepeatDistress { .. } => "distress_repeat_sent",
@@ -986,8 +1002,9 @@ impl Workflows {
                 }
             }
         };
-        let r = node.submit(now, draft.dest, draft.ttl_min, draft.body)?;
+        let r = self.write(now, node, draft.dest, draft.ttl_min, draft.body)?;
         self.observe(now, node, &r);
+        let r = Self::view(node, &r);
         // The record is written: what follows must not turn the answer into an error (a
         // client would write it again).
         if let Err(e) = self.poll(now, node) {

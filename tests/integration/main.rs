@@ -10,6 +10,7 @@
 //!   `haiqiao id` and static peers by node id, the API's error codes, raw record bytes, 413,
 //!   read timeouts, inbox and timeline after a restart, Ctrl-C in the demo, and the
 //!   two-nodes example.
+//! - [`sealed`]: a relay process carries a sealed text it cannot read; the addressee reads it.
 //! - [`procs`]: the harness that runs and drives those processes.
 //! - [`faults`]: the fault scenarios (docs/faults.md): processes in network namespaces, thin
 //!   links, partitions and heals, kill -9 schedules, floods from one key and from many; each
@@ -22,4 +23,5 @@ mod multiprocess;
 mod netlab;
 mod newcomer;
 mod procs;
+mod sealed;
 mod store_crash;

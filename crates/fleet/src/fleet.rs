@@ -312,7 +312,9 @@ impl Fleet {
                     out.push(refused(r, Refusal::UncertifiedShore));
                 }
             }
-            Body::Position(_) | Body::Text { .. } => {}
+            // A sealed record reaches the fleet only where this node is not among its readers
+            // (the node opens the others first): it says nothing the fleet could act on.
+            Body::Position(_) | Body::Text { .. } | Body::Sealed(_) => {}
         }
         out
     }

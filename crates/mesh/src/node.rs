@@ -812,6 +812,55 @@ impl<S: Store> Node<S> {
             body,
         };
         let record = Record::sign(&self.key, env)?;
+        self.submit_signed(now_ms, record)
+    }
+
+    /// Writes a record sealed to `readers` (haiqiao_proto::seal): like [`Node::submit`], with
+    /// the body encrypted to the readers' keys with the caller's fresh `entropy`. Relays carry
+    /// it by its readable metadata. The caller checks the readers (1 to 16) and the kind
+    /// (sealable); a failure of those checks is returned as an invalid `sealed` field.
+    pub fn submit_sealed(
+        &mut self,
+        now_ms: u64,
+        dest: Destination,
+        ttl_min: u32,
+        body: Body,
+        readers: &[PublicKey],
+        entropy: &haiqiao_proto::SealEntropy,
+    ) -> Result<Record, MeshError> {
+        let env = Envelope {
+            author: self.hint,
+            seq: self.next_seq,
+            created: Timestamp((now_ms / 1000) as u32),
+            ttl_min,
+            dest,
+            body,
+        };
+        let record =
+            haiqiao_proto::seal::seal(&self.key, &env, readers, entropy).map_err(|e| match e {
+                haiqiao_proto::SealError::Record(r) => MeshError::Record(r),
+                _ => MeshError::Record(RecordError::InvalidField {
+                    field: "sealed",
+                    reason: "not sealable to these readers",
+                }),
+            })?;
+        self.submit_signed(now_ms, record)
+    }
+
+    /// Opens a sealed record with this node's key: the record as its author wrote it before
+    /// sealing (a view: its bytes and id stay those of the sealed record, as stored and
+    /// carried). Fails with `not_recipient` where this node is not a reader.
+    pub fn open(&self, r: &Record) -> Result<Record, haiqiao_proto::SealError> {
+        haiqiao_proto::seal::open_record(r, &self.key)
+    }
+
+    /// The full keys known here (heard authors, peers, this node) with this hint.
+    pub fn keys_for(&self, hint: KeyHint) -> Vec<PublicKey> {
+        self.ring.lookup(hint).copied().collect()
+    }
+
+    fn submit_signed(&mut self, now_ms: u64, record: Record) -> Result<Record, MeshError> {
+        let dest = record.envelope().dest;
         let copies = routing::initial_copies(&self.cfg, &dest);
         let meta = Meta::new(&Summary::of(&record), copies);
         let kept = self.custodial(&meta);

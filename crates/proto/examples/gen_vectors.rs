@@ -295,6 +295,8 @@ fn dest_json(d: &Destination) -> J {
 
 fn body_json(b: &Body) -> J {
     match b {
+        // Sealed records have their own vectors: examples/gen_sealed_vectors.rs.
+        Body::Sealed(_) => json!({ "see": "tests/vectors/sealed.json" }),
         Body::Position(f) => json!({ "fix": fix_json(f) }),
         Body::PairAlert { alert, fix, text } => json!({
             "alert": *alert as u8, "fix": opt_fix_json(fix), "text": text,
@@ -1365,9 +1367,9 @@ fn main() {
         "unsupported_version",
     );
     out.invalid(
-        "unknown_kind_14",
-        "the first number after the last kind (13, mediator_duty)",
-        &with(&text_tree, &[KIND_AT], C::U(14)),
+        "unknown_kind_15",
+        "the first number after the last kind (14, sealed)",
+        &with(&text_tree, &[KIND_AT], C::U(15)),
         "unknown_kind",
     );
     out.invalid(

@@ -491,6 +491,7 @@ fn body_value(b: &Body) -> Result<Value, RecordError> {
             last_heard.map_or(Value::Null, |t| uint(t.secs())),
             opt_fix(fix)?,
         ]),
+        Body::Sealed(sealed) => sealed_value(sealed)?,
         Body::MediatorDuty {
             areas,
             categories,
@@ -525,6 +526,116 @@ fn body_value(b: &Body) -> Result<Value, RecordError> {
             ])
         }
     })
+}
+
+fn check_sealed_shape(
+    inner: Kind,
+    priority: Priority,
+    stanzas: usize,
+    ct_len: usize,
+) -> Result<(), RecordError> {
+    if !crate::seal::sealable(inner) {
+        return Err(field_err("sealed.kind", "not a sealable kind"));
+    }
+    if !crate::seal::priority_allowed(inner, priority) {
+        return Err(field_err(
+            "sealed.priority",
+            "not a priority of the inner kind",
+        ));
+    }
+    if stanzas == 0 || stanzas > crate::seal::MAX_RECIPIENTS {
+        return Err(field_err("sealed.stanzas", "must hold 1 to 16 stanzas"));
+    }
+    if ct_len <= crate::seal::TAG_LEN {
+        return Err(field_err("sealed.ciphertext", "shorter than a tag"));
+    }
+    Ok(())
+}
+
+fn sealed_value(s: &crate::seal::Sealed) -> Result<Value, RecordError> {
+    check_sealed_shape(s.inner, s.priority, s.stanzas.len(), s.ciphertext.len())?;
+    let mut stanzas = Vec::with_capacity(s.stanzas.len() * crate::seal::STANZA_LEN);
+    for st in &s.stanzas {
+        stanzas.extend_from_slice(&st.hint);
+        stanzas.extend_from_slice(&st.wrapped);
+    }
+    Ok(Value::Array(vec![
+        uint(s.inner as u64),
+        uint(s.priority as u64),
+        Value::Bytes(s.ephemeral.to_vec()),
+        Value::Bytes(stanzas),
+        Value::Bytes(s.ciphertext.clone()),
+    ]))
+}
+
+const PRIORITIES: [(u64, Priority); 5] = [
+    (0, Priority::Distress),
+    (1, Priority::Safety),
+    (2, Priority::Control),
+    (3, Priority::Case),
+    (4, Priority::Routine),
+];
+
+fn decode_sealed(v: Value) -> Result<Body, RecordError> {
+    use crate::seal::{SEAL_HINT_LEN, STANZA_LEN, Sealed, Stanza, WRAPPED_LEN};
+    let mut a = as_array(v, "sealed", 5)?.into_iter();
+    let inner_n = as_uint(&next(&mut a)?, "sealed.kind", u64::MAX)?;
+    let inner = Kind::from_u64(inner_n).ok_or(field_err("sealed.kind", "unknown kind"))?;
+    let priority = enum_code(&next(&mut a)?, "sealed.priority", &PRIORITIES)?;
+    let ephemeral = as_bytes::<32>(next(&mut a)?, "sealed.ephemeral")?;
+    let raw = match next(&mut a)? {
+        Value::Bytes(b) => b,
+        _ => return Err(field_err("sealed.stanzas", "expected a byte string")),
+    };
+    if raw.len() % STANZA_LEN != 0 {
+        return Err(field_err("sealed.stanzas", "truncated stanza"));
+    }
+    let ciphertext = match next(&mut a)? {
+        Value::Bytes(b) => b,
+        _ => return Err(field_err("sealed.ciphertext", "expected a byte string")),
+    };
+    check_sealed_shape(inner, priority, raw.len() / STANZA_LEN, ciphertext.len())?;
+    let stanzas = raw
+        .chunks_exact(STANZA_LEN)
+        .map(|c| {
+            let mut hint = [0u8; SEAL_HINT_LEN];
+            hint.copy_from_slice(&c[..SEAL_HINT_LEN]);
+            let mut wrapped = [0u8; WRAPPED_LEN];
+            wrapped.copy_from_slice(&c[SEAL_HINT_LEN..]);
+            Stanza { hint, wrapped }
+        })
+        .collect();
+    Ok(Body::Sealed(Sealed {
+        inner,
+        priority,
+        ephemeral,
+        stanzas,
+        ciphertext,
+    }))
+}
+
+/// The canonical CBOR of a body alone: what a sealed record encrypts.
+pub(crate) fn encode_body(b: &Body) -> Result<Vec<u8>, RecordError> {
+    serde_cbor::to_vec(&body_value(b)?).map_err(|_| RecordError::Malformed("cbor encoding failed"))
+}
+
+/// Decodes a body of `kind` from its canonical CBOR alone (a sealed record's plaintext), as
+/// strictly as an envelope: canonical form, depth, no trailing bytes. A sealed body never
+/// holds another.
+pub(crate) fn decode_body_bytes(kind: Kind, bytes: &[u8]) -> Result<Body, RecordError> {
+    if kind == Kind::Sealed {
+        return Err(field_err(
+            "sealed.kind",
+            "a sealed record inside a sealed record",
+        ));
+    }
+    let end = scan(bytes)?;
+    if end < bytes.len() {
+        return Err(RecordError::TrailingBytes(bytes.len() - end));
+    }
+    let v: Value = serde_cbor::from_slice(bytes)
+        .map_err(|_| RecordError::Malformed("invalid cbor (e.g. text that is not utf-8)"))?;
+    decode_body(kind, v)
 }
 
 fn check_mmsi(mmsi: Option<u32>) -> Result<(), RecordError> {
@@ -754,6 +865,7 @@ pub fn category_from_code(n: u64) -> Option<DisputeCategory> {
 
 fn decode_body(kind: Kind, v: Value) -> Result<Body, RecordError> {
     Ok(match kind {
+        Kind::Sealed => decode_sealed(v)?,
         Kind::Position => Body::Position(as_fix(v, "position")?),
         Kind::PairAlert => {
             let mut a = as_array(v, "pair_alert", 3)?.into_iter();

@@ -62,6 +62,14 @@ impl PublicKey {
         KeyHint(h)
     }
 
+    /// The X25519 public key that records are sealed to for this node: the birational map of
+    /// the ed25519 point to Curve25519's Montgomery u-coordinate (RFC 7748 §4.1), as libsodium's
+    /// `crypto_sign_ed25519_pk_to_curve25519` and age's `ssh-ed25519` recipients compute it.
+    /// See docs/protocol.md, "Sealed records".
+    pub fn x25519_public(&self) -> [u8; 32] {
+        self.0.to_montgomery().to_bytes()
+    }
+
     /// Strict single verification (rejects non-canonical and small-order components).
     pub(crate) fn verify_strict(&self, msg: &[u8], sig: &[u8; SIGNATURE_LEN]) -> bool {
         let sig = ed25519_dalek::Signature::from_bytes(sig);
@@ -180,6 +188,12 @@ impl Keypair {
     /// The public half.
     pub fn public(&self) -> PublicKey {
         self.public
+    }
+
+    /// The X25519 secret scalar that opens records sealed to [`PublicKey::x25519_public`]: the
+    /// first half of SHA-512(seed), as ed25519 expands it (RFC 8032 §5.1.5); X25519 clamps it.
+    pub fn x25519_secret(&self) -> [u8; 32] {
+        self.signing.to_scalar_bytes()
     }
 
     /// Signs `msg` as is.

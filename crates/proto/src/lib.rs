@@ -8,6 +8,8 @@
 //!   carry, and the bounded [`KeyRing`] that resolves hints to keys.
 //! - [`types`]: record kinds, bodies, destinations, priority classes.
 //! - [`record`]: the envelope, signing, strict decoding, single and batch verification.
+//! - [`seal`]: sealed records, encrypted to their readers (age-style X25519 stanzas,
+//!   ChaCha20-Poly1305), still signed by their author over the sealed bytes.
 //! - `codec` (records) and [`wire`] (sync frames): the canonical CBOR encoding; the only
 //!   modules that name the CBOR library.
 #![cfg_attr(
@@ -20,6 +22,7 @@ mod error;
 pub mod identity;
 pub mod record;
 pub mod samples;
+pub mod seal;
 pub mod types;
 pub mod wire;
 
@@ -31,6 +34,7 @@ pub use codec::{
 pub use error::RecordError;
 pub use identity::{KeyHint, KeyRing, Keypair, PublicKey};
 pub use record::{Envelope, Record, Unverified, agreement_hash, verify_batch};
+pub use seal::{SealEntropy, SealError, Sealed};
 pub use types::*;
 
 /// The envelope version this code writes and reads.

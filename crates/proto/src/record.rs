@@ -372,6 +372,25 @@ impl Record {
         Ok(Record { inner, author })
     }
 
+    /// A view of this sealed record with its opened envelope: the same bytes, id and author
+    /// (what is stored and carried stays sealed), the inner body.
+    pub(crate) fn opened(&self, envelope: Envelope) -> Record {
+        Record {
+            inner: Unverified {
+                bytes: self.inner.bytes.clone(),
+                id: self.inner.id,
+                envelope,
+            },
+            author: self.author,
+        }
+    }
+
+    /// Whether this is an opened view of a sealed record ([`crate::seal::open_record`]): its
+    /// bytes are sealed (the envelope's kind, its third byte, is 14) and its body is not.
+    pub fn is_opened(&self) -> bool {
+        self.inner.bytes.get(2) == Some(&(Kind::Sealed as u8)) && self.kind() != Kind::Sealed
+    }
+
     /// The record id.
     pub fn id(&self) -> RecordId {
         self.inner.id

@@ -363,7 +363,8 @@ fn new_kinds_have_their_priority_classes() {
         assert_eq!(Kind::from_u64(k as u64), Some(k));
         assert_eq!(Kind::from_name(k.name()), Some(k));
     }
-    assert_eq!(Kind::from_u64(14), None);
+    assert_eq!(Kind::from_u64(14), Some(Kind::Sealed));
+    assert_eq!(Kind::from_u64(15), None);
 }
 
 #[test]

@@ -128,11 +128,14 @@ pub enum Kind {
     BuddyWatch = 12,
     /// A mediator's announcement of the areas, dispute categories and hours it is on duty.
     MediatorDuty = 13,
+    /// A record of another kind encrypted to its readers (see [`crate::seal`]): relays see its
+    /// inner kind and priority, not what it says.
+    Sealed = 14,
 }
 
 impl Kind {
     /// Every kind, in wire order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Position,
         Kind::PairAlert,
         Kind::Distress,
@@ -147,6 +150,7 @@ impl Kind {
         Kind::Pairing,
         Kind::BuddyWatch,
         Kind::MediatorDuty,
+        Kind::Sealed,
     ];
 
     /// The kind with this wire number.
@@ -171,6 +175,7 @@ impl Kind {
             Kind::Pairing => "pairing",
             Kind::BuddyWatch => "buddy_watch",
             Kind::MediatorDuty => "mediator_duty",
+            Kind::Sealed => "sealed",
         }
     }
 
@@ -697,6 +702,8 @@ pub enum Body {
         /// The partner's last known fix.
         fix: Option<Fix>,
     },
+    /// A record of a sealable kind, encrypted to its readers ([`crate::seal`]).
+    Sealed(crate::seal::Sealed),
     /// A mediator's duty announcement; it replaces the mediator's earlier ones.
     MediatorDuty {
         /// The areas covered (none: off duty).
@@ -730,6 +737,7 @@ impl Body {
             Body::Pairing { .. } => Kind::Pairing,
             Body::BuddyWatch { .. } => Kind::BuddyWatch,
             Body::MediatorDuty { .. } => Kind::MediatorDuty,
+            Body::Sealed(_) => Kind::Sealed,
         }
     }
 
@@ -748,6 +756,9 @@ impl Body {
             | Body::AgreementSignature { .. }
             | Body::MediatorDuty { .. } => Priority::Case,
             Body::Position(_) | Body::Text { safety: false, .. } => Priority::Routine,
+            // Sealed: the class the author declared, checked against the inner kind when decoded
+            // and against the plaintext when opened.
+            Body::Sealed(s) => s.priority,
         }
     }
 }

@@ -169,8 +169,65 @@ fn is_mediation(what: &What) -> bool {
     )
 }
 
-/// Encoded sizes of each kind of message, measured by signing one of each.
-pub(crate) fn size_table(epoch_s: u64) -> [u32; VARIANTS] {
+/// Most mediation nodes (mediators and shore stations) a sealed case record is sealed to, so
+/// that with its author and the boat it names it stays within the 16 readers of a record.
+pub(crate) const MAX_SEALED_MEDIATION: usize = haiqiao_proto::seal::MAX_RECIPIENTS - 2;
+
+/// The readers of message `what` by `src` when records are sealed: `None` for a public one.
+/// As the daemon seals (docs/protocol.md §13.1): a pair alert to both boats; a case record to
+/// its author, the case's reporter and the boat it names, and the mediation nodes.
+fn sealed_readers(
+    what: &What,
+    src: NodeIdx,
+    keys: &[PublicKey],
+    mediation: &[PublicKey],
+    msgs: &[crate::traffic::Msg],
+) -> Option<Vec<PublicKey>> {
+    let k = |n: NodeIdx| keys.get(n as usize).copied();
+    // The reporter and the other party of dispute `d`.
+    let parties = |d: MsgIdx| match msgs.get(d as usize) {
+        Some(m) => match m.what {
+            What::Dispute { other, .. } => vec![m.src, other],
+            _ => vec![m.src],
+        },
+        None => Vec::new(),
+    };
+    let mut out: Vec<PublicKey> = k(src).into_iter().collect();
+    match what {
+        What::PairAlert { partner } => out.extend(k(*partner)),
+        What::Dispute { other, .. } => {
+            out.extend(k(*other));
+            out.extend_from_slice(mediation);
+        }
+        What::CaseAccepted { dispute, .. }
+        | What::Proposal { dispute, .. }
+        | What::AgreementProposed { dispute, .. }
+        | What::Signature { dispute, .. } => {
+            out.extend(parties(*dispute).into_iter().filter_map(k));
+            out.extend_from_slice(mediation);
+        }
+        _ => return None,
+    }
+    out.sort_unstable_by_key(|p| *p.as_bytes());
+    out.dedup();
+    out.truncate(haiqiao_proto::seal::MAX_RECIPIENTS);
+    Some(out)
+}
+
+/// The entropy of message `m`'s sealing: deterministic, so that runs repeat.
+fn seal_entropy(m: u64) -> haiqiao_proto::SealEntropy {
+    let mut r = Rng::new(0x7365_616c_6564_0000, m);
+    let mut b = [0u8; 48];
+    for c in b.chunks_mut(8) {
+        c.copy_from_slice(&r.next_u64().to_le_bytes());
+    }
+    haiqiao_proto::SealEntropy::from_bytes(&b)
+}
+
+/// Encoded sizes of each kind of message, measured by signing one of each; with
+/// `sealed_mediation = Some(n)`, pair alerts and case records sealed as the haiqiao router
+/// seals them with `n` mediation nodes.
+pub(crate) fn size_table(epoch_s: u64, sealed_mediation: Option<usize>) -> [u32; VARIANTS] {
     let key = Keypair::from_seed(&[7; 32]);
     let other = Keypair::from_seed(&[8; 32]).public().hint();
     let samples = [
@@ -209,8 +266,25 @@ pub(crate) fn size_table(epoch_s: u64) -> [u32; VARIANTS] {
             dest,
             body,
         };
-        out[variant(w)] = Record::sign(&key, env).map_or(200, |r| r.len() as u32);
-        let _ = i;
+        let readers = sealed_mediation.and_then(|n| {
+            let keys: Vec<PublicKey> = (0..3).map(|i| node_key(i).public()).collect();
+            let med: Vec<PublicKey> = (0..n.min(MAX_SEALED_MEDIATION) as NodeIdx)
+                .map(|i| node_key(100 + i).public())
+                .collect();
+            // The samples' dispute 0: filed by node 1 against node 2.
+            let dispute = [crate::traffic::Msg {
+                src: 1,
+                created_ms: 0,
+                ttl_min: 60,
+                what: What::Dispute { other: 2, area: 1 },
+            }];
+            sealed_readers(w, 0, &keys, &med, &dispute)
+        });
+        let signed = match readers {
+            Some(r) => haiqiao_proto::seal::seal(&key, &env, &r, &seal_entropy(i as u64)).ok(),
+            None => Record::sign(&key, env).ok(),
+        };
+        out[variant(w)] = signed.map_or(200, |r| r.len() as u32);
     }
     out
 }
@@ -249,6 +323,12 @@ pub(crate) struct Engine {
     /// haiqiao-fleet at every node and the people using it (`app`); none: the shared
     /// `Reactor` answers, as for the baselines.
     app: Option<App>,
+    /// Pair alerts and case records sealed to their readers.
+    sealed: bool,
+    /// The mediation nodes (mediators and shore stations) case records are sealed to.
+    mediation_keys: Vec<PublicKey>,
+    /// Sealings of the application's records so far (their entropy's seed).
+    seal_draws: u64,
 }
 
 impl Engine {
@@ -312,7 +392,17 @@ impl Engine {
                 }
             }
         }
+        let mediation_keys: Vec<PublicKey> = keys
+            .iter()
+            .zip(kinds)
+            .filter(|(_, kind)| **kind != NodeKind::Vessel)
+            .map(|(k, _)| *k)
+            .take(MAX_SEALED_MEDIATION)
+            .collect();
         Engine {
+            sealed: sc.routers.haiqiao_sealed,
+            mediation_keys,
+            seal_draws: 0,
             hints: keys.iter().map(|k| k.hint()).collect(),
             by_key: keys
                 .iter()
@@ -380,10 +470,39 @@ impl Engine {
         }
     }
 
+    /// The application at node `i` observes a record it wrote (opened, if sealed: the author
+    /// is one of its readers).
+    fn app_authored(&mut self, i: NodeIdx, t: u64, r: &Record, repeats: Option<RecordId>) {
+        let Some(app) = self.app.as_mut() else {
+            return;
+        };
+        if matches!(r.body(), Body::Sealed(_)) {
+            if let Ok(o) = self.nodes[i as usize].open(r) {
+                app.authored(i, t, &o, repeats);
+            }
+        } else {
+            app.authored(i, t, r, repeats);
+        }
+    }
+
     /// The application at node `i` observes a record delivered there and its people act.
     fn app_delivered(&mut self, net: &mut Net<'_>, i: NodeIdx, r: &Record) {
         let Some(app) = self.app.as_mut() else {
             return;
+        };
+        // A sealed record is observed as this node reads it; one it may not read, not at all
+        // (as the daemon's workflows do).
+        let opened;
+        let r = if matches!(r.body(), Body::Sealed(_)) {
+            match self.nodes[i as usize].open(r) {
+                Ok(o) => {
+                    opened = o;
+                    &opened
+                }
+                Err(_) => return,
+            }
+        } else {
+            r
         };
         let heard = app.revocation_heard[i as usize].is_some();
         let (writes, trust) = app.delivered(i, net.now, r, &self.msg_of, &net.log.msgs);
@@ -443,7 +562,23 @@ impl Engine {
         {
             dest = self.record_of(&m.what, 0, m.src).0;
         }
-        match self.nodes[i].submit(now, dest, w.draft.ttl_min, w.draft.body) {
+        self.seal_draws += 1;
+        let what = w
+            .msg
+            .as_ref()
+            .map(|m| m.what.clone())
+            .unwrap_or(What::Report);
+        let seed = (1 << 40) + self.seal_draws;
+        match self.submit(
+            &net.log.msgs,
+            w.node,
+            &what,
+            seed,
+            now,
+            dest,
+            w.draft.ttl_min,
+            w.draft.body,
+        ) {
             Ok(r) => {
                 if let Some(m) = w.msg {
                     if let What::CaseAccepted { dispute, .. } = m.what {
@@ -453,11 +588,35 @@ impl Engine {
                     let idx = net.log.add_msg(m);
                     self.register(idx, r.id());
                 }
-                if let Some(app) = self.app.as_mut() {
-                    app.authored(w.node, net.now, &r, w.repeats);
-                }
+                self.app_authored(w.node, net.now, &r, w.repeats);
             }
             Err(_) => net.log.note("submit_failed", 1),
+        }
+    }
+
+    /// Node `src` writes message `what` (sealed to its readers when the scenario seals, with
+    /// entropy drawn from `seed`).
+    #[allow(clippy::too_many_arguments)]
+    fn submit(
+        &mut self,
+        msgs: &[crate::traffic::Msg],
+        src: NodeIdx,
+        what: &What,
+        seed: u64,
+        now: u64,
+        dest: Destination,
+        ttl_min: u32,
+        body: Body,
+    ) -> Result<Record, haiqiao_mesh::MeshError> {
+        let readers = if self.sealed {
+            sealed_readers(what, src, &self.keys, &self.mediation_keys, msgs)
+        } else {
+            None
+        };
+        let node = &mut self.nodes[src as usize];
+        match readers {
+            Some(r) => node.submit_sealed(now, dest, ttl_min, body, &r, &seal_entropy(seed)),
+            None => node.submit(now, dest, ttl_min, body),
         }
     }
 
@@ -599,12 +758,19 @@ impl Router for Engine {
             ttl_min = d.ttl_min;
         }
         let now = self.epoch_ms + net.now;
-        match self.nodes[src as usize].submit(now, dest, ttl_min, body) {
+        match self.submit(
+            &net.log.msgs,
+            src,
+            &msg.what,
+            u64::from(m),
+            now,
+            dest,
+            ttl_min,
+            body,
+        ) {
             Ok(r) => {
                 self.register(m, r.id());
-                if let Some(app) = self.app.as_mut() {
-                    app.authored(src, net.now, &r, None);
-                }
+                self.app_authored(src, net.now, &r, None);
             }
             Err(_) => net.log.note("submit_failed", 1),
         }
@@ -804,7 +970,17 @@ mod tests {
 
     #[test]
     fn with_the_application_a_case_is_accepted_once_proposed_cosigned_and_closed() {
+        a_case_runs_its_course(false);
+    }
+
+    #[test]
+    fn with_the_application_sealed_case_records_are_read_by_their_readers_and_run_the_same() {
+        a_case_runs_its_course(true);
+    }
+
+    fn a_case_runs_its_course(sealed: bool) {
         let mut sc = scenario();
+        sc.routers.haiqiao_sealed = sealed;
         sc.traffic.mediation_h = 0.5;
         // Shore station 0, boats 1 and 2, mediator boat 3, all linked for two hours.
         let mut w = world(
@@ -844,7 +1020,7 @@ mod tests {
             .iter()
             .filter(|m| matches!(m.what, What::Signature { .. }))
             .count();
-        assert_eq!(sigs, 2);
+        assert_eq!(sigs, 2, "{:?} {:?}", net.log.msgs, net.log.notes);
         assert!(
             case.closed_ms
                 .is_some_and(|t| (1_800_000..1_900_000).contains(&t)),
@@ -959,8 +1135,21 @@ mod tests {
 
     #[test]
     fn sizes_are_those_of_signed_records() {
-        let s = size_table(crate::scenario::DEFAULT_EPOCH_S);
+        let s = size_table(crate::scenario::DEFAULT_EPOCH_S, None);
         assert!(s[0] <= 100, "a position is at most 100 bytes: {}", s[0]);
         assert!(s.iter().all(|x| (60..600).contains(x)), "{s:?}");
+        // Sealed: pair alerts and case records grow by the stanzas; the rest do not change.
+        let sealed = size_table(crate::scenario::DEFAULT_EPOCH_S, Some(3));
+        let grew: Vec<usize> = (0..VARIANTS).filter(|i| sealed[*i] > s[*i]).collect();
+        let same: Vec<usize> = (0..VARIANTS).filter(|i| sealed[*i] == s[*i]).collect();
+        assert_eq!(grew.len() + same.len(), VARIANTS, "{s:?} {sealed:?}");
+        assert_eq!(
+            same.len(),
+            4,
+            "position, distress, report, distress ack: {s:?} {sealed:?}"
+        );
+        // A pair alert sealed to two boats: 129 bytes more (docs/protocol.md §13.8).
+        let pair = variant(&What::PairAlert { partner: 1 });
+        assert_eq!(sealed[pair] - s[pair], 129);
     }
 }

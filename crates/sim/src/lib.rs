@@ -121,7 +121,15 @@ pub fn run(
     progress(0, total);
     let w = world::build(sc, seed);
     progress(UNITS, total);
-    let sizes = engine::size_table(sc.epoch_s);
+    let sizes = engine::size_table(
+        sc.epoch_s,
+        sc.routers.haiqiao_sealed.then(|| {
+            w.nodes
+                .iter()
+                .filter(|n| n.kind != NodeKind::Vessel)
+                .count()
+        }),
+    );
     let kinds: Vec<NodeKind> = w.nodes.iter().map(|n| n.kind).collect();
     let n_shore = kinds.iter().filter(|k| **k == NodeKind::Shore).count();
     let history: Vec<Option<u64>> = w.nodes.iter().map(|n| n.at_sea_for_ms).collect();

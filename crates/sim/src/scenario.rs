@@ -288,6 +288,11 @@ pub struct Routers {
     /// baselines. A fleet's views hold every vessel heard, so a 10,000-vessel run turns it
     /// off for memory.
     pub haiqiao_app: bool,
+    /// Whether the haiqiao router seals pair alerts and case records to their readers
+    /// (docs/protocol.md §13), as the daemon does: a pair alert to both boats; a dispute,
+    /// acceptance, proposal or signature to its author, the boat it names and the mediation
+    /// nodes (mediators and shore stations, the first 14). Default false (plain records).
+    pub haiqiao_sealed: bool,
 }
 
 /// See [`Routers::haiqiao_mediation`].
@@ -314,6 +319,7 @@ impl Default for Routers {
             prophet_unit_s: 30,
             haiqiao_mediation: MediationRecords::Everyone,
             haiqiao_app: true,
+            haiqiao_sealed: false,
         }
     }
 }
