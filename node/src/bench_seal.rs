@@ -131,3 +131,37 @@ pub(crate) fn seal(opts: SealOpts) -> anyhow::Result<Value> {
         "reps": opts.reps.max(1),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_bench_reports_the_bytes_sealing_adds_and_every_rate() {
+        let v = seal(SealOpts { ops: 2, reps: 1 }).unwrap();
+        for kind in ["text", "pair_alert", "dispute_report", "case_update"] {
+            let row = &v["bytes_added"][kind];
+            // docs/protocol.md §13.8: 93 for one reader, 36 more per reader, +1 head byte at 8.
+            assert_eq!(
+                (
+                    row["readers_1"].as_u64(),
+                    row["readers_2"].as_u64(),
+                    row["readers_8"].as_u64()
+                ),
+                (Some(93), Some(129), Some(346)),
+                "{kind}: {row}"
+            );
+        }
+        for op in [
+            "sign",
+            "verify",
+            "seal_2_readers",
+            "seal_and_sign_2_readers",
+            "open",
+        ] {
+            assert!(v["per_second"][op].as_f64().unwrap() > 0.0, "{op}: {v}");
+        }
+    }
+}

@@ -349,6 +349,15 @@ mod tests {
         assert_eq!(j["privacy"], "sealed");
         assert_eq!(j["body"]["inner_kind"], "text");
         assert!(!j.to_string().contains("沈家门"), "{j}");
+        let line = crate::json::record_line(&j);
+        assert!(
+            line.contains("text to 2 readers (not readable here)"),
+            "{line}"
+        );
+        assert_eq!(
+            crate::json::record_json(&Workflows::view(&node, &signed(&me, 9, body.clone())))["privacy"],
+            "public"
+        );
         assert_eq!(crate::json::record_json(&seen)["privacy"], "opened");
         // Texts to everyone stay public.
         let public = w
