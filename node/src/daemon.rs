@@ -56,8 +56,6 @@ pub(crate) enum Command {
     /// Pairs, distress, mediation, trust (see `workflows`).
     Workflow(Request, oneshot::Sender<Result<Value, ApiError>>),
     /// A listener on the daemon's feed (live views, bridges): it sees what happens from now on.
-    // Sent by the listeners (the dashboard, the marine feeds, the shore bridges) as they are added.
-    #[allow(dead_code)]
     Subscribe(oneshot::Sender<tokio::sync::broadcast::Receiver<crate::feed::Event>>),
 }
 
@@ -267,6 +265,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         cap: spec.api.inbox_capacity.max(1),
     };
     refill_inbox(&node, &mut inbox)?;
+    crate::dashboard::access::check_listen(&spec.api)?;
     let listener = tokio::net::TcpListener::bind(spec.api.listen)
         .await
         .with_context(|| {
@@ -299,6 +298,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         spec.key.public().short(),
         spec.key.public()
     );
+    println!("dashboard http://{api_addr}/");
     let mut d = Daemon {
         spec_name: spec.name.clone(),
         partner: spec.partner,

@@ -158,6 +158,11 @@ fn play(
     let [a, b, c, m, s] = &mut n[..] else {
         anyhow::bail!("five nodes")
     };
+    println!(
+        "dashboard: http://{}/ (the shore station; every node serves its own, e.g. 03316 at \
+         http://{}/)",
+        s.api, b.api
+    );
 
     // Morning: the pair fishes together; the mediation boat is within reach of 03316 and of
     // shore; 05008 is within VHF range of shore only.
@@ -442,7 +447,8 @@ fn play(
         }
         return Ok(());
     }
-    println!("the nodes keep running; try, in another terminal:");
+    println!("the nodes keep running; the dashboard: http://{}/", s.api);
+    println!("or try, in another terminal:");
     println!("  haiqiao timeline --api {}     # the shore station", s.api);
     println!("  haiqiao case stats --api {}", s.api);
     println!(

@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod daemon;
 mod demo;
+mod dashboard;
 mod error;
 mod feed;
 mod ids;
