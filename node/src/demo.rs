@@ -8,7 +8,9 @@
 //! watch is set to 8 seconds so that the day fits in about fifteen seconds. Each step is checked against
 //! what the nodes report (their printed lines, their API); the timeline is printed as it
 //! happens. With `--once` the demo exits 0 only if every step happened as scripted; without
-//! it the nodes keep running for the CLI until Ctrl-C, and then it exits 0.
+//! it, at a terminal, the nodes (and the shore station's dashboard, whose address it prints
+//! first) keep running for the CLI and the browser until Ctrl-C, and then it exits 0; with no
+//! terminal on stdin (a script, CI) it stops after the day as `--once` does.
 //!
 //! Ctrl-C (or SIGTERM) during the scripted day stops every node cleanly, removes the demo's
 //! folder and exits 130 (128 + SIGINT). The nodes run in their own process groups, so the
@@ -442,6 +444,15 @@ fn play(
 
     println!("every step happened as scripted ({} steps)", t.steps);
     if once {
+        for p in [a, b, c, m, s] {
+            p.stop();
+        }
+        return Ok(());
+    }
+    // Kept up for a person at a terminal; a script or a pipe (no terminal on stdin) gets the
+    // day and an exit, as with --once.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        println!("stdin is not a terminal: stopping the nodes (run it in a terminal to keep them and the dashboard up)");
         for p in [a, b, c, m, s] {
             p.stop();
         }
