@@ -81,13 +81,27 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-struct Inbox {
+pub(crate) struct Inbox {
     next: u64,
     items: VecDeque<(u64, u64, Record)>,
     cap: usize,
 }
 
 impl Inbox {
+    /// An empty inbox that keeps at most `cap` records (at least one).
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            next: 0,
+            items: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Records listed.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
     fn push(&mut self, now_ms: u64, r: Record) {
         self.items.push_back((self.next, now_ms, r));
         self.next += 1;
@@ -100,7 +114,7 @@ impl Inbox {
 /// Refills the inbox from the store at start-up: the records delivered here (addressed to this
 /// node, not written by it), oldest first, as the running daemon would have listed them. Only
 /// what the store still holds comes back: superseded positions and expired records do not.
-fn refill_inbox(node: &Node<SledStore>, inbox: &mut Inbox) -> anyhow::Result<()> {
+pub(crate) fn refill_inbox(node: &Node<SledStore>, inbox: &mut Inbox) -> anyhow::Result<()> {
     let me = node.public_key();
     let mut held: Vec<_> = node
         .store()
@@ -259,11 +273,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let mut work = Workflows::new(spec.fleet.clone(), me, u64::from_le_bytes(me.hint().0))
         .context("the [fleet] settings")?;
     work.replay(now, &mut node)?;
-    let mut inbox = Inbox {
-        next: 0,
-        items: VecDeque::new(),
-        cap: spec.api.inbox_capacity.max(1),
-    };
+    let mut inbox = Inbox::new(spec.api.inbox_capacity);
     refill_inbox(&node, &mut inbox)?;
     crate::dashboard::access::check_listen(&spec.api)?;
     let listener = tokio::net::TcpListener::bind(spec.api.listen)

@@ -387,6 +387,19 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                 }
             })
         }
+        BenchCommand::Views {
+            json,
+            records,
+            reps,
+            store,
+        } => {
+            let v = bench::views(&bench::ViewsOpts {
+                records,
+                reps,
+                store,
+            })?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;
             print_json_or(json, &v, || {
