@@ -673,12 +673,22 @@ fn fill_store(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
         for i in start..(start + chunk).min(n) {
             let a = &authors[i % authors.len()];
             let partner = authors[(i + 1) % authors.len()].public().hint();
-            let env = samples::envelope(shore_kind(i), a.public().hint(), partner, (i / authors.len()) as u64, NOW);
+            let env = samples::envelope(
+                shore_kind(i),
+                a.public().hint(),
+                partner,
+                (i / authors.len()) as u64,
+                NOW,
+            );
             batch.push(Record::sign(a, env)?);
         }
         store.insert_batch(&batch)?;
     }
-    anyhow::ensure!(store.usage().records as usize == n, "the store holds {} of {n}", store.usage().records);
+    anyhow::ensure!(
+        store.usage().records as usize == n,
+        "the store holds {} of {n}",
+        store.usage().records
+    );
     Ok(())
 }
 
@@ -702,13 +712,20 @@ fn measure_views(dir: &std::path::Path, reps: usize) -> anyhow::Result<serde_jso
     let key = Keypair::from_seed(&[99; 32]);
     // Just after the records were written, so that none has expired.
     let now_ms = (NOW + 3600) * 1000;
-    let (mut open, mut index, mut replay, mut inbox, mut total) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut open, mut index, mut replay, mut inbox, mut total) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let mut held = (0, 0, 0);
     for rep in 0..reps.max(1) {
         let t = Instant::now();
         let store = SledStore::open(dir, limits())?;
         let t_open = t.elapsed().as_secs_f64();
-        let mut node = Node::new(MeshConfig::default(), key.clone(), haiqiao_proto::Role::Shore, store, now_ms)?;
+        let mut node = Node::new(
+            MeshConfig::default(),
+            key.clone(),
+            haiqiao_proto::Role::Shore,
+            store,
+            now_ms,
+        )?;
         let t_index = t.elapsed().as_secs_f64();
         let me = key.public();
         let mut work = crate::workflows::Workflows::new(
@@ -726,7 +743,11 @@ fn measure_views(dir: &std::path::Path, reps: usize) -> anyhow::Result<serde_jso
         replay.push(t_replay - t_index);
         inbox.push(t_all - t_replay);
         total.push(t_all);
-        held = (node.held(), ib.len(), work.summary(now_ms)["cases"].as_u64().unwrap_or(0) as usize);
+        held = (
+            node.held(),
+            ib.len(),
+            work.summary(now_ms)["cases"].as_u64().unwrap_or(0) as usize,
+        );
         if rep + 1 == reps.max(1) {
             let (rss, hwm) = rss_kib();
             return Ok(json!({
@@ -761,7 +782,14 @@ pub(crate) fn views(opts: &ViewsOpts) -> anyhow::Result<serde_json::Value> {
     // Measured in a fresh process, so that its RSS is the rebuilt station's, not the filler's.
     let exe = std::env::current_exe()?;
     let out = std::process::Command::new(exe)
-        .args(["bench", "views", "--json", "--reps", &opts.reps.to_string(), "--store"])
+        .args([
+            "bench",
+            "views",
+            "--json",
+            "--reps",
+            &opts.reps.to_string(),
+            "--store",
+        ])
         .arg(dir.path())
         .output()?;
     anyhow::ensure!(

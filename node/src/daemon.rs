@@ -243,6 +243,7 @@ fn check_ports(listen: &[String]) -> anyhow::Result<()> {
 
 /// Runs until SIGINT or SIGTERM.
 pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
+    crate::logs::init()?;
     std::fs::create_dir_all(&spec.data_dir)
         .with_context(|| format!("creating {}", spec.data_dir.display()))?;
     let _lock = lock_data_dir(&spec.data_dir)?;
@@ -309,6 +310,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         spec.key.public()
     );
     println!("dashboard http://{api_addr}/");
+    tracing::info!(role = spec.role.name(), name = %spec.name, id = %spec.key.public(), api = %api_addr, "started");
     let mut d = Daemon {
         spec_name: spec.name.clone(),
         partner: spec.partner,
@@ -343,6 +345,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         d.drain().await?;
     }
     println!("shutting down: flushing the store");
+    tracing::info!("shutting down");
     let _ = d.net.shutdown().await;
     let _ = stop_api.send(true);
     let _ = api_task.await;
@@ -394,12 +397,14 @@ impl Daemon {
             }
             NetEvent::PeerUp { peer, rate_bps } => {
                 println!("peer up {}", peer.short());
+                tracing::debug!(peer = %peer, rate_bps, "peer up");
                 self.peers.push(peer);
                 self.feed.send(Event::Peer { peer, up: true });
                 self.node.handle(now, Input::ContactUp { peer, rate_bps })?;
             }
             NetEvent::PeerDown { peer } => {
                 println!("peer down {}", peer.short());
+                tracing::debug!(peer = %peer, "peer down");
                 self.peers.retain(|p| *p != peer);
                 self.feed.send(Event::Peer { peer, up: false });
                 self.node.handle(now, Input::ContactDown { peer })?;
@@ -457,6 +462,11 @@ impl Daemon {
                 }
                 Output::Deliver(r) => {
                     println!("delivered {} {}", r.kind().name(), r.id());
+                    if r.priority() <= haiqiao_proto::Priority::Safety {
+                        tracing::warn!(kind = r.kind().name(), id = %r.id(), author = %r.author(), "safety record delivered");
+                    } else {
+                        tracing::debug!(kind = r.kind().name(), id = %r.id(), "delivered");
+                    }
                     if r.kind() != haiqiao_proto::Kind::Position {
                         println!("  {}", crate::json::record_line(&record_json(&r)));
                     }
@@ -481,6 +491,7 @@ impl Daemon {
                 }
                 Output::RefusedRevoked { id, author } => {
                     println!("refused {id} from revoked key {}", author.short());
+                    tracing::warn!(id = %id, author = %author, "refused: revoked key");
                     self.feed.send(Event::RefusedRevoked { id, author });
                 }
                 Output::Penalty {
@@ -488,6 +499,7 @@ impl Daemon {
                     offence,
                     score,
                 } => {
+                    tracing::warn!(peer = %peer, offence = offence.name(), score, "penalty");
                     println!(
                         "penalty {} for {} (score {score})",
                         offence.name(),

@@ -452,7 +452,9 @@ fn play(
     // Kept up for a person at a terminal; a script or a pipe (no terminal on stdin) gets the
     // day and an exit, as with --once.
     if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        println!("stdin is not a terminal: stopping the nodes (run it in a terminal to keep them and the dashboard up)");
+        println!(
+            "stdin is not a terminal: stopping the nodes (run it in a terminal to keep them and the dashboard up)"
+        );
         for p in [a, b, c, m, s] {
             p.stop();
         }

@@ -9,14 +9,15 @@ mod client;
 mod commands;
 mod config;
 mod daemon;
-mod demo;
 mod dashboard;
+mod demo;
 mod error;
 mod feed;
 mod ids;
 mod json;
 mod keys;
 pub mod local;
+mod logs;
 mod workflows;
 
 use std::ffi::OsString;

@@ -63,7 +63,11 @@ impl Mesh {
             .arg(&bureau_key)
             .output()
             .expect("keygen");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let anchor = text
             .split(|c: char| !c.is_ascii_hexdigit())
@@ -97,7 +101,11 @@ impl Mesh {
             .args(["--subject", subject, "--role", role, "--name", name])
             .output()
             .expect("certify");
-        assert!(out.status.success(), "certify {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "certify {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn stop(mut self) {
@@ -170,7 +178,9 @@ fn the_dashboard_shows_the_fleet_and_a_distress_and_updates_live_in_chromium() {
 
     let artefacts = std::env::var_os("HAIQIAO_ARTEFACTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-artefacts"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-artefacts")
+        });
     let mut child = Command::new("node")
         .arg(browser_dir().join("check.mjs"))
         .arg(format!("http://{}/", s.api))
@@ -192,7 +202,10 @@ fn the_dashboard_shows_the_fleet_and_a_distress_and_updates_live_in_chromium() {
     let status = child.wait().expect("wait");
     assert!(status.success(), "browser script: {status}");
     let figures: Value = serde_json::from_str(ok.trim_start_matches("ok ")).expect("figures");
-    println!("DASHBOARD figures: {figures} (screenshots in {})", artefacts.display());
+    println!(
+        "DASHBOARD figures: {figures} (screenshots in {})",
+        artefacts.display()
+    );
     assert!(artefacts.join("dashboard-live.png").exists());
     m.stop();
 }
@@ -217,7 +230,9 @@ fn parse_exposition(text: &str) -> (BTreeMap<String, String>, Vec<Sample>) {
         }
         assert!(!line.starts_with('#'), "unknown comment line {line:?}");
         let (series, value) = line.rsplit_once(' ').expect("series value");
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value in {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
         let (name, labels) = match series.split_once('{') {
             None => (series.to_owned(), BTreeMap::new()),
             Some((n, l)) => {
@@ -247,7 +262,12 @@ fn parse_exposition(text: &str) -> (BTreeMap<String, String>, Vec<Sample>) {
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
-        .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+        .find(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
         .map(|s| s.2)
 }
 
@@ -284,7 +304,10 @@ fn metrics_are_scraped_and_parsed_and_agree_with_the_status() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut m = Mesh::start(
         dir.path(),
-        &[("沈家门岸站", "shore", "127.0.9.6"), ("浙岱渔03316", "vessel", "127.0.9.7")],
+        &[
+            ("沈家门岸站", "shore", "127.0.9.6"),
+            ("浙岱渔03316", "vessel", "127.0.9.7"),
+        ],
         "",
     );
     let [s, b] = &mut m.nodes[..] else {
@@ -305,26 +328,46 @@ fn metrics_are_scraped_and_parsed_and_agree_with_the_status() {
     let (types, samples) = parse_exposition(&body);
     let st = s.get("/api/v1/status");
     let num = |v: &Value| v.as_f64().expect("number");
-    assert_eq!(types.get("haiqiao_records_delivered").map(String::as_str), Some("counter"));
-    assert_eq!(types.get("haiqiao_peers").map(String::as_str), Some("gauge"));
+    assert_eq!(
+        types.get("haiqiao_records_delivered").map(String::as_str),
+        Some("counter")
+    );
+    assert_eq!(
+        types.get("haiqiao_peers").map(String::as_str),
+        Some("gauge")
+    );
     assert_eq!(value(&samples, "haiqiao_peers", &[]), Some(1.0));
     // Counters only grow: the scrape came before this status, so it is at most the status.
     let delivered = value(&samples, "haiqiao_records_delivered_total", &[]).expect("delivered");
-    assert!(delivered >= 2.0 && delivered <= num(&st["stats"]["delivered"]), "{delivered} vs {st}");
+    assert!(
+        delivered >= 2.0 && delivered <= num(&st["stats"]["delivered"]),
+        "{delivered} vs {st}"
+    );
     assert_eq!(value(&samples, "haiqiao_distress_open", &[]), Some(1.0));
     assert!(value(&samples, "haiqiao_store_records", &[]).expect("store") >= 2.0);
     assert!(value(&samples, "haiqiao_bytes_received_total", &[]).expect("bytes") > 0.0);
     assert_eq!(
-        value(&samples, "haiqiao_feed_records_total", &[("how", "delivered"), ("kind", "distress")]),
+        value(
+            &samples,
+            "haiqiao_feed_records_total",
+            &[("how", "delivered"), ("kind", "distress")]
+        ),
         Some(1.0),
         "{body}"
     );
     assert_eq!(
-        value(&samples, "haiqiao_feed_records_total", &[("how", "delivered"), ("kind", "text")]),
+        value(
+            &samples,
+            "haiqiao_feed_records_total",
+            &[("how", "delivered"), ("kind", "text")]
+        ),
         Some(1.0),
         "{body}"
     );
-    assert_eq!(value(&samples, "haiqiao_cases", &[("stage", "open")]), Some(0.0));
+    assert_eq!(
+        value(&samples, "haiqiao_cases", &[("stage", "open")]),
+        Some(0.0)
+    );
     for (name, _, _) in &samples {
         let family = name.strip_suffix("_total").unwrap_or(name);
         assert!(types.contains_key(family), "no TYPE for {name}");
@@ -351,14 +394,20 @@ fn with_a_token_reads_need_a_token_writes_need_the_full_one_and_the_page_stays_o
     let (code, body) = get_text(&api, "/api/v1/status", None);
     assert_eq!(code, 401, "{body}");
     assert!(body.contains("\"unauthorized\""), "{body}");
-    assert_eq!(get_text(&api, "/api/v1/status", Some("wrong-token-123456")).0, 401);
+    assert_eq!(
+        get_text(&api, "/api/v1/status", Some("wrong-token-123456")).0,
+        401
+    );
     assert_eq!(get_text(&api, "/api/v1/status", Some(read)).0, 200);
     assert_eq!(get_text(&api, "/metrics", Some(read)).0, 200);
     assert_eq!(get_text(&api, "/metrics", None).0, 401);
     let text = json!({"kind": "text", "text": "hello", "dest": "everyone"});
     assert_eq!(post_status(&api, "/api/v1/records", None, &text), 401);
     assert_eq!(post_status(&api, "/api/v1/records", Some(read), &text), 403);
-    assert_eq!(post_status(&api, "/api/v1/records", Some(write), &text), 201);
+    assert_eq!(
+        post_status(&api, "/api/v1/records", Some(write), &text),
+        201
+    );
     n.stop();
 }
 
@@ -377,7 +426,10 @@ fn a_listen_beyond_loopback_without_a_token_is_refused_at_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[api] token is not set"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -403,7 +455,10 @@ fn distress_and_case_views_are_the_same_after_a_restart() {
         .unwrap()
         .to_owned();
     s.wait_line(|l| l == format!("delivered distress {mayday}"));
-    s.post(&format!("/api/v1/distress/{mayday}"), &json!({"status": "acknowledged"}));
+    s.post(
+        &format!("/api/v1/distress/{mayday}"),
+        &json!({"status": "acknowledged"}),
+    );
     med.wait_line(|l| l.starts_with("delivered distress_update "));
     let case = a.post(
         "/api/v1/cases",
@@ -425,7 +480,12 @@ fn distress_and_case_views_are_the_same_after_a_restart() {
         )
     };
     let before = views(s);
-    assert_eq!(before.0["distress"].as_array().map(Vec::len), Some(1), "{}", before.0);
+    assert_eq!(
+        before.0["distress"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        before.0
+    );
     assert_eq!(before.1["cases"][0]["stage"], "accepted", "{}", before.1);
     s.stop();
     s.start();

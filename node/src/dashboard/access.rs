@@ -95,18 +95,26 @@ pub(crate) async fn check(State(tokens): State<Tokens>, req: Request, next: Next
         return next.run(req).await;
     }
     let Some(t) = presented(&req) else {
-        return ApiError::Unauthorized("this station needs a token: Authorization: Bearer <token>".into())
-            .into_response();
+        tracing::warn!(path = %req.uri().path(), "API request without a token refused");
+        return ApiError::Unauthorized(
+            "this station needs a token: Authorization: Bearer <token>".into(),
+        )
+        .into_response();
     };
     if same(t.as_bytes(), write.as_bytes()) {
         return next.run(req).await;
     }
-    if tokens.read.as_ref().is_some_and(|r| same(t.as_bytes(), r.as_bytes())) {
+    if tokens
+        .read
+        .as_ref()
+        .is_some_and(|r| same(t.as_bytes(), r.as_bytes()))
+    {
         if reads {
             return next.run(req).await;
         }
         return ApiError::Forbidden("the read-only token cannot write".into()).into_response();
     }
+    tracing::warn!(path = %req.uri().path(), "API request with a wrong token refused");
     ApiError::Unauthorized("wrong token".into()).into_response()
 }
 

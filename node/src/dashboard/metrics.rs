@@ -86,10 +86,7 @@ impl FeedCounts {
             }
             Event::Peer { up, .. } => {
                 self.peer_events
-                    .get_or_create(&vec![(
-                        "event",
-                        if *up { "up" } else { "down" }.to_owned(),
-                    )])
+                    .get_or_create(&vec![("event", if *up { "up" } else { "down" }.to_owned())])
                     .inc();
             }
         }
@@ -189,32 +186,105 @@ pub(crate) fn render(
     let s = &status["stats"];
     let engine: [(&str, &str, &str); 17] = [
         ("frames_out", "frames_sent", "Frames sent"),
-        ("bytes_out", "bytes_sent", "Frame bytes sent (sync traffic out)"),
+        (
+            "bytes_out",
+            "bytes_sent",
+            "Frame bytes sent (sync traffic out)",
+        ),
         ("records_out", "records_sent", "Records sent in frames"),
         ("frames_in", "frames_received", "Frames received"),
-        ("bytes_in", "bytes_received", "Frame bytes received (sync traffic in)"),
-        ("records_in", "records_received", "Records received in frames"),
-        ("duplicates", "records_duplicate", "Records received that were already held"),
-        ("delivered", "records_delivered", "Records delivered to this node"),
-        ("submitted", "records_submitted", "Records written at this node"),
+        (
+            "bytes_in",
+            "bytes_received",
+            "Frame bytes received (sync traffic in)",
+        ),
+        (
+            "records_in",
+            "records_received",
+            "Records received in frames",
+        ),
+        (
+            "duplicates",
+            "records_duplicate",
+            "Records received that were already held",
+        ),
+        (
+            "delivered",
+            "records_delivered",
+            "Records delivered to this node",
+        ),
+        (
+            "submitted",
+            "records_submitted",
+            "Records written at this node",
+        ),
         ("custody_acked", "custody_acked", "Custody acknowledgements"),
-        ("freed_by_receipt", "records_freed_by_receipt", "Copies freed by shore receipts"),
+        (
+            "freed_by_receipt",
+            "records_freed_by_receipt",
+            "Copies freed by shore receipts",
+        ),
         ("penalties", "penalties", "Penalties given to peers"),
-        ("receipts_not_counted", "receipts_not_counted", "Receipts from uncertified shores, not counted"),
-        ("refused", "records_refused_policy", "Records refused (policy: rate, size, expiry, trust)"),
-        ("bad_signatures", "records_refused_bad_signature", "Records refused: bad signature"),
-        ("malformed", "frames_malformed", "Frames or records that did not decode"),
-        ("refused_revoked", "records_refused_revoked", "Records refused: revoked key"),
+        (
+            "receipts_not_counted",
+            "receipts_not_counted",
+            "Receipts from uncertified shores, not counted",
+        ),
+        (
+            "refused",
+            "records_refused_policy",
+            "Records refused (policy: rate, size, expiry, trust)",
+        ),
+        (
+            "bad_signatures",
+            "records_refused_bad_signature",
+            "Records refused: bad signature",
+        ),
+        (
+            "malformed",
+            "frames_malformed",
+            "Frames or records that did not decode",
+        ),
+        (
+            "refused_revoked",
+            "records_refused_revoked",
+            "Records refused: revoked key",
+        ),
     ];
     for (key, name, help) in engine {
         counter(&mut r, name, help, u(&s[key]));
     }
-    gauge(&mut r, "peers", "Peers connected", u(&status["peers"]) as i64);
-    gauge(&mut r, "records_held", "Records held for the mesh", u(&status["held"]) as i64);
-    gauge(&mut r, "store_records", "Records in the store", u(&status["store"]["records"]) as i64);
-    gauge(&mut r, "store_bytes", "Bytes of records in the store", u(&status["store"]["bytes"]) as i64);
+    gauge(
+        &mut r,
+        "peers",
+        "Peers connected",
+        u(&status["peers"]) as i64,
+    );
+    gauge(
+        &mut r,
+        "records_held",
+        "Records held for the mesh",
+        u(&status["held"]) as i64,
+    );
+    gauge(
+        &mut r,
+        "store_records",
+        "Records in the store",
+        u(&status["store"]["records"]) as i64,
+    );
+    gauge(
+        &mut r,
+        "store_bytes",
+        "Bytes of records in the store",
+        u(&status["store"]["bytes"]) as i64,
+    );
     let f = &status["fleet"];
-    gauge(&mut r, "distress_open", "Open distress incidents", u(&f["open_distress"]) as i64);
+    gauge(
+        &mut r,
+        "distress_open",
+        "Open distress incidents",
+        u(&f["open_distress"]) as i64,
+    );
     gauge(
         &mut r,
         "buddy_alarms",
@@ -293,9 +363,15 @@ mod tests {
             "haiqiao_feed_peer_events_total{event=\"up\"} 1",
             "haiqiao_feed_freed_total 1",
         ] {
-            assert!(text.lines().any(|l| l == line), "{line:?} missing from\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing from\n{text}"
+            );
         }
-        assert!(text.contains("# TYPE haiqiao_records_delivered counter"), "{text}");
+        assert!(
+            text.contains("# TYPE haiqiao_records_delivered counter"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

@@ -60,6 +60,20 @@ pub(crate) fn payload_bytes() -> usize {
     INDEX_HTML.len() + APP_JS.len() + APP_CSS.len() + COAST_JSON.len()
 }
 
+/// How long ago a time (Unix seconds) was, for people: the CLI prints no raw Unix times.
+pub(crate) fn ago(at_s: Option<u64>, now_s: u64) -> String {
+    let Some(at) = at_s else {
+        return "never".to_owned();
+    };
+    let d = now_s.saturating_sub(at);
+    match d {
+        0..60 => format!("{d} s ago"),
+        60..3600 => format!("{} min ago", d / 60),
+        3600..86_400 => format!("{:.1} h ago", d as f64 / 3600.0),
+        _ => format!("{} d ago", d / 86_400),
+    }
+}
+
 fn asset(ctype: &'static str, body: &'static str) -> Response {
     (
         [
@@ -107,9 +121,7 @@ fn sse_event(ev: &Event) -> SseEvent {
 
 /// The stream of one listener: `hello` first (the page then knows it is live and fetches the
 /// views), then the feed; `lagged` when it fell behind; it ends when the daemon stops.
-fn feed_stream(
-    rx: broadcast::Receiver<Event>,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+fn feed_stream(rx: broadcast::Receiver<Event>) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let hello = SseEvent::default().event("hello").data("{}");
     futures_util::stream::unfold((Some(hello), rx), |(first, mut rx)| async move {
         if let Some(h) = first {
@@ -117,12 +129,15 @@ fn feed_stream(
         }
         match rx.recv().await {
             Ok(ev) => Some((Ok(sse_event(&ev)), (None, rx))),
-            Err(broadcast::error::RecvError::Lagged(n)) => Some((
-                Ok(SseEvent::default()
-                    .event("lagged")
-                    .data(json!({ "missed": n }).to_string())),
-                (None, rx),
-            )),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "a dashboard fell behind the feed; it refetches");
+                Some((
+                    Ok(SseEvent::default()
+                        .event("lagged")
+                        .data(json!({ "missed": n }).to_string())),
+                    (None, rx),
+                ))
+            }
             Err(broadcast::error::RecvError::Closed) => None,
         }
     })
@@ -147,7 +162,10 @@ async fn healthz(State(tx): State<mpsc::Sender<Command>>) -> Response {
 }
 
 /// The dashboard's routes, `/healthz` and `/metrics` (which starts counting the feed).
-pub(crate) fn routes(tx: &mpsc::Sender<Command>, cfg: &ApiSection) -> Router<mpsc::Sender<Command>> {
+pub(crate) fn routes(
+    tx: &mpsc::Sender<Command>,
+    cfg: &ApiSection,
+) -> Router<mpsc::Sender<Command>> {
     let counts = std::sync::Arc::new(metrics::start(tx));
     let page_cfg: Value = json!({
         "tile_url": cfg.tile_url,
@@ -193,6 +211,16 @@ mod tests {
     use futures_util::StreamExt;
 
     #[test]
+    fn ages_read_as_people_say_them() {
+        assert_eq!(ago(None, 100), "never");
+        assert_eq!(ago(Some(100), 130), "30 s ago");
+        assert_eq!(ago(Some(100), 100 + 12 * 60 + 5), "12 min ago");
+        assert_eq!(ago(Some(0), 5400), "1.5 h ago");
+        assert_eq!(ago(Some(0), 3 * 86_400 + 7), "3 d ago");
+        assert_eq!(ago(Some(200), 100), "0 s ago");
+    }
+
+    #[test]
     fn the_coastline_has_zhoushan_in_detail() {
         let v: Value = serde_json::from_str(COAST_JSON).expect("coast.json parses");
         let polys = v["geometry"]["coordinates"].as_array().expect("polygons");
@@ -201,8 +229,14 @@ mod tests {
             let ring = p[0].as_array().expect("ring");
             let xs: Vec<f64> = ring.iter().filter_map(|c| c[0].as_f64()).collect();
             let ys: Vec<f64> = ring.iter().filter_map(|c| c[1].as_f64()).collect();
-            let (x0, x1) = (xs.iter().copied().fold(f64::MAX, f64::min), xs.iter().copied().fold(f64::MIN, f64::max));
-            let (y0, y1) = (ys.iter().copied().fold(f64::MAX, f64::min), ys.iter().copied().fold(f64::MIN, f64::max));
+            let (x0, x1) = (
+                xs.iter().copied().fold(f64::MAX, f64::min),
+                xs.iter().copied().fold(f64::MIN, f64::max),
+            );
+            let (y0, y1) = (
+                ys.iter().copied().fold(f64::MAX, f64::min),
+                ys.iter().copied().fold(f64::MIN, f64::max),
+            );
             x0 > 121.8 && x1 < 122.5 && y0 > 29.8 && y1 < 30.3 && ring.len() > 30
         });
         assert!(zhoushan, "no polygon drawn as Zhoushan island");

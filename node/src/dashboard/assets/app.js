@@ -555,7 +555,7 @@ function renderMap() {
     g.beginPath(); g.arc(x, y, 14 + 6 * pulse, 0, 2 * Math.PI); g.stroke();
     g.beginPath(); g.arc(x, y, 5, 0, 2 * Math.PI); g.fillStyle = '#c8102e'; g.fill();
     g.font = 'bold 13px sans-serif';
-    g.fillText(`MAYDAY ${d.nature} ${d.persons ?? '?'} POB`, x + 20, y + 4);
+    g.fillText(`MAYDAY ${d.nature} ${d.persons ?? '?'} POB`, x - 40, y + 36);
   }
   // Vessels and stations at their latest fix.
   g.font = '12px sans-serif';
