@@ -118,7 +118,8 @@ impl Mesh {
 /// Lines of a child's stdout, read on a thread.
 fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
     let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
+    // Bounded: the script prints a handful of lines.
+    let (tx, rx) = mpsc::sync_channel(64);
     std::thread::spawn(move || {
         for l in BufReader::new(out).lines().map_while(Result::ok) {
             eprintln!("[browser] {l}");

@@ -425,10 +425,10 @@ function fit() {
   if (pts.length) {
     x0 = Math.min(...pts.map((p) => p[0])) - 0.15; x1 = Math.max(...pts.map((p) => p[0])) + 0.15;
     y0 = Math.min(...pts.map((p) => p[1])) - 0.12; y1 = Math.max(...pts.map((p) => p[1])) + 0.12;
-    // At least about 80 km across, so that the nearest islands show around a lone fleet.
+    // At least about 150 km across, so that the nearest islands show around a lone fleet.
     const grow = (a, b, min) => (b - a >= min ? [a, b] : [(a + b) / 2 - min / 2, (a + b) / 2 + min / 2]);
-    [x0, x1] = grow(x0, x1, 0.9);
-    [y0, y1] = grow(y0, y1, 0.6);
+    [x0, x1] = grow(x0, x1, 1.6);
+    [y0, y1] = grow(y0, y1, 1.0);
   }
   const cy = (y0 + y1) / 2;
   const c = Math.cos((cy * Math.PI) / 180);
@@ -555,7 +555,7 @@ function renderMap() {
     g.beginPath(); g.arc(x, y, 14 + 6 * pulse, 0, 2 * Math.PI); g.stroke();
     g.beginPath(); g.arc(x, y, 5, 0, 2 * Math.PI); g.fillStyle = '#c8102e'; g.fill();
     g.font = 'bold 13px sans-serif';
-    g.fillText(`MAYDAY ${d.nature} ${d.persons ?? '?'} POB`, x - 40, y + 36);
+    g.fillText(`MAYDAY ${d.nature} ${d.persons ?? "?"} POB`, x + 20, y + 26);
   }
   // Vessels and stations at their latest fix.
   g.font = '12px sans-serif';
