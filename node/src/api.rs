@@ -26,6 +26,10 @@
 //! | POST | /api/v1/voyage | the skipper's word: `{"says": "home", "eta_min": 180, "port": "Shenjiamen"}` \| `{"says": "not_home"}` \| `{"says": "auto"}` |
 //! | GET | /api/v1/trust/{key} | certificates and revocation of a key |
 //! | POST | /api/v1/records/import | a record signed elsewhere: `{"author": "<key>", "record": "<hex>"}` |
+//! | GET | /, /api/v1/events, /healthz, /metrics | the dashboard, its live feed, health, Prometheus ([`crate::dashboard`]) |
+//!
+//! With `[api] token` set, requests need `Authorization: Bearer <token>`
+//! ([`crate::dashboard::access`]).
 //!
 //! Wherever a path or a body takes a record id (`{id}` above, `distress`, `case`), the short id
 //! every screen shows (the first 8 hex digits, or any prefix of at least 6) is taken too when
@@ -87,7 +91,7 @@ fn rejection(e: &JsonRejection) -> ApiError {
     }
 }
 
-async fn ask<T>(
+pub(crate) async fn ask<T>(
     tx: &mpsc::Sender<Command>,
     make: impl FnOnce(oneshot::Sender<T>) -> Command,
 ) -> Result<T, ApiError> {
@@ -385,6 +389,7 @@ async fn time_limit(limit: Duration, req: HttpRequest, next: Next) -> Response {
 /// The router.
 pub(crate) fn router(tx: mpsc::Sender<Command>, cfg: &ApiSection) -> Router {
     let limit = Duration::from_secs(cfg.request_timeout_s);
+    let tokens = crate::dashboard::access::Tokens::from_config(cfg);
     Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/peers", get(peers).post(dial))
@@ -394,10 +399,15 @@ pub(crate) fn router(tx: mpsc::Sender<Command>, cfg: &ApiSection) -> Router {
         .route("/api/v1/records", axum::routing::post(submit))
         .route("/api/v1/records/{id}", get(record))
         .merge(workflow_routes())
+        .merge(crate::dashboard::routes(&tx, cfg))
         .fallback(|| async { ApiError::NotFound("no such API path".to_owned()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(
             move |req: HttpRequest, next: Next| time_limit(limit, req, next),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            tokens,
+            crate::dashboard::access::check,
         ))
         .with_state(tx)
 }

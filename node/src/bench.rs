@@ -633,3 +633,190 @@ mod tests {
         assert!(v["observe_vs_verify"].as_f64().unwrap() > 0.0);
     }
 }
+
+/// Options of `bench views`.
+#[derive(Debug, Clone)]
+pub(crate) struct ViewsOpts {
+    /// Records in the store.
+    pub(crate) records: usize,
+    /// Repetitions of the rebuild (medians are reported).
+    pub(crate) reps: usize,
+    /// A store filled by an earlier run (the measuring half, run as a fresh process).
+    pub(crate) store: Option<std::path::PathBuf>,
+}
+
+/// The mix of a shore station's store: of every 1,000 records, 940 positions, 30 texts,
+/// 20 pair alerts, 5 dispute reports and 5 distress calls, from 1,000 vessels.
+fn shore_kind(i: usize) -> Kind {
+    match i % 1000 {
+        0..=939 => Kind::Position,
+        940..=969 => Kind::Text,
+        970..=989 => Kind::PairAlert,
+        990..=994 => Kind::DisputeReport,
+        _ => Kind::Distress,
+    }
+}
+
+/// Fills a store at `dir` with `n` signed records (every one really stored: generous limits).
+fn fill_store(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
+    let authors: Vec<Keypair> = (0..1000u32)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..4].copy_from_slice(&i.to_le_bytes());
+            Keypair::from_seed(&seed)
+        })
+        .collect();
+    let mut store = SledStore::open(dir, limits())?;
+    let chunk = 10_000;
+    for start in (0..n).step_by(chunk) {
+        let mut batch = Vec::with_capacity(chunk);
+        for i in start..(start + chunk).min(n) {
+            let a = &authors[i % authors.len()];
+            let partner = authors[(i + 1) % authors.len()].public().hint();
+            let env = samples::envelope(
+                shore_kind(i),
+                a.public().hint(),
+                partner,
+                (i / authors.len()) as u64,
+                NOW,
+            );
+            batch.push(Record::sign(a, env)?);
+        }
+        store.insert_batch(&batch)?;
+    }
+    anyhow::ensure!(
+        store.usage().records as usize == n,
+        "the store holds {} of {n}",
+        store.usage().records
+    );
+    Ok(())
+}
+
+/// This process's resident and peak resident memory, KiB (Linux).
+fn rss_kib() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// What a shore station does at start over its store, timed: open the store, build the
+/// engine's index, replay the fleet views (distress, cases, pairs, timeline) and refill the
+/// inbox; then the process's RSS while it holds all of it (no network).
+fn measure_views(dir: &std::path::Path, reps: usize) -> anyhow::Result<serde_json::Value> {
+    use haiqiao_mesh::{MeshConfig, Node};
+    let key = Keypair::from_seed(&[99; 32]);
+    // Just after the records were written, so that none has expired.
+    let now_ms = (NOW + 3600) * 1000;
+    let (mut open, mut index, mut replay, mut inbox, mut total) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut held = (0, 0, 0);
+    for rep in 0..reps.max(1) {
+        let t = Instant::now();
+        let store = SledStore::open(dir, limits())?;
+        let t_open = t.elapsed().as_secs_f64();
+        let mut node = Node::new(
+            MeshConfig::default(),
+            key.clone(),
+            haiqiao_proto::Role::Shore,
+            store,
+            now_ms,
+        )?;
+        let t_index = t.elapsed().as_secs_f64();
+        let me = key.public();
+        let mut work = crate::workflows::Workflows::new(
+            haiqiao_fleet::FleetConfig::default(),
+            me,
+            u64::from_le_bytes(me.hint().0),
+        )?;
+        work.replay(now_ms, &mut node)?;
+        let t_replay = t.elapsed().as_secs_f64();
+        let mut ib = crate::daemon::Inbox::new(10_000);
+        crate::daemon::refill_inbox(&node, &mut ib)?;
+        let t_all = t.elapsed().as_secs_f64();
+        open.push(t_open);
+        index.push(t_index - t_open);
+        replay.push(t_replay - t_index);
+        inbox.push(t_all - t_replay);
+        total.push(t_all);
+        held = (
+            node.held(),
+            ib.len(),
+            work.summary(now_ms)["cases"].as_u64().unwrap_or(0) as usize,
+        );
+        if rep + 1 == reps.max(1) {
+            let (rss, hwm) = rss_kib();
+            return Ok(json!({
+                "records": node.store().usage().records,
+                "store_bytes": node.store().usage().bytes,
+                "held": held.0, "inbox": held.1, "cases": held.2,
+                "reps": reps.max(1),
+                "median_open_s": median(&mut open),
+                "median_index_s": median(&mut index),
+                "median_replay_s": median(&mut replay),
+                "median_inbox_s": median(&mut inbox),
+                "median_rebuild_s": median(&mut total),
+                "rss_mib": rss as f64 / 1024.0,
+                "peak_rss_mib": hwm as f64 / 1024.0,
+            }));
+        }
+        drop(work);
+        drop(node);
+    }
+    anyhow::bail!("no repetition ran ({held:?})")
+}
+
+/// `bench views`: start-up rebuild of a shore station holding `records` records, and its RSS.
+pub(crate) fn views(opts: &ViewsOpts) -> anyhow::Result<serde_json::Value> {
+    if let Some(dir) = &opts.store {
+        return measure_views(dir, opts.reps);
+    }
+    let dir = tempfile::tempdir()?;
+    let t = Instant::now();
+    fill_store(dir.path(), opts.records)?;
+    let fill_s = t.elapsed().as_secs_f64();
+    // Measured in a fresh process, so that its RSS is the rebuilt station's, not the filler's.
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .args([
+            "bench",
+            "views",
+            "--json",
+            "--reps",
+            &opts.reps.to_string(),
+            "--store",
+        ])
+        .arg(dir.path())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the measuring process failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    v["fill_s"] = json!(fill_s);
+    v["dashboard_payload_bytes"] = json!(crate::dashboard::payload_bytes());
+    Ok(v)
+}
+
+#[cfg(test)]
+mod views_tests {
+    use super::*;
+
+    #[test]
+    fn the_views_bench_rebuilds_what_it_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fill_store(dir.path(), 3000).expect("fill");
+        let v = measure_views(dir.path(), 2).expect("measure");
+        assert_eq!(v["records"], 3000, "{v}");
+        assert_eq!(v["held"], 3000, "{v}");
+        // 15 dispute reports among 3,000 records: each a case in the rebuilt views.
+        assert_eq!(v["cases"], 15, "{v}");
+        assert!(v["median_rebuild_s"].as_f64().expect("time") > 0.0, "{v}");
+        assert!(v["rss_mib"].as_f64().expect("rss") > 1.0, "{v}");
+    }
+}

@@ -593,6 +593,22 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         reps: usize,
     },
+    /// A shore station's start over a large store: views rebuilt (index, distress, cases,
+    /// timeline, inbox) and the memory it then holds (docs/dashboard.md).
+    Views {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Records in the store.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Measure a store filled earlier (used by the bench itself, in a fresh process).
+        #[arg(long, hide = true)]
+        store: Option<PathBuf>,
+    },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {
         /// Print JSON.

@@ -36,7 +36,7 @@ pub(crate) fn pair(target: &Target, partner: Option<String>, leave: bool) -> any
                     "partner {} {} last heard {} {}",
                     short(s(&p["partner"])),
                     s(&p["name"]),
-                    p["last_heard"],
+                    crate::dashboard::ago(p["last_heard"].as_u64(), crate::daemon::now_ms() / 1000),
                     if p["alarm"] == true {
                         "ALARM: overdue"
                     } else {
@@ -339,7 +339,14 @@ pub(crate) fn timeline(target: &Target, after: u64, limit: usize) -> anyhow::Res
     let v = api(target)?.get(&format!("/api/v1/timeline?after={after}&limit={limit}"))?;
     print_json_or(target.json, &v, || {
         for e in v["entries"].as_array().into_iter().flatten() {
-            println!("#{:<5} {:<22} {}", e["index"], s(&e["what"]), s(&e["text"]));
+            let at = e["at_ms"].as_u64().map(|ms| ms / 1000);
+            println!(
+                "#{:<5} {:<12} {:<22} {}",
+                e["index"],
+                crate::dashboard::ago(at, crate::daemon::now_ms() / 1000),
+                s(&e["what"]),
+                s(&e["text"])
+            );
         }
     })
 }

@@ -65,6 +65,14 @@ pub(crate) struct ApiSection {
     pub(crate) header_timeout_s: u64,
     /// Seconds a request may take from its headers to its answer, body included. Default 30.
     pub(crate) request_timeout_s: u64,
+    /// Bearer token for writes (and, when set, reads too). Required to listen beyond loopback
+    /// (docs/dashboard.md, access control). None: loopback only, no token asked.
+    pub(crate) token: Option<String>,
+    /// A second token that may only read (the dashboard's views, `/metrics`).
+    pub(crate) read_token: Option<String>,
+    /// A slippy-map tile URL (`https://…/{z}/{x}/{y}.png`) the dashboard draws under the
+    /// bundled coastline, for stations with internet. None: the coastline alone.
+    pub(crate) tile_url: Option<String>,
 }
 
 impl Default for ApiSection {
@@ -74,6 +82,9 @@ impl Default for ApiSection {
             inbox_capacity: 10_000,
             header_timeout_s: 10,
             request_timeout_s: 30,
+            token: None,
+            read_token: None,
+            tile_url: None,
         }
     }
 }

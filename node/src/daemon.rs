@@ -56,8 +56,6 @@ pub(crate) enum Command {
     /// Pairs, distress, mediation, trust (see `workflows`).
     Workflow(Request, oneshot::Sender<Result<Value, ApiError>>),
     /// A listener on the daemon's feed (live views, bridges): it sees what happens from now on.
-    // Sent by the listeners (the dashboard, the marine feeds, the shore bridges) as they are added.
-    #[allow(dead_code)]
     Subscribe(oneshot::Sender<tokio::sync::broadcast::Receiver<crate::feed::Event>>),
 }
 
@@ -83,13 +81,27 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-struct Inbox {
+pub(crate) struct Inbox {
     next: u64,
     items: VecDeque<(u64, u64, Record)>,
     cap: usize,
 }
 
 impl Inbox {
+    /// An empty inbox that keeps at most `cap` records (at least one).
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            next: 0,
+            items: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Records listed.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
     fn push(&mut self, now_ms: u64, r: Record) {
         self.items.push_back((self.next, now_ms, r));
         self.next += 1;
@@ -102,7 +114,7 @@ impl Inbox {
 /// Refills the inbox from the store at start-up: the records delivered here (addressed to this
 /// node, not written by it), oldest first, as the running daemon would have listed them. Only
 /// what the store still holds comes back: superseded positions and expired records do not.
-fn refill_inbox(node: &Node<SledStore>, inbox: &mut Inbox) -> anyhow::Result<()> {
+pub(crate) fn refill_inbox(node: &Node<SledStore>, inbox: &mut Inbox) -> anyhow::Result<()> {
     let me = node.public_key();
     let mut held: Vec<_> = node
         .store()
@@ -231,6 +243,7 @@ fn check_ports(listen: &[String]) -> anyhow::Result<()> {
 
 /// Runs until SIGINT or SIGTERM.
 pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
+    crate::logs::init()?;
     std::fs::create_dir_all(&spec.data_dir)
         .with_context(|| format!("creating {}", spec.data_dir.display()))?;
     let _lock = lock_data_dir(&spec.data_dir)?;
@@ -261,12 +274,9 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let mut work = Workflows::new(spec.fleet.clone(), me, u64::from_le_bytes(me.hint().0))
         .context("the [fleet] settings")?;
     work.replay(now, &mut node)?;
-    let mut inbox = Inbox {
-        next: 0,
-        items: VecDeque::new(),
-        cap: spec.api.inbox_capacity.max(1),
-    };
+    let mut inbox = Inbox::new(spec.api.inbox_capacity);
     refill_inbox(&node, &mut inbox)?;
+    crate::dashboard::access::check_listen(&spec.api)?;
     let listener = tokio::net::TcpListener::bind(spec.api.listen)
         .await
         .with_context(|| {
@@ -299,6 +309,8 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         spec.key.public().short(),
         spec.key.public()
     );
+    println!("dashboard http://{api_addr}/");
+    tracing::info!(role = spec.role.name(), name = %spec.name, id = %spec.key.public(), api = %api_addr, "started");
     let mut d = Daemon {
         spec_name: spec.name.clone(),
         partner: spec.partner,
@@ -341,6 +353,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         d.drain().await?;
     }
     println!("shutting down: flushing the store");
+    tracing::info!("shutting down");
     let _ = d.net.shutdown().await;
     let _ = stop_api.send(true);
     let _ = api_task.await;
@@ -392,12 +405,14 @@ impl Daemon {
             }
             NetEvent::PeerUp { peer, rate_bps } => {
                 println!("peer up {}", peer.short());
+                tracing::debug!(peer = %peer, rate_bps, "peer up");
                 self.peers.push(peer);
                 self.feed.send(Event::Peer { peer, up: true });
                 self.node.handle(now, Input::ContactUp { peer, rate_bps })?;
             }
             NetEvent::PeerDown { peer } => {
                 println!("peer down {}", peer.short());
+                tracing::debug!(peer = %peer, "peer down");
                 self.peers.retain(|p| *p != peer);
                 self.feed.send(Event::Peer { peer, up: false });
                 self.node.handle(now, Input::ContactDown { peer })?;
@@ -457,6 +472,11 @@ impl Daemon {
                     // Opened where this node is a reader of a sealed record.
                     let r = crate::workflows::Workflows::view(&self.node, &r);
                     println!("delivered {} {}", r.kind().name(), r.id());
+                    if r.priority() <= haiqiao_proto::Priority::Safety {
+                        tracing::warn!(kind = r.kind().name(), id = %r.id(), author = %r.author(), "safety record delivered");
+                    } else {
+                        tracing::debug!(kind = r.kind().name(), id = %r.id(), "delivered");
+                    }
                     if r.kind() != haiqiao_proto::Kind::Position {
                         println!("  {}", crate::json::record_line(&record_json(&r)));
                     }
@@ -481,6 +501,7 @@ impl Daemon {
                 }
                 Output::RefusedRevoked { id, author } => {
                     println!("refused {id} from revoked key {}", author.short());
+                    tracing::warn!(id = %id, author = %author, "refused: revoked key");
                     self.feed.send(Event::RefusedRevoked { id, author });
                 }
                 Output::Penalty {
@@ -488,6 +509,7 @@ impl Daemon {
                     offence,
                     score,
                 } => {
+                    tracing::warn!(peer = %peer, offence = offence.name(), score, "penalty");
                     println!(
                         "penalty {} for {} (score {score})",
                         offence.name(),

@@ -8,7 +8,9 @@
 //! watch is set to 8 seconds so that the day fits in about fifteen seconds. Each step is checked against
 //! what the nodes report (their printed lines, their API); the timeline is printed as it
 //! happens. With `--once` the demo exits 0 only if every step happened as scripted; without
-//! it the nodes keep running for the CLI until Ctrl-C, and then it exits 0.
+//! it, at a terminal, the nodes (and the shore station's dashboard, whose address it prints
+//! first) keep running for the CLI and the browser until Ctrl-C, and then it exits 0; with no
+//! terminal on stdin (a script, CI) it stops after the day as `--once` does.
 //!
 //! Ctrl-C (or SIGTERM) during the scripted day stops every node cleanly, removes the demo's
 //! folder and exits 130 (128 + SIGINT). The nodes run in their own process groups, so the
@@ -158,6 +160,11 @@ fn play(
     let [a, b, c, m, s] = &mut n[..] else {
         anyhow::bail!("five nodes")
     };
+    println!(
+        "dashboard: http://{}/ (the shore station; every node serves its own, e.g. 03316 at \
+         http://{}/)",
+        s.api, b.api
+    );
 
     // Morning: the pair fishes together; the mediation boat is within reach of 03316 and of
     // shore; 05008 is within VHF range of shore only.
@@ -449,7 +456,19 @@ fn play(
         }
         return Ok(());
     }
-    println!("the nodes keep running; try, in another terminal:");
+    // Kept up for a person at a terminal; a script or a pipe (no terminal on stdin) gets the
+    // day and an exit, as with --once.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        println!(
+            "stdin is not a terminal: stopping the nodes (run it in a terminal to keep them and the dashboard up)"
+        );
+        for p in [a, b, c, m, s] {
+            p.stop();
+        }
+        return Ok(());
+    }
+    println!("the nodes keep running; the dashboard: http://{}/", s.api);
+    println!("or try, in another terminal:");
     println!("  haiqiao timeline --api {}     # the shore station", s.api);
     println!("  haiqiao case stats --api {}", s.api);
     println!(

@@ -46,6 +46,10 @@ pub(crate) enum ApiError {
     StoreFull(String),
     /// Too much from one author, or from strangers together: try again later.
     RateLimited(String),
+    /// No token, or a wrong one, where the station asks for one (docs/dashboard.md).
+    Unauthorized(String),
+    /// The read-only token on a write.
+    Forbidden(String),
     /// The node is shutting down.
     Unavailable,
     /// Something failed inside the node (the store, ...).
@@ -67,6 +71,8 @@ impl ApiError {
             ApiError::Timeout => "request_timeout",
             ApiError::StoreFull(_) => "store_full",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -85,6 +91,8 @@ impl ApiError {
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::StoreFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -100,6 +108,8 @@ impl ApiError {
             | ApiError::NoReaderKey(m)
             | ApiError::StoreFull(m)
             | ApiError::RateLimited(m)
+            | ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m)
             | ApiError::Internal(m) => m.clone(),
             ApiError::Record(e) => format!("the record is refused: {e}"),
             ApiError::InvalidId(s) => format!(
@@ -215,6 +225,8 @@ mod tests {
             ApiError::Timeout,
             ApiError::StoreFull(String::new()),
             ApiError::RateLimited(String::new()),
+            ApiError::Unauthorized(String::new()),
+            ApiError::Forbidden(String::new()),
             ApiError::Unavailable,
             ApiError::Internal(String::new()),
         ];
@@ -236,6 +248,8 @@ mod tests {
                 ("request_timeout", 408),
                 ("store_full", 507),
                 ("rate_limited", 429),
+                ("unauthorized", 401),
+                ("forbidden", 403),
                 ("unavailable", 503),
                 ("internal", 500),
             ]

@@ -16,8 +16,6 @@ pub(crate) const FEED_CAP: usize = 1024;
 
 /// One thing that happened at this node.
 #[derive(Debug, Clone)]
-// Read by the listeners (the dashboard, the marine feeds, the shore bridges) as they are added.
-#[allow(dead_code)]
 pub(crate) enum Event {
     /// A record from another node delivered here (what the inbox lists), durable in the store.
     /// `at_ms` is when it arrived.

@@ -10,6 +10,7 @@ mod client;
 mod commands;
 mod config;
 mod daemon;
+mod dashboard;
 mod demo;
 mod error;
 mod feed;
@@ -17,6 +18,7 @@ mod ids;
 mod json;
 mod keys;
 pub mod local;
+mod logs;
 mod workflows;
 
 use std::ffi::OsString;
@@ -389,6 +391,19 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Seal { json, ops, reps } => {
             let v = bench_seal::seal(bench_seal::SealOpts { ops, reps })?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
+        BenchCommand::Views {
+            json,
+            records,
+            reps,
+            store,
+        } => {
+            let v = bench::views(&bench::ViewsOpts {
+                records,
+                reps,
+                store,
+            })?;
             print_json_or(json, &v, || println!("{v:#}"))
         }
         BenchCommand::Sync { json, n, d, reps } => {

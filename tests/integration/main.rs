@@ -11,6 +11,9 @@
 //!   read timeouts, inbox and timeline after a restart, Ctrl-C in the demo, and the
 //!   two-nodes example.
 //! - [`sealed`]: a relay process carries a sealed text it cannot read; the addressee reads it.
+//! - [`dashboard`]: the dashboard in a real headless Chromium over a local mesh (map, distress,
+//!   a live update), `/metrics` parsed, `/healthz`, the API's tokens, distress and case views
+//!   after a restart.
 //! - [`procs`]: the harness that runs and drives those processes.
 //! - [`faults`]: the fault scenarios (docs/faults.md): processes in network namespaces, thin
 //!   links, partitions and heals, kill -9 schedules, floods from one key and from many; each
@@ -18,6 +21,7 @@
 //! - [`netlab`]: the harness those run on (namespaces, veth links, tbf, seeds); skips where
 //!   it cannot run (not root).
 
+mod dashboard;
 mod faults;
 mod multiprocess;
 mod netlab;
