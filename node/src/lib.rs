@@ -15,6 +15,7 @@ mod feed;
 mod ids;
 mod json;
 mod keys;
+mod marine;
 pub mod local;
 mod workflows;
 
@@ -321,6 +322,11 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
         fleet: cfg.fleet.clone(),
         net: cfg.net.clone(),
         api: cfg.api.clone(),
+        marine: marine::MarineSpec {
+            gps: cfg.gps.clone(),
+            plotter: cfg.plotter.clone(),
+            signalk: cfg.signalk.clone(),
+        },
         key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
