@@ -12,7 +12,7 @@
 //!   abandon, piracy, mob; `distress` for undesignated and EPIRB alerts), state `emergency`
 //!   while open, `alarm` once answered, and `null` (cleared) when resolved or cancelled.
 //! - A pair alert is a notification in the context of the vessel that raised it:
-//!   `notifications.mob` for man overboard, otherwise `notifications.pair.<alert>`, state
+//!   `notifications.mob` for man overboard, otherwise `notifications.pair.<alertInCamelCase>`, state
 //!   `alarm`.
 
 use haiqiao_proto::{Fix, NavStatus, PublicKey};

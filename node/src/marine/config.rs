@@ -185,3 +185,49 @@ pub(crate) fn validate(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<crate::config::NodeConfig> {
+        crate::config::NodeConfig::parse(&format!(
+            "[node]\nrole = \"vessel\"\nname = \"x\"\nkey_file = \"k\"\ndata_dir = \"d\"\n{text}"
+        ))
+    }
+
+    #[test]
+    fn sections_default_to_off_and_parse_when_given() {
+        let c = parse("").unwrap();
+        assert_eq!(c.gps.source, GpsSource::None);
+        assert!(!c.plotter.enabled && !c.signalk.enabled);
+        let c = parse(
+            "[gps]\nsource = \"serial\"\ndevice = \"/dev/ttyUSB0\"\nbaud = 38400\n\
+             [gps.policy]\nslow_interval_s = 300\n[plotter]\nenabled = true\nais_class = \"b\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.gps.baud, 38400);
+        assert_eq!(c.gps.policy.slow_interval_s, 300);
+        assert_eq!(c.plotter.ais_class, AisClass::B);
+    }
+
+    #[test]
+    fn bad_settings_say_what_to_change() {
+        for (text, says) in [
+            ("[gps]\nsource = \"serial\"\n", "needs a device"),
+            ("[gps]\nsource = \"nmea_tcp\"\n", "needs an address"),
+            (
+                "[gps]\nsource = \"serial\"\ndevice = \"/dev/x\"\nbaud = 1234\n",
+                "not an NMEA speed",
+            ),
+            ("[gps]\nnav_status = \"flying\"\n", "nav_status"),
+            ("[gps.policy]\nfast_interval_s = 1000\n", "[gps.policy]"),
+            ("[plotter]\nrefresh_s = 0\n", "[plotter]"),
+            ("[signalk]\nmmsi = 974123456\n", "not a ship station"),
+            ("[gps]\nsource = \"radio\"\n", "unknown variant"),
+        ] {
+            let e = format!("{:#}", parse(text).unwrap_err());
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+}

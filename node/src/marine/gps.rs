@@ -289,7 +289,7 @@ async fn actor(
                 // Also wake when the fix would go stale, so that the policy hears of it.
                 Some(fix.map_or(t, |f| t.min(f.at_ms + u64::from(cfg.stale_s) * 1000 + 1)))
             }
-            Poll::Send(_) => {
+            Poll::Send(reason) => {
                 let Some(f) = fix else { continue };
                 let req = SubmitRequest {
                     dest: None,
@@ -307,6 +307,12 @@ async fn actor(
                     None => return,
                     Some(Ok(v)) => {
                         let bytes = v["size"].as_u64().unwrap_or(100) as u32;
+                        println!(
+                            "gps report {} {:.5} {:.5} ({reason:?}, {bytes} bytes)",
+                            v["id"].as_str().unwrap_or(""),
+                            f.lat,
+                            f.lon
+                        );
                         policy.sent(now, &f, bytes);
                         let mut s = lock(&shared);
                         s.reports_sent += 1;

@@ -238,10 +238,23 @@ fn record_deltas(ctx: &Ctx, t: &mut Targets, r: &Record, mode: Mode) -> Vec<Valu
         }
         Body::PairAlert { alert, text, .. } => {
             let name = crate::json::name_of(&crate::json::ALERTS, *alert);
+            // Signal K keys are camelCase (the schema refuses gear_fouled).
             let key = if name == "man_overboard" {
                 "mob".to_owned()
             } else {
-                format!("pair.{name}")
+                let mut k = String::from("pair.");
+                let mut up = false;
+                for c in name.chars() {
+                    if c == '_' {
+                        up = true;
+                    } else if up {
+                        k.push(c.to_ascii_uppercase());
+                        up = false;
+                    } else {
+                        k.push(c);
+                    }
+                }
+                k
             };
             vec![signalk::notification_delta(
                 &context,
