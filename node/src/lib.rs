@@ -365,6 +365,10 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                 }
             })
         }
+        BenchCommand::Marine { json, samples } => {
+            let v = marine::bench::run(samples)?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
         BenchCommand::Chain {
             json,
             samples,

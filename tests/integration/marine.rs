@@ -243,7 +243,13 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     let mmsi = pseudo_mmsi(&a_key);
     let mut plotter = Plotter::connect("127.0.6.3:10110");
     let lines = plotter
-        .until(|ls| ais_from(ls, mmsi, '1') >= 1 && ais_from(ls, mmsi, '5') >= 2)
+        .until(|ls| {
+            // Two whole type 5 messages: the first may predate the certificate (the picture
+            // a plotter gets on connecting), the second comes from a refresh after it.
+            ais_from(ls, mmsi, '1') >= 1
+                && ais_from(ls, mmsi, '5') >= 2
+                && ls.last().is_some_and(|l| l.starts_with("!AIVDM,2,2,"))
+        })
         .to_vec();
     let decoded = pyais(&lines);
     let pos = decoded
@@ -252,7 +258,9 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
         .unwrap_or_else(|| panic!("no type 1 from {mmsi}: {decoded:?}"));
     let (plat, plon) = (pos["lat"].as_f64().unwrap(), pos["lon"].as_f64().unwrap());
     assert!((plat - 29.95).abs() < 0.02 && (plon - 122.30).abs() < 0.02, "{pos}");
-    assert!(pos["speed"].as_f64().unwrap() <= 8.0 + 1e-9, "{pos}");
+    // The first report may come from a fix without motion yet (102.3 = not available).
+    let speed = pos["speed"].as_f64().unwrap();
+    assert!(speed <= 8.0 + 1e-9 || (speed - 102.3).abs() < 1e-9, "{pos}");
     assert_eq!(pos["status"], 0, "under way, as configured");
     let stat = decoded
         .iter()
@@ -263,7 +271,7 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     assert_eq!(stat["ship_type"], 30, "fishing");
 
     // Signal K: a stream client (all) and then a distress on A.
-    let mut sk = Command::new("node")
+    let sk = Command::new("node")
         .args(["check.js", "stream"])
         .arg("ws://127.0.6.3:3000/signalk/v1/stream?subscribe=all")
         .arg("navigation.position,notifications.flooding")
@@ -279,7 +287,11 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     assert!(v.get("error").is_none(), "{v}");
 
     // B's plotter raises the DSC alarm for A, with A's MMSI, the nature and the position.
-    let lines = plotter.until(|ls| ls.iter().any(|l| l.starts_with("$IIALR") && l.contains(",A,")));
+    let lines = plotter.until(|ls| {
+        ls.iter().any(|l| l.starts_with("$CDDSC"))
+            && ls.iter().any(|l| l.starts_with("$CDDSE"))
+            && ls.iter().any(|l| l.starts_with("$IIALR") && l.contains(",A,"))
+    });
     let dsc = lines
         .iter()
         .find(|l| l.starts_with("$CDDSC"))
@@ -289,8 +301,10 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     assert_eq!(f[1], format!("{mmsi}0"), "{dsc}");
     assert_eq!(f[2], "12");
     assert_eq!(f[3], "01", "flooding: {dsc}");
-    assert_eq!(&f[5][..5], "02957", "north-east quadrant, 29 57': {dsc}");
-    assert_eq!(&f[5][5..8], "122", "{dsc}");
+    assert_eq!(&f[5][..1], "0", "north-east quadrant: {dsc}");
+    let dlat = f[5][1..3].parse::<f64>().unwrap() + f[5][3..5].parse::<f64>().unwrap() / 60.0;
+    let dlon = f[5][5..8].parse::<f64>().unwrap() + f[5][8..10].parse::<f64>().unwrap() / 60.0;
+    assert!((dlat - 29.95).abs() < 0.03 && (dlon - 122.30).abs() < 0.03, "{dsc}");
     assert!(
         lines.iter().any(|l| l.starts_with("$CDDSE,1,1,A,") && l.contains(&format!("{mmsi}0"))),
         "a $CDDSE follows"
@@ -422,6 +436,7 @@ fn buddy_watch_stays_quiet_between_paired_boats_that_both_report() {
     let b_stops = T0 + day;
     for s in (T0..T0 + day + 2 * u64::from(cfg.buddy_watch_s)).step_by(5) {
         let now = s * 1000;
+        let mut sent = Vec::new();
         for (i, boat) in [&mut a, &mut b].into_iter().enumerate() {
             if i == 1 && s >= b_stops {
                 continue;
@@ -446,10 +461,13 @@ fn buddy_watch_stays_quiet_between_paired_boats_that_both_report() {
                     },
                 );
                 boat.policy.sent(now, &fix, r.len() as u32);
-                // Linked: each hears the other's report at once.
-                a.fleet.observe(now, &r);
-                b.fleet.observe(now, &r);
+                sent.push(r);
             }
+        }
+        // Linked: each hears the other's report at once.
+        for r in &sent {
+            a.fleet.observe(now, r);
+            b.fleet.observe(now, r);
         }
         for act in a.fleet.poll(now).into_iter().chain(b.fleet.poll(now)) {
             if let Action::RaiseBuddyAlarm { partner, .. } = act {

@@ -309,14 +309,19 @@ pub fn full_tree(
         "self": format!("vessels.{self_urn}"),
         "vessels": {},
     });
+    // Every vessel names itself by `mmsi` or `uuid` (the schema requires one of them).
     let mut me = json!({ "name": self_name });
-    if let Some(m) = self_urn.strip_prefix("urn:mrn:imo:mmsi:") {
-        me["mmsi"] = json!(m);
+    match self_urn.strip_prefix("urn:mrn:imo:mmsi:") {
+        Some(m) => me["mmsi"] = json!(m),
+        None => me["uuid"] = json!(self_urn),
     }
     root["vessels"][self_urn] = me;
     for v in vessels {
         let urn = vessel_urn(v.mmsi, &v.key);
-        let mut node = json!({});
+        let mut node = match v.mmsi {
+            Some(_) => json!({}),
+            None => json!({ "uuid": urn }),
+        };
         for (path, value) in v.values() {
             let leaf = if path.is_empty() {
                 value
@@ -408,6 +413,7 @@ mod tests {
             122.3
         );
         assert_eq!(t["vessels"][&urn]["name"], "浙岱渔03315");
+        assert_eq!(t["vessels"][&urn]["uuid"], urn.as_str());
     }
 
     #[test]

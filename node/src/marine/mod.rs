@@ -16,7 +16,9 @@
 //! plotter or Signal K client that falls behind skips to the next full picture, and the
 //! daemon never waits for it.
 
+pub(crate) mod bench;
 pub(crate) mod config;
+pub(crate) mod demo;
 mod gps;
 mod plotter;
 mod signalk;
