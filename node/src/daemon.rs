@@ -316,9 +316,8 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         feed,
         marine: None,
     };
-    d.marine = Some(
-        crate::marine::start(&spec.marine, spec.key.public(), &spec.name, marine_cmd).await?,
-    );
+    d.marine =
+        Some(crate::marine::start(&spec.marine, spec.key.public(), &spec.name, marine_cmd).await?);
     d.drain().await?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

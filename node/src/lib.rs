@@ -15,8 +15,8 @@ mod feed;
 mod ids;
 mod json;
 mod keys;
-mod marine;
 pub mod local;
+mod marine;
 mod workflows;
 
 use std::ffi::OsString;

@@ -149,7 +149,10 @@ impl Plotter {
     fn until(&mut self, done: impl Fn(&[String]) -> bool) -> &[String] {
         while !done(&self.seen) {
             let mut l = String::new();
-            let n = self.r.read_line(&mut l).expect("the feed went quiet for 60 s");
+            let n = self
+                .r
+                .read_line(&mut l)
+                .expect("the feed went quiet for 60 s");
             assert!(n > 0, "the feed closed");
             let l = l.trim_end().to_owned();
             Sentence::parse(&l).unwrap_or_else(|e| panic!("bad sentence {l:?}: {e}"));
@@ -219,17 +222,33 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     a.start();
     a.wait_peers(1);
     cli(&[
-        "authority", "certify", "--api", &b.api, "--key", key_s, "--subject", &a.id, "--role",
-        "vessel", "--name", "浙岱渔03315",
+        "authority",
+        "certify",
+        "--api",
+        &b.api,
+        "--key",
+        key_s,
+        "--subject",
+        &a.id,
+        "--role",
+        "vessel",
+        "--name",
+        "浙岱渔03315",
     ]);
     b.saw("certified", "浙岱渔03315");
 
     // A reports its own fix, from gpsd, by itself; it reaches B.
     let line = a.wait_line(|l| l.starts_with("gps report "));
     let parts: Vec<&str> = line.split_whitespace().collect();
-    let (id, lat, lon): (&str, f64, f64) =
-        (parts[2], parts[3].parse().unwrap(), parts[4].parse().unwrap());
-    assert!((lat - 29.95).abs() < 0.02 && (lon - 122.30).abs() < 0.02, "{line}");
+    let (id, lat, lon): (&str, f64, f64) = (
+        parts[2],
+        parts[3].parse().unwrap(),
+        parts[4].parse().unwrap(),
+    );
+    assert!(
+        (lat - 29.95).abs() < 0.02 && (lon - 122.30).abs() < 0.02,
+        "{line}"
+    );
     b.wait_line(|l| l == format!("delivered position {id}"));
     let st = a.get("/api/v1/status");
     assert_eq!(st["gps"]["source"], "gpsd", "{st}");
@@ -257,7 +276,10 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
         .find(|m| m["type"] == 1 && m["mmsi"] == mmsi)
         .unwrap_or_else(|| panic!("no type 1 from {mmsi}: {decoded:?}"));
     let (plat, plon) = (pos["lat"].as_f64().unwrap(), pos["lon"].as_f64().unwrap());
-    assert!((plat - 29.95).abs() < 0.02 && (plon - 122.30).abs() < 0.02, "{pos}");
+    assert!(
+        (plat - 29.95).abs() < 0.02 && (plon - 122.30).abs() < 0.02,
+        "{pos}"
+    );
     // The first report may come from a fix without motion yet (102.3 = not available).
     let speed = pos["speed"].as_f64().unwrap();
     assert!(speed <= 8.0 + 1e-9 || (speed - 102.3).abs() < 1e-9, "{pos}");
@@ -290,7 +312,9 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     let lines = plotter.until(|ls| {
         ls.iter().any(|l| l.starts_with("$CDDSC"))
             && ls.iter().any(|l| l.starts_with("$CDDSE"))
-            && ls.iter().any(|l| l.starts_with("$IIALR") && l.contains(",A,"))
+            && ls
+                .iter()
+                .any(|l| l.starts_with("$IIALR") && l.contains(",A,"))
     });
     let dsc = lines
         .iter()
@@ -304,16 +328,30 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     assert_eq!(&f[5][..1], "0", "north-east quadrant: {dsc}");
     let dlat = f[5][1..3].parse::<f64>().unwrap() + f[5][3..5].parse::<f64>().unwrap() / 60.0;
     let dlon = f[5][5..8].parse::<f64>().unwrap() + f[5][8..10].parse::<f64>().unwrap() / 60.0;
-    assert!((dlat - 29.95).abs() < 0.03 && (dlon - 122.30).abs() < 0.03, "{dsc}");
     assert!(
-        lines.iter().any(|l| l.starts_with("$CDDSE,1,1,A,") && l.contains(&format!("{mmsi}0"))),
+        (dlat - 29.95).abs() < 0.03 && (dlon - 122.30).abs() < 0.03,
+        "{dsc}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("$CDDSE,1,1,A,") && l.contains(&format!("{mmsi}0"))),
         "a $CDDSE follows"
+    );
+
+    println!(
+        "plotter feed at B (docs/marine.md's sample):\n{}",
+        lines.join("\n")
     );
 
     // Every delta was valid; the distress came as an emergency notification in A's context.
     let out = sk.wait_with_output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).expect("check.js prints JSON");
-    assert!(out.status.success(), "invalid Signal K: {}", report["invalid"]);
+    assert!(
+        out.status.success(),
+        "invalid Signal K: {}",
+        report["invalid"]
+    );
     assert_eq!(report["hello"]["name"], "haiqiao");
     let ctx = format!(
         "vessels.urn:mrn:signalk:uuid:{}",
@@ -369,8 +407,14 @@ fn nmea_over_udp_drives_reports_and_bad_sentences_are_counted() {
     assert_eq!(st["gps"]["has_fix"], false, "{st}");
     assert_eq!(st["gps"]["state"], "no fix");
     let tx = UdpSocket::bind("127.0.6.12:0").unwrap();
-    let good = frame('$', "BDRMC,020000.00,A,2957.0000,N,12218.0000,E,6.5,110.0,291126,,,A");
-    let mut bad = frame('$', "BDRMC,020001.00,A,2958.0000,N,12218.0000,E,6.5,110.0,291126,,,A");
+    let good = frame(
+        '$',
+        "BDRMC,020000.00,A,2957.0000,N,12218.0000,E,6.5,110.0,291126,,,A",
+    );
+    let mut bad = frame(
+        '$',
+        "BDRMC,020001.00,A,2958.0000,N,12218.0000,E,6.5,110.0,291126,,,A",
+    );
     bad.replace_range(20..21, "7");
     tx.send_to(format!("{bad}{good}").as_bytes(), ("127.0.6.12", port))
         .unwrap();
@@ -393,8 +437,8 @@ fn nmea_over_udp_drives_reports_and_bad_sentences_are_counted() {
 #[test]
 fn buddy_watch_stays_quiet_between_paired_boats_that_both_report() {
     use haiqiao_fleet::{Action, Draft, Fleet, FleetConfig};
-    use haiqiao_marine::report::{Poll, ReportConfig, ReportPolicy};
     use haiqiao_marine::OwnFix;
+    use haiqiao_marine::report::{Poll, ReportConfig, ReportPolicy};
     use haiqiao_proto::{Body, Destination, Fix, Keypair, NavStatus, Record, Timestamp};
 
     const T0: u64 = 1_795_000_000;
@@ -487,5 +531,8 @@ fn buddy_watch_stays_quiet_between_paired_boats_that_both_report() {
             }
         }
     }
-    assert_eq!(alarms, 1, "A's alarm comes once B has been silent long enough");
+    assert_eq!(
+        alarms, 1,
+        "A's alarm comes once B has been silent long enough"
+    );
 }

@@ -112,7 +112,13 @@ pub fn alr(a: &Alarm) -> String {
     let room = 82 - 1 - 5 - head.len();
     let text: String = ascii_name(&a.text, room)
         .chars()
-        .map(|c| if matches!(c, ',' | '*' | '!' | '$' | '\\' | '^') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, ',' | '*' | '!' | '$' | '\\' | '^') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     frame('$', &format!("{head}{text}"))
 }
@@ -170,13 +176,17 @@ mod tests {
             id: 1234,
             active: true,
             acknowledged: false,
-            text: "DISTRESS 浙岱渔03315 flooding, 5 persons, taking water fast near Zhujiajian*".into(),
+            text: "DISTRESS 浙岱渔03315 flooding, 5 persons, taking water fast near Zhujiajian*"
+                .into(),
             now_s: 3600 + 61,
         };
         let l = alr(&a);
         assert!(l.len() <= 82, "{l}");
         let s = Sentence::parse(&l).unwrap();
-        assert!(s.body.starts_with("IIALR,010101.00,234,A,V,DISTRESS ZHEDAIYU03315 FLOODING"));
+        assert!(
+            s.body
+                .starts_with("IIALR,010101.00,234,A,V,DISTRESS ZHEDAIYU03315 FLOODING")
+        );
         assert_eq!(s.fields().count(), 5);
     }
 

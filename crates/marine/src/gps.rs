@@ -270,10 +270,7 @@ impl GpsState {
                     return Ok(self.lost(now_ms));
                 };
                 let h = self.set_position(now_ms, lat, lon).map_err(bad)?;
-                self.set_motion(
-                    r.speed_over_ground.map(f32_f64),
-                    r.true_course.map(f32_f64),
-                );
+                self.set_motion(r.speed_over_ground.map(f32_f64), r.true_course.map(f32_f64));
                 Ok(h)
             }
             nmea::ParseResult::GGA(g) => {
@@ -292,10 +289,7 @@ impl GpsState {
                 _ => Ok(self.lost(now_ms)),
             },
             nmea::ParseResult::VTG(v) => {
-                self.set_motion(
-                    v.speed_over_ground.map(f32_f64),
-                    v.true_course.map(f32_f64),
-                );
+                self.set_motion(v.speed_over_ground.map(f32_f64), v.true_course.map(f32_f64));
                 Ok(Heard::Motion)
             }
             nmea::ParseResult::HDT(h) => {
@@ -489,7 +483,10 @@ mod tests {
             assert!((f.lon - (122.0 + 18.0 / 60.0)).abs() < 1e-9);
             assert_eq!(f.sog_kn, Some(6.5));
             assert_eq!(f.cog_deg, Some(95.0));
-            assert_eq!(g.status(T).talker, Some([talker.as_bytes()[0], talker.as_bytes()[1]]));
+            assert_eq!(
+                g.status(T).talker,
+                Some([talker.as_bytes()[0], talker.as_bytes()[1]])
+            );
         }
     }
 
@@ -548,7 +545,10 @@ mod tests {
         assert!(g.handle_nmea(T, &broken).is_err());
         assert!(g.handle_nmea(T, "garbage").is_err());
         assert!(g.handle_nmea(T, &frame('$', "GPRMC,xx,A,1,N")).is_err());
-        assert_eq!(g.handle_nmea(T, &frame('$', "GPGSV,1,1,00")).unwrap(), Heard::Ignored);
+        assert_eq!(
+            g.handle_nmea(T, &frame('$', "GPGSV,1,1,00")).unwrap(),
+            Heard::Ignored
+        );
         assert_eq!(g.fix(T), before);
         let s = g.status(T);
         assert_eq!((s.good, s.bad, s.ignored), (1, 3, 1));

@@ -136,7 +136,11 @@ mod tests {
         let got: BTreeSet<Mmsi> = a.values().copied().collect();
         assert_eq!(got.len(), keys.len());
         assert!(got.is_disjoint(&taken));
-        assert_eq!(a, assign_pseudo(keys.iter().rev(), &taken), "order given does not matter");
+        assert_eq!(
+            a,
+            assign_pseudo(keys.iter().rev(), &taken),
+            "order given does not matter"
+        );
     }
 
     proptest! {

@@ -362,7 +362,10 @@ mod tests {
             let sends = drive(&mut p, 0, 3600, |t| fix(t, sog, 90.0), nav);
             assert_eq!(sends[0], (0, Reason::First));
             let gaps: Vec<u64> = sends.windows(2).map(|w| w[1].0 - w[0].0).collect();
-            assert!(gaps.iter().all(|g| *g == every), "{sog} kn {nav:?}: {gaps:?}");
+            assert!(
+                gaps.iter().all(|g| *g == every),
+                "{sog} kn {nav:?}: {gaps:?}"
+            );
             assert_eq!(sends.len() as u64, 3600 / every);
         }
     }
@@ -419,7 +422,11 @@ mod tests {
         let bytes = sends.len() as u64 * 100;
         let cap = u64::from(cfg.budget_bytes_per_hour) + u64::from(cfg.burst_reports) * 100;
         assert!(bytes <= cap, "{bytes} > {cap}");
-        assert!(sends.len() >= 90, "the budget is used, not starved: {}", sends.len());
+        assert!(
+            sends.len() >= 90,
+            "the budget is used, not starved: {}",
+            sends.len()
+        );
         assert!(p.counts().1 > 0, "some turns were held back");
     }
 
@@ -427,7 +434,10 @@ mod tests {
     fn no_fix_sends_nothing_and_the_next_fix_is_a_first() {
         let mut p = ReportPolicy::new(ReportConfig::default(), 0);
         let f = fix(0, 8.0, 90.0);
-        assert_eq!(p.poll(0, Some(&f), NavStatus::UNDER_WAY), Poll::Send(Reason::First));
+        assert_eq!(
+            p.poll(0, Some(&f), NavStatus::UNDER_WAY),
+            Poll::Send(Reason::First)
+        );
         p.sent(0, &f, 100);
         assert_eq!(p.poll(5_000, None, NavStatus::UNDER_WAY), Poll::NoFix);
         assert_eq!(

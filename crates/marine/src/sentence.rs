@@ -70,7 +70,9 @@ impl<'a> Sentence<'a> {
             Some(b'!') => '!',
             _ => return Err(SentenceError::NoStart),
         };
-        let (body, sum) = line[1..].rsplit_once('*').ok_or(SentenceError::NoChecksum)?;
+        let (body, sum) = line[1..]
+            .rsplit_once('*')
+            .ok_or(SentenceError::NoChecksum)?;
         let sent = u8::from_str_radix(sum, 16).map_err(|_| SentenceError::NoChecksum)?;
         if sum.len() != 2 {
             return Err(SentenceError::NoChecksum);

@@ -339,7 +339,10 @@ pub fn full_tree(
         let Some(urn) = context.strip_prefix("vessels.") else {
             continue;
         };
-        let mut entry = root["vessels"].get(urn).cloned().unwrap_or_else(|| json!({}));
+        let mut entry = root["vessels"]
+            .get(urn)
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         set_path(
             &mut entry,
             &format!("notifications.{key}"),
@@ -420,7 +423,10 @@ mod tests {
     fn distress_notifications_raise_and_clear() {
         let c = vessel_context(Some(412_345_678), &key(3));
         let d = notification_delta(&c, distress_key(1), Some(AlarmState::Emergency), "x", 0);
-        assert_eq!(d["updates"][0]["values"][0]["path"], "notifications.flooding");
+        assert_eq!(
+            d["updates"][0]["values"][0]["path"],
+            "notifications.flooding"
+        );
         assert_eq!(d["updates"][0]["values"][0]["value"]["state"], "emergency");
         let d = notification_delta(&c, distress_key(10), None, "", 0);
         assert_eq!(d["updates"][0]["values"][0]["path"], "notifications.mob");

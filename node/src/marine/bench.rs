@@ -1,9 +1,10 @@
 //! `haiqiao bench marine`: the figures of docs/benchmarks.md for the marine side.
 //!
 //! - Latency from a GPS fix to the plotter's AIS line of a vessel one hop away: two daemons on
-//!   loopback; boat A reads NMEA over UDP (every band's interval set to 1 s so that every fix
-//!   is reported), boat B serves the plotter feed; the bench sends A an RMC with a new
-//!   latitude and times until B's feed carries a type 1 for A with that latitude.
+//!   loopback; boat A reads NMEA over UDP, boat B serves the plotter feed; the bench sends A
+//!   an RMC with a new latitude and a course 60° off the last one (a turn: reported at once;
+//!   the bands' intervals are set to an hour so that no interval report of the previous fix
+//!   comes between) and times until B's feed carries a type 1 for A with that latitude.
 //! - Bytes an hour of automatic reports at each speed band, with the size of a real signed
 //!   position record.
 
@@ -47,8 +48,15 @@ fn type1_lat(line: &str, mmsi: u32) -> Option<i64> {
             bits.push((v >> i) & 1);
         }
     }
-    let raw = bits.get(89..116)?.iter().fold(0i64, |a, b| (a << 1) | i64::from(*b));
-    let signed = if raw & (1 << 26) != 0 { raw - (1 << 27) } else { raw };
+    let raw = bits
+        .get(89..116)?
+        .iter()
+        .fold(0i64, |a, b| (a << 1) | i64::from(*b));
+    let signed = if raw & (1 << 26) != 0 {
+        raw - (1 << 27)
+    } else {
+        raw
+    };
     Some(signed / 6)
 }
 
@@ -112,16 +120,15 @@ pub(crate) fn run(samples: usize) -> anyhow::Result<Value> {
         &[b.p2p.clone()],
         &format!(
             "\n[gps]\nsource = \"nmea_udp\"\naddress = \"127.0.80.2:{udp_port}\"\n\
-             [gps.policy]\nslow_interval_s = 1\ncruise_interval_s = 1\nfast_interval_s = 1\n\
-             min_interval_s = 1\nbudget_bytes_per_hour = 10000000\n"
+             [gps.policy]\nslow_interval_s = 3600\ncruise_interval_s = 3600\nfast_interval_s = 3600\n\
+             min_interval_s = 1\ncourse_change_deg = 30.0\nbudget_bytes_per_hour = 10000000\n"
         ),
     );
     a.start();
     a.wait_peers(1);
-    let a_key: PublicKey = a
-        .id
-        .parse()
-        .map_err(|e| anyhow::anyhow!("node id: {e:?}"))?;
+    let a_key: PublicKey =
+        a.id.parse()
+            .map_err(|e| anyhow::anyhow!("node id: {e:?}"))?;
     let mmsi = haiqiao_marine::ident::pseudo_mmsi(&a_key);
     let plot = TcpStream::connect(("127.0.80.3", plot_port))?;
     plot.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -129,14 +136,15 @@ pub(crate) fn run(samples: usize) -> anyhow::Result<Value> {
     let tx = UdpSocket::bind("127.0.80.2:0")?;
     let mut times = Vec::new();
     for k in 0..=samples {
-        // Past the policy's 1 s interval since the last report, so it reports at once.
+        // Past the policy's 1 s minimum since the last report, so the turn is reported at once.
         std::thread::sleep(Duration::from_millis(1100));
         let lat = 29.95 + 0.001 * k as f64;
         let want = (lat * 1e5).round() as i64;
         let body = format!(
-            "GNRMC,020000.00,A,{},N,{},E,6.0,110.0,291126,,,A",
+            "GNRMC,020000.00,A,{},N,{},E,6.0,{:.1},291126,,,A",
             dm(lat, 2),
-            dm(122.3, 3)
+            dm(122.3, 3),
+            if k % 2 == 0 { 110.0 } else { 170.0 }
         );
         let t = Instant::now();
         tx.send_to(frame('$', &body).as_bytes(), ("127.0.80.2", udp_port))?;

@@ -161,7 +161,10 @@ pub(crate) fn validate(
                 bail!("[gps] source serial needs a device (e.g. /dev/ttyUSB0)");
             }
             if !matches!(gps.baud, 4800 | 9600 | 19200 | 38400 | 57600 | 115200) {
-                bail!("[gps] baud {} is not an NMEA speed (4800, 9600, 38400, ...)", gps.baud);
+                bail!(
+                    "[gps] baud {} is not an NMEA speed (4800, 9600, 38400, ...)",
+                    gps.baud
+                );
             }
         }
     }

@@ -38,7 +38,9 @@ pub(super) fn describe(cfg: &GpsSection) -> String {
     match cfg.source {
         GpsSource::Serial => format!(
             "{} at {} baud",
-            cfg.device.as_ref().map_or(String::new(), |d| d.display().to_string()),
+            cfg.device
+                .as_ref()
+                .map_or(String::new(), |d| d.display().to_string()),
             cfg.baud
         ),
         GpsSource::Gpsd => cfg.address.clone().unwrap_or_else(|| GPSD_DEFAULT.into()),

@@ -158,7 +158,11 @@ pub(crate) async fn start(
     let mut tasks = Vec::new();
     if spec.gps.source != GpsSource::None {
         tasks.extend(gps::spawn(&spec.gps, cmd.clone(), shared.clone())?);
-        println!("gps: reading {:?} {}", spec.gps.source, gps::describe(&spec.gps));
+        println!(
+            "gps: reading {:?} {}",
+            spec.gps.source,
+            gps::describe(&spec.gps)
+        );
     }
     if spec.plotter.enabled {
         let l = tokio::net::TcpListener::bind(spec.plotter.listen)

@@ -59,7 +59,9 @@ pub(crate) fn fix_from_json(v: &Value) -> Option<Fix> {
     let lon = v.get("lon")?.as_f64()?;
     let mut f = Fix::from_degrees(lat, lon);
     f.sog_dkn = v["sog_kn"].as_f64().map(|s| (s * 10.0).round() as u16);
-    f.cog_ddeg = v["cog_deg"].as_f64().map(|c| (c * 10.0).round() as u16 % 3600);
+    f.cog_ddeg = v["cog_deg"]
+        .as_f64()
+        .map(|c| (c * 10.0).round() as u16 % 3600);
     f.heading_deg = v["heading_deg"].as_u64().map(|h| h as u16);
     f.nav_status = v["nav_status"]
         .as_str()
@@ -174,7 +176,9 @@ impl Feed {
         *k != self.me
             && t.fix.is_some()
             && now.saturating_sub(t.fix_ms) <= u64::from(self.cfg.max_age_min) * 60_000
-            && !t.real_mmsi.is_some_and(|m| lock(&self.shared).hears(m, now))
+            && !t
+                .real_mmsi
+                .is_some_and(|m| lock(&self.shared).hears(m, now))
     }
 
     fn position_lines(&mut self, k: &PublicKey, with_static: bool) -> Vec<String> {
@@ -240,7 +244,10 @@ impl Feed {
     }
 
     fn distress_view_lines(&self, d: &Value, now: u64, with_dsc: bool) -> Vec<String> {
-        let Some(author) = d["author"].as_str().and_then(|k| k.parse::<PublicKey>().ok()) else {
+        let Some(author) = d["author"]
+            .as_str()
+            .and_then(|k| k.parse::<PublicKey>().ok())
+        else {
             return Vec::new();
         };
         if author == self.me {
@@ -249,7 +256,10 @@ impl Feed {
         let state = d["state"].as_str().unwrap_or("");
         let open = matches!(state, "open" | "answered");
         let mmsi = self.targets.mmsi(&author);
-        let nature_code: u8 = d["dsc_code"].as_str().and_then(|c| c.parse().ok()).unwrap_or(7);
+        let nature_code: u8 = d["dsc_code"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(7);
         let name = d["name"]
             .as_str()
             .map(str::to_owned)
@@ -271,7 +281,9 @@ impl Feed {
         out.push(dsc::alr(&Alarm {
             id: id as u16,
             active: open,
-            acknowledged: d["acknowledged_by"].as_array().is_some_and(|a| !a.is_empty()),
+            acknowledged: d["acknowledged_by"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
             text: format!(
                 "DISTRESS {name} {} {mmsi}",
                 d["nature"].as_str().unwrap_or("")

@@ -23,9 +23,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use super::ask;
 use super::config::SignalkSection;
 use super::plotter::{Targets, fix_time_ms};
-use super::ask;
 use crate::daemon::{Command, now_ms};
 use crate::feed::Event;
 use crate::workflows::Request;
@@ -109,12 +109,18 @@ fn vessels(ctx: &Ctx, t: &Targets) -> Vec<Vessel> {
 fn distress_notes(t: &Targets, d: &Value) -> Vec<(String, String, Value, u64)> {
     let mut out = Vec::new();
     for x in d["distress"].as_array().into_iter().flatten() {
-        let Some(author) = x["author"].as_str().and_then(|k| k.parse::<PublicKey>().ok()) else {
+        let Some(author) = x["author"]
+            .as_str()
+            .and_then(|k| k.parse::<PublicKey>().ok())
+        else {
             continue;
         };
         let mmsi = t.by_key.get(&author).and_then(|v| v.real_mmsi);
         let ctx = signalk::vessel_context(mmsi, &author);
-        let code: u8 = x["dsc_code"].as_str().and_then(|c| c.parse().ok()).unwrap_or(7);
+        let code: u8 = x["dsc_code"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(7);
         let state = match x["state"].as_str() {
             Some("open") => Some(AlarmState::Emergency),
             Some("answered") => Some(AlarmState::Alarm),
@@ -127,9 +133,10 @@ fn distress_notes(t: &Targets, d: &Value) -> Vec<(String, String, Value, u64)> {
             x["nature"].as_str().unwrap_or(""),
             x["text"].as_str().unwrap_or("")
         );
-        let value = state.map_or(Value::Null, |s| {
-            json!({ "state": s.name(), "method": ["visual", "sound"], "message": msg.trim() })
-        });
+        let value = state.map_or(
+            Value::Null,
+            |s| json!({ "state": s.name(), "method": ["visual", "sound"], "message": msg.trim() }),
+        );
         out.push((ctx, signalk::distress_key(code).to_owned(), value, at));
     }
     out
