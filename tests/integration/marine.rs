@@ -286,8 +286,7 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     assert_eq!(pos["status"], 0, "under way, as configured");
     let stat = decoded
         .iter()
-        .filter(|m| m["type"] == 5 && m["mmsi"] == mmsi)
-        .next_back()
+        .rfind(|m| m["type"] == 5 && m["mmsi"] == mmsi)
         .unwrap_or_else(|| panic!("no type 5: {decoded:?}"));
     assert_eq!(stat["shipname"], "ZHEDAIYU03315", "{stat}");
     assert_eq!(stat["ship_type"], 30, "fishing");

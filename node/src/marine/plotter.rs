@@ -438,3 +438,98 @@ pub(super) async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(n: u8) -> PublicKey {
+        haiqiao_proto::Keypair::from_seed(&[n; 32]).public()
+    }
+
+    fn feed(me: PublicKey, shared: Arc<Mutex<GpsShared>>) -> Feed {
+        Feed {
+            cfg: PlotterSection::default(),
+            me,
+            targets: Targets::default(),
+            seq: 0,
+            shared,
+        }
+    }
+
+    fn view(keys: &[(PublicKey, Option<u32>)], fix_at_s: u64) -> Value {
+        json!({ "vessels": keys.iter().map(|(k, m)| json!({
+            "key": k.to_string(), "name": "浙岱渔03315", "mmsi": m, "fix_at": fix_at_s,
+            "fix": { "lat": 29.95, "lon": 122.3, "sog_kn": 6.5, "cog_deg": 110.0,
+                     "heading_deg": null, "nav_status": "fishing" },
+        })).collect::<Vec<_>>() })
+    }
+
+    #[test]
+    fn own_vessel_old_fixes_and_vessels_heard_on_the_ais_input_are_left_out() {
+        let now = 1_795_000_000_000;
+        let shared = Arc::new(Mutex::new(GpsShared::default()));
+        let (me, a, b, c) = (key(1), key(2), key(3), key(4));
+        let mut f = feed(me, shared.clone());
+        f.targets.refresh(&{
+            let mut v = view(&[(me, None), (a, None), (b, Some(412_345_678))], now / 1000);
+            let old = view(&[(c, None)], now / 1000 - 31 * 60);
+            v["vessels"]
+                .as_array_mut()
+                .unwrap()
+                .extend(old["vessels"].as_array().unwrap().clone());
+            v
+        });
+        let shown = |f: &Feed| -> Vec<PublicKey> {
+            f.targets
+                .by_key
+                .iter()
+                .filter(|(k, t)| f.shown(k, t, now))
+                .map(|(k, _)| *k)
+                .collect()
+        };
+        let mut want = vec![a, b];
+        want.sort();
+        assert_eq!(shown(&f), want, "not me, not c (31 min old)");
+        assert_eq!(f.targets.mmsi(&b), 412_345_678);
+        assert!(ident::is_pseudo(f.targets.mmsi(&a)));
+        // B's own transponder is heard on the AIS input: the mesh's copy is left out.
+        lock(&shared).heard(412_345_678, now - 1000);
+        assert_eq!(shown(&f), vec![a]);
+        let lines = f.picture(&json!({ "distress": [] }), now, false);
+        assert!(lines.iter().all(|l| l.starts_with("!AIVDM")));
+        assert_eq!(
+            lines.len(),
+            3,
+            "type 1 and two sentences of type 5: {lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_distress_record_gives_dsc_at_once() {
+        let me = key(1);
+        let boat = haiqiao_proto::Keypair::from_seed(&[9; 32]);
+        let mut f = feed(me, Arc::new(Mutex::new(GpsShared::default())));
+        let env = haiqiao_fleet::Draft {
+            dest: haiqiao_proto::Destination::Everyone,
+            ttl_min: 60,
+            body: Body::Distress {
+                nature: haiqiao_proto::DistressNature::Flooding,
+                fix: Some(Fix::from_degrees(29.95, 122.3)),
+                persons: Some(5),
+                text: String::new(),
+            },
+        }
+        .envelope(
+            boat.public().hint(),
+            1,
+            haiqiao_proto::Timestamp(1_795_000_000),
+        );
+        let r = Record::sign(&boat, env).unwrap();
+        let lines = f.on_record(&r);
+        let mmsi = f.targets.mmsi(&boat.public());
+        assert!(lines[0].starts_with(&format!("$CDDSC,12,{mmsi}0,12,01,00,0295712218,")));
+        assert!(lines[1].starts_with("$CDDSE,1,1,A,"));
+    }
+}
