@@ -409,7 +409,12 @@ mod tests {
         );
         assert_eq!(get("navigation.state"), "fishing");
         assert_eq!(get("")["name"], "浙岱渔03315");
-        let t = full_tree("urn:mrn:imo:mmsi:412000001", "me", std::slice::from_ref(&v), &[]);
+        let t = full_tree(
+            "urn:mrn:imo:mmsi:412000001",
+            "me",
+            std::slice::from_ref(&v),
+            &[],
+        );
         let urn = vessel_urn(None, &v.key);
         assert_eq!(
             t["vessels"][&urn]["navigation"]["position"]["value"]["longitude"],

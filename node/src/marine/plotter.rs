@@ -40,6 +40,8 @@ use crate::workflows::Request;
 pub(crate) const CLIENT_CAP: usize = 1024;
 /// Vessels kept as targets at most.
 pub(crate) const MAX_TARGETS: usize = 10_000;
+/// How long a resolved or cancelled distress keeps its (inactive) `$IIALR`, seconds.
+const ALR_AFTER_END_S: u64 = 3600;
 /// A plotter that takes longer than this to accept a line is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -255,6 +257,11 @@ impl Feed {
         }
         let state = d["state"].as_str().unwrap_or("");
         let open = matches!(state, "open" | "answered");
+        // A closed incident's alarm is shown inactive for an hour, then no more.
+        let ended_s = d["ended"]["at"].as_u64().unwrap_or(0);
+        if !open && (now / 1000).saturating_sub(ended_s) > ALR_AFTER_END_S {
+            return Vec::new();
+        }
         let mmsi = self.targets.mmsi(&author);
         let nature_code: u8 = d["dsc_code"]
             .as_str()
