@@ -8,8 +8,9 @@
 //!   position, speed, ship type. A distress raised on A reaches B's plotter as `$CDDSC` +
 //!   `$CDDSE` and `$IIALR`, and B's Signal K stream as `notifications.flooding`; every delta
 //!   and the REST model are valid against @signalk/signalk-schema.
-//! - NMEA 0183 over UDP (BeiDou talker, a corrupted sentence among good ones) drives reports;
-//!   status says when there is no fix.
+//! - NMEA 0183 over UDP (BeiDou talker, a corrupted sentence among good ones) and from a TCP
+//!   server (GGA + VTG + HDT, a GSA ignored) drive reports; status says when there is no fix
+//!   and when the GPS's server went away.
 //! - Buddy watch stays quiet between two paired boats that both report by the policy, for a
 //!   day, and raises its alarm when one stops (pure, on a virtual clock).
 //!
@@ -534,4 +535,50 @@ fn buddy_watch_stays_quiet_between_paired_boats_that_both_report() {
         alarms, 1,
         "A's alarm comes once B has been silent long enough"
     );
+}
+
+#[test]
+fn nmea_over_tcp_is_read_from_a_server_and_status_tells_a_lost_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = std::net::TcpListener::bind("127.0.6.22:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let mut a = init(dir.path(), "a", "vessel", "127.0.6.22");
+    a.configure(
+        &[],
+        &format!(
+            "\n[gps]\nsource = \"nmea_tcp\"\naddress = \"127.0.6.22:{port}\"\nnav_status = \"fishing\"\n"
+        ),
+    );
+    a.start();
+    // The node connects to the GPS's server (a multiplexer, a WiFi gateway).
+    let (mut gps, _) = server.accept().unwrap();
+    let mut out = String::new();
+    for body in [
+        "GPGSA,A,3,01,02,03,04,,,,,,,,,1.5,0.8,1.2",
+        "GNGGA,020000.00,3012.0000,N,12224.0000,E,1,09,0.9,5.0,M,9.0,M,,",
+        "GNVTG,45.0,T,,M,1.2,N,2.2,K,A",
+        "HEHDT,47.0,T",
+    ] {
+        out.push_str(&frame('$', body));
+    }
+    gps.write_all(out.as_bytes()).unwrap();
+    let line = a.wait_line(|l| l.starts_with("gps report "));
+    assert!(line.contains(" 30.20000 122.40000 (First"), "{line}");
+    let id = line.split_whitespace().nth(2).unwrap();
+    let r = a.get(&format!("/api/v1/records/{id}"));
+    assert_eq!(r["body"]["nav_status"], "fishing", "{r}");
+    let st = a.get("/api/v1/status");
+    assert_eq!(st["gps"]["state"], "fix", "{st}");
+    assert_eq!(st["gps"]["talker"], "GN", "{st}");
+    assert!(
+        st["gps"]["sentences_ignored"].as_u64() >= Some(1),
+        "GSA: {st}"
+    );
+    // The GPS's server goes away: status says so (the reader notices the close at once).
+    drop(gps);
+    drop(server);
+    a.wait_line(|l| l.starts_with("gps: lost "));
+    let st = a.get("/api/v1/status");
+    assert_eq!(st["gps"]["connected"], false, "{st}");
+    a.stop();
 }

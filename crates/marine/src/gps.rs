@@ -84,7 +84,7 @@ pub struct GpsStatus {
     pub ignored: u64,
     /// Satellites used, if the receiver told.
     pub satellites: Option<u32>,
-    /// The talker of the newest sentence used (GP, GN, BD, ...).
+    /// The talker of the newest sentence that gave a position (GP, GN, BD, ...).
     pub talker: Option<[u8; 2]>,
 }
 
@@ -243,7 +243,9 @@ impl GpsState {
             }
         };
         let r = self.count(r);
-        if r.is_ok() {
+        // The receiver's talker (GP, GN, BD, ...): from sentences with a position, not from a
+        // compass's HDT or HDG.
+        if r == Ok(Heard::Fix) {
             let t = s.talker().as_bytes();
             if t.len() == 2 {
                 self.talker = Some([t[0], t[1]]);
@@ -522,6 +524,11 @@ mod tests {
         assert_eq!((f.sog_kn, f.cog_deg), (Some(7.2), Some(84.0)));
         g.handle_nmea(T, &frame('$', "HEHDT,86.5,T")).unwrap();
         assert_eq!(g.fix(T).unwrap().heading_deg, Some(86.5));
+        assert_eq!(
+            g.status(T).talker,
+            Some(*b"GP"),
+            "a compass is not the receiver"
+        );
         // HDG: 80 magnetic, 1 E deviation, 5 W variation -> 76 true.
         g.handle_nmea(T, &frame('$', "HCHDG,80.0,1.0,E,5.0,W"))
             .unwrap();

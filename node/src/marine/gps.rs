@@ -152,16 +152,15 @@ async fn tcp_reader(
                     continue;
                 }
                 set_conn(&shared, true, None);
+                println!("gps: connected to {addr}");
                 wait = Duration::from_secs(1);
                 let r = pump_lines(s, &tx).await;
-                set_conn(
-                    &shared,
-                    false,
-                    Some(match r {
-                        Ok(()) => format!("{addr}: closed"),
-                        Err(e) => format!("{addr}: {e}"),
-                    }),
-                );
+                let why = match r {
+                    Ok(()) => format!("{addr}: closed"),
+                    Err(e) => format!("{addr}: {e}"),
+                };
+                println!("gps: lost {why}");
+                set_conn(&shared, false, Some(why));
             }
             Err(e) => set_conn(&shared, false, Some(format!("{addr}: {e}"))),
         }
