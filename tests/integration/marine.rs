@@ -10,7 +10,7 @@
 //!   and the REST model are valid against @signalk/signalk-schema.
 //! - NMEA 0183 over UDP (BeiDou talker, a corrupted sentence among good ones) and from a TCP
 //!   server (GGA + VTG + HDT, a GSA ignored) drive reports; status says when there is no fix
-//!   and when the GPS's server went away.
+//!   and when the GPS's server went away; a Signal K server's stream is a GPS source too.
 //! - Buddy watch stays quiet between two paired boats that both report by the policy, for a
 //!   day, and raises its alarm when one stops (pure, on a virtual clock).
 //!
@@ -581,4 +581,50 @@ fn nmea_over_tcp_is_read_from_a_server_and_status_tells_a_lost_connection() {
     let st = a.get("/api/v1/status");
     assert_eq!(st["gps"]["connected"], false, "{st}");
     a.stop();
+}
+
+/// Boat B has a GPS (NMEA over UDP) and a Signal K server; boat A takes its own fix from B's
+/// Signal K stream (`[gps] source = "signalk"`, `subscribe=self`), as it would from
+/// signalk-server on the same boat.
+#[test]
+fn a_signal_k_server_is_a_gps_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = {
+        let s = UdpSocket::bind("127.0.6.32:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let mut b = init(dir.path(), "b", "vessel", "127.0.6.32");
+    b.configure(
+        &[],
+        &format!(
+            "\n[gps]\nsource = \"nmea_udp\"\naddress = \"127.0.6.32:{port}\"\n\
+             \n[signalk]\nenabled = true\nlisten = \"127.0.6.32:3000\"\n"
+        ),
+    );
+    b.start();
+    let mut a = init(dir.path(), "a", "vessel", "127.0.6.33");
+    a.configure(
+        &[],
+        "\n[gps]\nsource = \"signalk\"\naddress = \"127.0.6.32:3000\"\n",
+    );
+    a.start();
+    a.wait_line(|l| l.starts_with("gps: connected to 127.0.6.32:3000"));
+    let tx = UdpSocket::bind("127.0.6.32:0").unwrap();
+    let rmc = frame(
+        '$',
+        "GPRMC,020000.00,A,3015.0000,N,12212.0000,E,9.0,200.0,291126,,,A",
+    );
+    tx.send_to(rmc.as_bytes(), ("127.0.6.32", port)).unwrap();
+    b.wait_line(|l| l.starts_with("gps report "));
+    let line = a.wait_line(|l| l.starts_with("gps report "));
+    assert!(line.contains(" 30.25000 122.20000 (First"), "{line}");
+    let id = line.split_whitespace().nth(2).unwrap();
+    let r = a.get(&format!("/api/v1/records/{id}"));
+    assert_eq!(
+        r["body"]["sog_kn"], 9.0,
+        "m/s from Signal K back to knots: {r}"
+    );
+    assert_eq!(r["body"]["cog_deg"], 200.0, "radians back to degrees: {r}");
+    a.stop();
+    b.stop();
 }

@@ -221,6 +221,7 @@ async fn signalk_reader(addr: String, tx: mpsc::Sender<String>, shared: Arc<Mute
         match tokio_tungstenite::connect_async(url.as_str()).await {
             Ok((mut ws, _)) => {
                 set_conn(&shared, true, None);
+                println!("gps: connected to {addr}");
                 wait = Duration::from_secs(1);
                 let mut why = format!("{url}: closed");
                 while let Some(m) = ws.next().await {
