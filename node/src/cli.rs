@@ -551,6 +551,16 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         reps: usize,
     },
+    /// On board: GPS fix to the plotter's AIS line one hop away (daemons on loopback), and
+    /// bytes an hour of automatic position reports per speed band (docs/marine.md).
+    Marine {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Fixes to time.
+        #[arg(long, default_value_t = 15)]
+        samples: usize,
+    },
     /// Daemons on loopback: a distress across a chain of five, records relayed per second.
     Chain {
         /// Print JSON.

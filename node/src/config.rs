@@ -30,6 +30,15 @@ pub(crate) struct NodeConfig {
     /// The control API.
     #[serde(default)]
     pub(crate) api: ApiSection,
+    /// The boat's own GPS and its automatic position reports (see docs/marine.md).
+    #[serde(default)]
+    pub(crate) gps: crate::marine::config::GpsSection,
+    /// The chart plotter feed (NMEA 0183 / AIS on TCP 10110).
+    #[serde(default)]
+    pub(crate) plotter: crate::marine::config::PlotterSection,
+    /// The Signal K server.
+    #[serde(default)]
+    pub(crate) signalk: crate::marine::config::SignalkSection,
 }
 
 /// The `[node]` section.
@@ -149,6 +158,7 @@ impl NodeConfig {
         if let Some(p) = &cfg.node.partner {
             crate::json::parse_hint(p).context("node.partner")?;
         }
+        crate::marine::config::validate(&cfg.gps, &cfg.plotter, &cfg.signalk)?;
         Ok(cfg)
     }
 

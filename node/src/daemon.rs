@@ -73,6 +73,8 @@ pub(crate) struct DaemonSpec {
     pub(crate) fleet: haiqiao_fleet::FleetConfig,
     pub(crate) net: haiqiao_net::NetConfig,
     pub(crate) api: crate::config::ApiSection,
+    /// The boat's GPS, the plotter feed and Signal K.
+    pub(crate) marine: crate::marine::MarineSpec,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -145,6 +147,7 @@ struct Daemon {
     listening: Vec<String>,
     work: Workflows,
     feed: crate::feed::Feed,
+    marine: Option<crate::marine::Marine>,
 }
 
 /// The file in the data dir that a running daemon holds locked, with its pid inside.
@@ -293,6 +296,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         haiqiao_net::spawn(spec.key.seed(), spec.net.clone()).map_err(net_error)?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
     let feed = crate::feed::Feed::new();
+    let marine_cmd = cmd_tx.clone();
     let app = crate::api::router(cmd_tx, &spec.api);
     let (stop_api, stop_api_rx) = tokio::sync::watch::channel(false);
     let api_task = tokio::spawn(crate::api::serve(
@@ -322,7 +326,10 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         listening: Vec::new(),
         work,
         feed,
+        marine: None,
     };
+    d.marine =
+        Some(crate::marine::start(&spec.marine, spec.key.public(), &spec.name, marine_cmd).await?);
     d.drain().await?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -583,6 +590,7 @@ impl Daemon {
                     "eta_shore_min": self.node.eta_shore_min(now),
                     "next_seq": self.node.next_seq(),
                     "fleet": self.work.summary(now),
+                    "gps": self.marine.as_ref().map(|m| m.status(now)),
                     "stats": {
                         "frames_out": s.frames_out, "bytes_out": s.bytes_out, "records_out": s.records_out,
                         "frames_in": s.frames_in, "bytes_in": s.bytes_in, "records_in": s.records_in,
@@ -674,6 +682,7 @@ impl Daemon {
                         | Request::CaseStats
                         | Request::Trust { .. }
                         | Request::Timeline { .. }
+                        | Request::Vessels
                 );
                 let res = self.resolve_request(&mut req).and_then(|()| {
                     self.work

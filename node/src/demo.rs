@@ -153,6 +153,12 @@ fn play(
             r#"[{ name = "Shenjiamen", lat = 29.95, lon = 122.30 }]"#,
         );
     }
+    // 浙普渔05008 has instruments: a GPS (a recorded track out of Shenjiamen, NMEA over UDP),
+    // a chart plotter feed and a Signal K server (docs/marine.md).
+    let gps_port = std::net::UdpSocket::bind("127.0.77.4:0")?
+        .local_addr()?
+        .port();
+    n[2].configure(&[], &crate::marine::demo::sections("127.0.77.4", gps_port));
     for p in n.iter_mut() {
         p.start();
         t.say(&p.name, &format!("started, node id {}", short(&p.id)));
@@ -180,6 +186,25 @@ fn play(
         "links",
         "03315 ⇄ 03316 (boat WiFi) ⇄ 瀛洲红帆 ⇄ shore ⇄ 05008 (VHF data)",
     );
+    let _gps = crate::marine::demo::feed("127.0.77.4", gps_port)?;
+    let report = c.wait_line(|l| l.starts_with("gps report "));
+    t.say(
+        "05008",
+        &format!(
+            "its GPS (a recorded track out of Shenjiamen) reports by itself: {}",
+            report.trim_start_matches("gps report ")
+        ),
+    );
+    let plotter = c.wait_line(|l| l.starts_with("plotter feed"));
+    let signalk = c.wait_line(|l| l.starts_with("signal k on"));
+    let addr = plotter.rsplit("tcp://").next().unwrap_or("");
+    println!(
+        "  chart plotter: OpenCPN → Options → Connections → Add → Network, TCP, {} port {} \
+         (the mesh's boats as AIS targets, distress as DSC alarms)",
+        addr.split(':').next().unwrap_or(""),
+        addr.rsplit(':').next().unwrap_or("")
+    );
+    println!("  {signalk}");
 
     // The bureau's certificates, issued at the shore station, reach every node.
     let roles = [

@@ -263,7 +263,7 @@ pub(crate) fn nav_status_names() -> Vec<&'static str> {
         .collect()
 }
 
-fn parse_nav_status(n: &str) -> anyhow::Result<NavStatus> {
+pub(crate) fn parse_nav_status(n: &str) -> anyhow::Result<NavStatus> {
     NavStatus::from_name(n).ok_or_else(|| {
         anyhow!(
             "unknown nav status {n:?}: one of {}",

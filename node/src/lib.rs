@@ -19,6 +19,7 @@ mod json;
 mod keys;
 pub mod local;
 mod logs;
+mod marine;
 mod workflows;
 
 use std::ffi::OsString;
@@ -324,6 +325,11 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
         fleet: cfg.fleet.clone(),
         net: cfg.net.clone(),
         api: cfg.api.clone(),
+        marine: marine::MarineSpec {
+            gps: cfg.gps.clone(),
+            plotter: cfg.plotter.clone(),
+            signalk: cfg.signalk.clone(),
+        },
         key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -361,6 +367,10 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                     println!("{k:>24}  {n}");
                 }
             })
+        }
+        BenchCommand::Marine { json, samples } => {
+            let v = marine::bench::run(samples)?;
+            print_json_or(json, &v, || println!("{v:#}"))
         }
         BenchCommand::Chain {
             json,

@@ -217,6 +217,9 @@ pub(crate) enum Request {
         #[serde(default)]
         port: Option<String>,
     },
+    /// Every vessel heard, with its newest fix and what its certificate says (name,
+    /// registration, MMSI): what the plotter and Signal K feeds show.
+    Vessels,
     /// The timeline from an index.
     Timeline {
         /// First index wanted.
@@ -831,6 +834,25 @@ impl Workflows {
                 self.fleet.set_voyage(now, says);
                 self.sync_voyage(now, node);
                 return Ok(serde_json::to_value(self.fleet.voyage(now))?);
+            }
+            Request::Vessels => {
+                let vessels: Vec<Value> = self
+                    .fleet
+                    .vessels(now)
+                    .into_iter()
+                    .map(|(k, h)| {
+                        let t = self.fleet.trust_of(&k, now);
+                        json!({
+                            "key": k.to_string(),
+                            "name": t.name, "registration": t.registration, "mmsi": t.mmsi,
+                            "roles": t.roles.iter().map(|r| r.name()).collect::<Vec<_>>(),
+                            "last_heard": h.last_heard.0,
+                            "fix_at": h.fix_at.map(|t| t.0),
+                            "fix": h.fix.as_ref().map(fix_json),
+                        })
+                    })
+                    .collect();
+                return Ok(json!({ "vessels": vessels }));
             }
             Request::Timeline { after, limit } => {
                 let items: Vec<&Entry> = self

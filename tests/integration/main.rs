@@ -18,11 +18,15 @@
 //! - [`faults`]: the fault scenarios (docs/faults.md): processes in network namespaces, thin
 //!   links, partitions and heals, kill -9 schedules, floods from one key and from many; each
 //!   prints a `FAULT <scenario>: …` line of figures and asserts the design's goals.
+//! - [`marine`]: on board — gpsd/gpsfake and NMEA over UDP in, automatic reports, the
+//!   plotter feed decoded by pyais, Signal K validated against @signalk/signalk-schema, and
+//!   buddy watch quiet between boats that both report (docs/marine.md).
 //! - [`netlab`]: the harness those run on (namespaces, veth links, tbf, seeds); skips where
 //!   it cannot run (not root).
 
 mod dashboard;
 mod faults;
+mod marine;
 mod multiprocess;
 mod netlab;
 mod newcomer;
