@@ -30,6 +30,18 @@ pub(crate) struct NodeConfig {
     /// The control API.
     #[serde(default)]
     pub(crate) api: ApiSection,
+    /// The shore bridges' shared backlog (`crate::shore`).
+    #[serde(default)]
+    pub(crate) shore: crate::shore::ShoreSection,
+    /// The MQTT bridge.
+    #[serde(default)]
+    pub(crate) mqtt: Option<crate::shore::mqtt::MqttSection>,
+    /// The PostgreSQL archive.
+    #[serde(default)]
+    pub(crate) archive: Option<crate::shore::archive::ArchiveSection>,
+    /// Webhooks.
+    #[serde(default)]
+    pub(crate) webhook: Vec<crate::shore::webhook::WebhookSection>,
 }
 
 /// The `[node]` section.
@@ -138,7 +150,18 @@ impl NodeConfig {
         if let Some(p) = &cfg.node.partner {
             crate::json::parse_hint(p).context("node.partner")?;
         }
+        cfg.shore_spec().validate()?;
         Ok(cfg)
+    }
+
+    /// The shore bridges' sections.
+    pub(crate) fn shore_spec(&self) -> crate::shore::ShoreSpec {
+        crate::shore::ShoreSpec {
+            shore: self.shore.clone(),
+            mqtt: self.mqtt.clone(),
+            archive: self.archive.clone(),
+            webhooks: self.webhook.clone(),
+        }
     }
 
     /// The configured role.

@@ -59,6 +59,9 @@ pub(crate) enum Command {
     // Sent by the listeners (the dashboard, the marine feeds, the shore bridges) as they are added.
     #[allow(dead_code)]
     Subscribe(oneshot::Sender<tokio::sync::broadcast::Receiver<crate::feed::Event>>),
+    /// The records held that were delivered or written here, oldest first (the shore
+    /// bridges' catch-up after a lag or a restart).
+    ShoreHeld(oneshot::Sender<Vec<Record>>),
 }
 
 /// Everything the daemon needs.
@@ -75,6 +78,7 @@ pub(crate) struct DaemonSpec {
     pub(crate) fleet: haiqiao_fleet::FleetConfig,
     pub(crate) net: haiqiao_net::NetConfig,
     pub(crate) api: crate::config::ApiSection,
+    pub(crate) shore: crate::shore::ShoreSpec,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -283,6 +287,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         haiqiao_net::spawn(spec.key.seed(), spec.net.clone()).map_err(net_error)?;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
     let feed = crate::feed::Feed::new();
+    let bridges = crate::shore::spawn(&spec.shore, &spec.data_dir, &spec.name, cmd_tx.clone())?;
     let app = crate::api::router(cmd_tx, &spec.api);
     let (stop_api, stop_api_rx) = tokio::sync::watch::channel(false);
     let api_task = tokio::spawn(crate::api::serve(
@@ -337,6 +342,14 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let _ = stop_api.send(true);
     let _ = api_task.await;
     d.save_seq();
+    if let Some((journal, tasks)) = bridges {
+        for t in tasks {
+            t.abort();
+        }
+        if let Err(e) = journal.flush() {
+            println!("shore backlog: {e}");
+        }
+    }
     drop(d);
     Ok(())
 }
@@ -625,6 +638,24 @@ impl Daemon {
             }
             Command::Subscribe(reply) => {
                 let _ = reply.send(self.feed.subscribe());
+            }
+            Command::ShoreHeld(reply) => {
+                let me = self.node.public_key();
+                let mut held: Vec<_> = self
+                    .node
+                    .store()
+                    .summaries()?
+                    .into_iter()
+                    .filter(|s| s.author == me || self.node.is_for_me(&s.dest))
+                    .collect();
+                held.sort_by_key(|s| (s.created, s.seq));
+                let mut out = Vec::with_capacity(held.len());
+                for s in held {
+                    if let Some(r) = self.node.store().get(&s.id)? {
+                        out.push(r);
+                    }
+                }
+                let _ = reply.send(out);
             }
             Command::Workflow(mut req, reply) => {
                 let writes = !matches!(

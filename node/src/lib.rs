@@ -16,6 +16,7 @@ mod ids;
 mod json;
 mod keys;
 pub mod local;
+mod shore;
 mod workflows;
 
 use std::ffi::OsString;
@@ -321,6 +322,7 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
         fleet: cfg.fleet.clone(),
         net: cfg.net.clone(),
         api: cfg.api.clone(),
+        shore: cfg.shore_spec(),
         key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

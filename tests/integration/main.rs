@@ -10,6 +10,8 @@
 //!   `haiqiao id` and static peers by node id, the API's error codes, raw record bytes, 413,
 //!   read timeouts, inbox and timeline after a restart, Ctrl-C in the demo, and the
 //!   two-nodes example.
+//! - [`shore`]: shore bridges against a real mosquitto (a broker restart mid-stream) and a
+//!   real PostgreSQL (an outage), webhooks to a local receiver; nothing lost.
 //! - [`procs`]: the harness that runs and drives those processes.
 //! - [`faults`]: the fault scenarios (docs/faults.md): processes in network namespaces, thin
 //!   links, partitions and heals, kill -9 schedules, floods from one key and from many; each
@@ -22,4 +24,5 @@ mod multiprocess;
 mod netlab;
 mod newcomer;
 mod procs;
+mod shore;
 mod store_crash;
