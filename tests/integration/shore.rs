@@ -330,3 +330,67 @@ fn webhooks_are_signed_retried_and_only_for_chosen_events() {
     assert_eq!(g.0[3].0["x-haiqiao-event"], "distress_resolved");
     assert_eq!(g.0.len(), 4, "the text sent no webhook");
 }
+
+/// A shore station federated with others, on a fixed loopback port (so that it can restart
+/// where its peers redial it).
+fn federated_station(base: &Path, name: &str, static_peers: &[String]) -> (Proc, u16) {
+    let mut p = procs::init(base, name, "shore", "127.0.0.1");
+    p.configure(static_peers, "");
+    let port = haiqiao_tests::services::free_port();
+    p.set("net", "listen", &format!("[\"/ip4/127.0.0.1/tcp/{port}\"]"));
+    p.set("net", "redial_min_ms", "100");
+    p.set("net", "redial_max_ms", "400");
+    p.set("mesh", "shore_federation", "true");
+    (p, port)
+}
+
+#[test]
+fn federated_stations_act_as_one_destination_and_catch_up_after_an_outage() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (mut daishan, port) = federated_station(tmp.path(), "daishan", &[]);
+    daishan.start();
+    // Shenjiamen names Daishan as `haiqiao id` prints it: the node id in hex.
+    let (mut shenjiamen, _) = federated_station(
+        tmp.path(),
+        "shenjiamen",
+        &[format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", daishan.id)],
+    );
+    shenjiamen.start();
+    shenjiamen.wait_peers(1);
+    daishan.wait_peers(1);
+    let mut vessel = procs::init(tmp.path(), "vessel", "vessel", "127.0.0.1");
+    vessel.configure(&[shenjiamen.p2p.clone()], "");
+    vessel.start();
+    vessel.wait_peers(1);
+
+    // A text for shore reaching Shenjiamen reaches Daishan too; shore's receipt frees the
+    // vessel's copy.
+    let t = text_to_shore(&vessel, 1);
+    let line = format!("delivered text {t}");
+    shenjiamen.wait_line(|l| l == line);
+    daishan.wait_line(|l| l == line);
+    vessel.wait_line(|l| l == format!("freed {t} (receipted by shore)"));
+
+    // A case filed at sea is counted by either station.
+    vessel.post(
+        "/api/v1/cases",
+        &json!({ "category": "gear_damage", "parties": [{ "name": "浙岱渔03315" }], "description": "nets cut" }),
+    );
+    daishan.wait_line(|l| l.starts_with("delivered dispute_report "));
+    assert_eq!(daishan.get("/api/v1/cases/stats")["total"], 1);
+
+    // Daishan goes away; what reaches Shenjiamen meanwhile reaches Daishan when it is back
+    // (Shenjiamen redials it by itself; the normal sync catches up).
+    daishan.stop();
+    shenjiamen.wait_line(|l| l.starts_with("peer down "));
+    let later: Vec<String> = (2..7).map(|n| text_to_shore(&vessel, n)).collect();
+    for t in &later {
+        let line = format!("delivered text {t}");
+        shenjiamen.wait_line(|l| l == line);
+    }
+    daishan.start();
+    for t in &later {
+        let line = format!("delivered text {t}");
+        daishan.wait_line(|l| l == line);
+    }
+}

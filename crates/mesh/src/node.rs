@@ -1243,6 +1243,10 @@ impl<S: Store> Node<S> {
             shore_age_min,
             ashore_by_ms: eta_shore_min.map(|m| now_ms.saturating_add(u64::from(m) * 60_000)),
             linked,
+            federated: self.cfg.shore_federation
+                && self.role == Role::Shore
+                && shore_age_min == 0
+                && self.trust.receipt_counts(&peer),
         };
         s.view = Some(view);
         for (t, theirs) in tiers.into_iter().enumerate() {

@@ -290,6 +290,39 @@ mod tests {
     }
 
     #[test]
+    fn the_province_example_loads_with_its_bridges() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/province");
+        let a = crate::config::NodeConfig::load(&dir.join("shenjiamen.toml")).expect("shenjiamen");
+        let b = crate::config::NodeConfig::load(&dir.join("daishan.toml")).expect("daishan");
+        assert!(a.mesh.shore_federation && b.mesh.shore_federation);
+        let spec = a.shore_spec();
+        assert!(spec.mqtt.is_some() && spec.archive.is_some() && spec.webhooks.len() == 1);
+        assert_eq!(
+            spec.sinks(),
+            ["mqtt", "archive", "webhook:dispute-platform"]
+        );
+        assert!(!b.shore_spec().any());
+    }
+
+    #[test]
+    fn bad_bridge_sections_are_refused_when_the_config_is_read() {
+        let base = crate::config::template(haiqiao_proto::Role::Shore, "s");
+        let ok = format!("{base}\n[mqtt]\nhost = \"127.0.0.1\"\n");
+        assert!(crate::config::NodeConfig::parse(&ok).is_ok());
+        for bad in [
+            "[mqtt]\nhost = \"\"\n",
+            "[archive]\nurl = \"port=notanumber\"\n",
+            "[shore]\nbacklog_records = 0\n",
+            "[[webhook]]\nname = \"a\"\nurl = \"http://x/\"\nsecret = \"0123456789abcdef\"\n\
+             [[webhook]]\nname = \"a\"\nurl = \"http://y/\"\nsecret = \"0123456789abcdef\"\n",
+        ] {
+            let e = crate::config::NodeConfig::parse(&format!("{base}\n{bad}"))
+                .expect_err(bad);
+            assert!(!format!("{e:#}").is_empty());
+        }
+    }
+
+    #[test]
     fn station_names_are_fit_for_topics() {
         assert_eq!(topic_level("沈家门/a+b#c"), "沈家门_a_b_c");
     }
