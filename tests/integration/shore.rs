@@ -334,7 +334,7 @@ fn webhooks_are_signed_retried_and_only_for_chosen_events() {
 /// A shore station federated with others, on a fixed loopback port (so that it can restart
 /// where its peers redial it).
 fn federated_station(base: &Path, name: &str, static_peers: &[String]) -> (Proc, u16) {
-    let mut p = procs::init(base, name, "shore", "127.0.0.1");
+    let p = procs::init(base, name, "shore", "127.0.0.1");
     p.configure(static_peers, "");
     let port = haiqiao_tests::services::free_port();
     p.set("net", "listen", &format!("[\"/ip4/127.0.0.1/tcp/{port}\"]"));

@@ -249,6 +249,16 @@ impl Postgres {
         .spawn()
         .expect("start postgres");
         wait_listening(self.port, &mut child, "postgres");
+        // Listening is not yet accepting queries (recovery after a stop): pg_isready says.
+        let start = Instant::now();
+        while !Command::new(self.bin.join("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(start.elapsed() < Duration::from_secs(30), "postgres did not get ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.child = Some(child);
     }
 
@@ -300,7 +310,6 @@ type Inbox = std::sync::Arc<(std::sync::Mutex<Vec<(String, Vec<u8>)>>, std::sync
 /// An MQTT client for tests (rumqttc's blocking client on its own thread): subscribes to
 /// `filter` at QoS 1 with a persistent session (`clean` false), so that what the broker queued
 /// for it across a restart comes through.
-#[derive(Debug)]
 pub struct MqttClient {
     client: rumqttc::Client,
     inbox: Inbox,
@@ -369,6 +378,12 @@ impl MqttClient {
     /// The messages received so far.
     pub fn messages(&self) -> Vec<(String, Vec<u8>)> {
         self.inbox.0.lock().expect("lock").clone()
+    }
+}
+
+impl std::fmt::Debug for MqttClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttClient").finish_non_exhaustive()
     }
 }
 
