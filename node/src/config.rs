@@ -42,6 +42,9 @@ pub(crate) struct NodeConfig {
     /// Webhooks.
     #[serde(default)]
     pub(crate) webhook: Vec<crate::shore::webhook::WebhookSection>,
+    /// Mediators ashore whose keys this station holds.
+    #[serde(default)]
+    pub(crate) mediator: Vec<crate::shore::ashore::MediatorSection>,
 }
 
 /// The `[node]` section.
@@ -129,6 +132,9 @@ impl NodeConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.node.key_file = base.join(&cfg.node.key_file);
         cfg.node.data_dir = base.join(&cfg.node.data_dir);
+        for m in &mut cfg.mediator {
+            m.key_file = base.join(&m.key_file);
+        }
         Ok(cfg)
     }
 
@@ -151,6 +157,13 @@ impl NodeConfig {
             crate::json::parse_hint(p).context("node.partner")?;
         }
         cfg.shore_spec().validate()?;
+        let mut names = std::collections::HashSet::new();
+        for m in &cfg.mediator {
+            m.validate().context("[[mediator]]")?;
+            if !names.insert(&m.name) {
+                bail!("[[mediator]] name {:?} is used twice", m.name);
+            }
+        }
         Ok(cfg)
     }
 

@@ -62,6 +62,11 @@ pub(crate) enum Command {
     /// The records held that were delivered or written here, oldest first (the shore
     /// bridges' catch-up after a lag or a restart).
     ShoreHeld(oneshot::Sender<Vec<Record>>),
+    /// A step by a mediator ashore, signed with their key held here.
+    AshoreStep(
+        crate::shore::ashore::StepCommand,
+        oneshot::Sender<Result<Record, ApiError>>,
+    ),
 }
 
 /// Everything the daemon needs.
@@ -79,6 +84,7 @@ pub(crate) struct DaemonSpec {
     pub(crate) net: haiqiao_net::NetConfig,
     pub(crate) api: crate::config::ApiSection,
     pub(crate) shore: crate::shore::ShoreSpec,
+    pub(crate) mediators: Vec<crate::shore::ashore::Ashore>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -137,6 +143,7 @@ struct Daemon {
     listening: Vec<String>,
     work: Workflows,
     feed: crate::feed::Feed,
+    mediators: Vec<crate::shore::ashore::Ashore>,
 }
 
 /// The file in the data dir that a running daemon holds locked, with its pid inside.
@@ -315,6 +322,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         listening: Vec::new(),
         work,
         feed,
+        mediators: spec.mediators,
     };
     d.drain().await?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -638,6 +646,19 @@ impl Daemon {
             }
             Command::Subscribe(reply) => {
                 let _ = reply.send(self.feed.subscribe());
+            }
+            Command::AshoreStep(cmd, reply) => {
+                let r = self.resolve(&cmd.case).and_then(|case| {
+                    crate::shore::ashore::step(
+                        now,
+                        &self.mediators,
+                        &mut self.node,
+                        &mut self.work,
+                        case,
+                        &cmd,
+                    )
+                });
+                let _ = reply.send(r);
             }
             Command::ShoreHeld(reply) => {
                 let me = self.node.public_key();

@@ -323,6 +323,7 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
         net: cfg.net.clone(),
         api: cfg.api.clone(),
         shore: cfg.shore_spec(),
+        mediators: shore::ashore::Ashore::load(&cfg.mediator, &cfg.node.data_dir)?,
         key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -387,6 +388,23 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                     println!("{k:>24}  {n}");
                 }
             })
+        }
+        BenchCommand::Shore {
+            json,
+            records,
+            reps,
+            mqtt,
+            archive,
+            catchup,
+        } => {
+            let v = shore::bench::run(&shore::bench::ShoreBenchOpts {
+                records,
+                reps,
+                mqtt,
+                archive,
+                catchup,
+            })?;
+            print_json_or(json, &v, || println!("{v:#}"))
         }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;

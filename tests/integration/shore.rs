@@ -394,3 +394,104 @@ fn federated_stations_act_as_one_destination_and_catch_up_after_an_outage() {
         daishan.wait_line(|l| l == line);
     }
 }
+
+/// Runs the `haiqiao` command under test; its stdout, failing on a non-zero exit.
+fn cli(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_haiqiao-test-node"))
+        .args(args)
+        .output()
+        .expect("run haiqiao");
+    assert!(
+        out.status.success(),
+        "haiqiao {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// POSTs a mediator-ashore step with a bearer token: (status, answer).
+fn ashore_step(shore: &Proc, name: &str, case: &str, token: &str, body: &Value) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(format!("http://{}/api/v1/ashore/{name}/cases/{case}", shore.api))
+        .header("authorization", format!("Bearer {token}"))
+        .send_json(body)
+        .expect("post");
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_json().expect("json"))
+}
+
+#[test]
+fn a_certified_mediator_ashore_signs_steps_with_their_own_key_held_at_the_station() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bureau = tmp.path().join("bureau.key");
+    let bureau_s = bureau.to_str().expect("utf-8");
+    let anchor = cli(&["authority", "keygen", "--out", bureau_s])
+        .lines()
+        .find_map(|l| l.strip_prefix("trust anchor ").map(|a| a.trim().to_owned()))
+        .expect("the anchor");
+    // The mediator's key, made as for their own node; the station holds it.
+    let mediator = procs::init(tmp.path(), "wang", "mediator", "127.0.0.1");
+    let token = "desk-token-of-mediator-wang";
+    let token_sha = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    let mut shore = procs::init(tmp.path(), "shore", "shore", "127.0.0.1");
+    shore.configure(
+        &[],
+        &format!(
+            "[[mediator]]\nname = \"wang\"\nkey_file = \"{}\"\ntoken_sha256 = \"{token_sha}\"\n",
+            mediator.dir.join("node.key").display()
+        ),
+    );
+    shore.set("fleet", "trust_anchors", &format!("[\"{anchor}\"]"));
+    shore.start();
+    let mut vessel = procs::init(tmp.path(), "vessel", "vessel", "127.0.0.1");
+    vessel.configure(&[shore.p2p.clone()], "");
+    vessel.set("fleet", "trust_anchors", &format!("[\"{anchor}\"]"));
+    vessel.start();
+    vessel.wait_peers(1);
+    for (id, role, name) in [
+        (&shore.id, "shore", "沈家门岸站"),
+        (&mediator.id, "mediator", "王调解员"),
+    ] {
+        cli(&[
+            "authority", "certify", "--api", &shore.api, "--key", bureau_s, "--subject", id,
+            "--role", role, "--name", name,
+        ]);
+    }
+    vessel.saw("certified", "王调解员");
+
+    let filed = vessel.post(
+        "/api/v1/cases",
+        &json!({ "category": "gear_damage", "parties": [{ "name": "浙岱渔03315" }], "description": "nets cut" }),
+    );
+    let case = filed["id"].as_str().or(filed["record"]["id"].as_str()).expect("case id").to_owned();
+    shore.wait_line(|l| l == format!("delivered dispute_report {case}"));
+
+    // The wrong token: refused, nothing signed.
+    let (status, v) = ashore_step(&shore, "wang", &case, "not-the-token", &json!({ "step": "accept" }));
+    assert_eq!((status, v["code"].as_str()), (422, Some("refused")), "{v}");
+    let (status, _) = ashore_step(&shore, "li", &case, token, &json!({ "step": "accept" }));
+    assert_eq!(status, 404, "no such mediator held here");
+
+    // Accept, then propose: signed with the mediator's key, seen at sea as the mediator's.
+    let (status, accepted) = ashore_step(&shore, "wang", &case, token, &json!({ "step": "accept" }));
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["author"], mediator.id.as_str(), "signed with the mediator's own key");
+    let (status, proposed) = ashore_step(
+        &shore,
+        "wang",
+        &case,
+        token,
+        &json!({ "step": "propose", "text": "赔偿网具 5000 元 compensation 5000 yuan" }),
+    );
+    assert_eq!(status, 200, "{proposed}");
+    let pid = proposed["id"].as_str().expect("id").to_owned();
+    vessel.wait_line(|l| l == format!("delivered case_update {pid}"));
+    let c = vessel.get(&format!("/api/v1/cases/{case}"));
+    assert_eq!(c["mediator"], mediator.id.as_str(), "{c}");
+    assert_eq!(c["stage"], "agreement_proposed", "{c}");
+}

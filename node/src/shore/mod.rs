@@ -11,7 +11,9 @@
 //! Config sections: `[shore]`, `[mqtt]`, `[archive]`, `[[webhook]]` (see [`ShoreConfig`]).
 
 pub(crate) mod archive;
+pub(crate) mod ashore;
 pub(crate) mod backlog;
+pub(crate) mod bench;
 pub(crate) mod mqtt;
 pub(crate) mod webhook;
 
