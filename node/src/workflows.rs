@@ -360,10 +360,9 @@ impl Workflows {
     ) -> anyhow::Result<haiqiao_fleet::Draft> {
         Ok(match step {
             "accept" => self.fleet.accept_case_as(now_ms, case, who)?,
-            "progress" => {
-                self.fleet
-                    .mediator_step_as(case, CaseStatus::InMediation, text, who)?
-            }
+            "progress" => self
+                .fleet
+                .mediator_step_as(case, CaseStatus::InMediation, text, who)?,
             "propose" => {
                 if text.trim().is_empty() {
                     bail!("an agreement needs its text");

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use haiqiao_tests::services::{MqttClient, Mosquitto, Postgres};
+use haiqiao_tests::services::{Mosquitto, MqttClient, Postgres};
 use serde_json::{Value, json};
 
 use crate::procs::{self, Proc};
@@ -102,7 +102,11 @@ fn mqtt_bridge_loses_nothing_across_a_broker_restart_and_takes_acld_commands() {
     // The broker goes away; the station keeps writing (its own records and the vessel's).
     broker.stop();
     let mark = shore.mark();
-    shore.wait_until(|seen| seen[mark..].iter().any(|l| l.starts_with("mqtt: ") && l.contains("reconnecting")));
+    shore.wait_until(|seen| {
+        seen[mark..]
+            .iter()
+            .any(|l| l.starts_with("mqtt: ") && l.contains("reconnecting"))
+    });
     for n in 0..10 {
         want.push(text_from_station(&shore, n));
         want.push(text_to_shore(&vessel, 100 + n));
@@ -123,7 +127,10 @@ fn mqtt_bridge_loses_nothing_across_a_broker_restart_and_takes_acld_commands() {
     let msgs = sub.messages();
     let (topic, payload) = msgs
         .iter()
-        .find(|(t, p)| !t.contains("/raw/") && serde_json::from_slice::<Value>(p).is_ok_and(|v| v["id"] == *first))
+        .find(|(t, p)| {
+            !t.contains("/raw/")
+                && serde_json::from_slice::<Value>(p).is_ok_and(|v| v["id"] == *first)
+        })
         .expect("the first text");
     assert_eq!(topic, &format!("haiqiao/shore/text/{}", vessel.id));
     let v: Value = serde_json::from_slice(payload).expect("json");
@@ -131,48 +138,101 @@ fn mqtt_bridge_loses_nothing_across_a_broker_restart_and_takes_acld_commands() {
     assert_eq!(v["station"], "shore");
 
     // The newest position of the vessel is retained: a newcomer gets it at once.
-    let newcomer = MqttClient::start(broker.port, "test-newcomer", "haiqiao/shore/position/#", true);
-    assert!(newcomer.wait(WAIT, |m| !m.is_empty()), "a retained position");
+    let newcomer = MqttClient::start(
+        broker.port,
+        "test-newcomer",
+        "haiqiao/shore/position/#",
+        true,
+    );
+    assert!(
+        newcomer.wait(WAIT, |m| !m.is_empty()),
+        "a retained position"
+    );
     let v: Value = serde_json::from_slice(&newcomer.messages()[0].1).expect("json");
-    assert_eq!(v["body"]["lat"].as_f64(), Some(lats[2]), "the newest position is retained");
+    assert_eq!(
+        v["body"]["lat"].as_f64(),
+        Some(lats[2]),
+        "the newest position is retained"
+    );
 
     // Commands: an allowed integrator's text is signed by the station; the rest refused.
-    let replies = MqttClient::start(broker.port, "test-integrator", "haiqiao/shore/reply/#", true);
+    let replies = MqttClient::start(
+        broker.port,
+        "test-integrator",
+        "haiqiao/shore/reply/#",
+        true,
+    );
     replies.publish(
         "haiqiao/shore/command/dispatch",
-        &json!({ "token": TOKEN, "op": "text", "dest": "everyone", "text": "from land" }).to_string(),
+        &json!({ "token": TOKEN, "op": "text", "dest": "everyone", "text": "from land" })
+            .to_string(),
     );
     assert!(replies.wait(WAIT, |m| !m.is_empty()), "a reply");
     let r: Value = serde_json::from_slice(&replies.messages()[0].1).expect("json");
     assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(r["record"]["author"], shore.id.as_str(), "signed by the station");
+    assert_eq!(
+        r["record"]["author"],
+        shore.id.as_str(),
+        "signed by the station"
+    );
     let id = r["record"]["id"].as_str().expect("id").to_owned();
-    assert!(sub.wait(WAIT, |m| json_ids(m).contains(&id)), "the command's text is published too");
+    assert!(
+        sub.wait(WAIT, |m| json_ids(m).contains(&id)),
+        "the command's text is published too"
+    );
     for (topic, cmd, code) in [
-        ("dispatch", json!({ "token": "not-the-token-0123456789", "op": "text", "text": "x" }), "refused"),
-        ("dispatch", json!({ "token": TOKEN, "op": "ack_distress", "distress": id }), "refused"),
-        ("stranger", json!({ "token": TOKEN, "op": "text", "text": "x" }), "refused"),
-        ("dispatch", json!({ "token": TOKEN, "op": "revoke" }), "bad_request"),
+        (
+            "dispatch",
+            json!({ "token": "not-the-token-0123456789", "op": "text", "text": "x" }),
+            "refused",
+        ),
+        (
+            "dispatch",
+            json!({ "token": TOKEN, "op": "ack_distress", "distress": id }),
+            "refused",
+        ),
+        (
+            "stranger",
+            json!({ "token": TOKEN, "op": "text", "text": "x" }),
+            "refused",
+        ),
+        (
+            "dispatch",
+            json!({ "token": TOKEN, "op": "revoke" }),
+            "bad_request",
+        ),
     ] {
         let before = replies.messages().len();
         replies.publish(&format!("haiqiao/shore/command/{topic}"), &cmd.to_string());
         assert!(replies.wait(WAIT, |m| m.len() > before), "a reply to {cmd}");
         let r: Value = serde_json::from_slice(&replies.messages()[before].1).expect("json");
-        assert_eq!((r["ok"].as_bool(), r["code"].as_str()), (Some(false), Some(code)), "{cmd}: {r}");
+        assert_eq!(
+            (r["ok"].as_bool(), r["code"].as_str()),
+            (Some(false), Some(code)),
+            "{cmd}: {r}"
+        );
     }
     shore.wait_line(|l| l.starts_with("mqtt: refused command from \"stranger\""));
 }
 
 /// Waits until every id in `ids` is in the archive's `records` table.
 fn wait_archived(shore: &mut Proc, pg: &Postgres, ids: &[String]) {
-    let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",");
+    let list = ids
+        .iter()
+        .map(|i| format!("'{i}'"))
+        .collect::<Vec<_>>()
+        .join(",");
     let sql = format!("SELECT count(*) FROM records WHERE id IN ({list})");
     loop {
         let mark = shore.mark();
         if pg.query(&sql) == ids.len().to_string() {
             return;
         }
-        shore.wait_until(|seen| seen[mark..].iter().any(|l| l.starts_with("archive: caught up")));
+        shore.wait_until(|seen| {
+            seen[mark..]
+                .iter()
+                .any(|l| l.starts_with("archive: caught up"))
+        });
     }
 }
 
@@ -197,7 +257,11 @@ fn archive_loses_nothing_across_a_database_outage_and_is_idempotent() {
         "/api/v1/distress",
         &json!({ "nature": "flooding", "persons": 6, "lat": 29.93, "lon": 122.31 }),
     );
-    let distress = distress["id"].as_str().or(distress["record"]["id"].as_str()).expect("distress id").to_owned();
+    let distress = distress["id"]
+        .as_str()
+        .or(distress["record"]["id"].as_str())
+        .expect("distress id")
+        .to_owned();
     want.push(distress.clone());
     wait_archived(&mut shore, &pg, &want);
     assert_eq!(pg.query("SELECT max(version) FROM haiqiao_schema"), "1");
@@ -209,15 +273,26 @@ fn archive_loses_nothing_across_a_database_outage_and_is_idempotent() {
         want.push(text_to_shore(&vessel, 100 + n));
         want.push(text_from_station(&shore, n));
     }
-    shore.wait_until(|seen| seen[mark..].iter().any(|l| l.starts_with("archive: ") && l.contains("reconnecting")));
+    shore.wait_until(|seen| {
+        seen[mark..]
+            .iter()
+            .any(|l| l.starts_with("archive: ") && l.contains("reconnecting"))
+    });
     pg.restart();
     wait_archived(&mut shore, &pg, &want);
 
     // The tables a monitoring centre queries.
     let vid = &vessel.id;
-    assert_eq!(pg.query(&format!("SELECT count(*) FROM positions WHERE author = '{vid}'")), "3");
     assert_eq!(
-        pg.query(&format!("SELECT nature || ' ' || persons FROM distress WHERE record_id = '{distress}'")),
+        pg.query(&format!(
+            "SELECT count(*) FROM positions WHERE author = '{vid}'"
+        )),
+        "3"
+    );
+    assert_eq!(
+        pg.query(&format!(
+            "SELECT nature || ' ' || persons FROM distress WHERE record_id = '{distress}'"
+        )),
         "flooding 6"
     );
     let total = pg.query("SELECT count(*) FROM records");
@@ -231,13 +306,19 @@ fn archive_loses_nothing_across_a_database_outage_and_is_idempotent() {
     shore.wait_line(|l| l.starts_with("archive: caught up"));
     assert_eq!(pg.query("SELECT count(*) FROM records"), total);
     assert!(
-        !shore.seen.iter().any(|l| l.starts_with("archive: ") && l.contains("reconnecting")),
+        !shore
+            .seen
+            .iter()
+            .any(|l| l.starts_with("archive: ") && l.contains("reconnecting")),
         "rewriting what is there is no error"
     );
 }
 
 /// What the webhook receiver saw: (headers, body) per request, and how many to refuse first.
-type Hooks = Arc<(Mutex<(Vec<(HashMap<String, String>, String)>, usize)>, Condvar)>;
+type Hooks = Arc<(
+    Mutex<(Vec<(HashMap<String, String>, String)>, usize)>,
+    Condvar,
+)>;
 
 /// An HTTP receiver on loopback (axum) that answers 503 to the first `refuse` requests.
 fn receiver(refuse: usize) -> (u16, Hooks, tokio::runtime::Runtime) {
@@ -300,8 +381,15 @@ fn webhooks_are_signed_retried_and_only_for_chosen_events() {
     );
     // A text is no event; the distress is, and is retried past two 503s.
     text_to_shore(&vessel, 1);
-    let d = vessel.post("/api/v1/distress", &json!({ "nature": "fire", "persons": 3, "lat": 29.9, "lon": 122.3 }));
-    let id = d["id"].as_str().or(d["record"]["id"].as_str()).expect("id").to_owned();
+    let d = vessel.post(
+        "/api/v1/distress",
+        &json!({ "nature": "fire", "persons": 3, "lat": 29.9, "lon": 122.3 }),
+    );
+    let id = d["id"]
+        .as_str()
+        .or(d["record"]["id"].as_str())
+        .expect("id")
+        .to_owned();
     let (m, cv) = &*hooks;
     let g = cv
         .wait_timeout_while(m.lock().expect("lock"), WAIT, |g| g.0.len() < 3)
@@ -312,17 +400,31 @@ fn webhooks_are_signed_retried_and_only_for_chosen_events() {
     assert_eq!(hits.len(), 3, "two refused, the third taken: {hits:?}");
     for (h, body) in &hits {
         assert_eq!(h["x-haiqiao-event"], "distress_raised");
-        assert_eq!(h["x-haiqiao-delivery"], id, "the same delivery id on each retry");
-        let expect = format!("sha256={}", hmac_hex(secret, &format!("{}.{body}", h["x-haiqiao-timestamp"])));
-        assert_eq!(h["x-haiqiao-signature"], expect, "signed with the shared secret");
+        assert_eq!(
+            h["x-haiqiao-delivery"], id,
+            "the same delivery id on each retry"
+        );
+        let expect = format!(
+            "sha256={}",
+            hmac_hex(secret, &format!("{}.{body}", h["x-haiqiao-timestamp"]))
+        );
+        assert_eq!(
+            h["x-haiqiao-signature"], expect,
+            "signed with the shared secret"
+        );
         let v: Value = serde_json::from_slice(body.as_bytes()).expect("json");
         assert_eq!(v["record"]["id"], id.as_str());
         assert_eq!(v["record"]["body"]["nature"], "fire");
     }
-    shore.wait_line(|l| l.starts_with("webhook platform: distress_raised") && l.contains("attempt 2 failed"));
+    shore.wait_line(|l| {
+        l.starts_with("webhook platform: distress_raised") && l.contains("attempt 2 failed")
+    });
 
     // Resolved: the next event.
-    vessel.post(&format!("/api/v1/distress/{id}"), &json!({ "status": "cancelled" }));
+    vessel.post(
+        &format!("/api/v1/distress/{id}"),
+        &json!({ "status": "cancelled" }),
+    );
     let g = cv
         .wait_timeout_while(m.lock().expect("lock"), WAIT, |g| g.0.len() < 4)
         .expect("lock")
@@ -416,7 +518,10 @@ fn ashore_step(shore: &Proc, name: &str, case: &str, token: &str, body: &Value) 
         .build()
         .into();
     let mut r = agent
-        .post(format!("http://{}/api/v1/ashore/{name}/cases/{case}", shore.api))
+        .post(format!(
+            "http://{}/api/v1/ashore/{name}/cases/{case}",
+            shore.api
+        ))
         .header("authorization", format!("Bearer {token}"))
         .send_json(body)
         .expect("post");
@@ -458,8 +563,18 @@ fn a_certified_mediator_ashore_signs_steps_with_their_own_key_held_at_the_statio
         (&mediator.id, "mediator", "王调解员"),
     ] {
         cli(&[
-            "authority", "certify", "--api", &shore.api, "--key", bureau_s, "--subject", id,
-            "--role", role, "--name", name,
+            "authority",
+            "certify",
+            "--api",
+            &shore.api,
+            "--key",
+            bureau_s,
+            "--subject",
+            id,
+            "--role",
+            role,
+            "--name",
+            name,
         ]);
     }
     vessel.saw("certified", "王调解员");
@@ -468,19 +583,34 @@ fn a_certified_mediator_ashore_signs_steps_with_their_own_key_held_at_the_statio
         "/api/v1/cases",
         &json!({ "category": "gear_damage", "parties": [{ "name": "浙岱渔03315" }], "description": "nets cut" }),
     );
-    let case = filed["id"].as_str().or(filed["record"]["id"].as_str()).expect("case id").to_owned();
+    let case = filed["id"]
+        .as_str()
+        .or(filed["record"]["id"].as_str())
+        .expect("case id")
+        .to_owned();
     shore.wait_line(|l| l == format!("delivered dispute_report {case}"));
 
     // The wrong token: refused, nothing signed.
-    let (status, v) = ashore_step(&shore, "wang", &case, "not-the-token", &json!({ "step": "accept" }));
+    let (status, v) = ashore_step(
+        &shore,
+        "wang",
+        &case,
+        "not-the-token",
+        &json!({ "step": "accept" }),
+    );
     assert_eq!((status, v["code"].as_str()), (422, Some("refused")), "{v}");
     let (status, _) = ashore_step(&shore, "li", &case, token, &json!({ "step": "accept" }));
     assert_eq!(status, 404, "no such mediator held here");
 
     // Accept, then propose: signed with the mediator's key, seen at sea as the mediator's.
-    let (status, accepted) = ashore_step(&shore, "wang", &case, token, &json!({ "step": "accept" }));
+    let (status, accepted) =
+        ashore_step(&shore, "wang", &case, token, &json!({ "step": "accept" }));
     assert_eq!(status, 200, "{accepted}");
-    assert_eq!(accepted["author"], mediator.id.as_str(), "signed with the mediator's own key");
+    assert_eq!(
+        accepted["author"],
+        mediator.id.as_str(),
+        "signed with the mediator's own key"
+    );
     let (status, proposed) = ashore_step(
         &shore,
         "wang",

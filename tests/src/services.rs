@@ -15,7 +15,8 @@ pub const REQUIRED_ENV: &str = "HAIQIAO_SHORE_REQUIRED";
 
 /// Where mosquitto is (`HAIQIAO_MOSQUITTO`, else Debian's path).
 fn mosquitto_bin() -> PathBuf {
-    std::env::var_os("HAIQIAO_MOSQUITTO").map_or_else(|| "/usr/sbin/mosquitto".into(), PathBuf::from)
+    std::env::var_os("HAIQIAO_MOSQUITTO")
+        .map_or_else(|| "/usr/sbin/mosquitto".into(), PathBuf::from)
 }
 
 /// Where PostgreSQL's server programs are (`HAIQIAO_PG_BIN`, else Debian's newest).
@@ -37,7 +38,9 @@ pub fn unavailable<T>(what: &str) -> Option<T> {
     if std::env::var(REQUIRED_ENV).is_ok_and(|v| v == "1") {
         panic!("{what} is required ({REQUIRED_ENV}=1) but unavailable; .ci/run installs it");
     }
-    println!("SKIP: {what} is not installed (.ci/run installs it; {REQUIRED_ENV}=1 makes this fail)");
+    println!(
+        "SKIP: {what} is not installed (.ci/run installs it; {REQUIRED_ENV}=1 makes this fail)"
+    );
     None
 }
 
@@ -60,7 +63,10 @@ fn wait_listening(port: u16, child: &mut Child, what: &str) {
         if let Ok(Some(st)) = child.try_wait() {
             panic!("{what} exited before listening: {st}");
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "{what} did not listen on {port}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -197,12 +203,14 @@ impl Postgres {
                 p = d.parent();
             }
         }
-        let out = as_pg_user(
-            Command::new(bin.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args(["-U", "haiqiao", "--auth=trust", "-E", "UTF8", "--no-sync"]),
-        )
+        let out = as_pg_user(Command::new(bin.join("initdb")).arg("-D").arg(&data).args([
+            "-U",
+            "haiqiao",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]))
         .output()
         .expect("initdb");
         assert!(
@@ -218,7 +226,15 @@ impl Postgres {
         };
         pg.restart();
         let st = Command::new(pg.bin.join("createdb"))
-            .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "haiqiao", "haiqiao"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                "haiqiao",
+                "haiqiao",
+            ])
             .status()
             .expect("createdb");
         assert!(st.success(), "createdb");
@@ -256,7 +272,10 @@ impl Postgres {
             .status()
             .is_ok_and(|s| s.success())
         {
-            assert!(start.elapsed() < Duration::from_secs(30), "postgres did not get ready");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "postgres did not get ready"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         self.child = Some(child);
@@ -270,7 +289,14 @@ impl Postgres {
     /// One value from a query, through psql.
     pub fn query(&self, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "haiqiao"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "haiqiao",
+            ])
             .args(["-d", "haiqiao", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .expect("psql");
@@ -298,8 +324,13 @@ fn as_pg_user(cmd: &mut Command) -> Command {
         return c;
     }
     let mut c = Command::new("setpriv");
-    c.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"])
-        .arg(cmd.get_program());
+    c.args([
+        "--reuid=postgres",
+        "--regid=postgres",
+        "--init-groups",
+        "--",
+    ])
+    .arg(cmd.get_program());
     c.args(cmd.get_args());
     c
 }
@@ -336,7 +367,9 @@ impl MqttClient {
                     }
                     Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                         let (m, cv) = &*ib;
-                        m.lock().expect("lock").push((p.topic.clone(), p.payload.to_vec()));
+                        m.lock()
+                            .expect("lock")
+                            .push((p.topic.clone(), p.payload.to_vec()));
                         cv.notify_all();
                     }
                     Ok(_) => {}

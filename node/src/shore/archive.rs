@@ -19,7 +19,7 @@ use anyhow::{Context, bail};
 use haiqiao_proto::Kind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
 use super::Backoff;
 use super::backlog::{Entry, Journal};
@@ -214,6 +214,7 @@ async fn session(cfg: &ArchiveSection, station: &str, j: &Journal) -> (bool, any
     let mut conn = tokio::spawn(conn);
     let res = async {
         migrate(&mut client).await?;
+        let stmts = Stmts::prepare(&client).await?;
         println!("archive: connected");
         let mut watch = j.watch();
         let mut next = j.cursor(SINK)?;
@@ -228,11 +229,14 @@ async fn session(cfg: &ArchiveSection, station: &str, j: &Journal) -> (bool, any
                 continue;
             };
             let tx = client.transaction().await?;
-            for e in &batch {
-                write(&tx, e, station)
+            // Every record's statements at once: tokio-postgres pipelines them on the one
+            // connection (one round trip per batch, not per statement).
+            let writes = batch.iter().map(|e| async {
+                write(&tx, &stmts, e, station)
                     .await
-                    .with_context(|| format!("writing record {}", e.record.id()))?;
-            }
+                    .with_context(|| format!("writing record {}", e.record.id()))
+            });
+            futures_util::future::try_join_all(writes).await?;
             tx.commit().await?;
             next = last + 1;
             j.commit(SINK, next)?;
@@ -257,8 +261,75 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
+/// The archive's statements, prepared once per connection.
+struct Stmts {
+    record: Statement,
+    position: Statement,
+    distress: Statement,
+    update: Statement,
+    case: Statement,
+    step: Statement,
+    receipt: Statement,
+}
+
+impl Stmts {
+    async fn prepare(c: &Client) -> anyhow::Result<Stmts> {
+        Ok(Stmts {
+            record: c
+                .prepare(
+                    "INSERT INTO records (id, kind, author, seq, created, expiry, priority, dest,
+                                          body, raw, station, received_at)
+                     VALUES ($1, $2, $3, $4, to_timestamp($5), to_timestamp($6), $7, $8, $9,
+                             $10, $11, to_timestamp($12))
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .await?,
+            position: c
+                .prepare(
+                    "INSERT INTO positions (record_id, author, at, lat, lon, sog_kn, cog_deg,
+                                            nav_status)
+                     VALUES ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8)",
+                )
+                .await?,
+            distress: c
+                .prepare(
+                    "INSERT INTO distress (record_id, author, at, nature, lat, lon, persons, text)
+                     VALUES ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8)",
+                )
+                .await?,
+            update: c
+                .prepare(
+                    "INSERT INTO distress_updates (record_id, distress_id, author, at, status,
+                                                   eta_min, text)
+                     VALUES ($1, $2, $3, to_timestamp($4), $5, $6, $7)",
+                )
+                .await?,
+            case: c
+                .prepare(
+                    "INSERT INTO cases (record_id, author, at, category, parties, lat, lon,
+                                        description)
+                     VALUES ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8)",
+                )
+                .await?,
+            step: c
+                .prepare(
+                    "INSERT INTO case_steps (record_id, case_id, author, at, status, text)
+                     VALUES ($1, $2, $3, to_timestamp($4), $5, $6)",
+                )
+                .await?,
+            receipt: c
+                .prepare(
+                    "INSERT INTO receipts (record_id, receipted, station_key, at)
+                     SELECT $1, r, $2, to_timestamp($3) FROM unnest($4::text[]) AS r
+                     ON CONFLICT DO NOTHING",
+                )
+                .await?,
+        })
+    }
+}
+
 /// Writes one record (and its row in the table of its kind); nothing if it is there already.
-async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result<()> {
+async fn write(tx: &Transaction<'_>, st: &Stmts, e: &Entry, station: &str) -> anyhow::Result<()> {
     let r = &e.record;
     let v = record_json(r);
     let id = r.id().to_string();
@@ -266,11 +337,7 @@ async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result
     let created = f64::from(r.envelope().created.0);
     let n = tx
         .execute(
-            "INSERT INTO records (id, kind, author, seq, created, expiry, priority, dest, body,
-                                  raw, station, received_at)
-             VALUES ($1, $2, $3, $4, to_timestamp($5), to_timestamp($6), $7, $8, $9, $10, $11,
-                     to_timestamp($12))
-             ON CONFLICT (id) DO NOTHING",
+            &st.record,
             &[
                 &id,
                 &r.kind().name(),
@@ -295,8 +362,7 @@ async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result
     match r.kind() {
         Kind::Position => {
             tx.execute(
-                "INSERT INTO positions (record_id, author, at, lat, lon, sog_kn, cog_deg, nav_status)
-                 VALUES ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8)",
+                &st.position,
                 &[
                     &id,
                     &author,
@@ -312,8 +378,7 @@ async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result
         }
         Kind::Distress => {
             tx.execute(
-                "INSERT INTO distress (record_id, author, at, nature, lat, lon, persons, text)
-                 VALUES ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8)",
+                &st.distress,
                 &[
                     &id,
                     &author,
@@ -329,8 +394,7 @@ async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result
         }
         Kind::DistressUpdate => {
             tx.execute(
-                "INSERT INTO distress_updates (record_id, distress_id, author, at, status, eta_min, text)
-                 VALUES ($1, $2, $3, to_timestamp($4), $5, $6, $7)",
+                &st.update,
                 &[
                     &id,
                     &s(&b["distress"]),
@@ -345,8 +409,7 @@ async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result
         }
         Kind::DisputeReport => {
             tx.execute(
-                "INSERT INTO cases (record_id, author, at, category, parties, lat, lon, description)
-                 VALUES ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8)",
+                &st.case,
                 &[
                     &id,
                     &author,
@@ -367,8 +430,7 @@ async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result
                 s(&b["status"])
             };
             tx.execute(
-                "INSERT INTO case_steps (record_id, case_id, author, at, status, text)
-                 VALUES ($1, $2, $3, to_timestamp($4), $5, $6)",
+                &st.step,
                 &[
                     &id,
                     &s(&b["case"]),
@@ -381,14 +443,14 @@ async fn write(tx: &Transaction<'_>, e: &Entry, station: &str) -> anyhow::Result
             .await?;
         }
         Kind::Receipt => {
-            for x in b["ids"].as_array().into_iter().flatten() {
-                tx.execute(
-                    "INSERT INTO receipts (record_id, receipted, station_key, at)
-                     VALUES ($1, $2, $3, to_timestamp($4)) ON CONFLICT DO NOTHING",
-                    &[&id, &s(x), &author, &created],
-                )
+            let ids: Vec<&str> = b["ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            tx.execute(&st.receipt, &[&id, &author, &created, &ids])
                 .await?;
-            }
         }
         _ => {}
     }

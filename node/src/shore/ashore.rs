@@ -49,12 +49,23 @@ pub(crate) struct MediatorSection {
 
 impl MediatorSection {
     pub(crate) fn validate(&self) -> anyhow::Result<()> {
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_alphanumeric() || "-_".contains(c)) {
-            bail!("mediator name {:?}: letters, digits, - and _ only", self.name);
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_".contains(c))
+        {
+            bail!(
+                "mediator name {:?}: letters, digits, - and _ only",
+                self.name
+            );
         }
         let h = hex::decode(&self.token_sha256).unwrap_or_default();
         if h.len() != 32 {
-            bail!("mediator {:?}: token_sha256 must be 64 hex digits", self.name);
+            bail!(
+                "mediator {:?}: token_sha256 must be 64 hex digits",
+                self.name
+            );
         }
         Ok(())
     }
@@ -71,7 +82,10 @@ pub(crate) struct Ashore {
 
 impl Ashore {
     /// Loads the mediators' keys at start.
-    pub(crate) fn load(sections: &[MediatorSection], data_dir: &Path) -> anyhow::Result<Vec<Ashore>> {
+    pub(crate) fn load(
+        sections: &[MediatorSection],
+        data_dir: &Path,
+    ) -> anyhow::Result<Vec<Ashore>> {
         let mut out = Vec::new();
         for m in sections {
             let key = crate::keys::load(&m.key_file)
@@ -148,7 +162,10 @@ pub(crate) fn step(
     };
     if !m.token_ok(&cmd.token) {
         println!("ashore: refused a step for {:?}: wrong token", m.name);
-        return Err(ApiError::Refused(format!("wrong token for mediator {:?}", m.name)));
+        return Err(ApiError::Refused(format!(
+            "wrong token for mediator {:?}",
+            m.name
+        )));
     }
     let draft = work
         .mediator_draft_as(

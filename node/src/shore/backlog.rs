@@ -85,7 +85,11 @@ fn decode_u64(v: &[u8]) -> u64 {
 impl Journal {
     /// Opens (or creates) the journal in `dir` for these bridges, keeping at most `cap`
     /// entries. A bridge new to an existing journal starts at its oldest entry.
-    pub(crate) fn open(dir: &Path, sinks: &[String], cap: u64) -> Result<Arc<Journal>, BacklogError> {
+    pub(crate) fn open(
+        dir: &Path,
+        sinks: &[String],
+        cap: u64,
+    ) -> Result<Arc<Journal>, BacklogError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(8 * 1024 * 1024)
@@ -179,12 +183,20 @@ impl Journal {
 
     /// The next position `sink` has not confirmed.
     pub(crate) fn cursor(&self, sink: &str) -> Result<u64, BacklogError> {
-        Ok(self.cursors.get(sink.as_bytes())?.map_or(0, |v| decode_u64(&v)))
+        Ok(self
+            .cursors
+            .get(sink.as_bytes())?
+            .map_or(0, |v| decode_u64(&v)))
     }
 
     /// Up to `max` entries from position `from` on. When the bound dropped entries `sink` had
     /// not confirmed, says so (they are gone) and reads from the oldest still held.
-    pub(crate) fn read(&self, sink: &str, from: u64, max: usize) -> Result<Vec<Entry>, BacklogError> {
+    pub(crate) fn read(
+        &self,
+        sink: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<Entry>, BacklogError> {
         let first = self.first()?;
         if from < first {
             println!(
@@ -208,12 +220,11 @@ impl Journal {
                 seq,
                 why: e.to_string(),
             })?;
-            let record = Record::from_trusted(author, &v[40..]).map_err(|e| {
-                BacklogError::Corrupt {
+            let record =
+                Record::from_trusted(author, &v[40..]).map_err(|e| BacklogError::Corrupt {
                     seq,
                     why: e.to_string(),
-                }
-            })?;
+                })?;
             out.push(Entry { seq, at_ms, record });
         }
         Ok(out)
@@ -286,7 +297,10 @@ mod tests {
         for n in 0..5 {
             assert!(j.append(&record(n), n).expect("append"));
         }
-        assert!(!j.append(&record(0), 9).expect("again"), "a record is journaled once");
+        assert!(
+            !j.append(&record(0), 9).expect("again"),
+            "a record is journaled once"
+        );
         let got = j.read("a", j.cursor("a").expect("c"), 3).expect("read");
         assert_eq!(got.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(got[1].record.id(), record(1).id());
@@ -301,7 +315,10 @@ mod tests {
         assert_eq!(j.cursor("b").expect("c"), 2);
         assert_eq!(j.read("b", 2, 10).expect("read").len(), 3);
         assert!(j.append(&record(5), 5).expect("append"));
-        assert_eq!(j.read("a", 3, 10).expect("read").last().map(|e| e.seq), Some(5));
+        assert_eq!(
+            j.read("a", 3, 10).expect("read").last().map(|e| e.seq),
+            Some(5)
+        );
     }
 
     #[test]
@@ -324,7 +341,11 @@ mod tests {
         j.append(&record(0), 0).expect("append");
         j.append(&record(1), 1).expect("append");
         let held: HashSet<RecordId> = [record(1).id()].into_iter().collect();
-        assert_eq!(j.forget_gone(&held).expect("forget"), 0, "not yet delivered");
+        assert_eq!(
+            j.forget_gone(&held).expect("forget"),
+            0,
+            "not yet delivered"
+        );
         j.commit("a", 2).expect("commit");
         assert_eq!(j.forget_gone(&held).expect("forget"), 1);
         assert!(!j.has_seen(&record(0).id()).expect("seen"));

@@ -52,7 +52,11 @@ fn ingest_rate(corpus: &[Vec<u8>], ring: &haiqiao_proto::KeyRing) -> anyhow::Res
 async fn until_confirmed(j: &Journal, sink: &str, n: u64, limit: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     while j.cursor(sink)? < n {
-        anyhow::ensure!(start.elapsed() < limit, "{sink} confirmed only {} of {n}", j.cursor(sink)?);
+        anyhow::ensure!(
+            start.elapsed() < limit,
+            "{sink} confirmed only {} of {n}",
+            j.cursor(sink)?
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     Ok(())
@@ -98,9 +102,7 @@ pub(crate) fn run(opts: &ShoreBenchOpts) -> anyhow::Result<Value> {
     for rep in 0..opts.reps.max(1) {
         ingest.push(ingest_rate(&corpus, &ring)?);
         if let Some(addr) = &opts.mqtt {
-            let (host, port) = addr
-                .rsplit_once(':')
-                .context("--mqtt is host:port")?;
+            let (host, port) = addr.rsplit_once(':').context("--mqtt is host:port")?;
             let cfg: super::mqtt::MqttSection = toml::from_str(&format!(
                 "host = \"{host}\"\nport = {port}\nclient_id = \"haiqiao-bench-{rep}\"\nwindow = 256\n"
             ))?;

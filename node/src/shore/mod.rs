@@ -156,6 +156,9 @@ pub(crate) async fn ask<T>(
     rx.await.ok()
 }
 
+/// The running bridges: the journal (flushed at shutdown) and the tasks (aborted then).
+pub(crate) type Bridges = (Arc<Journal>, Vec<tokio::task::JoinHandle<()>>);
+
 /// Starts the journal task and the configured bridges. Returns the journal (flushed by the
 /// daemon at shutdown) and the tasks.
 pub(crate) fn spawn(
@@ -163,7 +166,7 @@ pub(crate) fn spawn(
     data_dir: &Path,
     station: &str,
     cmd: mpsc::Sender<Command>,
-) -> anyhow::Result<Option<(Arc<Journal>, Vec<tokio::task::JoinHandle<()>>)>> {
+) -> anyhow::Result<Option<Bridges>> {
     if !spec.any() {
         return Ok(None);
     }
@@ -247,7 +250,9 @@ async fn run_journal(j: Arc<Journal>, cmd: mpsc::Sender<Command>) {
             }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                println!("shore backlog: the feed ran {n} events ahead; catching up from the store");
+                println!(
+                    "shore backlog: the feed ran {n} events ahead; catching up from the store"
+                );
                 if reconcile(&j, &cmd).await.is_none() {
                     return;
                 }
@@ -318,8 +323,7 @@ mod tests {
             "[[webhook]]\nname = \"a\"\nurl = \"http://x/\"\nsecret = \"0123456789abcdef\"\n\
              [[webhook]]\nname = \"a\"\nurl = \"http://y/\"\nsecret = \"0123456789abcdef\"\n",
         ] {
-            let e = crate::config::NodeConfig::parse(&format!("{base}\n{bad}"))
-                .expect_err(bad);
+            let e = crate::config::NodeConfig::parse(&format!("{base}\n{bad}")).expect_err(bad);
             assert!(!format!("{e:#}").is_empty());
         }
     }

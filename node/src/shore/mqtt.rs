@@ -155,7 +155,10 @@ impl MqttSection {
                 bail!("integrator {:?} is listed twice", i.name);
             }
             if i.token.chars().count() < 16 {
-                bail!("integrator {:?}: token must be at least 16 characters", i.name);
+                bail!(
+                    "integrator {:?}: token must be at least 16 characters",
+                    i.name
+                );
             }
         }
         Ok(())
@@ -419,9 +422,8 @@ fn check_command(
     if !same_secret(token.as_bytes(), who.token.as_bytes()) {
         return Err(ApiError::Refused(format!("wrong token for {name:?}")));
     }
-    let op: Op = serde_json::from_value(v.get("op").cloned().unwrap_or(Value::Null)).map_err(
-        |_| ApiError::BadRequest("op must be \"text\" or \"ack_distress\"".to_owned()),
-    )?;
+    let op: Op = serde_json::from_value(v.get("op").cloned().unwrap_or(Value::Null))
+        .map_err(|_| ApiError::BadRequest("op must be \"text\" or \"ack_distress\"".to_owned()))?;
     if !who.allow.contains(&op) {
         return Err(ApiError::Refused(format!(
             "{name:?} may not {}",
@@ -458,7 +460,9 @@ async fn command(
             }
             Op::AckDistress => {
                 let Some(d) = v.get("distress").and_then(Value::as_str) else {
-                    return Err(ApiError::BadRequest("distress (a record id) is missing".into()));
+                    return Err(ApiError::BadRequest(
+                        "distress (a record id) is missing".into(),
+                    ));
                 };
                 let req: Request = serde_json::from_value(json!({
                     "op": "answer_distress", "distress": d, "status": "acknowledged",
@@ -499,16 +503,37 @@ mod tests {
     fn commands_need_a_known_integrator_its_token_and_an_allowed_op() {
         let i = integrators();
         let ok = br#"{"token":"0123456789abcdef-secret","op":"text","text":"hi"}"#;
-        assert!(matches!(check_command(&i, "dispatch", ok), Ok((Op::Text, _))));
+        assert!(matches!(
+            check_command(&i, "dispatch", ok),
+            Ok((Op::Text, _))
+        ));
         let e = check_command(&i, "stranger", ok).expect_err("unknown");
         assert_eq!(e.code(), "refused");
         let bad = br#"{"token":"0123456789abcdef-wrong!","op":"text"}"#;
-        assert_eq!(check_command(&i, "dispatch", bad).expect_err("token").code(), "refused");
+        assert_eq!(
+            check_command(&i, "dispatch", bad)
+                .expect_err("token")
+                .code(),
+            "refused"
+        );
         let ack = br#"{"token":"0123456789abcdef-secret","op":"ack_distress","distress":"ab"}"#;
-        assert_eq!(check_command(&i, "dispatch", ack).expect_err("not allowed").code(), "refused");
+        assert_eq!(
+            check_command(&i, "dispatch", ack)
+                .expect_err("not allowed")
+                .code(),
+            "refused"
+        );
         let op = br#"{"token":"0123456789abcdef-secret","op":"revoke"}"#;
-        assert_eq!(check_command(&i, "dispatch", op).expect_err("op").code(), "bad_request");
-        assert_eq!(check_command(&i, "dispatch", b"{").expect_err("json").code(), "bad_request");
+        assert_eq!(
+            check_command(&i, "dispatch", op).expect_err("op").code(),
+            "bad_request"
+        );
+        assert_eq!(
+            check_command(&i, "dispatch", b"{")
+                .expect_err("json")
+                .code(),
+            "bad_request"
+        );
     }
 
     #[test]
@@ -518,15 +543,25 @@ mod tests {
         let a = crate::shore::test_record(&key, 5);
         let older = crate::shore::test_record(&key, 3);
         assert!(is_newest(&mut newest, &a, 10));
-        assert!(!is_newest(&mut newest, &older, 11), "an older one arriving later");
-        assert!(is_newest(&mut newest, &crate::shore::test_record(&key, 6), 12));
+        assert!(
+            !is_newest(&mut newest, &older, 11),
+            "an older one arriving later"
+        );
+        assert!(is_newest(
+            &mut newest,
+            &crate::shore::test_record(&key, 6),
+            12
+        ));
     }
 
     #[test]
     fn the_section_is_checked() {
         let mut m: MqttSection = toml::from_str("host = \"127.0.0.1\"").expect("parse");
         assert!(m.validate().is_ok());
-        assert_eq!((m.port, m.topic_prefix.as_str(), m.window), (1883, "haiqiao", 64));
+        assert_eq!(
+            (m.port, m.topic_prefix.as_str(), m.window),
+            (1883, "haiqiao", 64)
+        );
         m.topic_prefix = "a/#".into();
         assert!(m.validate().is_err());
         m.topic_prefix = "haiqiao".into();

@@ -122,13 +122,19 @@ impl WebhookSection {
             .parse::<ureq::http::Uri>()
             .map_err(|e| anyhow::anyhow!("webhook {:?}: url {:?}: {e}", self.name, self.url))?;
         if self.secret.chars().count() < 16 {
-            bail!("webhook {:?}: secret must be at least 16 characters", self.name);
+            bail!(
+                "webhook {:?}: secret must be at least 16 characters",
+                self.name
+            );
         }
         if self.events.is_empty() {
             bail!("webhook {:?}: events is empty", self.name);
         }
         if self.timeout_s == 0 || self.max_attempts == 0 {
-            bail!("webhook {:?}: timeout_s and max_attempts must be at least 1", self.name);
+            bail!(
+                "webhook {:?}: timeout_s and max_attempts must be at least 1",
+                self.name
+            );
         }
         Ok(())
     }
