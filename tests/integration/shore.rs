@@ -625,3 +625,58 @@ fn a_certified_mediator_ashore_signs_steps_with_their_own_key_held_at_the_statio
     assert_eq!(c["mediator"], mediator.id.as_str(), "{c}");
     assert_eq!(c["stage"], "agreement_proposed", "{c}");
 }
+
+#[test]
+fn a_receipt_from_another_certified_station_frees_copies_at_sea() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bureau = tmp.path().join("bureau.key");
+    let bureau_s = bureau.to_str().expect("utf-8");
+    let anchor = cli(&["authority", "keygen", "--out", bureau_s])
+        .lines()
+        .find_map(|l| l.strip_prefix("trust anchor ").map(|a| a.trim().to_owned()))
+        .expect("the anchor");
+    let anchors = format!("[\"{anchor}\"]");
+    // Daishan is certified; Shenjiamen, where the vessel calls, is not: its own receipts free
+    // nothing, so what frees the vessel's copy is Daishan's, carried back through Shenjiamen.
+    let (mut daishan, port) = federated_station(tmp.path(), "daishan", &[]);
+    daishan.set("fleet", "trust_anchors", &anchors);
+    daishan.start();
+    let (mut shenjiamen, _) = federated_station(
+        tmp.path(),
+        "shenjiamen",
+        &[format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", daishan.id)],
+    );
+    shenjiamen.set("fleet", "trust_anchors", &anchors);
+    shenjiamen.start();
+    shenjiamen.wait_peers(1);
+    let mut vessel = procs::init(tmp.path(), "vessel", "vessel", "127.0.0.1");
+    vessel.configure(&[shenjiamen.p2p.clone()], "");
+    vessel.set("fleet", "trust_anchors", &anchors);
+    vessel.start();
+    vessel.wait_peers(1);
+    cli(&[
+        "authority",
+        "certify",
+        "--api",
+        &daishan.api,
+        "--key",
+        bureau_s,
+        "--subject",
+        &daishan.id,
+        "--role",
+        "shore",
+        "--name",
+        "岱山岸站",
+    ]);
+    vessel.saw("certified", "岱山岸站");
+    shenjiamen.saw("certified", "岱山岸站");
+
+    let t = text_to_shore(&vessel, 1);
+    daishan.wait_line(|l| l == format!("delivered text {t}"));
+    vessel.wait_line(|l| l == format!("freed {t} (receipted by shore)"));
+    let st = vessel.get("/api/v1/status");
+    assert!(
+        st["stats"]["receipts_not_counted"].as_u64() >= Some(1),
+        "Shenjiamen's own receipt did not count: {st}"
+    );
+}
