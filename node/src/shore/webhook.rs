@@ -68,9 +68,10 @@ pub(crate) struct WebhookSection {
     /// The events to send. Default: all.
     #[serde(default = "all_events")]
     pub(crate) events: Vec<WebhookEvent>,
-    /// Only cases filed to these mediators' areas (none: every case).
+    /// Only cases filed within this mediator's area, `[south, west, north, east]` in degrees
+    /// (none: every case). A case filed without a position is sent all the same.
     #[serde(default)]
-    pub(crate) areas: Vec<u32>,
+    pub(crate) area: Option<[f64; 4]>,
     /// Seconds a POST may take. Default 10.
     #[serde(default = "default_timeout")]
     pub(crate) timeout_s: u64,
@@ -130,6 +131,19 @@ impl WebhookSection {
         if self.events.is_empty() {
             bail!("webhook {:?}: events is empty", self.name);
         }
+        if let Some([s, w, n, e]) = self.area
+            && !(s < n
+                && w < e
+                && (-90.0..=90.0).contains(&s)
+                && (-90.0..=90.0).contains(&n)
+                && (-180.0..=180.0).contains(&w)
+                && (-180.0..=180.0).contains(&e))
+        {
+            bail!(
+                "webhook {:?}: area is [south, west, north, east] in degrees",
+                self.name
+            );
+        }
         if self.timeout_s == 0 || self.max_attempts == 0 {
             bail!(
                 "webhook {:?}: timeout_s and max_attempts must be at least 1",
@@ -171,14 +185,15 @@ fn wanted(cfg: &WebhookSection, e: &Entry, v: &Value) -> Option<WebhookEvent> {
     if !cfg.events.contains(&ev) {
         return None;
     }
-    if ev == WebhookEvent::CaseFiled && !cfg.areas.is_empty() {
-        let area = match &e.record.envelope().dest {
-            haiqiao_proto::Destination::Mediators(a) => Some(a.0),
-            _ => None,
-        };
-        if !area.is_some_and(|a| cfg.areas.contains(&a)) {
-            return None;
-        }
+    if ev == WebhookEvent::CaseFiled
+        && let Some([south, west, north, east]) = cfg.area
+        && let (Some(lat), Some(lon)) = (
+            v["body"]["fix"]["lat"].as_f64(),
+            v["body"]["fix"]["lon"].as_f64(),
+        )
+        && !((south..=north).contains(&lat) && (west..=east).contains(&lon))
+    {
+        return None;
     }
     Some(ev)
 }
@@ -308,6 +323,55 @@ mod tests {
             sign("0123456789abcdef", 1_700_000_000, "{}"),
             "sha256=e4f8e2ecae2295b2ddb2f0b5584c8275e226c0ebe9b3b819e70156bb67122e3e"
         );
+    }
+
+    #[test]
+    fn cases_are_sent_for_the_chosen_area_and_distress_by_its_status() {
+        let mut w: WebhookSection = toml::from_str(
+            "name = \"p\"\nurl = \"http://127.0.0.1:9/x\"\nsecret = \"0123456789abcdef\"\n\
+             area = [29.5, 122.0, 30.5, 123.0]",
+        )
+        .expect("parse");
+        assert!(w.validate().is_ok());
+        let key = haiqiao_proto::Keypair::from_seed(&[5; 32]);
+        let case = |lat: f64| {
+            haiqiao_proto::Record::sign(
+                &key,
+                haiqiao_proto::Envelope {
+                    author: key.public().hint(),
+                    seq: 1,
+                    created: haiqiao_proto::Timestamp(1_790_000_000),
+                    ttl_min: 60,
+                    dest: haiqiao_proto::Destination::Everyone,
+                    body: haiqiao_proto::Body::DisputeReport {
+                        category: haiqiao_proto::DisputeCategory::GearDamage,
+                        parties: vec![],
+                        fix: Some(haiqiao_proto::Fix::from_degrees(lat, 122.5)),
+                        description: "nets".into(),
+                        evidence: vec![],
+                    },
+                },
+            )
+            .expect("sign")
+        };
+        let entry = |r: haiqiao_proto::Record| Entry {
+            seq: 0,
+            at_ms: 0,
+            record: r,
+        };
+        let inside = entry(case(30.0));
+        let outside = entry(case(28.0));
+        let vi = super::super::mqtt::payload(&inside, "s");
+        let vo = super::super::mqtt::payload(&outside, "s");
+        assert_eq!(wanted(&w, &inside, &vi), Some(WebhookEvent::CaseFiled));
+        assert_eq!(wanted(&w, &outside, &vo), None);
+        w.area = None;
+        assert_eq!(wanted(&w, &outside, &vo), Some(WebhookEvent::CaseFiled));
+        w.area = Some([30.0, 122.0, 29.0, 123.0]);
+        assert!(w.validate().is_err(), "south above north");
+        let text = entry(crate::shore::test_record(&key, 1));
+        let vt = super::super::mqtt::payload(&text, "s");
+        assert_eq!(wanted(&w, &text, &vt), None, "a text is no event");
     }
 
     #[test]
