@@ -400,6 +400,7 @@ pub(crate) fn router(tx: mpsc::Sender<Command>, cfg: &ApiSection) -> Router {
         .route("/api/v1/records/{id}", get(record))
         .merge(workflow_routes())
         .merge(crate::dashboard::routes(&tx, cfg))
+        .merge(crate::shore::ashore::routes())
         .fallback(|| async { ApiError::NotFound("no such API path".to_owned()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(

@@ -12,7 +12,7 @@ use haiqiao_store::SledStore;
 use serde_json::json;
 
 /// A fixed "now" for reproducible records (2026-11-18T11:06:40Z).
-const NOW: u64 = 1_795_000_000;
+pub(crate) const NOW: u64 = 1_795_000_000;
 
 /// Encoded size of a typical signed record of each kind.
 pub(crate) fn record_sizes() -> anyhow::Result<serde_json::Value> {
@@ -41,7 +41,7 @@ pub(crate) struct IngestOpts {
     pub(crate) reps: usize,
 }
 
-fn corpus(n: usize) -> anyhow::Result<(Vec<Vec<u8>>, KeyRing)> {
+pub(crate) fn corpus(n: usize) -> anyhow::Result<(Vec<Vec<u8>>, KeyRing)> {
     let authors: Vec<Keypair> = (0..32u8)
         .map(|i| Keypair::from_seed(&[i + 10; 32]))
         .collect();
@@ -72,7 +72,7 @@ fn corpus(n: usize) -> anyhow::Result<(Vec<Vec<u8>>, KeyRing)> {
     Ok((out, ring))
 }
 
-fn limits() -> StoreLimits {
+pub(crate) fn limits() -> StoreLimits {
     // Generous limits so that every record is really written (no superseding, no eviction).
     StoreLimits {
         max_bytes: 1 << 34,
@@ -81,7 +81,7 @@ fn limits() -> StoreLimits {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {

@@ -619,6 +619,28 @@ pub(crate) enum BenchCommand {
         #[arg(long, hide = true)]
         store: Option<PathBuf>,
     },
+    /// Shore bridges: records/s through MQTT and into PostgreSQL, as ratios to this
+    /// machine's ingest rate in the same run; a federated station's catch-up (docs/shore.md).
+    Shore {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Records per repetition through each bridge.
+        #[arg(long, default_value_t = 20_000)]
+        records: usize,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// An MQTT broker to publish to, host:port.
+        #[arg(long)]
+        mqtt: Option<String>,
+        /// A PostgreSQL connection string; the archive's tables in it are DROPPED first.
+        #[arg(long)]
+        archive: Option<String>,
+        /// Records a federated station missed, for the catch-up figure.
+        #[arg(long)]
+        catchup: Option<usize>,
+    },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {
         /// Print JSON.

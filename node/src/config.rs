@@ -39,6 +39,21 @@ pub(crate) struct NodeConfig {
     /// The Signal K server.
     #[serde(default)]
     pub(crate) signalk: crate::marine::config::SignalkSection,
+    /// The shore bridges' shared backlog (`crate::shore`).
+    #[serde(default)]
+    pub(crate) shore: crate::shore::ShoreSection,
+    /// The MQTT bridge.
+    #[serde(default)]
+    pub(crate) mqtt: Option<crate::shore::mqtt::MqttSection>,
+    /// The PostgreSQL archive.
+    #[serde(default)]
+    pub(crate) archive: Option<crate::shore::archive::ArchiveSection>,
+    /// Webhooks.
+    #[serde(default)]
+    pub(crate) webhook: Vec<crate::shore::webhook::WebhookSection>,
+    /// Mediators ashore whose keys this station holds.
+    #[serde(default)]
+    pub(crate) mediator: Vec<crate::shore::ashore::MediatorSection>,
 }
 
 /// The `[node]` section.
@@ -137,6 +152,9 @@ impl NodeConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.node.key_file = base.join(&cfg.node.key_file);
         cfg.node.data_dir = base.join(&cfg.node.data_dir);
+        for m in &mut cfg.mediator {
+            m.key_file = base.join(&m.key_file);
+        }
         Ok(cfg)
     }
 
@@ -159,7 +177,25 @@ impl NodeConfig {
             crate::json::parse_hint(p).context("node.partner")?;
         }
         crate::marine::config::validate(&cfg.gps, &cfg.plotter, &cfg.signalk)?;
+        cfg.shore_spec().validate()?;
+        let mut names = std::collections::HashSet::new();
+        for m in &cfg.mediator {
+            m.validate().context("[[mediator]]")?;
+            if !names.insert(&m.name) {
+                bail!("[[mediator]] name {:?} is used twice", m.name);
+            }
+        }
         Ok(cfg)
+    }
+
+    /// The shore bridges' sections.
+    pub(crate) fn shore_spec(&self) -> crate::shore::ShoreSpec {
+        crate::shore::ShoreSpec {
+            shore: self.shore.clone(),
+            mqtt: self.mqtt.clone(),
+            archive: self.archive.clone(),
+            webhooks: self.webhook.clone(),
+        }
     }
 
     /// The configured role.

@@ -57,6 +57,14 @@ pub(crate) enum Command {
     Workflow(Request, oneshot::Sender<Result<Value, ApiError>>),
     /// A listener on the daemon's feed (live views, bridges): it sees what happens from now on.
     Subscribe(oneshot::Sender<tokio::sync::broadcast::Receiver<crate::feed::Event>>),
+    /// The records held that were delivered or written here, oldest first (the shore
+    /// bridges' catch-up after a lag or a restart).
+    ShoreHeld(oneshot::Sender<Vec<Record>>),
+    /// A step by a mediator ashore, signed with their key held here.
+    AshoreStep(
+        crate::shore::ashore::StepCommand,
+        oneshot::Sender<Result<Record, ApiError>>,
+    ),
 }
 
 /// Everything the daemon needs.
@@ -75,6 +83,8 @@ pub(crate) struct DaemonSpec {
     pub(crate) api: crate::config::ApiSection,
     /// The boat's GPS, the plotter feed and Signal K.
     pub(crate) marine: crate::marine::MarineSpec,
+    pub(crate) shore: crate::shore::ShoreSpec,
+    pub(crate) mediators: Vec<crate::shore::ashore::Ashore>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -148,6 +158,7 @@ struct Daemon {
     work: Workflows,
     feed: crate::feed::Feed,
     marine: Option<crate::marine::Marine>,
+    mediators: Vec<crate::shore::ashore::Ashore>,
 }
 
 /// The file in the data dir that a running daemon holds locked, with its pid inside.
@@ -297,6 +308,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_CAP);
     let feed = crate::feed::Feed::new();
     let marine_cmd = cmd_tx.clone();
+    let bridges = crate::shore::spawn(&spec.shore, &spec.data_dir, &spec.name, cmd_tx.clone())?;
     let app = crate::api::router(cmd_tx, &spec.api);
     let (stop_api, stop_api_rx) = tokio::sync::watch::channel(false);
     let api_task = tokio::spawn(crate::api::serve(
@@ -327,6 +339,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         work,
         feed,
         marine: None,
+        mediators: spec.mediators,
     };
     d.marine =
         Some(crate::marine::start(&spec.marine, spec.key.public(), &spec.name, marine_cmd).await?);
@@ -365,6 +378,14 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
     let _ = stop_api.send(true);
     let _ = api_task.await;
     d.save_seq();
+    if let Some((journal, tasks)) = bridges {
+        for t in tasks {
+            t.abort();
+        }
+        if let Err(e) = journal.flush() {
+            println!("shore backlog: {e}");
+        }
+    }
     drop(d);
     Ok(())
 }
@@ -670,6 +691,37 @@ impl Daemon {
             }
             Command::Subscribe(reply) => {
                 let _ = reply.send(self.feed.subscribe());
+            }
+            Command::AshoreStep(cmd, reply) => {
+                let r = self.resolve(&cmd.case).and_then(|case| {
+                    crate::shore::ashore::step(
+                        now,
+                        &self.mediators,
+                        &mut self.node,
+                        &mut self.work,
+                        case,
+                        &cmd,
+                    )
+                });
+                let _ = reply.send(r);
+            }
+            Command::ShoreHeld(reply) => {
+                let me = self.node.public_key();
+                let mut held: Vec<_> = self
+                    .node
+                    .store()
+                    .summaries()?
+                    .into_iter()
+                    .filter(|s| s.author == me || self.node.is_for_me(&s.dest))
+                    .collect();
+                held.sort_by_key(|s| (s.created, s.seq));
+                let mut out = Vec::with_capacity(held.len());
+                for s in held {
+                    if let Some(r) = self.node.store().get(&s.id)? {
+                        out.push(r);
+                    }
+                }
+                let _ = reply.send(out);
             }
             Command::Workflow(mut req, reply) => {
                 let writes = !matches!(

@@ -20,6 +20,7 @@ mod keys;
 pub mod local;
 mod logs;
 mod marine;
+mod shore;
 mod workflows;
 
 use std::ffi::OsString;
@@ -330,6 +331,8 @@ fn run(config: &std::path::Path) -> anyhow::Result<()> {
             plotter: cfg.plotter.clone(),
             signalk: cfg.signalk.clone(),
         },
+        shore: cfg.shore_spec(),
+        mediators: shore::ashore::Ashore::load(&cfg.mediator, &cfg.node.data_dir)?,
         key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -413,6 +416,23 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                 records,
                 reps,
                 store,
+            })?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
+        BenchCommand::Shore {
+            json,
+            records,
+            reps,
+            mqtt,
+            archive,
+            catchup,
+        } => {
+            let v = shore::bench::run(&shore::bench::ShoreBenchOpts {
+                records,
+                reps,
+                mqtt,
+                archive,
+                catchup,
             })?;
             print_json_or(json, &v, || println!("{v:#}"))
         }

@@ -352,6 +352,46 @@ impl Workflows {
     }
 
     /// Takes in a record stored here (delivered, or written by this node).
+    /// The draft of a mediator's step taken for `who`, a certified mediator whose key the
+    /// station holds on their behalf (mediators ashore: `crate::shore::ashore`); judged as
+    /// the fleet judges a mediator's own step.
+    pub(crate) fn mediator_draft_as(
+        &self,
+        now_ms: u64,
+        who: PublicKey,
+        case: RecordId,
+        step: &str,
+        text: &str,
+        to: Option<&str>,
+    ) -> anyhow::Result<haiqiao_fleet::Draft> {
+        Ok(match step {
+            "accept" => self.fleet.accept_case_as(now_ms, case, who)?,
+            "progress" => self
+                .fleet
+                .mediator_step_as(case, CaseStatus::InMediation, text, who)?,
+            "propose" => {
+                if text.trim().is_empty() {
+                    bail!("an agreement needs its text");
+                }
+                self.fleet
+                    .mediator_step_as(case, CaseStatus::AgreementProposed, text, who)?
+            }
+            "escalate" => {
+                let to = match to.unwrap_or("coast_guard") {
+                    "coast_guard" | "95110" => Escalation::CoastGuard,
+                    "court" => Escalation::Court,
+                    t => bail!("escalate to coast_guard (95110) or court, not {t:?}"),
+                };
+                self.fleet
+                    .mediator_step_as(case, CaseStatus::Escalated(to), text, who)?
+            }
+            "close" => self
+                .fleet
+                .mediator_step_as(case, CaseStatus::Closed, text, who)?,
+            s => bail!("unknown step {s:?}: accept, progress, propose, escalate, close"),
+        })
+    }
+
     pub(crate) fn observe<S: Store>(&mut self, now_ms: u64, node: &mut Node<S>, r: &Record) {
         // Sealed records are opened where this node is a reader (docs/protocol.md).
         let opened = Self::view(node, r);

@@ -14,6 +14,8 @@
 //! - [`dashboard`]: the dashboard in a real headless Chromium over a local mesh (map, distress,
 //!   a live update), `/metrics` parsed, `/healthz`, the API's tokens, distress and case views
 //!   after a restart.
+//! - [`shore`]: shore bridges against a real mosquitto (a broker restart mid-stream) and a
+//!   real PostgreSQL (an outage), webhooks to a local receiver; nothing lost.
 //! - [`procs`]: the harness that runs and drives those processes.
 //! - [`faults`]: the fault scenarios (docs/faults.md): processes in network namespaces, thin
 //!   links, partitions and heals, kill -9 schedules, floods from one key and from many; each
@@ -32,4 +34,5 @@ mod netlab;
 mod newcomer;
 mod procs;
 mod sealed;
+mod shore;
 mod store_crash;

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests and their helper binaries.
 
+pub mod services;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;

@@ -920,6 +920,18 @@ impl Fleet {
     /// Our acceptance of a case (we must be a certified mediator, not a party, and nobody's
     /// acceptance may have won yet).
     pub fn accept_case(&self, now_ms: u64, case: RecordId) -> Result<Draft, FleetError> {
+        self.accept_case_as(now_ms, case, self.me)
+    }
+
+    /// [`Fleet::accept_case`] for `who`: a mediator whose key this node holds on their behalf
+    /// (a certified mediator ashore, taking calls through a shore station). Judged exactly
+    /// as if `who` asked on their own node.
+    pub fn accept_case_as(
+        &self,
+        now_ms: u64,
+        case: RecordId,
+        who: PublicKey,
+    ) -> Result<Draft, FleetError> {
         let v = self
             .mediation
             .view(&case, &self.trust)
@@ -929,14 +941,14 @@ impl Fleet {
         }
         match self
             .mediation
-            .acceptance_refusal(&case, &self.me, secs(now_ms), &self.trust)
+            .acceptance_refusal(&case, &who, secs(now_ms), &self.trust)
         {
             Some(Refusal::MediatorIsParty) => return Err(FleetError::MediatorIsParty),
             Some(_) => return Err(FleetError::NotCertifiedMediator),
             None => {}
         }
         if let Some(m) = v.mediator
-            && m != self.me
+            && m != who
         {
             return Err(FleetError::AlreadyAccepted(m.hint()));
         }
@@ -949,11 +961,23 @@ impl Fleet {
         status: CaseStatus,
         text: &str,
     ) -> Result<Draft, FleetError> {
+        self.mediator_step_as(case, status, text, self.me)
+    }
+
+    /// A step (progress, agreement proposed, escalated, closed) in a case `who` mediates, for
+    /// a mediator whose key this node holds on their behalf (see [`Fleet::accept_case_as`]).
+    pub fn mediator_step_as(
+        &self,
+        case: RecordId,
+        status: CaseStatus,
+        text: &str,
+        who: PublicKey,
+    ) -> Result<Draft, FleetError> {
         let v = self
             .mediation
             .view(&case, &self.trust)
             .ok_or(FleetError::UnknownCase)?;
-        if v.mediator != Some(self.me) {
+        if v.mediator != Some(who) {
             return Err(FleetError::NotTheMediator);
         }
         if v.stage.finished() {

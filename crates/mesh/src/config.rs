@@ -38,6 +38,11 @@ pub struct MeshConfig {
     pub receipt_batch: usize,
     /// Shore stations: longest wait before receipting what arrived, in ms. Default 5,000.
     pub receipt_delay_ms: u64,
+    /// Shore stations: hand what reached shore (records for shore or an area's mediators) to
+    /// the other shore stations this one is linked to whose receipts count (certified by the
+    /// same authority; any, without trust anchors), so that the province's stations act as
+    /// one destination (docs/shore.md). Default false: a station keeps what reached it.
+    pub shore_federation: bool,
     /// Receipt time to live, minutes. Default 3 days.
     pub receipt_ttl_min: u32,
     /// Records per second a peer may send (token bucket). Default 500.
@@ -108,6 +113,7 @@ impl Default for MeshConfig {
             max_receipted: 100_000,
             receipt_batch: 100,
             receipt_delay_ms: 5_000,
+            shore_federation: false,
             receipt_ttl_min: 3 * 24 * 60,
             peer_records_per_s: 500,
             peer_records_burst: 5_000,

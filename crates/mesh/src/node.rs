@@ -502,6 +502,38 @@ impl<S: Store> Node<S> {
         self.groups = groups;
     }
 
+    /// Shore federation follows trust: a linked shore station is federated once its receipts
+    /// count (certified, not revoked) and no longer when they stop counting; a newly
+    /// federated station is offered what reached shore here (sent at the next pump).
+    fn refederate(&mut self) {
+        if !(self.cfg.shore_federation && self.role == Role::Shore) {
+            return;
+        }
+        let shore_bound: Vec<u64> = self
+            .index
+            .iter()
+            .filter(|(_, m)| {
+                !m.is_flood()
+                    && !m.is_receipt()
+                    && matches!(m.dest, Destination::Shore | Destination::Mediators(_))
+            })
+            .map(|(_, m)| m.short)
+            .collect();
+        for (peer, s) in &mut self.sessions {
+            let Some(v) = s.view.as_mut() else { continue };
+            let federated = v.shore_age_min == 0 && self.trust.receipt_counts(peer);
+            if federated && !v.federated {
+                for o in &shore_bound {
+                    if s.offer.len() >= MAX_QUEUED_IDS {
+                        break;
+                    }
+                    s.offer.insert(*o);
+                }
+            }
+            v.federated = federated;
+        }
+    }
+
     /// Replaces what the engine knows of certificates (see [`TrustPolicy`]). Call it when
     /// trust changes; the node's fleet projections compute it. Receipts already held are
     /// judged again: those of newly certified shore stations free the copies they name now,
@@ -512,6 +544,7 @@ impl<S: Store> Node<S> {
         }
         let old = std::mem::replace(&mut self.trust, trust);
         self.recount_strangers(old.enforced);
+        self.refederate();
         // Records of newly revoked keys leave the store, so that every store converges
         // (otherwise nodes that refuse them would fetch them again at every contact).
         let revoked: Vec<PublicKey> = if self.trust.enforced {
@@ -1292,6 +1325,10 @@ impl<S: Store> Node<S> {
             shore_age_min,
             ashore_by_ms: eta_shore_min.map(|m| now_ms.saturating_add(u64::from(m) * 60_000)),
             linked,
+            federated: self.cfg.shore_federation
+                && self.role == Role::Shore
+                && shore_age_min == 0
+                && self.trust.receipt_counts(&peer),
         };
         s.view = Some(view);
         for (t, theirs) in tiers.into_iter().enumerate() {

@@ -37,6 +37,9 @@ pub(crate) struct PeerView {
     pub(crate) ashore_by_ms: Option<u64>,
     /// Whom the peer was linked to when it said hello.
     pub(crate) linked: Option<Neighbours>,
+    /// A shore station federated with this one (both shore, `shore_federation` on here, its
+    /// receipts count).
+    pub(crate) federated: bool,
 }
 
 /// This node's own standing, as routing compares it with a peer's.
@@ -119,12 +122,17 @@ pub(crate) fn handoff(cfg: &MeshConfig, meta: &Meta, me: &Standing, peer: &PeerV
     }
     // A shore station does not pass shore-bound records to another shore station: the
     // record has reached shore (measured in the simulator: shore-bound overhead 22.7 → 9.2
-    // on smoke at equal delivery).
+    // on smoke at equal delivery); except to the stations it is federated with, which get
+    // every one (the province's stations act as one destination).
     if my_shore_age_min == 0
         && peer.is_shore()
         && matches!(meta.dest, Destination::Shore | Destination::Mediators(_))
     {
-        return Handoff::No;
+        return if peer.federated {
+            Handoff::Deliver
+        } else {
+            Handoff::No
+        };
     }
     if peer_is_destination(&meta.dest, peer) {
         return Handoff::Deliver;
@@ -198,6 +206,7 @@ mod tests {
             shore_age_min,
             ashore_by_ms: None,
             linked: None,
+            federated: false,
         }
     }
 
@@ -225,6 +234,19 @@ mod tests {
     }
 
     const H: u64 = 3_600_000;
+
+    #[test]
+    fn a_station_hands_what_reached_shore_to_federated_stations_only() {
+        let cfg = MeshConfig::default();
+        let m = last_copy_of_a_report();
+        let station = me(0);
+        assert_eq!(handoff(&cfg, &m, &station, &peer(0)), Handoff::No);
+        let federated = PeerView {
+            federated: true,
+            ..peer(0)
+        };
+        assert_eq!(handoff(&cfg, &m, &station, &federated), Handoff::Deliver);
+    }
 
     #[test]
     fn a_peer_linked_to_the_destination_gets_copies_even_the_last() {
