@@ -245,13 +245,7 @@ pub(crate) fn sync(opts: &SyncOpts) -> anyhow::Result<serde_json::Value> {
 
     let max_d = opts.ds.iter().copied().max().unwrap_or(0);
     let total = opts.n + max_d * opts.reps.max(1);
-    let authors: Vec<Keypair> = (0..1000u32)
-        .map(|i| {
-            let mut seed = [7u8; 32];
-            seed[..4].copy_from_slice(&i.to_be_bytes());
-            Keypair::from_seed(&seed)
-        })
-        .collect();
+    let authors = fleet_keys(7, 1000);
     // Flood records (addressed to everyone) from 1000 vessels: texts, with one in ten a
     // distress update so that both reconciliation tiers are exercised.
     let records: Vec<Record> = (0..total)
@@ -614,6 +608,17 @@ pub(crate) fn fleet(opts: FleetOpts) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// `n` authors' keys for a bench: seeds `fill` bytes with the index in the first four.
+pub(crate) fn fleet_keys(fill: u8, n: u32) -> Vec<Keypair> {
+    (0..n)
+        .map(|i| {
+            let mut seed = [fill; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            Keypair::from_seed(&seed)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -659,13 +664,7 @@ fn shore_kind(i: usize) -> Kind {
 
 /// Fills a store at `dir` with `n` signed records (every one really stored: generous limits).
 fn fill_store(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
-    let authors: Vec<Keypair> = (0..1000u32)
-        .map(|i| {
-            let mut seed = [7u8; 32];
-            seed[..4].copy_from_slice(&i.to_le_bytes());
-            Keypair::from_seed(&seed)
-        })
-        .collect();
+    let authors = fleet_keys(7, 1000);
     let mut store = SledStore::open(dir, limits())?;
     let chunk = 10_000;
     for start in (0..n).step_by(chunk) {

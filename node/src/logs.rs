@@ -21,9 +21,12 @@ pub(crate) fn wants_json(v: Option<&str>) -> anyhow::Result<bool> {
 pub(crate) fn init() -> anyhow::Result<()> {
     let json = wants_json(std::env::var(FORMAT_ENV).ok().as_deref())?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, not in journald or a file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false);
     let _ = if json {
         b.json().flatten_event(true).try_init()

@@ -1294,13 +1294,13 @@ mod tests {
     use super::*;
 
     /// 2026-11-18T11:06:40Z.
-    const T0_MS: u64 = 1_795_000_000_000;
+    pub(super) const T0_MS: u64 = 1_795_000_000_000;
 
-    fn bureau() -> Keypair {
+    pub(super) fn bureau() -> Keypair {
         Keypair::from_seed(&[200; 32])
     }
 
-    fn signed(key: &Keypair, seq: u64, body: Body) -> Record {
+    pub(super) fn signed(key: &Keypair, seq: u64, body: Body) -> Record {
         let env = Envelope {
             author: key.public().hint(),
             seq,

@@ -29,6 +29,7 @@ use haiqiao_marine::sentence::{Sentence, frame};
 use haiqiao_proto::PublicKey;
 use serde_json::{Value, json};
 
+use crate::procs::cli;
 use crate::procs::init;
 
 /// Set by `.ci/run`: a missing prerequisite fails instead of skipping.
@@ -90,19 +91,6 @@ fn free_port(ip: &str) -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn cli(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_haiqiao-test-node"))
-        .args(args)
-        .output()
-        .expect("run haiqiao");
-    assert!(
-        out.status.success(),
-        "haiqiao {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Decodes NMEA lines with pyais.

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::procs::cli;
 use crate::procs::{Proc, init};
 
 fn text_to_everyone(t: &str) -> serde_json::Value {
@@ -167,20 +168,6 @@ fn the_demo_plays_its_day_and_exits_zero() {
     ] {
         assert!(text.contains(step), "the demo shows {step:?}:\n{text}");
     }
-}
-
-/// Runs the `haiqiao` command under test; returns its stdout, failing on a non-zero exit.
-fn cli(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_haiqiao-test-node"))
-        .args(args)
-        .output()
-        .expect("run haiqiao");
-    assert!(
-        out.status.success(),
-        "haiqiao {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -15,3 +15,16 @@ pub(crate) fn init(base: &Path, name: &str, role: &str, ip: &str) -> Proc {
         ip,
     )
 }
+
+pub(crate) fn cli(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_haiqiao-test-node"))
+        .args(args)
+        .output()
+        .expect("run haiqiao");
+    assert!(
+        out.status.success(),
+        "haiqiao {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

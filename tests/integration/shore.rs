@@ -13,6 +13,7 @@ use std::time::Duration;
 use haiqiao_tests::services::{Mosquitto, MqttClient, Postgres};
 use serde_json::{Value, json};
 
+use crate::procs::cli;
 use crate::procs::{self, Proc};
 
 /// How long a test waits for what it expects before failing.
@@ -495,20 +496,6 @@ fn federated_stations_act_as_one_destination_and_catch_up_after_an_outage() {
         let line = format!("delivered text {t}");
         daishan.wait_line(|l| l == line);
     }
-}
-
-/// Runs the `haiqiao` command under test; its stdout, failing on a non-zero exit.
-fn cli(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_haiqiao-test-node"))
-        .args(args)
-        .output()
-        .expect("run haiqiao");
-    assert!(
-        out.status.success(),
-        "haiqiao {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// POSTs a mediator-ashore step with a bearer token: (status, answer).

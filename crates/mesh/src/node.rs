@@ -836,16 +836,21 @@ impl<S: Store> Node<S> {
         ttl_min: u32,
         body: Body,
     ) -> Result<Record, MeshError> {
-        let env = Envelope {
+        let env = self.own_envelope(now_ms, dest, ttl_min, body);
+        let record = Record::sign(&self.key, env)?;
+        self.submit_signed(now_ms, record)
+    }
+
+    /// The envelope of this node's next record.
+    fn own_envelope(&self, now_ms: u64, dest: Destination, ttl_min: u32, body: Body) -> Envelope {
+        Envelope {
             author: self.hint,
             seq: self.next_seq,
             created: Timestamp((now_ms / 1000) as u32),
             ttl_min,
             dest,
             body,
-        };
-        let record = Record::sign(&self.key, env)?;
-        self.submit_signed(now_ms, record)
+        }
     }
 
     /// Writes a record sealed to `readers` (haiqiao_proto::seal): like [`Node::submit`], with
@@ -861,14 +866,7 @@ impl<S: Store> Node<S> {
         readers: &[PublicKey],
         entropy: &haiqiao_proto::SealEntropy,
     ) -> Result<Record, MeshError> {
-        let env = Envelope {
-            author: self.hint,
-            seq: self.next_seq,
-            created: Timestamp((now_ms / 1000) as u32),
-            ttl_min,
-            dest,
-            body,
-        };
+        let env = self.own_envelope(now_ms, dest, ttl_min, body);
         let record =
             haiqiao_proto::seal::seal(&self.key, &env, readers, entropy).map_err(|e| match e {
                 haiqiao_proto::SealError::Record(r) => MeshError::Record(r),

@@ -75,6 +75,19 @@ pub(crate) struct Write {
     pub(crate) import: Option<Record>,
 }
 
+impl Write {
+    /// Node `node` writes `draft`, measured as `msg` if any.
+    fn new(node: NodeIdx, draft: Draft, msg: Option<Msg>) -> Write {
+        Write {
+            node,
+            draft,
+            msg,
+            repeats: None,
+            import: None,
+        }
+    }
+}
+
 /// Work a person does later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Task {
@@ -347,22 +360,13 @@ impl App {
                     let here = f.distress(now, &r.id()).map_or(incident, |v| v.incident);
                     if let Ok(draft) = f.answer_distress(now, here, status, text) {
                         self.answered.insert((i, incident));
-                        out.push(Write {
-                            node: i,
-                            draft,
-                            msg: Some(Msg {
-                                src: i,
-                                created_ms: t,
-                                ttl_min: self.fleets[i as usize].config().distress_ttl_min,
-                                what: What::DistressAck {
-                                    distress: dm,
-                                    caller,
-                                    shore,
-                                },
-                            }),
-                            repeats: None,
-                            import: None,
-                        });
+                        let ttl_min = self.fleets[i as usize].config().distress_ttl_min;
+                        let ack = What::DistressAck {
+                            distress: dm,
+                            caller,
+                            shore,
+                        };
+                        out.push(Write::new(i, draft, Some(Msg::now(i, t, ttl_min, ack))));
                     } else {
                         self.note("answers_refused_by_fleet");
                     }
@@ -389,13 +393,7 @@ impl App {
                                     to: msgs[dm as usize].src,
                                 },
                             });
-                            out.push(Write {
-                                node: i,
-                                draft,
-                                msg,
-                                repeats: None,
-                                import: None,
-                            });
+                            out.push(Write::new(i, draft, msg));
                         }
                         Err(_) => self.note("acceptances_refused_by_fleet"),
                     }
@@ -424,13 +422,7 @@ impl App {
                                         }),
                                         _ => None,
                                     });
-                            out.push(Write {
-                                node: i,
-                                draft,
-                                msg,
-                                repeats: None,
-                                import: None,
-                            });
+                            out.push(Write::new(i, draft, msg));
                         }
                         Err(_) => self.note("signatures_refused_by_fleet"),
                     }
@@ -504,13 +496,7 @@ impl App {
                                     _ => None,
                                 }
                             });
-                            out.push(Write {
-                                node: i,
-                                draft,
-                                msg,
-                                repeats: None,
-                                import: None,
-                            });
+                            out.push(Write::new(i, draft, msg));
                         }
                         // Another mediator's acceptance won, or the case ended.
                         Err(_) => self.note("acceptances_lost"),
@@ -522,11 +508,8 @@ impl App {
                             .revoke(node_key(v).public(), RevocationReason::Compromised);
                         let import = sign(&bureau(), draft.clone(), 1_000_000, now);
                         out.push(Write {
-                            node: i,
-                            draft,
-                            msg: None,
-                            repeats: None,
                             import,
+                            ..Write::new(i, draft, None)
                         });
                     }
                 }
@@ -545,11 +528,8 @@ impl App {
                     });
                     if let Some(d) = a.draft() {
                         out.push(Write {
-                            node: i,
-                            draft: d.clone(),
-                            msg,
                             repeats: Some(*incident),
-                            import: None,
+                            ..Write::new(i, d.clone(), msg)
                         });
                     }
                     continue;
@@ -559,18 +539,8 @@ impl App {
                 Action::AlertShore { .. } => {
                     self.note("buddy_reports");
                     if let Some(d) = a.draft() {
-                        out.push(Write {
-                            node: i,
-                            draft: d.clone(),
-                            msg: Some(Msg {
-                                src: i,
-                                created_ms: t,
-                                ttl_min: d.ttl_min,
-                                what: What::BuddyReport,
-                            }),
-                            repeats: None,
-                            import: None,
-                        });
+                        let msg = Msg::now(i, t, d.ttl_min, What::BuddyReport);
+                        out.push(Write::new(i, d.clone(), Some(msg)));
                     }
                     continue;
                 }
@@ -582,13 +552,7 @@ impl App {
                 _ => {}
             }
             if let Some(d) = a.draft() {
-                out.push(Write {
-                    node: i,
-                    draft: d.clone(),
-                    msg: None,
-                    repeats: None,
-                    import: None,
-                });
+                out.push(Write::new(i, d.clone(), None));
             }
         }
         out

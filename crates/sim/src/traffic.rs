@@ -186,6 +186,16 @@ pub struct Item {
 }
 
 impl Msg {
+    /// A message `src` writes at `t` (ms since the start).
+    pub fn now(src: NodeIdx, t: u64, ttl_min: u32, what: What) -> Msg {
+        Msg {
+            src,
+            created_ms: t,
+            ttl_min,
+            what,
+        }
+    }
+
     /// The class the message's transmissions are counted under.
     pub fn class(&self) -> Class {
         match &self.what {

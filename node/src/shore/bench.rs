@@ -162,13 +162,7 @@ fn catchup(n: usize) -> anyhow::Result<Value> {
     use haiqiao_mesh::harness::Mesh;
     use haiqiao_mesh::{MemStore, MeshConfig, Node};
     use haiqiao_proto::{Body, Destination, Envelope, Keypair, Role, Timestamp};
-    let authors: Vec<Keypair> = (0..1000u32)
-        .map(|i| {
-            let mut seed = [9u8; 32];
-            seed[..4].copy_from_slice(&i.to_be_bytes());
-            Keypair::from_seed(&seed)
-        })
-        .collect();
+    let authors = crate::bench::fleet_keys(9, 1000);
     let records: Vec<Record> = (0..n)
         .map(|i| {
             let a = &authors[i % authors.len()];

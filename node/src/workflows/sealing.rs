@@ -205,30 +205,14 @@ mod tests {
     use haiqiao_fleet::FleetConfig;
     use haiqiao_mesh::{MemStore, MeshConfig, StoreLimits};
     use haiqiao_proto::{
-        AreaId, CategorySet, DailyHours, DisputeCategory, DutyArea, Envelope, Fix, GeoBox, Keypair,
-        Party, RevocationReason, Role, Timestamp,
+        AreaId, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, GeoBox, Keypair, Party,
+        RevocationReason, Role, Timestamp,
     };
 
     use super::*;
 
-    /// 2026-11-18T11:06:40Z.
-    const T0_MS: u64 = 1_795_000_000_000;
-
-    fn bureau() -> Keypair {
-        Keypair::from_seed(&[200; 32])
-    }
-
-    fn signed(key: &Keypair, seq: u64, body: Body) -> Record {
-        let env = Envelope {
-            author: key.public().hint(),
-            seq,
-            created: Timestamp((T0_MS / 1000) as u32),
-            ttl_min: 24 * 60,
-            dest: Destination::Everyone,
-            body,
-        };
-        Record::sign(key, env).unwrap()
-    }
+    // The workflows' test fixtures: the tests' time, the bureau's key, a signed record.
+    use crate::workflows::tests::{T0_MS, bureau, signed};
 
     fn cert(subject: &Keypair, role: Role) -> Record {
         let now = (T0_MS / 1000) as u32;
