@@ -701,6 +701,21 @@ impl Workflows {
                             format!("alarm cleared: partner {} heard", self.who(partner, now_ms));
                         self.push(now_ms, "buddy_alarm_cleared", None, t);
                     }
+                    // With no peer linked a repeat would only queue behind the alert already
+                    // held here, and every queued copy would flood the mesh at the next
+                    // contact: the store carries the alert there by itself (custody), and the
+                    // fleet's next repeat, minutes later, carries the newest fix. A radio
+                    // repeats because a broadcast can be missed; a held record cannot be.
+                    Action::RepeatDistress { incident, .. } if node.peers().next().is_none() => {
+                        self.push(
+                            now_ms,
+                            "distress_repeat_held",
+                            Some(*incident),
+                            "distress repeat held: no link (the alert waits in the store)"
+                                .to_owned(),
+                        );
+                        continue;
+                    }
                     _ => {}
                 }
                 if let Some(d) = a.draft() {
@@ -1346,6 +1361,37 @@ mod tests {
         let mut w = Workflows::new(cfg, me.public(), 7).unwrap();
         w.print = false;
         (node, w)
+    }
+
+    #[test]
+    fn a_distress_repeat_is_held_while_no_peer_is_linked() {
+        let me = Keypair::from_seed(&[31; 32]);
+        let (mut node, mut w) = setup(&me, 0);
+        w.request(
+            T0_MS,
+            &mut node,
+            Request::RaiseDistress {
+                nature: "flooding".to_owned(),
+                lat: Some(30.2),
+                lon: Some(122.9),
+                persons: Some(6),
+                text: String::new(),
+            },
+        )
+        .unwrap();
+        // The fleet's repeat is due within 270 s; with no peer it is held, not written.
+        let due = T0_MS + 271_000;
+        w.poll(due, &mut node).unwrap();
+        let tags: Vec<&str> = w.timeline.iter().map(|e| e.what).collect();
+        assert!(tags.contains(&"distress_repeat_held"), "{tags:?}");
+        assert!(!tags.contains(&"distress_repeat_sent"), "{tags:?}");
+        let alerts = node
+            .store()
+            .by_kind(Kind::Distress, Timestamp(0), Timestamp(u32::MAX), 10)
+            .unwrap();
+        assert_eq!(alerts.len(), 1, "only the alert itself is held");
+        // Still due again later: the fleet keeps repeating until someone answers.
+        assert!(w.next_timeout().is_some_and(|t| t > due));
     }
 
     fn with_ports(me: &Keypair) -> (Node<MemStore>, Workflows) {

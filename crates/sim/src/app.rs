@@ -458,6 +458,7 @@ impl App {
         &mut self,
         i: NodeIdx,
         t: u64,
+        linked: bool,
         msg_of: &HashMap<RecordId, MsgIdx>,
         msgs: &[Msg],
         case_closed: &mut dyn FnMut(MsgIdx, u64),
@@ -518,6 +519,11 @@ impl App {
         self.agenda.extend(later);
         for a in self.fleets[i as usize].poll(now) {
             match &a {
+                // As the daemon does: no repeat while no peer is linked (workflows.rs).
+                Action::RepeatDistress { .. } if !linked => {
+                    self.note("distress_repeats_held");
+                    continue;
+                }
                 Action::RepeatDistress { incident, .. } => {
                     self.note("distress_repeats");
                     let msg = msg_of.get(incident).map(|&dm| Msg {

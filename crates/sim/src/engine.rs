@@ -530,10 +530,18 @@ impl Engine {
             return false;
         };
         let cases = &mut net.log.reactor.cases;
-        let writes = app.poll(i, net.now, &self.msg_of, &net.log.msgs, &mut |d, t| {
-            let c = cases.entry(d).or_default();
-            c.closed_ms.get_or_insert(t);
-        });
+        let linked = self.nodes[i as usize].peers().next().is_some();
+        let writes = app.poll(
+            i,
+            net.now,
+            linked,
+            &self.msg_of,
+            &net.log.msgs,
+            &mut |d, t| {
+                let c = cases.entry(d).or_default();
+                c.closed_ms.get_or_insert(t);
+            },
+        );
         for (k, v) in app.take_notes() {
             net.log.note(k, v);
         }
@@ -960,6 +968,21 @@ mod tests {
         );
         // Boat 1 among the nearest: it answers at once, with haiqiao-fleet's own record, and
         // a certified boat coming stops the repeats (the fleet's rule).
+        // Alone until shore comes in reach: no repeat is written meanwhile (held, as the
+        // daemon holds them), and the call still reaches shore when the link comes up.
+        let alone = [(0, 2, 1200, 1500)];
+        let mut w = world(&[S, V, V], &alone, 3600);
+        w.msgs.push(call(Vec::new()));
+        let net = run_app(&w, &sc);
+        assert_eq!(net.log.notes.get("distress_repeats"), None);
+        assert!(
+            net.log
+                .notes
+                .get("distress_repeats_held")
+                .is_some_and(|n| *n >= 4)
+        );
+        let d = delivered(&net, Class::Distress);
+        assert!(d.iter().any(|&(t, n)| n == 0 && t < 1_210_000), "{d:?}");
         let mut w = world(&[S, V, V], &plan, 3600);
         w.msgs.push(call(vec![1]));
         let net = run_app(&w, &sc);
