@@ -241,6 +241,11 @@ impl Proc {
             .arg(self.dir.join("haiqiao.toml"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        // The operator's logs of a local mesh's nodes would interleave with the demo's timeline
+        // and the tests' output on this terminal: errors only, unless RUST_LOG asks otherwise.
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "error");
+        }
         if self.interrupt.is_some() {
             cmd.process_group(0);
         }

@@ -176,7 +176,7 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/shenjiamen.nmea");
     let port = free_port("127.0.0.1");
     // gpsd on a pty, fed the log (a sentence every 50 ms, looping), listening on 127.0.0.1.
-    let _gpsfake = Guard(
+    let mut gpsfake = Guard(
         Command::new("gpsfake")
             .args(["-q", "-c", "0.05", "-P", &port.to_string()])
             .arg(&log)
@@ -185,6 +185,9 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
             .spawn()
             .expect("gpsfake"),
     );
+    // gpsd up before the node dials it: a node that found it not yet listening would redial
+    // after its backoff (1 s doubling to 30 s), past the harness's wait on a loaded machine.
+    haiqiao_tests::services::wait_listening(port, &mut gpsfake.0, "gpsfake's gpsd");
     let key = dir.path().join("bureau.key");
     let key_s = key.to_str().unwrap();
     let anchor = cli(&["authority", "keygen", "--out", key_s])

@@ -54,7 +54,7 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts connections on the port (the service's own readiness: there
 /// is no event to await from a foreign process but its socket).
-fn wait_listening(port: u16, child: &mut Child, what: &str) {
+pub fn wait_listening(port: u16, child: &mut Child, what: &str) {
     let start = Instant::now();
     loop {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
