@@ -146,6 +146,34 @@ pub(crate) fn refill_inbox(node: &Node<SledStore>, inbox: &mut Inbox) -> anyhow:
     Ok(())
 }
 
+/// How long the engine took on each kind of input since start: count, total and longest.
+#[derive(Debug, Default)]
+struct EngineTimings(std::collections::BTreeMap<&'static str, (u64, f64, f64)>);
+
+impl EngineTimings {
+    fn add(&mut self, what: &'static str, took: Duration) {
+        let s = took.as_secs_f64();
+        let e = self.0.entry(what).or_default();
+        e.0 += 1;
+        e.1 += s;
+        e.2 = e.2.max(s);
+    }
+
+    /// `{input: {count, seconds, max_seconds}}` for the status (and `/metrics`).
+    fn json(&self) -> Value {
+        self.0
+            .iter()
+            .map(|(k, (n, sum, max))| {
+                (
+                    (*k).to_owned(),
+                    json!({ "count": n, "seconds": sum, "max_seconds": max }),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
 struct Daemon {
     spec_name: String,
     partner: Option<KeyHint>,
@@ -157,6 +185,7 @@ struct Daemon {
     listening: Vec<String>,
     work: Workflows,
     feed: crate::feed::Feed,
+    timings: EngineTimings,
     marine: Option<crate::marine::Marine>,
     mediators: Vec<crate::shore::ashore::Ashore>,
 }
@@ -338,6 +367,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         listening: Vec::new(),
         work,
         feed,
+        timings: EngineTimings::default(),
         marine: None,
         mediators: spec.mediators,
     };
@@ -366,7 +396,7 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
                     break;
                 }
             },
-            _ = sleep => d.node.handle(now_ms(), Input::Tick)?,
+            _ = sleep => d.handle(now_ms(), Input::Tick)?,
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
         }
@@ -436,27 +466,23 @@ impl Daemon {
                 tracing::debug!(peer = %peer, rate_bps, "peer up");
                 self.peers.push(peer);
                 self.feed.send(Event::Peer { peer, up: true });
-                self.node.handle(now, Input::ContactUp { peer, rate_bps })?;
+                self.handle(now, Input::ContactUp { peer, rate_bps })?;
             }
             NetEvent::PeerDown { peer } => {
                 println!("peer down {}", peer.short());
                 tracing::debug!(peer = %peer, "peer down");
                 self.peers.retain(|p| *p != peer);
                 self.feed.send(Event::Peer { peer, up: false });
-                self.node.handle(now, Input::ContactDown { peer })?;
+                self.handle(now, Input::ContactDown { peer })?;
                 // The last shore contact may have just ended: keep it across restarts.
                 self.save_seq();
             }
-            NetEvent::Frame { peer, bytes } => {
-                self.node.handle(now, Input::Frame { peer, bytes })?
-            }
-            NetEvent::Gossip { peer, bytes } => {
-                self.node.handle(now, Input::Gossip { peer, bytes })?
-            }
+            NetEvent::Frame { peer, bytes } => self.handle(now, Input::Frame { peer, bytes })?,
+            NetEvent::Gossip { peer, bytes } => self.handle(now, Input::Gossip { peer, bytes })?,
             NetEvent::Malformed { peer } => {
                 // An over-long or broken frame on the stream: the engine judges it like any
                 // frame that does not decode.
-                self.node.handle(
+                self.handle(
                     now,
                     Input::Frame {
                         peer,
@@ -465,11 +491,28 @@ impl Daemon {
                 )?;
             }
             NetEvent::Written { peer, frames } => {
-                self.node.handle(now, Input::Written { peer, frames })?
+                self.handle(now, Input::Written { peer, frames })?
             }
             NetEvent::GossipJoined { .. } => {}
         }
         Ok(())
+    }
+
+    /// Hands an input to the engine and times it (the store's writes and fsyncs included: the
+    /// engine is the store's only writer).
+    fn handle(&mut self, now: u64, input: Input) -> Result<(), haiqiao_mesh::StoreError> {
+        let what = match &input {
+            Input::ContactUp { .. } => "contact_up",
+            Input::ContactDown { .. } => "contact_down",
+            Input::Frame { .. } => "frame",
+            Input::Gossip { .. } => "gossip",
+            Input::Tick => "tick",
+            Input::Written { .. } => "written",
+        };
+        let t = std::time::Instant::now();
+        let r = self.node.handle(now, input);
+        self.timings.add(what, t.elapsed());
+        r
     }
 
     /// Carries out the engine's outputs and the fleet's actions until neither has more.
@@ -612,6 +655,7 @@ impl Daemon {
                     "next_seq": self.node.next_seq(),
                     "fleet": self.work.summary(now),
                     "gps": self.marine.as_ref().map(|m| m.status(now)),
+                    "engine_timings": self.timings.json(),
                     "stats": {
                         "frames_out": s.frames_out, "bytes_out": s.bytes_out, "records_out": s.records_out,
                         "frames_in": s.frames_in, "bytes_in": s.bytes_in, "records_in": s.records_in,

@@ -347,6 +347,33 @@ fn metrics_are_scraped_and_parsed_and_agree_with_the_status() {
     assert_eq!(value(&samples, "haiqiao_distress_open", &[]), Some(1.0));
     assert!(value(&samples, "haiqiao_store_records", &[]).expect("store") >= 2.0);
     assert!(value(&samples, "haiqiao_bytes_received_total", &[]).expect("bytes") > 0.0);
+    // The engine's time per kind of input, as the status has it (the scrape came first).
+    let frames = value(
+        &samples,
+        "haiqiao_engine_inputs_total",
+        &[("input", "frame")],
+    )
+    .expect("frames");
+    assert!(
+        frames >= 2.0 && frames <= num(&st["engine_timings"]["frame"]["count"]),
+        "{frames} vs {st}"
+    );
+    let spent = value(
+        &samples,
+        "haiqiao_engine_input_seconds_total",
+        &[("input", "frame")],
+    )
+    .expect("seconds");
+    let longest = value(
+        &samples,
+        "haiqiao_engine_input_max_seconds",
+        &[("input", "frame")],
+    )
+    .expect("max");
+    assert!(
+        spent > 0.0 && longest > 0.0 && longest <= spent,
+        "{spent} {longest}"
+    );
     assert_eq!(
         value(
             &samples,

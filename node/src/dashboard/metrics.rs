@@ -5,8 +5,10 @@
 //! - at each scrape, the daemon's own status (what `haiqiao status` shows): the engine's
 //!   counters (frames, bytes and records in and out, duplicates, refusals by reason,
 //!   deliveries, custody, receipts, penalties), the store (records, bytes), peers, open
-//!   distress, cases (open, accepted, closed, escalated), buddy alarms, and how long the
-//!   daemon's loop took to answer (`haiqiao_engine_answer_seconds`);
+//!   distress, cases (open, accepted, closed, escalated), buddy alarms, how long the
+//!   daemon's loop took to answer (`haiqiao_engine_answer_seconds`), and the engine's time per
+//!   kind of input, store writes included (`haiqiao_engine_input_seconds`, `_inputs`,
+//!   `_input_max_seconds`);
 //! - counted from the daemon's feed since start, by label: records delivered and authored by
 //!   kind and priority class, penalties by offence, peers up and down, copies carried and
 //!   freed by receipts, records refused from revoked keys. A listener that fell behind the
@@ -304,6 +306,40 @@ pub(crate) fn render(
         "engine_answer_seconds",
         "How long the daemon's loop took to answer this scrape's status request",
         answer,
+    );
+    // The engine's time per kind of input since start (the store's writes and fsyncs
+    // included): rate(seconds) / rate(inputs) is the mean, max the longest one.
+    type F64Counter = Counter<f64, std::sync::atomic::AtomicU64>;
+    type F64Gauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+    let inputs: Family<Labels, Counter> = Family::default();
+    let seconds: Family<Labels, F64Counter> = Family::default();
+    let longest: Family<Labels, F64Gauge> = Family::default();
+    if let Some(t) = status["engine_timings"].as_object() {
+        for (input, v) in t {
+            let l = vec![("input", input.clone())];
+            inputs.get_or_create(&l).inc_by(u(&v["count"]));
+            seconds
+                .get_or_create(&l)
+                .inc_by(v["seconds"].as_f64().unwrap_or(0.0));
+            longest
+                .get_or_create(&l)
+                .set(v["max_seconds"].as_f64().unwrap_or(0.0));
+        }
+    }
+    r.register(
+        "engine_inputs",
+        "Inputs the engine handled since start, by kind (frame, gossip, tick, contact_up, ...)",
+        inputs,
+    );
+    r.register(
+        "engine_input_seconds",
+        "Time the engine spent on inputs since start, by kind, store writes and fsyncs included",
+        seconds,
+    );
+    r.register(
+        "engine_input_max_seconds",
+        "The longest one input took since start, by kind",
+        longest,
     );
     feed.register(&mut r);
     let mut out = String::new();
