@@ -62,6 +62,10 @@ try {
   if (board < 1) await fail(browser, page, 'no open incident on the distress board');
   const boardText = await page.locator('#distress-board').innerText();
   if (!boardText.includes('MAYDAY')) await fail(browser, page, `distress board: ${boardText}`);
+  // The station panel says where the node's own position comes from (a boat without a fix
+  // says so; this station has no GPS configured).
+  await page.waitForFunction(() => (document.getElementById('gps')?.innerText || '').includes('own GPS'), null, { timeout: WAIT })
+    .catch(async () => fail(browser, page, `the station panel has no GPS line: ${await page.locator('#health').innerText()}`));
   // The map drew more than the sea: the coastline and the vessels.
   const colours = await page.evaluate(() => {
     const cv = document.getElementById('map');

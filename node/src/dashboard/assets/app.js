@@ -382,6 +382,14 @@ function renderPairs() {
     (reports.length ? `<h3>alarms raised and cleared</h3><ul class="plain">${reports.join('')}</ul>` : '');
 }
 
+// The boat's own GPS as the node's status has it (docs/marine.md): a boat without a fix says so.
+function gpsCell(g) {
+  if (!g || g.source === 'none') return '<div id="gps"><b class="dim">none</b>own GPS</div>';
+  const age = g.fix_age_ms == null ? '' : ` · fix ${Math.round(g.fix_age_ms / 1000)} s old`;
+  const cls = g.has_fix ? 'ok' : 'red';
+  return `<div id="gps"><b class="${cls}">${esc(g.state)}</b>own GPS (${esc(String(g.source))})${age}</div>`;
+}
+
 function renderHealth() {
   const st = S.status;
   if (!st) return;
@@ -396,6 +404,7 @@ function renderHealth() {
       <div><b>${(s.refused ?? 0) + (s.bad_signatures ?? 0) + (s.refused_revoked ?? 0)}</b>refused</div>
       <div><b>${s.penalties ?? 0}</b>penalties</div>
       <div><b>${st.shore_age_min == null ? '—' : `${st.shore_age_min} min`}</b>since shore</div>
+      ${gpsCell(st.gps)}
     </div><h3>peers</h3><ul class="plain">${peers || '<li class="dim">none connected</li>'}</ul>`;
 }
 
