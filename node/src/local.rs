@@ -482,26 +482,35 @@ impl Proc {
         };
         let _ = send_signal(c.id() as i32, 15);
         let deadline = Instant::now() + STOP_GRACE;
-        loop {
-            match c.try_wait() {
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) if Instant::now() >= deadline => break,
-                Ok(None) => {}
-            }
-            // The output closing is the event; the process is reaped right after.
-            if let Some(rx) = &self.lines {
-                match rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(l) => self.seen.push(l),
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => self.lines = None,
-                }
-            } else {
-                std::thread::sleep(Duration::from_millis(20));
+        // Its output closing, then its exit, are the events awaited; killed at the deadline.
+        while let Some(rx) = &self.lines {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(l) => self.seen.push(l),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.lines = None,
             }
         }
-        let _ = c.kill();
-        let _ = c.wait();
+        let _ = wait_or_kill(&mut c, deadline);
     }
+}
+
+/// Waits for `c` to exit (the event), killing it (SIGKILL) if it has not by `deadline`.
+pub fn wait_or_kill(c: &mut Child, deadline: Instant) -> std::io::Result<std::process::ExitStatus> {
+    let pid = c.id() as i32;
+    let (exited, watch) = mpsc::sync_channel::<()>(1);
+    let dog = std::thread::spawn(move || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if matches!(
+            watch.recv_timeout(left),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        ) {
+            let _ = send_signal(pid, 9);
+        }
+    });
+    let st = c.wait();
+    let _ = exited.send(());
+    let _ = dog.join();
+    st
 }
 
 fn send_signal(pid: i32, sig: i32) -> std::io::Result<()> {

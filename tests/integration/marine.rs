@@ -176,18 +176,17 @@ fn gpsfake_fixes_become_reports_that_a_plotter_and_signal_k_one_hop_away_show() 
     let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/shenjiamen.nmea");
     let port = free_port("127.0.0.1");
     // gpsd on a pty, fed the log (a sentence every 50 ms, looping), listening on 127.0.0.1.
-    let mut gpsfake = Guard(
+    // gpsfake says "log cycle of … begins" once its gpsd is up and the log is being fed: the
+    // node then finds gpsd at its first dial (a node that found it not yet listening would
+    // redial after its backoff, 1 s doubling to 30 s).
+    let _gpsfake = Guard(haiqiao_tests::services::spawn_until_ready(
         Command::new("gpsfake")
-            .args(["-q", "-c", "0.05", "-P", &port.to_string()])
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gpsfake"),
-    );
-    // gpsd up before the node dials it: a node that found it not yet listening would redial
-    // after its backoff (1 s doubling to 30 s), past the harness's wait on a loaded machine.
-    haiqiao_tests::services::wait_listening(port, &mut gpsfake.0, "gpsfake's gpsd");
+            .args(["-c", "0.05", "-P", &port.to_string()])
+            .arg(&log),
+        "log cycle of",
+        None,
+        "gpsfake",
+    ));
     let key = dir.path().join("bureau.key");
     let key_s = key.to_str().unwrap();
     let anchor = cli(&["authority", "keygen", "--out", key_s])

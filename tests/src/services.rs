@@ -5,7 +5,7 @@
 //! test prints `SKIP …` and returns.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,22 +52,62 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Waits until something accepts connections on the port (the service's own readiness: there
-/// is no event to await from a foreign process but its socket).
-pub fn wait_listening(port: u16, child: &mut Child, what: &str) {
-    let start = Instant::now();
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+/// Starts `cmd` and waits for the program to say it is ready: a line of its stdout or stderr
+/// containing `ready` (the program's own word is the event to await). Every line is copied
+/// to `log` when given. Fails if the program exits, or has not said so within 30 s.
+pub fn spawn_until_ready(
+    cmd: &mut Command,
+    ready: &'static str,
+    log: Option<&Path>,
+    what: &str,
+) -> Child {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let log = log.map(|p| {
+        std::sync::Arc::new(std::sync::Mutex::new(
+            std::fs::File::create(p).expect("log file"),
+        ))
+    });
+    // Bounded: one "ready" is awaited; later ones (a second stream) are dropped.
+    let (said, heard) = std::sync::mpsc::sync_channel::<()>(1);
+    let out = child
+        .stdout
+        .take()
+        .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>);
+    let err = child
+        .stderr
+        .take()
+        .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>);
+    for stream in [out, err].into_iter().flatten() {
+        let (said, log) = (said.clone(), log.clone());
+        // Reads to the end, so that the program never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(l) = &log {
+                    let _ = writeln!(l.lock().expect("log"), "{line}");
+                }
+                if line.contains(ready) {
+                    let _ = said.try_send(());
+                }
+            }
+        });
+    }
+    drop(said);
+    match heard.recv_timeout(Duration::from_secs(30)) {
+        Ok(()) => child,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            let st = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            panic!("{what} ended before saying {ready:?}: {st}")
         }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("{what} exited before listening: {st}");
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not say {ready:?} within 30 s")
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{what} did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -79,15 +119,8 @@ fn stop_child(child: &mut Option<Child>, sig: i32) {
             .arg(format!("-{sig}"))
             .arg(pid.to_string())
             .status();
-        let start = Instant::now();
-        while c.try_wait().ok().flatten().is_none() {
-            if start.elapsed() > Duration::from_secs(20) {
-                let _ = c.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = c.wait();
+        // Its exit is the event; killed if it has not come within 20 s.
+        let _ = haiqiao_node::local::wait_or_kill(&mut c, Instant::now() + Duration::from_secs(20));
     }
 }
 
@@ -114,7 +147,7 @@ impl Mosquitto {
             &conf,
             format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}/\nlog_dest stdout\nmax_queued_messages 100000\n",
+                 persistence_location {}/\nlog_dest stderr\nmax_queued_messages 100000\n",
                 dir.display()
             ),
         )
@@ -131,18 +164,16 @@ impl Mosquitto {
     /// Starts it (again) on the same port.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let log = std::fs::File::create(self.dir.join("mosquitto.log")).expect("log");
         let mut cmd = Command::new(mosquitto_bin());
-        cmd.arg("-c")
-            .arg(self.dir.join("mosquitto.conf"))
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log));
+        cmd.arg("-c").arg(self.dir.join("mosquitto.conf"));
         if is_root() {
             // mosquitto drops root to the `mosquitto` user, which must reach its files.
             chown_to(&self.dir, "mosquitto");
         }
-        let mut child = cmd.spawn().expect("start mosquitto");
-        wait_listening(self.port, &mut child, "mosquitto");
+        // "Opening … listen socket", then "mosquitto version … running": it is listening. (Its
+        // log goes to stderr, which it does not buffer on a pipe as it does stdout.)
+        let log = self.dir.join("mosquitto.log");
+        let child = spawn_until_ready(&mut cmd, " running", Some(&log), "mosquitto");
         self.child = Some(child);
     }
 
@@ -252,32 +283,22 @@ impl Postgres {
     /// Starts the server (again) on the same port.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let log = std::fs::File::create(self.data.with_file_name("postgres.log")).expect("log");
-        let mut child = as_pg_user(
+        let mut cmd = as_pg_user(
             Command::new(self.bin.join("postgres"))
                 .arg("-D")
                 .arg(&self.data)
                 .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
                 .args(["-c", "fsync=off", "-c", "unix_socket_directories="]),
-        )
-        .stdout(Stdio::from(log.try_clone().expect("log")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("start postgres");
-        wait_listening(self.port, &mut child, "postgres");
-        // Listening is not yet accepting queries (recovery after a stop): pg_isready says.
-        let start = Instant::now();
-        while !Command::new(self.bin.join("pg_isready"))
-            .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .status()
-            .is_ok_and(|s| s.success())
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "postgres did not get ready"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        );
+        // Said once recovery after a stop is over and queries are taken (listening comes
+        // earlier).
+        let log = self.data.with_file_name("postgres.log");
+        let child = spawn_until_ready(
+            &mut cmd,
+            "ready to accept connections",
+            Some(&log),
+            "postgres",
+        );
         self.child = Some(child);
     }
 

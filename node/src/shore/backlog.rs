@@ -71,6 +71,8 @@ pub(crate) struct Journal {
     dropped: AtomicU64,
     /// Tells the bridges that `next` moved.
     tx: watch::Sender<u64>,
+    /// Counts commits: tells whoever waits for a bridge's confirmations that a cursor moved.
+    commits: watch::Sender<u64>,
 }
 
 const NEXT_KEY: &[u8] = b"\0next";
@@ -119,6 +121,7 @@ impl Journal {
             next: AtomicU64::new(next),
             dropped: AtomicU64::new(0),
             tx,
+            commits: watch::channel(0).0,
         }))
     }
 
@@ -244,7 +247,13 @@ impl Journal {
             }
             self.log.remove(k)?;
         }
+        self.commits.send_modify(|n| *n += 1);
         Ok(())
+    }
+
+    /// A watch that changes whenever a bridge's cursor moves (see [`Journal::commit`]).
+    pub(crate) fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// A watch on the next position to be written: it changes when a record is appended.

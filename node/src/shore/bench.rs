@@ -48,16 +48,17 @@ fn ingest_rate(corpus: &[Vec<u8>], ring: &haiqiao_proto::KeyRing) -> anyhow::Res
     Ok(corpus.len() as f64 / t.elapsed().as_secs_f64())
 }
 
-/// Waits until `sink` confirmed `n` records (a benchmark: polls its cursor every 2 ms).
+/// Waits until `sink` confirmed `n` records: woken by each commit of a cursor.
 async fn until_confirmed(j: &Journal, sink: &str, n: u64, limit: Duration) -> anyhow::Result<()> {
-    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut commits = j.commits();
     while j.cursor(sink)? < n {
+        let moved = tokio::time::timeout_at(deadline, commits.changed()).await;
         anyhow::ensure!(
-            start.elapsed() < limit,
+            matches!(moved, Ok(Ok(()))),
             "{sink} confirmed only {} of {n}",
             j.cursor(sink)?
         );
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     Ok(())
 }
