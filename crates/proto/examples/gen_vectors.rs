@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 
 use ed25519_dalek::Signer as _;
 use haiqiao_proto::record::SIGNING_CONTEXT;
+use haiqiao_proto::kinds::views::hx;
 use haiqiao_proto::*;
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -255,31 +256,6 @@ fn unreduced_s(record: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // JSON views of decoded values.
 
-fn hx(b: &[u8]) -> J {
-    J::String(hex::encode(b))
-}
-
-fn opt<T: Into<J>>(v: Option<T>) -> J {
-    v.map_or(J::Null, Into::into)
-}
-
-fn fix_json(f: &Fix) -> J {
-    json!({
-        "lat_e5": f.lat_e5,
-        "lon_e5": f.lon_e5,
-        "sog_dkn": opt(f.sog_dkn),
-        "cog_ddeg": opt(f.cog_ddeg),
-        "heading_deg": opt(f.heading_deg),
-        "nav_status": f.nav_status.0,
-        "fix_age_s": opt(f.fix_age_s),
-        "packed": hx(&pack_fix(f).expect("valid fix")),
-    })
-}
-
-fn opt_fix_json(f: &Option<Fix>) -> J {
-    f.as_ref().map_or(J::Null, fix_json)
-}
-
 fn dest_json(d: &Destination) -> J {
     match d {
         Destination::Everyone => json!({"type": "everyone"}),
@@ -290,122 +266,6 @@ fn dest_json(d: &Destination) -> J {
         }
         Destination::Mediators(a) => json!({"type": "mediators", "area": a.0}),
         Destination::Group(g) => json!({"type": "group", "group": g.0}),
-    }
-}
-
-fn body_json(b: &Body) -> J {
-    match b {
-        // Sealed records have their own vectors: examples/gen_sealed_vectors.rs.
-        Body::Sealed(_) => json!({ "see": "tests/vectors/sealed.json" }),
-        Body::Position(f) => json!({ "fix": fix_json(f) }),
-        Body::PairAlert { alert, fix, text } => json!({
-            "alert": *alert as u8, "fix": opt_fix_json(fix), "text": text,
-        }),
-        Body::Distress {
-            nature,
-            fix,
-            persons,
-            text,
-        } => json!({
-            "nature": *nature as u8, "fix": opt_fix_json(fix), "persons": opt(*persons),
-            "text": text,
-        }),
-        Body::DistressUpdate {
-            distress,
-            status,
-            text,
-        } => {
-            let (code, eta) = match status {
-                DistressStatus::Acknowledged => (0, None),
-                DistressStatus::Responding { eta_min } => (1, Some(*eta_min)),
-                DistressStatus::OnScene => (2, None),
-                DistressStatus::Resolved => (3, None),
-                DistressStatus::Cancelled => (4, None),
-            };
-            json!({
-                "distress": hx(distress.as_bytes()), "status": code, "eta_min": opt(eta),
-                "text": text,
-            })
-        }
-        Body::DisputeReport {
-            category,
-            parties,
-            fix,
-            description,
-            evidence,
-        } => json!({
-            "category": *category as u8,
-            "parties": parties.iter().map(|p| json!({
-                "key": p.key.map_or(J::Null, |k| hx(k.as_bytes())), "name": p.name,
-            })).collect::<Vec<_>>(),
-            "fix": opt_fix_json(fix),
-            "description": description,
-            "evidence": evidence.iter().map(|e| hx(e)).collect::<Vec<_>>(),
-        }),
-        Body::CaseUpdate { case, status, text } => {
-            let (code, esc) = match status {
-                CaseStatus::Accepted => (0, None),
-                CaseStatus::InMediation => (1, None),
-                CaseStatus::AgreementProposed => (2, None),
-                CaseStatus::Escalated(e) => (3, Some(*e as u8)),
-                CaseStatus::Closed => (4, None),
-            };
-            json!({
-                "case": hx(case.as_bytes()), "status": code, "escalation": opt(esc),
-                "text": text,
-            })
-        }
-        Body::AgreementSignature { case, agreement } => json!({
-            "case": hx(case.as_bytes()), "agreement": hx(agreement),
-        }),
-        Body::Receipt { ids } => json!({
-            "ids": ids.iter().map(|i| hx(i.as_bytes())).collect::<Vec<_>>(),
-        }),
-        Body::Certificate {
-            subject,
-            name,
-            registration,
-            mmsi,
-            role,
-            valid_from,
-            valid_until,
-        } => json!({
-            "subject": hx(subject.as_bytes()), "name": name, "registration": registration,
-            "mmsi": opt(*mmsi), "role": *role as u8, "valid_from": valid_from.0,
-            "valid_until": valid_until.0,
-        }),
-        Body::Revocation { subject, reason } => json!({
-            "subject": hx(subject.as_bytes()), "reason": *reason as u8,
-        }),
-        Body::Text { text, safety } => json!({ "text": text, "safety": safety }),
-        Body::Pairing { partner, paired } => json!({
-            "partner": hx(partner.as_bytes()), "paired": paired,
-        }),
-        Body::BuddyWatch {
-            partner,
-            overdue,
-            last_heard,
-            fix,
-        } => json!({
-            "partner": hx(partner.as_bytes()), "overdue": overdue,
-            "last_heard": opt(last_heard.map(|t| t.0)), "fix": opt_fix_json(fix),
-        }),
-        Body::MediatorDuty {
-            areas,
-            categories,
-            from,
-            until,
-            daily,
-        } => json!({
-            "areas": areas.iter().map(|a| json!({
-                "area": a.area.0,
-                "south_e5": a.bounds.south_e5, "west_e5": a.bounds.west_e5,
-                "north_e5": a.bounds.north_e5, "east_e5": a.bounds.east_e5,
-                "packed": hx(&pack_geobox(&a.bounds).expect("valid box")),
-            })).collect::<Vec<_>>(),
-            "categories": categories.0, "from": from.0, "until": until.0,
-            "day_start_min": daily.start_min, "day_end_min": daily.end_min,
-        }),
     }
 }
 
@@ -420,7 +280,7 @@ fn envelope_json(e: &Envelope) -> J {
         "ttl_min": e.ttl_min,
         "expiry": e.expiry(),
         "dest": dest_json(&e.dest),
-        "body": body_json(&e.body),
+        "body": e.body.wire_view(),
     })
 }
 

@@ -98,12 +98,12 @@ fn body(kind: Kind, v: &J) -> Body {
     match kind {
         Kind::Position => Body::Position(fix(&v["fix"]).unwrap()),
         Kind::PairAlert => Body::PairAlert {
-            alert: pair_alert_from_code(u(v, "alert")).unwrap(),
+            alert: PairAlertKind::from_code(u(v, "alert")).unwrap(),
             fix: fix(&v["fix"]),
             text: text(v, "text"),
         },
         Kind::Distress => Body::Distress {
-            nature: nature_from_code(u(v, "nature")).unwrap(),
+            nature: DistressNature::from_code(u(v, "nature")).unwrap(),
             fix: fix(&v["fix"]),
             persons: opt_u16(v, "persons"),
             text: text(v, "text"),
@@ -121,7 +121,7 @@ fn body(kind: Kind, v: &J) -> Body {
             text: text(v, "text"),
         },
         Kind::DisputeReport => Body::DisputeReport {
-            category: category_from_code(u(v, "category")).unwrap(),
+            category: DisputeCategory::from_code(u(v, "category")).unwrap(),
             parties: v["parties"]
                 .as_array()
                 .unwrap()
