@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use haiqiao_proto::{
-    Body, CaseStatus, Destination, DisputeCategory, DutyArea, Fix, MAX_PARTIES, PublicKey,
-    Record, RecordId, Role, Timestamp,
+    Body, CaseStatus, Destination, DisputeCategory, DutyArea, Fix, MAX_PARTIES, PublicKey, Record,
+    RecordId, Role, Timestamp,
 };
 
 use crate::config::FleetConfig;

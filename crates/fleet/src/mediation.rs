@@ -22,17 +22,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use haiqiao_proto::{
-    CaseStatus, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, KeyHint,
-    Party, PublicKey, Record, RecordId, Role, Timestamp, agreement_hash,
+    CaseStatus, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, KeyHint, Party, PublicKey,
+    Record, RecordId, Role, Timestamp, agreement_hash,
 };
 
 use crate::event::{CaseRole, Event, Refusal, refused};
 use crate::trust::Trust;
 
 mod views;
-pub use views::{
-    AgreementView, CaseStage, CaseStats, CaseView, DutyView, PartyView, ProgressView,
-};
+pub use views::{AgreementView, CaseStage, CaseStats, CaseView, DutyView, PartyView, ProgressView};
 
 #[derive(Clone, Debug)]
 struct DutyRec {

@@ -17,8 +17,8 @@
 use std::fmt::Write as _;
 
 use ed25519_dalek::Signer as _;
-use haiqiao_proto::record::SIGNING_CONTEXT;
 use haiqiao_proto::kinds::views::hx;
+use haiqiao_proto::record::SIGNING_CONTEXT;
 use haiqiao_proto::*;
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -383,26 +383,148 @@ fn text_of_len(n: usize) -> String {
     s
 }
 
-fn main() {
-    let alice = Key::new("alice", "vessel 浙岱渔03315", 0x11);
-    let bob = Key::new("bob", "vessel 浙岱渔03316, alice's pair partner", 0x22);
-    let mediator = Key::new("mediator", "sea mediator", 0x33);
-    let shore = Key::new("shore", "shore station", 0x44);
-    let authority = Key::new("authority", "fisheries bureau (certifies keys)", 0x55);
-    let outsider = Key::new("outsider", "a vessel the verifier does not know", 0x99);
-    let keys = [&alice, &bob, &mediator, &shore, &authority];
+/// The keys of the vectors; every one but the outsider is in the verifier's ring.
+struct Keys {
+    alice: Key,
+    bob: Key,
+    mediator: Key,
+    shore: Key,
+    authority: Key,
+    outsider: Key,
+}
 
-    let mut ring = KeyRing::new(64);
-    for k in keys {
-        ring.insert(k.pair.public());
+impl Keys {
+    fn new() -> Keys {
+        Keys {
+            alice: Key::new("alice", "vessel 浙岱渔03315", ALICE),
+            bob: Key::new("bob", "vessel 浙岱渔03316, alice's pair partner", 0x22),
+            mediator: Key::new("mediator", "sea mediator", 0x33),
+            shore: Key::new("shore", "shore station", 0x44),
+            authority: Key::new("authority", "fisheries bureau (certifies keys)", AUTHORITY),
+            outsider: Key::new("outsider", "a vessel the verifier does not know", 0x99),
+        }
     }
-    let mut out = Out {
-        ring,
-        valid: Vec::new(),
-        invalid: Vec::new(),
-    };
 
-    // ----- valid records: every kind, every destination form, the boundaries.
+    /// The keys in the ring.
+    fn ring(&self) -> [&Key; 5] {
+        [
+            &self.alice,
+            &self.bob,
+            &self.mediator,
+            &self.shore,
+            &self.authority,
+        ]
+    }
+}
+
+/// Alice's seed byte: she signs the invalid vectors built by [`with`].
+const ALICE: u8 = 0x11;
+/// The authority's seed byte: it signs the certificates built by [`Base::by_authority`].
+const AUTHORITY: u8 = 0x55;
+
+/// What the invalid vectors are built from: valid envelopes as CBOR trees.
+struct Base {
+    k: Keys,
+    position: Record,
+    distress: Record,
+    /// A short text from alice.
+    text_tree: C,
+    /// The worked-example position.
+    pos_tree: C,
+    /// A certificate of bob by the authority.
+    cert_tree: C,
+}
+
+impl Base {
+    fn new(k: Keys, position: Record, distress: Record) -> Base {
+        let text_env = env(
+            &k.alice,
+            4009,
+            NOW,
+            60,
+            Destination::Everyone,
+            Body::Text {
+                text: "hi".into(),
+                safety: false,
+            },
+        );
+        let text_rec = Record::sign(&k.alice.pair, text_env).expect("sign");
+        let text_tree = parse(&text_rec.bytes()[..text_rec.len() - 64]);
+        let pos_tree = parse(&position.bytes()[..position.len() - 64]);
+        let cert_tree = {
+            let r = Record::sign(
+                &k.authority.pair,
+                env(
+                    &k.authority,
+                    9,
+                    NOW,
+                    60,
+                    Destination::Everyone,
+                    Body::Certificate {
+                        subject: k.bob.pair.public(),
+                        name: "浙岱渔03316".into(),
+                        registration: String::new(),
+                        mmsi: Some(412_345_679),
+                        role: Role::Vessel,
+                        valid_from: Timestamp(NOW as u32),
+                        valid_until: Timestamp(NOW as u32 + 86_400),
+                    },
+                ),
+            )
+            .expect("sign");
+            parse(&r.bytes()[..r.len() - 64])
+        };
+        Base {
+            position,
+            distress,
+            text_tree,
+            pos_tree,
+            cert_tree,
+            k,
+        }
+    }
+
+    /// The certificate with one item replaced, signed by the authority.
+    fn by_authority(&self, path: &[usize], item: C) -> Vec<u8> {
+        let mut t = self.cert_tree.clone();
+        *at(&mut t, path) = item;
+        sign_bytes(&[AUTHORITY; 32], &enc(&t))
+    }
+}
+
+/// Builds an envelope from `tree` with one item replaced, signed by alice.
+fn with(tree: &C, path: &[usize], item: C) -> Vec<u8> {
+    let mut t = tree.clone();
+    *at(&mut t, path) = item;
+    sign_bytes(&[ALICE; 32], &enc(&t))
+}
+
+/// Bytes spliced in as they are.
+fn raw(b: &[u8]) -> C {
+    C::Raw(b.to_vec())
+}
+
+/// Records an envelope whose field is invalid.
+fn ib(name: &str, note: &str, bytes: Vec<u8>, out: &mut Out) {
+    out.invalid(name, note, &bytes, "invalid_field");
+}
+
+/// A packed fix with the field of `bits` bits at `shift` set to `value`.
+fn fix_with(shift: u32, bits: u32, value: u128) -> C {
+    let packed = pack_fix(&fix_zhoushan()).expect("valid");
+    let mut all = [0u8; 16];
+    all[4..].copy_from_slice(&packed);
+    let mut v = u128::from_be_bytes(all);
+    let mask = ((1u128 << bits) - 1) << shift;
+    v = (v & !mask) | ((value << shift) & mask);
+    C::B(v.to_be_bytes()[4..].to_vec())
+}
+
+/// Valid positions, a pair alert, distress calls and their updates; returns the worked
+/// example position and the distress the updates answer.
+fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
+    let alice = &k.alice;
+    let bob = &k.bob;
     let position = out.valid(
         "position",
         "the worked example of docs/protocol.md",
@@ -545,6 +667,14 @@ fn main() {
             },
         ),
     );
+    (position, distress)
+}
+
+/// Valid dispute reports, case updates and an agreement signature; returns the dispute.
+fn valid_cases(out: &mut Out, k: &Keys) -> Record {
+    let alice = &k.alice;
+    let bob = &k.bob;
+    let mediator = &k.mediator;
     let dispute = out.valid(
         "dispute_report",
         "to the mediators of area 31",
@@ -649,6 +779,17 @@ fn main() {
             },
         ),
     );
+    dispute
+}
+
+/// Valid receipts (of `named`), certificates, a revocation and texts.
+fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
+    let alice = &k.alice;
+    let bob = &k.bob;
+    let mediator = &k.mediator;
+    let shore = &k.shore;
+    let authority = &k.authority;
+    let outsider = &k.outsider;
     out.valid(
         "receipt",
         "",
@@ -660,7 +801,7 @@ fn main() {
             3 * 24 * 60,
             Destination::Node(alice.hint()),
             Body::Receipt {
-                ids: vec![position.id(), distress.id(), dispute.id()],
+                ids: named.iter().map(|r| r.id()).collect(),
             },
         ),
     );
@@ -787,6 +928,12 @@ fn main() {
             },
         ),
     );
+}
+
+/// Valid pairings and buddy-watch reports.
+fn valid_pairs(out: &mut Out, k: &Keys) {
+    let alice = &k.alice;
+    let bob = &k.bob;
     out.valid(
         "pairing",
         "alice pairs with bob (bob signs one naming alice; the pair exists when both have)",
@@ -855,6 +1002,12 @@ fn main() {
             },
         ),
     );
+}
+
+/// Valid duty announcements and the remaining destination forms.
+fn valid_duties_and_destinations(out: &mut Out, k: &Keys) {
+    let alice = &k.alice;
+    let mediator = &k.mediator;
     out.valid(
         "mediator_duty",
         "two areas off Daishan, three categories (bits 0, 1, 2), a week, 22:00 to 14:00 UTC \
@@ -968,30 +1121,13 @@ fn main() {
             Body::Position(fix_zhoushan()),
         ),
     );
+}
 
-    // ----- invalid records.
-    let text_env = env(
-        &alice,
-        4009,
-        NOW,
-        60,
-        Destination::Everyone,
-        Body::Text {
-            text: "hi".into(),
-            safety: false,
-        },
-    );
-    let text_rec = Record::sign(&alice.pair, text_env).expect("sign");
-    let text_tree = parse(&text_rec.bytes()[..text_rec.len() - 64]);
-    let pos_tree = parse(&position.bytes()[..position.len() - 64]);
-    // Builds an envelope from `tree` with one item replaced, signed by alice.
-    let with = |tree: &C, path: &[usize], item: C| -> Vec<u8> {
-        let mut t = tree.clone();
-        *at(&mut t, path) = item;
-        sign_bytes(&alice.seed, &enc(&t))
-    };
-    let raw = |b: &[u8]| C::Raw(b.to_vec());
-
+/// Invalid: size and framing.
+fn invalid_framing(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let position = &base.position;
+    let text_tree = &base.text_tree;
     // Size and framing.
     out.invalid(
         "too_large_zeros",
@@ -1072,7 +1208,13 @@ fn main() {
             "trailing_bytes",
         );
     }
+}
 
+/// Invalid: non-canonical CBOR.
+fn invalid_non_canonical(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let text_tree = &base.text_tree;
+    let pos_tree = &base.pos_tree;
     // Non-canonical CBOR.
     out.invalid(
         "non_canonical_seq_4_byte_head",
@@ -1137,7 +1279,12 @@ fn main() {
         ),
         "non_canonical",
     );
+}
 
+/// Invalid: items outside the subset.
+fn invalid_malformed(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let text_tree = &base.text_tree;
     // Malformed: items outside the subset.
     out.invalid(
         "malformed_map",
@@ -1203,7 +1350,12 @@ fn main() {
             "malformed",
         );
     }
+}
 
+/// Invalid: version and kind.
+fn invalid_version_and_kind(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let text_tree = &base.text_tree;
     // Version and kind.
     out.invalid(
         "unsupported_version_2",
@@ -1238,22 +1390,24 @@ fn main() {
         &with(&text_tree, &[KIND_AT], C::U(1 << 32)),
         "unknown_kind",
     );
+}
 
-    // Fields.
-    let ib = |name: &str, note: &str, bytes: Vec<u8>, out: &mut Out| {
-        out.invalid(name, note, &bytes, "invalid_field");
-    };
+/// Invalid fields: the envelope's and the simple bodies'.
+fn invalid_envelope_fields(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let bob = &base.k.bob;
+    let text_tree = &base.text_tree;
     ib(
         "invalid_version_negative",
         "version -1",
         with(&text_tree, &[VERSION_AT], C::N(0)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_version_text",
         "version \"1\"",
         with(&text_tree, &[VERSION_AT], C::T("1".into())),
-        &mut out,
+        out,
     );
     {
         let mut t = text_tree.clone();
@@ -1263,14 +1417,14 @@ fn main() {
             "invalid_envelope_nine_items",
             "version 1 with 9 items",
             sign_bytes(&alice.seed, &enc(&t)),
-            &mut out,
+            out,
         );
     }
     ib(
         "invalid_kind_negative",
         "kind -1",
         with(&text_tree, &[KIND_AT], C::N(0)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_author_7_bytes",
@@ -1280,43 +1434,43 @@ fn main() {
             &[AUTHOR_AT],
             C::B(alice.hint().as_bytes()[..7].to_vec()),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_seq_negative",
         "seq -1",
         with(&text_tree, &[SEQ_AT], C::N(0)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_created_beyond_u32",
         "created = 2^32",
         with(&text_tree, &[CREATED_AT], C::U(1 << 32)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_ttl_zero",
         "",
         with(&text_tree, &[TTL_AT], C::U(0)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_ttl_above_90_days",
         "ttl 129601 min",
         with(&text_tree, &[TTL_AT], C::U(u64::from(MAX_TTL_MIN) + 1)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_dest_integer_2",
         "2 is not a destination (node destinations are [2, hint])",
         with(&text_tree, &[DEST_AT], C::U(2)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_dest_tag_6",
         "[6, 0]",
         with(&text_tree, &[DEST_AT], C::A(vec![C::U(6), C::U(0)])),
-        &mut out,
+        out,
     );
     ib(
         "invalid_dest_node_arity",
@@ -1330,7 +1484,7 @@ fn main() {
                 C::B(bob.hint().0.to_vec()),
             ]),
         ),
-        &mut out,
+        out,
     );
     {
         let (lo, hi) = match Destination::pair(alice.hint(), bob.hint()) {
@@ -1345,7 +1499,7 @@ fn main() {
                 &[DEST_AT],
                 C::A(vec![C::U(3), C::B(hi.0.to_vec()), C::B(lo.0.to_vec())]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_dest_pair_same",
@@ -1355,30 +1509,26 @@ fn main() {
                 &[DEST_AT],
                 C::A(vec![C::U(3), C::B(lo.0.to_vec()), C::B(lo.0.to_vec())]),
             ),
-            &mut out,
+            out,
         );
     }
     ib(
         "invalid_dest_group_beyond_u32",
         "[5, 2^32]",
         with(&text_tree, &[DEST_AT], C::A(vec![C::U(5), C::U(1 << 32)])),
-        &mut out,
+        out,
     );
-    // Fixes with out-of-range fields: pack a valid fix, then overwrite a field's bits.
-    let fix_with = |shift: u32, bits: u32, value: u128| -> C {
-        let packed = pack_fix(&fix_zhoushan()).expect("valid");
-        let mut all = [0u8; 16];
-        all[4..].copy_from_slice(&packed);
-        let mut v = u128::from_be_bytes(all);
-        let mask = ((1u128 << bits) - 1) << shift;
-        v = (v & !mask) | ((value << shift) & mask);
-        C::B(v.to_be_bytes()[4..].to_vec())
-    };
+}
+
+/// Invalid fixes: pack a valid fix, then overwrite a field's bits.
+fn invalid_fixes(out: &mut Out, base: &Base) {
+    let text_tree = &base.text_tree;
+    let pos_tree = &base.pos_tree;
     ib(
         "invalid_fix_lat",
         "latitude 9000001 (90.00001°N)",
         with(&pos_tree, &[BODY_AT], fix_with(71, 25, 9_000_001)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_fix_lon",
@@ -1388,19 +1538,19 @@ fn main() {
             &[BODY_AT],
             fix_with(45, 26, (-18_000_001i32 as u32 & 0x3ff_ffff) as u128),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_fix_cog",
         "course 3600 (360.0°)",
         with(&pos_tree, &[BODY_AT], fix_with(23, 12, 3600)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_fix_heading",
         "heading 360",
         with(&pos_tree, &[BODY_AT], fix_with(14, 9, 360)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_fix_11_bytes",
@@ -1410,13 +1560,13 @@ fn main() {
             &[BODY_AT],
             C::B(pack_fix(&fix_zhoushan()).expect("valid")[..11].to_vec()),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_position_body_type",
         "a position body that is a text string",
         with(&pos_tree, &[BODY_AT], C::T("30.0N 122.9E".into())),
-        &mut out,
+        out,
     );
     ib(
         "invalid_text_too_long",
@@ -1426,13 +1576,13 @@ fn main() {
             &[BODY_AT, 0],
             C::T(text_of_len(MAX_SHORT_TEXT + 1)),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_text_safety_type",
         "safety written as the integer 1",
         with(&text_tree, &[BODY_AT, 1], C::U(1)),
-        &mut out,
+        out,
     );
     ib(
         "invalid_text_body_arity",
@@ -1442,8 +1592,14 @@ fn main() {
             &[BODY_AT],
             C::A(vec![C::T("hi".into()), C::Bool(false), C::Null]),
         ),
-        &mut out,
+        out,
     );
+}
+
+/// Invalid distress, update and dispute bodies.
+fn invalid_distress_and_dispute_bodies(out: &mut Out, base: &Base) {
+    let distress = &base.distress;
+    let text_tree = &base.text_tree;
     {
         // Distress-kind envelopes built from the text one (kind and body replaced).
         let mut t = text_tree.clone();
@@ -1456,7 +1612,7 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![C::U(11), C::Null, C::Null, C::T(String::new())]),
             ),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::DistressUpdate as u64);
         ib(
@@ -1472,7 +1628,7 @@ fn main() {
                     C::T(String::new()),
                 ]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_distress_update_no_eta",
@@ -1487,14 +1643,14 @@ fn main() {
                     C::T(String::new()),
                 ]),
             ),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::Receipt as u64);
         ib(
             "invalid_receipt_empty",
             "a receipt of no ids",
             with(&t, &[BODY_AT], C::A(vec![C::A(vec![])])),
-            &mut out,
+            out,
         );
         ib(
             "invalid_receipt_101_ids",
@@ -1508,13 +1664,13 @@ fn main() {
                         .collect(),
                 )]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_receipt_id_length",
             "a 15-byte record id",
             with(&t, &[BODY_AT], C::A(vec![C::A(vec![C::B(vec![7; 15])])])),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::DisputeReport as u64);
         let dispute_body = |parties: C, evidence: C| {
@@ -1535,7 +1691,7 @@ fn main() {
                     C::A(vec![]),
                 ),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_dispute_party_name_too_long",
@@ -1548,7 +1704,7 @@ fn main() {
                     C::A(vec![]),
                 ),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_dispute_evidence_length",
@@ -1558,62 +1714,43 @@ fn main() {
                 &[BODY_AT],
                 dispute_body(C::A(vec![]), C::A(vec![C::B(vec![1; 31])])),
             ),
-            &mut out,
+            out,
         );
     }
-    let cert_tree = {
-        let r = Record::sign(
-            &authority.pair,
-            env(
-                &authority,
-                9,
-                NOW,
-                60,
-                Destination::Everyone,
-                Body::Certificate {
-                    subject: bob.pair.public(),
-                    name: "浙岱渔03316".into(),
-                    registration: String::new(),
-                    mmsi: Some(412_345_679),
-                    role: Role::Vessel,
-                    valid_from: Timestamp(NOW as u32),
-                    valid_until: Timestamp(NOW as u32 + 86_400),
-                },
-            ),
-        )
-        .expect("sign");
-        parse(&r.bytes()[..r.len() - 64])
-    };
-    let by_authority = |path: &[usize], item: C| -> Vec<u8> {
-        let mut t = cert_tree.clone();
-        *at(&mut t, path) = item;
-        sign_bytes(&authority.seed, &enc(&t))
-    };
+}
+
+/// Invalid certificates, each a valid one with one item replaced.
+fn invalid_certificates(out: &mut Out, base: &Base) {
     ib(
         "invalid_mmsi_reserved",
         "MMSI 970123456: the 970 block is for AIS-SART devices",
-        by_authority(&[BODY_AT, 3], C::U(970_123_456)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 3], C::U(970_123_456)),
+        out,
     );
     ib(
         "invalid_mmsi_short",
         "MMSI 12345678 (8 digits)",
-        by_authority(&[BODY_AT, 3], C::U(12_345_678)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 3], C::U(12_345_678)),
+        out,
     );
     ib(
         "invalid_certificate_validity",
         "valid_until = valid_from",
-        by_authority(&[BODY_AT, 6], C::U(NOW)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 6], C::U(NOW)),
+        out,
     );
     ib(
         "invalid_certificate_role",
         "role 4",
-        by_authority(&[BODY_AT, 4], C::U(4)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 4], C::U(4)),
+        out,
     );
+}
 
+/// Invalid pairing and buddy-watch bodies.
+fn invalid_pairing_and_buddy(out: &mut Out, base: &Base) {
+    let bob = &base.k.bob;
+    let text_tree = &base.text_tree;
     {
         // New kinds, built from the text envelope with kind and body replaced.
         let mut t = text_tree.clone();
@@ -1623,7 +1760,7 @@ fn main() {
             "invalid_pairing_paired_type",
             "paired written as the integer 1",
             with(&t, &[BODY_AT], C::A(vec![bob_key.clone(), C::U(1)])),
-            &mut out,
+            out,
         );
         ib(
             "invalid_pairing_partner_hint",
@@ -1633,7 +1770,7 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![C::B(bob.hint().0.to_vec()), C::Bool(true)]),
             ),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::BuddyWatch as u64);
         ib(
@@ -1644,7 +1781,7 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![bob_key.clone(), C::Bool(true), C::U(1 << 32), C::Null]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_buddy_watch_arity",
@@ -1654,8 +1791,16 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![bob_key.clone(), C::Bool(true), C::Null]),
             ),
-            &mut out,
+            out,
         );
+    }
+}
+
+/// Invalid duty announcements, and a pairing with a key off the curve.
+fn invalid_duties(out: &mut Out, base: &Base) {
+    let text_tree = &base.text_tree;
+    {
+        let mut t = text_tree.clone();
         *at(&mut t, &[KIND_AT]) = C::U(Kind::MediatorDuty as u64);
         let zhoushan = GeoBox::from_degrees(29.5, 121.5, 31.0, 123.5);
         let area = |b: Vec<u8>| C::A(vec![C::U(31), C::B(b)]);
@@ -1678,7 +1823,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 0, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_unknown_category",
@@ -1688,7 +1833,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 0x21, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_until_not_after_from",
@@ -1698,7 +1843,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 1, NOW, NOW, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_day_start_1440",
@@ -1708,7 +1853,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 1, NOW, NOW + 1, 1440, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_empty_hours",
@@ -1718,7 +1863,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 1, NOW, NOW + 1, 360, 360),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_nine_areas",
@@ -1737,7 +1882,7 @@ fn main() {
                     1440,
                 ),
             ),
-            &mut out,
+            out,
         );
         let inverted = GeoBox {
             south_e5: zhoushan.north_e5,
@@ -1761,7 +1906,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(inv)], 1, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         let mut beyond = good_box.clone();
         beyond[8..12].copy_from_slice(&9_000_001i32.to_be_bytes());
@@ -1773,7 +1918,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(beyond)], 1, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_box_length",
@@ -1790,7 +1935,7 @@ fn main() {
                     1440,
                 ),
             ),
-            &mut out,
+            out,
         );
         let mut y2 = [0u8; 32];
         y2[0] = 2;
@@ -1802,14 +1947,18 @@ fn main() {
             "malformed_key",
         );
     }
+}
 
+/// Invalid keys in bodies.
+fn invalid_keys(out: &mut Out, base: &Base) {
+    let authority = &base.k.authority;
     // Keys in bodies.
     let mut y2 = [0u8; 32];
     y2[0] = 2;
     out.invalid(
         "malformed_key_not_a_point",
         "certificate subject with y = 2, which is not on the curve",
-        &by_authority(&[BODY_AT, 0], C::B(y2.to_vec())),
+        &base.by_authority(&[BODY_AT, 0], C::B(y2.to_vec())),
         "malformed_key",
     );
     let mut ident = [0u8; 32];
@@ -1817,7 +1966,7 @@ fn main() {
     out.invalid(
         "malformed_key_small_order",
         "certificate subject = the identity point (order 1)",
-        &by_authority(&[BODY_AT, 0], C::B(ident.to_vec())),
+        &base.by_authority(&[BODY_AT, 0], C::B(ident.to_vec())),
         "malformed_key",
     );
     let mut p3 = [0xffu8; 32];
@@ -1827,11 +1976,11 @@ fn main() {
         "malformed_key_non_canonical",
         "certificate subject with y = p + 3: y = 3 is a valid key, but an encoding with y >= p \
          is refused (RFC 8032 5.1.3)",
-        &by_authority(&[BODY_AT, 0], C::B(p3.to_vec())),
+        &base.by_authority(&[BODY_AT, 0], C::B(p3.to_vec())),
         "malformed_key",
     );
     {
-        let mut t = cert_tree.clone();
+        let mut t = base.cert_tree.clone();
         *at(&mut t, &[KIND_AT]) = C::U(Kind::Revocation as u64);
         *at(&mut t, &[BODY_AT]) = C::A(vec![C::B(y2.to_vec()), C::U(1)]);
         out.invalid(
@@ -1841,7 +1990,15 @@ fn main() {
             "malformed_key",
         );
     }
+}
 
+/// Invalid at verification: time, author, signature.
+fn invalid_verification(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let bob = &base.k.bob;
+    let outsider = &base.k.outsider;
+    let position = &base.position;
+    let pos_tree = &base.pos_tree;
     // Verification.
     {
         let r = Record::sign(
@@ -1972,7 +2129,42 @@ fn main() {
         .bytes(),
         "from_future",
     );
+}
+fn main() {
+    let k = Keys::new();
+    let mut ring = KeyRing::new(64);
+    for key in k.ring() {
+        ring.insert(key.pair.public());
+    }
+    let mut out = Out {
+        ring,
+        valid: Vec::new(),
+        invalid: Vec::new(),
+    };
 
+    // ----- valid records: every kind, every destination form, the boundaries.
+    let (position, distress) = valid_positions_and_distress(&mut out, &k);
+    let dispute = valid_cases(&mut out, &k);
+    valid_control_and_texts(&mut out, &k, [&position, &distress, &dispute]);
+    valid_pairs(&mut out, &k);
+    valid_duties_and_destinations(&mut out, &k);
+
+    // ----- invalid records.
+    let base = Base::new(k, position, distress);
+    invalid_framing(&mut out, &base);
+    invalid_non_canonical(&mut out, &base);
+    invalid_malformed(&mut out, &base);
+    invalid_version_and_kind(&mut out, &base);
+    invalid_envelope_fields(&mut out, &base);
+    invalid_fixes(&mut out, &base);
+    invalid_distress_and_dispute_bodies(&mut out, &base);
+    invalid_certificates(&mut out, &base);
+    invalid_pairing_and_buddy(&mut out, &base);
+    invalid_duties(&mut out, &base);
+    invalid_keys(&mut out, &base);
+    invalid_verification(&mut out, &base);
+
+    let (keys, outsider) = (base.k.ring(), &base.k.outsider);
     let doc = json!({
         "description": "haiqiao record test vectors. Build a key ring from `keys` (not \
             `outsider`), then for each `valid` vector decode `hex`, verify it at `now`, and \

@@ -323,7 +323,8 @@ fn dest_value(d: &Destination) -> Value {
 
 /// The canonical CBOR of a body alone: what a sealed record encrypts.
 pub(crate) fn encode_body(b: &Body) -> Result<Vec<u8>, RecordError> {
-    serde_cbor::to_vec(&crate::kinds::encode(b)?).map_err(|_| RecordError::Malformed("cbor encoding failed"))
+    serde_cbor::to_vec(&crate::kinds::encode(b)?)
+        .map_err(|_| RecordError::Malformed("cbor encoding failed"))
 }
 
 /// Decodes a body of `kind` from its canonical CBOR alone (a sealed record's plaintext), as
@@ -376,7 +377,11 @@ fn check_ttl(ttl: u32) -> Result<(), RecordError> {
 // ---------------------------------------------------------------------------------------------
 // Decoding (pass 2).
 
-pub(crate) fn as_array(v: Value, field: &'static str, len: usize) -> Result<Vec<Value>, RecordError> {
+pub(crate) fn as_array(
+    v: Value,
+    field: &'static str,
+    len: usize,
+) -> Result<Vec<Value>, RecordError> {
     match v {
         Value::Array(a) if a.len() == len => Ok(a),
         Value::Array(_) => Err(field_err(field, "wrong number of items")),
@@ -384,7 +389,11 @@ pub(crate) fn as_array(v: Value, field: &'static str, len: usize) -> Result<Vec<
     }
 }
 
-pub(crate) fn as_list(v: Value, field: &'static str, max: usize) -> Result<Vec<Value>, RecordError> {
+pub(crate) fn as_list(
+    v: Value,
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<Value>, RecordError> {
     match v {
         Value::Array(a) if a.len() <= max => Ok(a),
         Value::Array(_) => Err(field_err(field, "too many items")),
@@ -400,7 +409,10 @@ pub(crate) fn as_uint(v: &Value, field: &'static str, max: u64) -> Result<u64, R
     }
 }
 
-pub(crate) fn as_bytes<const N: usize>(v: Value, field: &'static str) -> Result<[u8; N], RecordError> {
+pub(crate) fn as_bytes<const N: usize>(
+    v: Value,
+    field: &'static str,
+) -> Result<[u8; N], RecordError> {
     match v {
         Value::Bytes(b) => b
             .try_into()

@@ -3,13 +3,14 @@
 
 use haiqiao_proto::{
     Body, CaseStatus, CategorySet, DailyHours, Destination, DisputeCategory, DistressNature,
-    DistressStatus, DutyArea, Escalation, Fix, MAX_PARTIES, PairAlertKind, Party, PublicKey, RecordId, RevocationReason, Role, Timestamp, agreement_hash,
+    DistressStatus, DutyArea, Escalation, Fix, MAX_PARTIES, PairAlertKind, Party, PublicKey,
+    RecordId, RevocationReason, Role, Timestamp, agreement_hash,
 };
 
 use super::{Fleet, secs};
-use crate::event::Refusal;
 use crate::draft::Draft;
 use crate::error::FleetError;
+use crate::event::Refusal;
 
 impl Fleet {
     // -----------------------------------------------------------------------------------------
@@ -382,5 +383,4 @@ impl Fleet {
             body: Body::Revocation { subject, reason },
         }
     }
-
 }

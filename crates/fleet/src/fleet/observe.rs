@@ -1,9 +1,8 @@
 //! `Fleet::observe`: what each record changes, one method per kind the fleet gives meaning to.
 
 use haiqiao_proto::{
-    Body, CaseStatus, DistressNature,
-    DistressStatus, Fix, PairAlertKind, PublicKey,
-    Record, RecordId, Timestamp,
+    Body, CaseStatus, DistressNature, DistressStatus, Fix, PairAlertKind, PublicKey, Record,
+    RecordId, Timestamp,
 };
 
 use super::Fleet;
@@ -454,5 +453,4 @@ impl Fleet {
             }
         }
     }
-
 }

@@ -51,7 +51,11 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
 
 pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     let mut a = as_array(v, "dispute", 5)?.into_iter();
-    let category = as_code(&next(&mut a)?, "dispute.category", DisputeCategory::from_code)?;
+    let category = as_code(
+        &next(&mut a)?,
+        "dispute.category",
+        DisputeCategory::from_code,
+    )?;
     let parties = as_list(next(&mut a)?, "dispute.parties", MAX_PARTIES)?
         .into_iter()
         .map(|p| {

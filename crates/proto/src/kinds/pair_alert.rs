@@ -15,7 +15,12 @@ pub(super) fn priority(_: &Body) -> Priority {
 }
 
 pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
-    let Body::PairAlert { alert, fix, text: t } = b else {
+    let Body::PairAlert {
+        alert,
+        fix,
+        text: t,
+    } = b
+    else {
         return Err(other_kind());
     };
     Ok(Item::Array(vec![
