@@ -326,7 +326,9 @@ pub(crate) fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], v: T) ->
 /// A DSC nature of distress from its name or its code ("flooding" or "01").
 pub(crate) fn parse_nature(s: &str) -> anyhow::Result<DistressNature> {
     match s.parse::<u64>() {
-        Ok(code) => nature_from_code(code).ok_or_else(|| anyhow!("unknown DSC code {code}")),
+        Ok(code) => {
+            DistressNature::from_code(code).ok_or_else(|| anyhow!("unknown DSC code {code}"))
+        }
         Err(_) => lookup(&NATURES, s, "nature"),
     }
 }

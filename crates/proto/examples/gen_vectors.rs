@@ -520,6 +520,24 @@ fn fix_with(shift: u32, bits: u32, value: u128) -> C {
     C::B(v.to_be_bytes()[4..].to_vec())
 }
 
+/// A valid vector of its sample (`haiqiao_proto::samples`) for every kind that has none above,
+/// so that a new kind has one before anyone writes its own. Sealed records have theirs in
+/// tests/vectors/sealed.json (gen_sealed_vectors).
+fn valid_samples(out: &mut Out, k: &Keys) {
+    for kind in Kind::ALL {
+        let has_one = out
+            .valid
+            .iter()
+            .any(|v| v["envelope"]["kind"] == kind.name());
+        if kind == Kind::Sealed || has_one {
+            continue;
+        }
+        let sample = samples::envelope(kind, k.alice.hint(), k.bob.hint(), 1, NOW);
+        let name = format!("{}_sample", kind.name());
+        out.valid(&name, "the kind's sample record", &k.alice, sample);
+    }
+}
+
 /// Valid positions, a pair alert, distress calls and their updates; returns the worked
 /// example position and the distress the updates answer.
 fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
@@ -1008,41 +1026,23 @@ fn valid_pairs(out: &mut Out, k: &Keys) {
 fn valid_duties_and_destinations(out: &mut Out, k: &Keys) {
     let alice = &k.alice;
     let mediator = &k.mediator;
+    // The sample announcement (haiqiao_proto::samples), running until a week after NOW.
+    let mut duty = samples::envelope(
+        Kind::MediatorDuty,
+        mediator.hint(),
+        alice.hint(),
+        12,
+        NOW - 600,
+    );
+    if let Body::MediatorDuty { until, .. } = &mut duty.body {
+        *until = Timestamp((NOW + 7 * 86_400) as u32);
+    }
     out.valid(
         "mediator_duty",
         "two areas off Daishan, three categories (bits 0, 1, 2), a week, 22:00 to 14:00 UTC \
          (06:00 to 22:00 Beijing time, running past midnight UTC)",
-        &mediator,
-        env(
-            &mediator,
-            12,
-            NOW - 600,
-            7 * 24 * 60,
-            Destination::Everyone,
-            Body::MediatorDuty {
-                areas: vec![
-                    DutyArea {
-                        area: AreaId(31),
-                        bounds: GeoBox::from_degrees(30.2, 121.9, 30.6, 122.6),
-                    },
-                    DutyArea {
-                        area: AreaId(32),
-                        bounds: GeoBox::from_degrees(30.5, 122.2, 31.0, 123.0),
-                    },
-                ],
-                categories: CategorySet::of(&[
-                    DisputeCategory::FishingGround,
-                    DisputeCategory::GearDamage,
-                    DisputeCategory::Collision,
-                ]),
-                from: Timestamp((NOW - 600) as u32),
-                until: Timestamp((NOW + 7 * 86_400) as u32),
-                daily: DailyHours {
-                    start_min: 22 * 60,
-                    end_min: 14 * 60,
-                },
-            },
-        ),
+        mediator,
+        duty,
     );
     out.valid(
         "mediator_duty_largest",
@@ -2148,6 +2148,7 @@ fn main() {
     valid_control_and_texts(&mut out, &k, [&position, &distress, &dispute]);
     valid_pairs(&mut out, &k);
     valid_duties_and_destinations(&mut out, &k);
+    valid_samples(&mut out, &k);
 
     // ----- invalid records.
     let base = Base::new(k, position, distress);

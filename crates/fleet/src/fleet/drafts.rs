@@ -246,10 +246,7 @@ impl Fleet {
         case: RecordId,
         who: PublicKey,
     ) -> Result<Draft, FleetError> {
-        let v = self
-            .mediation
-            .view(&case, &self.trust)
-            .ok_or(FleetError::UnknownCase)?;
+        let v = self.known_case(&case)?;
         if v.stage.finished() {
             return Err(FleetError::CaseFinished);
         }
@@ -267,6 +264,13 @@ impl Fleet {
             return Err(FleetError::AlreadyAccepted(m.hint()));
         }
         Ok(self.case_draft(case, CaseStatus::Accepted, "接案 case accepted"))
+    }
+
+    /// The case as this node sees it, or [`FleetError::UnknownCase`].
+    fn known_case(&self, case: &RecordId) -> Result<crate::CaseView, FleetError> {
+        self.mediation
+            .view(case, &self.trust)
+            .ok_or(FleetError::UnknownCase)
     }
 
     pub(super) fn mediator_step(
@@ -287,10 +291,7 @@ impl Fleet {
         text: &str,
         who: PublicKey,
     ) -> Result<Draft, FleetError> {
-        let v = self
-            .mediation
-            .view(&case, &self.trust)
-            .ok_or(FleetError::UnknownCase)?;
+        let v = self.known_case(&case)?;
         if v.mediator != Some(who) {
             return Err(FleetError::NotTheMediator);
         }
@@ -327,10 +328,7 @@ impl Fleet {
 
     /// Our signature on the agreement proposed in a case we are a party to.
     pub fn cosign(&self, case: RecordId) -> Result<Draft, FleetError> {
-        let v = self
-            .mediation
-            .view(&case, &self.trust)
-            .ok_or(FleetError::UnknownCase)?;
+        let v = self.known_case(&case)?;
         if !self.mediation.is_party(&case, &self.me) {
             return Err(FleetError::NotAParty);
         }

@@ -4,7 +4,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::hx;
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -32,18 +32,18 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::AgreementSignature { case, agreement })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::AgreementSignature { case, agreement } = b else {
         return J::Null;
     };
-    json!({ "case": case.to_string(), "agreement": hex::encode(agreement) })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::AgreementSignature { case, agreement } = b else {
-        return J::Null;
-    };
-    json!({ "case": hx(case.as_bytes()), "agreement": hx(agreement) })
+    match form {
+        Form::People => {
+            json!({ "case": case.to_string(), "agreement": hex::encode(agreement) })
+        }
+        Form::Wire => {
+            json!({ "case": hx(case.as_bytes()), "agreement": hx(agreement) })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

@@ -4,7 +4,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{hx, opt, opt_fix, wire_opt_fix};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, Keypair, RecordError};
@@ -47,7 +47,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::BuddyWatch {
         partner,
         overdue,
@@ -57,25 +57,19 @@ pub(super) fn view(b: &Body) -> J {
     else {
         return J::Null;
     };
-    json!({
-        "partner": partner.to_string(), "overdue": overdue,
-        "last_heard": last_heard.map(|t| t.0), "fix": opt_fix(fix) })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::BuddyWatch {
-        partner,
-        overdue,
-        last_heard,
-        fix,
-    } = b
-    else {
-        return J::Null;
-    };
-    json!({
-        "partner": hx(partner.as_bytes()), "overdue": overdue,
-        "last_heard": opt(last_heard.map(|t| t.0)), "fix": wire_opt_fix(fix),
-    })
+    match form {
+        Form::People => {
+            json!({
+            "partner": partner.to_string(), "overdue": overdue,
+            "last_heard": last_heard.map(|t| t.0), "fix": opt_fix(fix) })
+        }
+        Form::Wire => {
+            json!({
+                "partner": hx(partner.as_bytes()), "overdue": overdue,
+                "last_heard": opt(last_heard.map(|t| t.0)), "fix": wire_opt_fix(fix),
+            })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

@@ -4,7 +4,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{hx, opt};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -96,22 +96,22 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::CaseUpdate { case, status, text })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::CaseUpdate { case, status, text } = b else {
         return J::Null;
     };
-    json!({ "case": case.to_string(), "status": status.name(), "text": text })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::CaseUpdate { case, status, text } = b else {
-        return J::Null;
-    };
-    let (code, esc) = status.code();
-    json!({
-        "case": hx(case.as_bytes()), "status": code, "escalation": opt(esc.map(|e| e as u8)),
-        "text": text,
-    })
+    match form {
+        Form::People => {
+            json!({ "case": case.to_string(), "status": status.name(), "text": text })
+        }
+        Form::Wire => {
+            let (code, esc) = status.code();
+            json!({
+                "case": hx(case.as_bytes()), "status": code, "escalation": opt(esc.map(|e| e as u8)),
+                "text": text,
+            })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

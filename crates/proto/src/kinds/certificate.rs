@@ -4,7 +4,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{hx, opt};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, Keypair, RecordError};
@@ -82,7 +82,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::Certificate {
         subject,
         name,
@@ -95,29 +95,20 @@ pub(super) fn view(b: &Body) -> J {
     else {
         return J::Null;
     };
-    json!({
-        "subject": subject.to_string(), "name": name, "registration": registration, "mmsi": mmsi,
-        "role": role.name(), "valid_from": valid_from.0, "valid_until": valid_until.0 })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::Certificate {
-        subject,
-        name,
-        registration,
-        mmsi,
-        role,
-        valid_from,
-        valid_until,
-    } = b
-    else {
-        return J::Null;
-    };
-    json!({
-        "subject": hx(subject.as_bytes()), "name": name, "registration": registration,
-        "mmsi": opt(*mmsi), "role": *role as u8, "valid_from": valid_from.0,
-        "valid_until": valid_until.0,
-    })
+    match form {
+        Form::People => {
+            json!({
+            "subject": subject.to_string(), "name": name, "registration": registration, "mmsi": mmsi,
+            "role": role.name(), "valid_from": valid_from.0, "valid_until": valid_until.0 })
+        }
+        Form::Wire => {
+            json!({
+                "subject": hx(subject.as_bytes()), "name": name, "registration": registration,
+                "mmsi": opt(*mmsi), "role": *role as u8, "valid_from": valid_from.0,
+                "valid_until": valid_until.0,
+            })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

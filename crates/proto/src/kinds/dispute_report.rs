@@ -3,7 +3,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{hx, opt_fix, wire_opt_fix};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -80,7 +80,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::DisputeReport {
         category,
         parties,
@@ -91,35 +91,28 @@ pub(super) fn view(b: &Body) -> J {
     else {
         return J::Null;
     };
-    json!({
-        "category": category.name(),
-        "parties": parties.iter().map(|p| json!({"key": p.key.map(|k| k.to_string()), "name": p.name})).collect::<Vec<_>>(),
-        "fix": opt_fix(fix),
-        "description": description,
-        "evidence": evidence.iter().map(hex::encode).collect::<Vec<_>>(),
-    })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::DisputeReport {
-        category,
-        parties,
-        fix,
-        description,
-        evidence,
-    } = b
-    else {
-        return J::Null;
-    };
-    json!({
-        "category": *category as u8,
-        "parties": parties.iter().map(|p| json!({
-            "key": p.key.map_or(J::Null, |k| hx(k.as_bytes())), "name": p.name,
-        })).collect::<Vec<_>>(),
-        "fix": wire_opt_fix(fix),
-        "description": description,
-        "evidence": evidence.iter().map(|e| hx(e)).collect::<Vec<_>>(),
-    })
+    match form {
+        Form::People => {
+            json!({
+                "category": category.name(),
+                "parties": parties.iter().map(|p| json!({"key": p.key.map(|k| k.to_string()), "name": p.name})).collect::<Vec<_>>(),
+                "fix": opt_fix(fix),
+                "description": description,
+                "evidence": evidence.iter().map(hex::encode).collect::<Vec<_>>(),
+            })
+        }
+        Form::Wire => {
+            json!({
+                "category": *category as u8,
+                "parties": parties.iter().map(|p| json!({
+                    "key": p.key.map_or(J::Null, |k| hx(k.as_bytes())), "name": p.name,
+                })).collect::<Vec<_>>(),
+                "fix": wire_opt_fix(fix),
+                "description": description,
+                "evidence": evidence.iter().map(|e| hx(e)).collect::<Vec<_>>(),
+            })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

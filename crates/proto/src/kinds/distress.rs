@@ -3,7 +3,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{opt, opt_fix, wire_opt_fix};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -48,7 +48,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::Distress {
         nature,
         fix,
@@ -58,25 +58,19 @@ pub(super) fn view(b: &Body) -> J {
     else {
         return J::Null;
     };
-    json!({
-        "nature": nature.name(), "dsc_code": format!("{:02}", *nature as u8),
-        "fix": opt_fix(fix), "persons": persons, "text": text })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::Distress {
-        nature,
-        fix,
-        persons,
-        text,
-    } = b
-    else {
-        return J::Null;
-    };
-    json!({
-        "nature": *nature as u8, "fix": wire_opt_fix(fix), "persons": opt(*persons),
-        "text": text,
-    })
+    match form {
+        Form::People => {
+            json!({
+            "nature": nature.name(), "dsc_code": format!("{:02}", *nature as u8),
+            "fix": opt_fix(fix), "persons": persons, "text": text })
+        }
+        Form::Wire => {
+            json!({
+                "nature": *nature as u8, "fix": wire_opt_fix(fix), "persons": opt(*persons),
+                "text": text,
+            })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

@@ -4,7 +4,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{hx, opt};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -82,7 +82,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::DistressUpdate {
         distress,
         status,
@@ -91,24 +91,19 @@ pub(super) fn view(b: &Body) -> J {
     else {
         return J::Null;
     };
-    let (_, eta) = status.code();
-    json!({ "distress": distress.to_string(), "status": status.name(), "eta_min": eta, "text": text })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::DistressUpdate {
-        distress,
-        status,
-        text,
-    } = b
-    else {
-        return J::Null;
-    };
-    let (code, eta) = status.code();
-    json!({
-        "distress": hx(distress.as_bytes()), "status": code, "eta_min": opt(eta),
-        "text": text,
-    })
+    match form {
+        Form::People => {
+            let (_, eta) = status.code();
+            json!({ "distress": distress.to_string(), "status": status.name(), "eta_min": eta, "text": text })
+        }
+        Form::Wire => {
+            let (code, eta) = status.code();
+            json!({
+                "distress": hx(distress.as_bytes()), "status": code, "eta_min": opt(eta),
+                "text": text,
+            })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

@@ -4,7 +4,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{area, category_names, wire_area};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -130,7 +130,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::MediatorDuty {
         areas,
         categories,
@@ -141,29 +141,22 @@ pub(super) fn view(b: &Body) -> J {
     else {
         return J::Null;
     };
-    json!({
-        "areas": areas.iter().map(area).collect::<Vec<_>>(),
-        "categories": category_names(*categories),
-        "from": from.0, "until": until.0,
-        "daily": [daily.start_min, daily.end_min] })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::MediatorDuty {
-        areas,
-        categories,
-        from,
-        until,
-        daily,
-    } = b
-    else {
-        return J::Null;
-    };
-    json!({
-        "areas": areas.iter().map(wire_area).collect::<Vec<_>>(),
-        "categories": categories.0, "from": from.0, "until": until.0,
-        "day_start_min": daily.start_min, "day_end_min": daily.end_min,
-    })
+    match form {
+        Form::People => {
+            json!({
+            "areas": areas.iter().map(area).collect::<Vec<_>>(),
+            "categories": category_names(*categories),
+            "from": from.0, "until": until.0,
+            "daily": [daily.start_min, daily.end_min] })
+        }
+        Form::Wire => {
+            json!({
+                "areas": areas.iter().map(wire_area).collect::<Vec<_>>(),
+                "categories": categories.0, "from": from.0, "until": until.0,
+                "day_start_min": daily.start_min, "day_end_min": daily.end_min,
+            })
+        }
+    }
 }
 
 /// The sample announcement's body: two areas north of Daishan and on the Shengsi grounds,

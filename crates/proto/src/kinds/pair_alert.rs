@@ -3,7 +3,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{opt_fix, wire_opt_fix};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -38,18 +38,18 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::PairAlert { alert, fix, text })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::PairAlert { alert, fix, text } = b else {
         return J::Null;
     };
-    json!({ "alert": alert.name(), "fix": opt_fix(fix), "text": text })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::PairAlert { alert, fix, text } = b else {
-        return J::Null;
-    };
-    json!({ "alert": *alert as u8, "fix": wire_opt_fix(fix), "text": text })
+    match form {
+        Form::People => {
+            json!({ "alert": alert.name(), "fix": opt_fix(fix), "text": text })
+        }
+        Form::Wire => {
+            json!({ "alert": *alert as u8, "fix": wire_opt_fix(fix), "text": text })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

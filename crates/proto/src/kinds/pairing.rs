@@ -3,7 +3,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::hx;
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, Keypair, RecordError};
@@ -31,18 +31,18 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::Pairing { partner, paired })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::Pairing { partner, paired } = b else {
         return J::Null;
     };
-    json!({ "partner": partner.to_string(), "paired": paired })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::Pairing { partner, paired } = b else {
-        return J::Null;
-    };
-    json!({ "partner": hx(partner.as_bytes()), "paired": paired })
+    match form {
+        Form::People => {
+            json!({ "partner": partner.to_string(), "paired": paired })
+        }
+        Form::Wire => {
+            json!({ "partner": hx(partner.as_bytes()), "paired": paired })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

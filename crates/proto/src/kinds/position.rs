@@ -3,7 +3,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::{fix, wire_fix};
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -25,14 +25,14 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::Position(as_fix(v, "position")?))
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::Position(f) = b else { return J::Null };
-    fix(f)
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::Position(f) = b else { return J::Null };
-    json!({ "fix": wire_fix(f) })
+    match form {
+        Form::People => fix(f),
+        Form::Wire => {
+            json!({ "fix": wire_fix(f) })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

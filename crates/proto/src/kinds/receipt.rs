@@ -3,7 +3,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::hx;
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -38,18 +38,18 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::Receipt { ids })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::Receipt { ids } = b else {
         return J::Null;
     };
-    json!({ "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::Receipt { ids } = b else {
-        return J::Null;
-    };
-    json!({ "ids": ids.iter().map(|i| hx(i.as_bytes())).collect::<Vec<_>>() })
+    match form {
+        Form::People => {
+            json!({ "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
+        }
+        Form::Wire => {
+            json!({ "ids": ids.iter().map(|i| hx(i.as_bytes())).collect::<Vec<_>>() })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

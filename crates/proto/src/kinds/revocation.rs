@@ -3,7 +3,7 @@
 use serde_json::{Value as J, json};
 
 use super::views::hx;
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, Keypair, RecordError};
@@ -35,18 +35,18 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::Revocation { subject, reason })
 }
 
-pub(super) fn view(b: &Body) -> J {
+pub(super) fn view(b: &Body, form: Form) -> J {
     let Body::Revocation { subject, reason } = b else {
         return J::Null;
     };
-    json!({ "subject": subject.to_string(), "reason": *reason as u8 })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    let Body::Revocation { subject, reason } = b else {
-        return J::Null;
-    };
-    json!({ "subject": hx(subject.as_bytes()), "reason": *reason as u8 })
+    match form {
+        Form::People => {
+            json!({ "subject": subject.to_string(), "reason": *reason as u8 })
+        }
+        Form::Wire => {
+            json!({ "subject": hx(subject.as_bytes()), "reason": *reason as u8 })
+        }
+    }
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {

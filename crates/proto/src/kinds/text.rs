@@ -3,7 +3,7 @@
 
 use serde_json::{Value as J, json};
 
-use super::{Sample, other_kind};
+use super::{Form, Sample, other_kind};
 use crate::codec::*;
 use crate::types::*;
 use crate::{Envelope, RecordError};
@@ -34,15 +34,12 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
     Ok(Body::Text { text, safety })
 }
 
-pub(super) fn view(b: &Body) -> J {
+/// The same for people and on the wire.
+pub(super) fn view(b: &Body, _: Form) -> J {
     let Body::Text { text, safety } = b else {
         return J::Null;
     };
     json!({ "text": text, "safety": safety })
-}
-
-pub(super) fn wire_view(b: &Body) -> J {
-    view(b)
 }
 
 pub(super) fn sample(s: &Sample) -> Envelope {
