@@ -1378,10 +1378,17 @@ fn invalid_version_and_kind(out: &mut Out, base: &Base) {
         ),
         "unsupported_version",
     );
+    // The first number after the last kind: it moves on when a kind is added.
+    let last = Kind::ALL[Kind::ALL.len() - 1];
+    let next = last as u64 + 1;
     out.invalid(
-        "unknown_kind_15",
-        "the first number after the last kind (14, sealed)",
-        &with(&text_tree, &[KIND_AT], C::U(15)),
+        &format!("unknown_kind_{next}"),
+        &format!(
+            "the first number after the last kind ({}, {})",
+            last as u64,
+            last.name()
+        ),
+        &with(text_tree, &[KIND_AT], C::U(next)),
         "unknown_kind",
     );
     out.invalid(
