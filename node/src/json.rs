@@ -360,6 +360,41 @@ pub(crate) fn record_id(s: &str) -> anyhow::Result<RecordId> {
         .map_err(|_| anyhow!("{s:?} is not a record id (32 hex digits)"))
 }
 
+/// A position's fix from what the API takes: degrees, knots, degrees true, a status's name.
+fn position_fix(
+    lat: f64,
+    lon: f64,
+    sog_kn: Option<f64>,
+    cog_deg: Option<f64>,
+    heading_deg: Option<u16>,
+    nav_status: Option<&str>,
+) -> anyhow::Result<Fix> {
+    let Some(mut f) = fix(Some(lat), Some(lon))? else {
+        bail!("a position needs lat and lon");
+    };
+    let sog = sog_kn.map(check_sog).transpose().map_err(|e| anyhow!(e))?;
+    let cog = cog_deg.map(check_cog).transpose().map_err(|e| anyhow!(e))?;
+    let heading = heading_deg
+        .map(|h| check_heading(f64::from(h)))
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    f.sog_dkn = sog.map(|s| (s * 10.0).round() as u16);
+    // 359.96° rounds to 3600 tenths, which is 0°.
+    f.cog_ddeg = cog.map(|c| (c * 10.0).round() as u16 % 3600);
+    f.heading_deg = heading;
+    f.nav_status = match nav_status {
+        Some(n) => parse_nav_status(n)?,
+        None => NavStatus::UNDEFINED,
+    };
+    Ok(f)
+}
+
+/// An evidence hash: 32 bytes as hex.
+fn evidence_hash(e: &str) -> anyhow::Result<[u8; 32]> {
+    let b = hex::decode(e).context("evidence must be hex")?;
+    <[u8; 32]>::try_from(b.as_slice()).map_err(|_| anyhow!("evidence hashes are 32 bytes"))
+}
+
 /// Builds the destination, time to live and body of a request; `partner` is the configured
 /// pair partner (default destination of pair alerts).
 pub(crate) fn build(
@@ -375,26 +410,18 @@ pub(crate) fn build(
             cog_deg,
             heading_deg,
             nav_status,
-        } => {
-            let Some(mut f) = fix(Some(*lat), Some(*lon))? else {
-                bail!("a position needs lat and lon");
-            };
-            let sog = sog_kn.map(check_sog).transpose().map_err(|e| anyhow!(e))?;
-            let cog = cog_deg.map(check_cog).transpose().map_err(|e| anyhow!(e))?;
-            let heading = heading_deg
-                .map(|h| check_heading(f64::from(h)))
-                .transpose()
-                .map_err(|e| anyhow!(e))?;
-            f.sog_dkn = sog.map(|s| (s * 10.0).round() as u16);
-            // 359.96° rounds to 3600 tenths, which is 0°.
-            f.cog_ddeg = cog.map(|c| (c * 10.0).round() as u16 % 3600);
-            f.heading_deg = heading;
-            f.nav_status = match nav_status {
-                Some(n) => parse_nav_status(n)?,
-                None => NavStatus::UNDEFINED,
-            };
-            (Some(Destination::Everyone), 4 * 60, Body::Position(f))
-        }
+        } => (
+            Some(Destination::Everyone),
+            4 * 60,
+            Body::Position(position_fix(
+                *lat,
+                *lon,
+                *sog_kn,
+                *cog_deg,
+                *heading_deg,
+                nav_status.as_deref(),
+            )?),
+        ),
         BodySpec::PairAlert {
             alert,
             lat,
@@ -470,11 +497,8 @@ pub(crate) fn build(
                 description: description.clone(),
                 evidence: evidence
                     .iter()
-                    .map(|e| {
-                        let b = hex::decode(e).context("evidence must be hex")?;
-                        <[u8; 32]>::try_from(b.as_slice())
-                            .map_err(|_| anyhow!("evidence hashes are 32 bytes"))
-                    })
+                    .map(String::as_str)
+                    .map(evidence_hash)
                     .collect::<anyhow::Result<_>>()?,
             },
         ),

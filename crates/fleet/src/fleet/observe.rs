@@ -1,8 +1,8 @@
 //! `Fleet::observe`: what each record changes, one method per kind the fleet gives meaning to.
 
 use haiqiao_proto::{
-    Body, CaseStatus, DistressNature, DistressStatus, Fix, PairAlertKind, PublicKey, Record,
-    RecordId, Timestamp,
+    Body, CaseStatus, DisputeCategory, DistressNature, DistressStatus, Fix, PairAlertKind, Party,
+    PublicKey, Record, RecordId, Timestamp,
 };
 
 use super::Fleet;
@@ -90,33 +90,26 @@ impl Fleet {
                 fix,
                 description,
                 evidence,
-            } => {
-                if self.mediation.observe_report(
-                    r,
-                    *category,
-                    parties,
-                    *fix,
-                    description,
-                    evidence.len(),
-                ) {
-                    self.mediation.evict_cases(&self.trust, &r.id());
-                    if let Some(after) = self.mediation.view(&r.id(), &self.trust) {
-                        self.case_events(None, &after, &mut out);
-                    }
-                }
-            }
+            } => self.observe_dispute(
+                r,
+                *category,
+                parties,
+                *fix,
+                description,
+                evidence.len(),
+                &mut out,
+            ),
             Body::CaseUpdate { case, status, text } => {
                 self.observe_case_update(r, *case, status, text, &mut out);
             }
             Body::AgreementSignature { case, agreement } => {
                 self.observe_signature(r, *case, agreement, &mut out);
             }
-            Body::Receipt { .. } => {
-                if !self.receipt_counts(r) {
-                    out.push(refused(r, Refusal::UncertifiedShore));
-                }
+            Body::Receipt { .. } if !self.receipt_counts(r) => {
+                out.push(refused(r, Refusal::UncertifiedShore));
             }
-            // Positions and texts mean nothing beyond who was heard where (above); a sealed
+            // Receipts that count, positions and texts mean nothing beyond who was heard where
+            // (above); a sealed
             // record reaches the fleet only where this node is not among its readers (the node
             // opens the others first): it says nothing the fleet could act on. A kind the
             // fleet has not been taught means nothing to it either.
@@ -211,6 +204,28 @@ impl Fleet {
                 last_heard,
                 fix,
             });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn observe_dispute(
+        &mut self,
+        r: &Record,
+        category: DisputeCategory,
+        parties: &[Party],
+        fix: Option<Fix>,
+        description: &str,
+        evidence: usize,
+        out: &mut Vec<Event>,
+    ) {
+        if self
+            .mediation
+            .observe_report(r, category, parties, fix, description, evidence)
+        {
+            self.mediation.evict_cases(&self.trust, &r.id());
+            if let Some(after) = self.mediation.view(&r.id(), &self.trust) {
+                self.case_events(None, &after, out);
+            }
         }
     }
 
