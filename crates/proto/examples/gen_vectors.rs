@@ -546,9 +546,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     let position = out.valid(
         "position",
         "the worked example of docs/protocol.md",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4000,
             NOW - 2,
             240,
@@ -559,9 +559,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     out.valid(
         "position_extremes_to_shore",
         "largest field values: 90°N 180°E, 102.2 kn, 359.9°, heading 359, status 15, age 1022 s",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             1,
             NOW,
             60,
@@ -580,9 +580,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     out.valid(
         "position_not_available",
         "90°S 180°W, every optional field not available (all ones), status 0",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             2,
             NOW,
             60,
@@ -601,9 +601,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     out.valid(
         "pair_alert",
         "to the pair alice+bob (hints in ascending byte order)",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4001,
             NOW - 1,
             360,
@@ -618,9 +618,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     let distress = out.valid(
         "distress",
         "",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4002,
             NOW - 60,
             7 * 24 * 60,
@@ -636,9 +636,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     out.valid(
         "distress_minimal_to_shore",
         "no fix, persons unknown, empty text",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             3,
             NOW,
             24 * 60,
@@ -654,9 +654,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     out.valid(
         "distress_update_responding",
         "bob responds to alice's distress",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             4,
             NOW - 30,
             7 * 24 * 60,
@@ -671,9 +671,9 @@ fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
     out.valid(
         "distress_update_resolved",
         "",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4003,
             NOW,
             7 * 24 * 60,
@@ -696,9 +696,9 @@ fn valid_cases(out: &mut Out, k: &Keys) -> Record {
     let dispute = out.valid(
         "dispute_report",
         "to the mediators of area 31",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4004,
             NOW - 3600,
             30 * 24 * 60,
@@ -725,9 +725,9 @@ fn valid_cases(out: &mut Out, k: &Keys) -> Record {
         "dispute_report_largest",
         "every list and text at its limit: 8 parties with 64-byte names, a 1000-byte description, \
          8 evidence hashes, seq 2^64-1, area 2^32-1",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             u64::MAX,
             NOW,
             MAX_TTL_MIN,
@@ -749,9 +749,9 @@ fn valid_cases(out: &mut Out, k: &Keys) -> Record {
     out.valid(
         "case_update_escalated_to_node",
         "to one node: alice",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             10,
             NOW - 600,
             30 * 24 * 60,
@@ -767,9 +767,9 @@ fn valid_cases(out: &mut Out, k: &Keys) -> Record {
     out.valid(
         "case_update_agreement_proposed",
         "the text is the agreement the parties co-sign",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             11,
             NOW - 300,
             30 * 24 * 60,
@@ -784,9 +784,9 @@ fn valid_cases(out: &mut Out, k: &Keys) -> Record {
     out.valid(
         "agreement_signature",
         "agreement = SHA-256 of the agreement text as UTF-8",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             5,
             NOW - 200,
             30 * 24 * 60,
@@ -811,9 +811,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "receipt",
         "",
-        &shore,
+        shore,
         env(
-            &shore,
+            shore,
             77,
             NOW,
             3 * 24 * 60,
@@ -826,9 +826,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "receipt_largest",
         "100 ids, the most a receipt holds",
-        &shore,
+        shore,
         env(
-            &shore,
+            shore,
             78,
             NOW,
             3 * 24 * 60,
@@ -843,9 +843,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "certificate",
         "",
-        &authority,
+        authority,
         env(
-            &authority,
+            authority,
             1,
             NOW - 86_400,
             MAX_TTL_MIN,
@@ -864,9 +864,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "certificate_without_mmsi",
         "",
-        &authority,
+        authority,
         env(
-            &authority,
+            authority,
             2,
             NOW - 86_400,
             MAX_TTL_MIN,
@@ -885,9 +885,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "revocation",
         "",
-        &authority,
+        authority,
         env(
-            &authority,
+            authority,
             3,
             NOW,
             MAX_TTL_MIN,
@@ -901,9 +901,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "text_to_group",
         "",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4005,
             NOW,
             24 * 60,
@@ -917,9 +917,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "text_safety_to_node",
         "",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             6,
             NOW,
             24 * 60,
@@ -933,9 +933,9 @@ fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
     out.valid(
         "text_longest",
         "a 280-byte text (93 three-byte characters and one ASCII letter)",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4006,
             NOW,
             24 * 60,
@@ -955,9 +955,9 @@ fn valid_pairs(out: &mut Out, k: &Keys) {
     out.valid(
         "pairing",
         "alice pairs with bob (bob signs one naming alice; the pair exists when both have)",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4012,
             NOW - 7200,
             MAX_TTL_MIN,
@@ -971,9 +971,9 @@ fn valid_pairs(out: &mut Out, k: &Keys) {
     out.valid(
         "pairing_leave",
         "bob leaves the pair",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             7,
             NOW,
             MAX_TTL_MIN,
@@ -987,9 +987,9 @@ fn valid_pairs(out: &mut Out, k: &Keys) {
     out.valid(
         "buddy_watch_overdue",
         "alice tells shore that bob, last heard 3 hours ago, is overdue",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4013,
             NOW,
             24 * 60,
@@ -1005,9 +1005,9 @@ fn valid_pairs(out: &mut Out, k: &Keys) {
     out.valid(
         "buddy_watch_cleared_never_heard",
         "overdue false (heard again); no time or fix known",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4014,
             NOW,
             24 * 60,
@@ -1047,9 +1047,9 @@ fn valid_duties_and_destinations(out: &mut Out, k: &Keys) {
     out.valid(
         "mediator_duty_largest",
         "8 areas at the globe's edges, every category, all day",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             13,
             NOW,
             MAX_TTL_MIN,
@@ -1076,9 +1076,9 @@ fn valid_duties_and_destinations(out: &mut Out, k: &Keys) {
     out.valid(
         "mediator_duty_off",
         "no areas: off duty",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             14,
             NOW,
             60,
@@ -1098,9 +1098,9 @@ fn valid_duties_and_destinations(out: &mut Out, k: &Keys) {
     out.valid(
         "created_at_max_future_skew",
         "created = now + 600 s: the latest creation time accepted",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4007,
             NOW + MAX_FUTURE_SKEW_S,
             60,
@@ -1111,9 +1111,9 @@ fn valid_duties_and_destinations(out: &mut Out, k: &Keys) {
     out.valid(
         "expires_in_one_second",
         "created = now - 3599 s, ttl 60 min: expiry = now + 1",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4008,
             NOW - 3599,
             60,
@@ -1137,7 +1137,7 @@ fn invalid_framing(out: &mut Out, base: &Base) {
     );
     {
         let n = (1000..2048)
-            .find(|n| with(&text_tree, &[BODY_AT, 0], C::T(text_of_len(*n))).len() == 2049)
+            .find(|n| with(text_tree, &[BODY_AT, 0], C::T(text_of_len(*n))).len() == 2049)
             .expect("a text length that makes 2049 bytes");
         out.invalid(
             "too_large_signed_text",
@@ -1145,7 +1145,7 @@ fn invalid_framing(out: &mut Out, base: &Base) {
                 "a well-signed text record of 2049 bytes (its {n}-byte text is also too long, \
                  but size is checked first)"
             ),
-            &with(&text_tree, &[BODY_AT, 0], C::T(text_of_len(n))),
+            &with(text_tree, &[BODY_AT, 0], C::T(text_of_len(n))),
             "too_large",
         );
     }
@@ -1179,14 +1179,14 @@ fn invalid_framing(out: &mut Out, base: &Base) {
     out.invalid(
         "truncated_text_length",
         "the text's head says 100 bytes, 2 follow (then the body's bool)",
-        &with(&text_tree, &[BODY_AT, 0], raw(&[0x78, 100, b'h', b'i'])),
+        &with(text_tree, &[BODY_AT, 0], raw(&[0x78, 100, b'h', b'i'])),
         "truncated",
     );
     out.invalid(
         "too_deep",
         "the destination nested as [[[[0]]]]: arrays five deep counting the envelope",
         &with(
-            &text_tree,
+            text_tree,
             &[DEST_AT],
             C::A(vec![C::A(vec![C::A(vec![C::A(vec![C::U(0)])])])]),
         ),
@@ -1200,7 +1200,7 @@ fn invalid_framing(out: &mut Out, base: &Base) {
         "trailing_bytes",
     );
     {
-        let e = [enc(&text_tree), vec![0x00]].concat();
+        let e = [enc(text_tree), vec![0x00]].concat();
         out.invalid(
             "trailing_item_signed",
             "envelope || 0x00, signed as a whole: a second item after the envelope",
@@ -1219,13 +1219,13 @@ fn invalid_non_canonical(out: &mut Out, base: &Base) {
     out.invalid(
         "non_canonical_seq_4_byte_head",
         "seq 4000 written 1a00000fa0 instead of 190fa0",
-        &with(&pos_tree, &[SEQ_AT], raw(&[0x1a, 0, 0, 0x0f, 0xa0])),
+        &with(pos_tree, &[SEQ_AT], raw(&[0x1a, 0, 0, 0x0f, 0xa0])),
         "non_canonical",
     );
     out.invalid(
         "non_canonical_kind_1_byte_head",
         "kind 10 written 180a instead of 0a",
-        &with(&text_tree, &[KIND_AT], raw(&[0x18, 0x0a])),
+        &with(text_tree, &[KIND_AT], raw(&[0x18, 0x0a])),
         "non_canonical",
     );
     {
@@ -1234,7 +1234,7 @@ fn invalid_non_canonical(out: &mut Out, base: &Base) {
         out.invalid(
             "non_canonical_created_8_byte_head",
             "created written with an 8-byte argument",
-            &with(&text_tree, &[CREATED_AT], raw(&c)),
+            &with(text_tree, &[CREATED_AT], raw(&c)),
             "non_canonical",
         );
     }
@@ -1244,12 +1244,12 @@ fn invalid_non_canonical(out: &mut Out, base: &Base) {
         out.invalid(
             "non_canonical_bstr_length",
             "the author hint's length written 5808 instead of 48",
-            &with(&text_tree, &[AUTHOR_AT], raw(&b)),
+            &with(text_tree, &[AUTHOR_AT], raw(&b)),
             "non_canonical",
         );
     }
     {
-        let mut e = enc(&text_tree);
+        let mut e = enc(text_tree);
         e[0] = 0x98;
         e.insert(1, 0x08);
         out.invalid(
@@ -1263,7 +1263,7 @@ fn invalid_non_canonical(out: &mut Out, base: &Base) {
         "non_canonical_indefinite_array",
         "the text body as an indefinite-length array 9f .. ff",
         &with(
-            &text_tree,
+            text_tree,
             &[BODY_AT],
             raw(&[0x9f, 0x62, b'h', b'i', 0xf4, 0xff]),
         ),
@@ -1273,7 +1273,7 @@ fn invalid_non_canonical(out: &mut Out, base: &Base) {
         "non_canonical_indefinite_text",
         "the text as an indefinite-length string 7f 62 'hi' ff",
         &with(
-            &text_tree,
+            text_tree,
             &[BODY_AT, 0],
             raw(&[0x7f, 0x62, b'h', b'i', 0xff]),
         ),
@@ -1289,7 +1289,7 @@ fn invalid_malformed(out: &mut Out, base: &Base) {
     out.invalid(
         "malformed_map",
         "the body as the map {0: 0}",
-        &with(&text_tree, &[BODY_AT], raw(&[0xa1, 0x00, 0x00])),
+        &with(text_tree, &[BODY_AT], raw(&[0xa1, 0x00, 0x00])),
         "malformed",
     );
     {
@@ -1298,38 +1298,38 @@ fn invalid_malformed(out: &mut Out, base: &Base) {
         out.invalid(
             "malformed_tag",
             "created wrapped in tag 1 (epoch time)",
-            &with(&text_tree, &[CREATED_AT], raw(&c)),
+            &with(text_tree, &[CREATED_AT], raw(&c)),
             "malformed",
         );
     }
     out.invalid(
         "malformed_float",
         "ttl as the half-precision float 60.0 (f9 5380)",
-        &with(&text_tree, &[TTL_AT], raw(&[0xf9, 0x53, 0x80])),
+        &with(text_tree, &[TTL_AT], raw(&[0xf9, 0x53, 0x80])),
         "malformed",
     );
     out.invalid(
         "malformed_undefined",
         "safety as the simple value undefined (f7)",
-        &with(&text_tree, &[BODY_AT, 1], raw(&[0xf7])),
+        &with(text_tree, &[BODY_AT, 1], raw(&[0xf7])),
         "malformed",
     );
     out.invalid(
         "malformed_break",
         "a stray break (ff) in place of the safety flag",
-        &with(&text_tree, &[BODY_AT, 1], raw(&[0xff])),
+        &with(text_tree, &[BODY_AT, 1], raw(&[0xff])),
         "malformed",
     );
     out.invalid(
         "malformed_reserved_info",
         "additional information 28 (1c) in place of the seq",
-        &with(&text_tree, &[SEQ_AT], raw(&[0x1c])),
+        &with(text_tree, &[SEQ_AT], raw(&[0x1c])),
         "malformed",
     );
     out.invalid(
         "malformed_utf8",
         "the text holds the bytes ff fe, which are not UTF-8",
-        &with(&text_tree, &[BODY_AT, 0], raw(&[0x62, 0xff, 0xfe])),
+        &with(text_tree, &[BODY_AT, 0], raw(&[0x62, 0xff, 0xfe])),
         "malformed",
     );
     out.invalid(
@@ -1360,13 +1360,13 @@ fn invalid_version_and_kind(out: &mut Out, base: &Base) {
     out.invalid(
         "unsupported_version_2",
         "",
-        &with(&text_tree, &[VERSION_AT], C::U(2)),
+        &with(text_tree, &[VERSION_AT], C::U(2)),
         "unsupported_version",
     );
     out.invalid(
         "unsupported_version_0",
         "",
-        &with(&text_tree, &[VERSION_AT], C::U(0)),
+        &with(text_tree, &[VERSION_AT], C::U(0)),
         "unsupported_version",
     );
     out.invalid(
@@ -1394,7 +1394,7 @@ fn invalid_version_and_kind(out: &mut Out, base: &Base) {
     out.invalid(
         "unknown_kind_2_pow_32",
         "",
-        &with(&text_tree, &[KIND_AT], C::U(1 << 32)),
+        &with(text_tree, &[KIND_AT], C::U(1 << 32)),
         "unknown_kind",
     );
 }
@@ -1407,13 +1407,13 @@ fn invalid_envelope_fields(out: &mut Out, base: &Base) {
     ib(
         "invalid_version_negative",
         "version -1",
-        with(&text_tree, &[VERSION_AT], C::N(0)),
+        with(text_tree, &[VERSION_AT], C::N(0)),
         out,
     );
     ib(
         "invalid_version_text",
         "version \"1\"",
-        with(&text_tree, &[VERSION_AT], C::T("1".into())),
+        with(text_tree, &[VERSION_AT], C::T("1".into())),
         out,
     );
     {
@@ -1430,14 +1430,14 @@ fn invalid_envelope_fields(out: &mut Out, base: &Base) {
     ib(
         "invalid_kind_negative",
         "kind -1",
-        with(&text_tree, &[KIND_AT], C::N(0)),
+        with(text_tree, &[KIND_AT], C::N(0)),
         out,
     );
     ib(
         "invalid_author_7_bytes",
         "a 7-byte author hint",
         with(
-            &text_tree,
+            text_tree,
             &[AUTHOR_AT],
             C::B(alice.hint().as_bytes()[..7].to_vec()),
         ),
@@ -1446,44 +1446,44 @@ fn invalid_envelope_fields(out: &mut Out, base: &Base) {
     ib(
         "invalid_seq_negative",
         "seq -1",
-        with(&text_tree, &[SEQ_AT], C::N(0)),
+        with(text_tree, &[SEQ_AT], C::N(0)),
         out,
     );
     ib(
         "invalid_created_beyond_u32",
         "created = 2^32",
-        with(&text_tree, &[CREATED_AT], C::U(1 << 32)),
+        with(text_tree, &[CREATED_AT], C::U(1 << 32)),
         out,
     );
     ib(
         "invalid_ttl_zero",
         "",
-        with(&text_tree, &[TTL_AT], C::U(0)),
+        with(text_tree, &[TTL_AT], C::U(0)),
         out,
     );
     ib(
         "invalid_ttl_above_90_days",
         "ttl 129601 min",
-        with(&text_tree, &[TTL_AT], C::U(u64::from(MAX_TTL_MIN) + 1)),
+        with(text_tree, &[TTL_AT], C::U(u64::from(MAX_TTL_MIN) + 1)),
         out,
     );
     ib(
         "invalid_dest_integer_2",
         "2 is not a destination (node destinations are [2, hint])",
-        with(&text_tree, &[DEST_AT], C::U(2)),
+        with(text_tree, &[DEST_AT], C::U(2)),
         out,
     );
     ib(
         "invalid_dest_tag_6",
         "[6, 0]",
-        with(&text_tree, &[DEST_AT], C::A(vec![C::U(6), C::U(0)])),
+        with(text_tree, &[DEST_AT], C::A(vec![C::U(6), C::U(0)])),
         out,
     );
     ib(
         "invalid_dest_node_arity",
         "[2, hint, hint]",
         with(
-            &text_tree,
+            text_tree,
             &[DEST_AT],
             C::A(vec![
                 C::U(2),
@@ -1502,7 +1502,7 @@ fn invalid_envelope_fields(out: &mut Out, base: &Base) {
             "invalid_dest_pair_unsorted",
             "[3, larger hint, smaller hint]",
             with(
-                &text_tree,
+                text_tree,
                 &[DEST_AT],
                 C::A(vec![C::U(3), C::B(hi.0.to_vec()), C::B(lo.0.to_vec())]),
             ),
@@ -1512,7 +1512,7 @@ fn invalid_envelope_fields(out: &mut Out, base: &Base) {
             "invalid_dest_pair_same",
             "[3, hint, same hint]",
             with(
-                &text_tree,
+                text_tree,
                 &[DEST_AT],
                 C::A(vec![C::U(3), C::B(lo.0.to_vec()), C::B(lo.0.to_vec())]),
             ),
@@ -1522,7 +1522,7 @@ fn invalid_envelope_fields(out: &mut Out, base: &Base) {
     ib(
         "invalid_dest_group_beyond_u32",
         "[5, 2^32]",
-        with(&text_tree, &[DEST_AT], C::A(vec![C::U(5), C::U(1 << 32)])),
+        with(text_tree, &[DEST_AT], C::A(vec![C::U(5), C::U(1 << 32)])),
         out,
     );
 }
@@ -1534,14 +1534,14 @@ fn invalid_fixes(out: &mut Out, base: &Base) {
     ib(
         "invalid_fix_lat",
         "latitude 9000001 (90.00001°N)",
-        with(&pos_tree, &[BODY_AT], fix_with(71, 25, 9_000_001)),
+        with(pos_tree, &[BODY_AT], fix_with(71, 25, 9_000_001)),
         out,
     );
     ib(
         "invalid_fix_lon",
         "longitude -18000001",
         with(
-            &pos_tree,
+            pos_tree,
             &[BODY_AT],
             fix_with(45, 26, (-18_000_001i32 as u32 & 0x3ff_ffff) as u128),
         ),
@@ -1550,20 +1550,20 @@ fn invalid_fixes(out: &mut Out, base: &Base) {
     ib(
         "invalid_fix_cog",
         "course 3600 (360.0°)",
-        with(&pos_tree, &[BODY_AT], fix_with(23, 12, 3600)),
+        with(pos_tree, &[BODY_AT], fix_with(23, 12, 3600)),
         out,
     );
     ib(
         "invalid_fix_heading",
         "heading 360",
-        with(&pos_tree, &[BODY_AT], fix_with(14, 9, 360)),
+        with(pos_tree, &[BODY_AT], fix_with(14, 9, 360)),
         out,
     );
     ib(
         "invalid_fix_11_bytes",
         "a packed fix one byte short",
         with(
-            &pos_tree,
+            pos_tree,
             &[BODY_AT],
             C::B(pack_fix(&fix_zhoushan()).expect("valid")[..11].to_vec()),
         ),
@@ -1572,14 +1572,14 @@ fn invalid_fixes(out: &mut Out, base: &Base) {
     ib(
         "invalid_position_body_type",
         "a position body that is a text string",
-        with(&pos_tree, &[BODY_AT], C::T("30.0N 122.9E".into())),
+        with(pos_tree, &[BODY_AT], C::T("30.0N 122.9E".into())),
         out,
     );
     ib(
         "invalid_text_too_long",
         "a 281-byte text",
         with(
-            &text_tree,
+            text_tree,
             &[BODY_AT, 0],
             C::T(text_of_len(MAX_SHORT_TEXT + 1)),
         ),
@@ -1588,14 +1588,14 @@ fn invalid_fixes(out: &mut Out, base: &Base) {
     ib(
         "invalid_text_safety_type",
         "safety written as the integer 1",
-        with(&text_tree, &[BODY_AT, 1], C::U(1)),
+        with(text_tree, &[BODY_AT, 1], C::U(1)),
         out,
     );
     ib(
         "invalid_text_body_arity",
         "a text body of 3 items",
         with(
-            &text_tree,
+            text_tree,
             &[BODY_AT],
             C::A(vec![C::T("hi".into()), C::Bool(false), C::Null]),
         ),
@@ -2011,7 +2011,7 @@ fn invalid_verification(out: &mut Out, base: &Base) {
         let r = Record::sign(
             &outsider.pair,
             env(
-                &outsider,
+                outsider,
                 1,
                 NOW,
                 60,
@@ -2075,7 +2075,7 @@ fn invalid_verification(out: &mut Out, base: &Base) {
         "bad_signature",
     );
     let expired_env = env(
-        &alice,
+        alice,
         4010,
         NOW - 3600,
         60,
@@ -2106,7 +2106,7 @@ fn invalid_verification(out: &mut Out, base: &Base) {
         Record::sign(
             &alice.pair,
             env(
-                &alice,
+                alice,
                 4011,
                 NOW + MAX_FUTURE_SKEW_S + 1,
                 60,
@@ -2124,7 +2124,7 @@ fn invalid_verification(out: &mut Out, base: &Base) {
         Record::sign(
             &outsider.pair,
             env(
-                &outsider,
+                outsider,
                 2,
                 NOW + MAX_FUTURE_SKEW_S + 1,
                 60,
