@@ -22,8 +22,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use haiqiao_proto::{
-    CaseStatus, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, KeyHint, Party, PublicKey,
-    Record, RecordId, Role, Timestamp, agreement_hash,
+    Body, CaseStatus, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, KeyHint, Party,
+    PublicKey, Record, RecordId, Role, Timestamp, agreement_hash,
 };
 
 use crate::event::{CaseRole, Event, Refusal, refused};
@@ -272,15 +272,17 @@ impl Mediation {
     // Cases.
 
     /// Stores a dispute report. Returns whether it is new.
-    pub(crate) fn observe_report(
-        &mut self,
-        r: &Record,
-        category: DisputeCategory,
-        parties: &[Party],
-        fix: Option<Fix>,
-        description: &str,
-        evidence: usize,
-    ) -> bool {
+    pub(crate) fn observe_report(&mut self, r: &Record) -> bool {
+        let Body::DisputeReport {
+            category,
+            parties,
+            fix,
+            description,
+            evidence,
+        } = r.body()
+        else {
+            return false;
+        };
         if self.reports.contains_key(&r.id()) {
             return false;
         }
@@ -291,11 +293,11 @@ impl Mediation {
                 reporter: r.author(),
                 created: r.envelope().created,
                 expiry: r.expiry(),
-                category,
-                parties: parties.to_vec(),
-                fix,
-                description: description.to_owned(),
-                evidence,
+                category: *category,
+                parties: parties.clone(),
+                fix: *fix,
+                description: description.clone(),
+                evidence: evidence.len(),
             },
         );
         true

@@ -1,8 +1,8 @@
 //! `Fleet::observe`: what each record changes, one method per kind the fleet gives meaning to.
 
 use haiqiao_proto::{
-    Body, CaseStatus, DisputeCategory, DistressNature, DistressStatus, Fix, PairAlertKind, Party,
-    PublicKey, Record, RecordId, Timestamp,
+    Body, CaseStatus, DistressNature, DistressStatus, Fix, PairAlertKind, PublicKey, Record,
+    RecordId, Timestamp,
 };
 
 use super::Fleet;
@@ -84,21 +84,7 @@ impl Fleet {
                 &self.trust,
                 &mut out,
             ),
-            Body::DisputeReport {
-                category,
-                parties,
-                fix,
-                description,
-                evidence,
-            } => self.observe_dispute(
-                r,
-                *category,
-                parties,
-                *fix,
-                description,
-                evidence.len(),
-                &mut out,
-            ),
+            Body::DisputeReport { .. } => self.observe_dispute(r, &mut out),
             Body::CaseUpdate { case, status, text } => {
                 self.observe_case_update(r, *case, status, text, &mut out);
             }
@@ -207,21 +193,8 @@ impl Fleet {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn observe_dispute(
-        &mut self,
-        r: &Record,
-        category: DisputeCategory,
-        parties: &[Party],
-        fix: Option<Fix>,
-        description: &str,
-        evidence: usize,
-        out: &mut Vec<Event>,
-    ) {
-        if self
-            .mediation
-            .observe_report(r, category, parties, fix, description, evidence)
-        {
+    fn observe_dispute(&mut self, r: &Record, out: &mut Vec<Event>) {
+        if self.mediation.observe_report(r) {
             self.mediation.evict_cases(&self.trust, &r.id());
             if let Some(after) = self.mediation.view(&r.id(), &self.trust) {
                 self.case_events(None, &after, out);
