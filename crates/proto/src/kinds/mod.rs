@@ -6,8 +6,9 @@
 //! (`priority`, `SEALED_AS`), its CBOR form (`encode`, `decode`, through the codec's helpers;
 //! docs/protocol.md describes the bytes), its JSON view for people and the control API
 //! (`view`, in two forms: for people, and as on the wire for the test vectors), and
-//! a typical sample record (`sample`). [`record_kinds!`] turns the table into [`Kind`],
-//! [`Body`] and the dispatch from one to the other; nothing else matches on every kind.
+//! a typical sample record (`sample`). `record_kinds!` turns the table into [`Kind`],
+//! [`Body`] and the dispatch from one to the other; no other code needs an arm for every kind
+//! (the fleet and the node match on the kinds they give meaning to and let the others be).
 //!
 //! To add a kind, see ARCHITECTURE.md, "How to add a record kind".
 //!
