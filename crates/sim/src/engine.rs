@@ -216,7 +216,7 @@ fn sealed_readers(
 
 /// The entropy of message `m`'s sealing: deterministic, so that runs repeat.
 fn seal_entropy(m: u64) -> haiqiao_proto::SealEntropy {
-    let mut r = Rng::new(0x7365_616c_6564_0000, m);
+    let mut r = Rng::stream(0x7365_616c_6564_0000, m);
     let mut b = [0u8; 48];
     for c in b.chunks_mut(8) {
         c.copy_from_slice(&r.next_u64().to_le_bytes());
@@ -291,7 +291,7 @@ pub(crate) fn size_table(epoch_s: u64, sealed_mediation: Option<usize>) -> [u32;
 
 /// The key of node `i` (the same in every run of every scenario).
 pub(crate) fn node_key(i: NodeIdx) -> Keypair {
-    let mut r = Rng::new(0x6861_6971_6961_6f00, u64::from(i));
+    let mut r = Rng::stream(0x6861_6971_6961_6f00, u64::from(i));
     let mut seed = [0u8; 32];
     for c in seed.chunks_mut(8) {
         c.copy_from_slice(&r.next_u64().to_le_bytes());
