@@ -93,8 +93,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut node) = Node::new(cfg, me, Role::Vessel, MemStore::new(limits), T0_MS) else {
         return;
     };
-    for k in PEERS.iter() {
-        node.learn_key(k.public());
+    let keys = PEERS.iter().map(|k| k.public()).collect();
+    if node.handle(T0_MS, Input::Keys(keys)).is_err() {
+        return;
     }
     let mut now = T0_MS;
     let mut s = Script(data);

@@ -416,13 +416,7 @@ impl PendingKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use haiqiao_proto::Keypair;
-
-    const T0: u64 = 1_795_000_000_000;
-
-    fn key(n: u8) -> PublicKey {
-        Keypair::from_seed(&[n; 32]).public()
-    }
+    use crate::test_support::{T0, key};
 
     fn enforced() -> TrustPolicy {
         TrustPolicy {

@@ -80,6 +80,25 @@ pub enum Input {
     },
 }
 
+impl Input {
+    /// A lowercase name of the kind of input (for timings and logs).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Input::ContactUp { .. } => "contact_up",
+            Input::ContactDown { .. } => "contact_down",
+            Input::Frame { .. } => "frame",
+            Input::Gossip { .. } => "gossip",
+            Input::Tick => "tick",
+            Input::Written { .. } => "written",
+            Input::Trust(_) => "trust",
+            Input::EtaShore(_) => "eta_shore",
+            Input::Groups(_) => "groups",
+            Input::Keys(_) => "keys",
+            Input::Restored { .. } => "restored",
+        }
+    }
+}
+
 /// The engine's verdict on a gossiped record (for the gossip layer's validation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

@@ -30,3 +30,5 @@ pub use trust::TrustPolicy;
 mod engine_tests;
 #[cfg(test)]
 mod link_tests;
+#[cfg(test)]
+mod test_support;

@@ -225,36 +225,6 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
-    /// Sets the groups this node belongs to (`Input::Groups`).
-    pub fn set_groups(&mut self, groups: Vec<u32>) {
-        self.groups = groups;
-    }
-
-    /// `Input::Trust`.
-    pub fn set_trust(&mut self, trust: TrustPolicy) -> Result<(), StoreError> {
-        self.apply_trust(trust)
-    }
-
-    /// `Input::Restored { next_seq }`.
-    pub fn ensure_next_seq(&mut self, seq: u64) {
-        self.next_seq = self.next_seq.max(seq);
-    }
-
-    /// `Input::Keys`.
-    pub fn learn_key(&mut self, key: PublicKey) {
-        self.ring.insert(key);
-    }
-
-    /// `Input::EtaShore`.
-    pub fn set_eta_shore(&mut self, now_ms: u64, eta_min: Option<u32>) {
-        self.ashore_by_ms = routing::ashore_by(now_ms, eta_min);
-    }
-
-    /// `Input::Restored { last_shore_ms }`.
-    pub fn restore_last_shore_ms(&mut self, t: u64) {
-        self.last_shore_ms = Some(self.last_shore_ms.map_or(t, |x| x.max(t)));
-    }
-
     /// Replaces what the engine knows of certificates ([`Input::Trust`]).
     fn apply_trust(&mut self, trust: TrustPolicy) -> Result<(), StoreError> {
         let Some(old) = self.admission.set_trust(trust, &self.index) else {

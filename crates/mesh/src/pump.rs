@@ -43,6 +43,14 @@ impl Next {
     }
 }
 
+/// The peer frames are for.
+#[derive(Clone, Copy)]
+struct To<'p> {
+    peer: &'p PublicKey,
+    /// Distress-class records only.
+    quarantined: bool,
+}
+
 /// What the pump works on for one round: the engine's parts it reads and hands copies from.
 pub(crate) struct Pump<'a, S: Store> {
     pub(crate) cfg: &'a MeshConfig,
@@ -64,6 +72,7 @@ impl<S: Store> Pump<'_, S> {
         quarantined: bool,
     ) -> Vec<Vec<u8>> {
         let max = self.cfg.max_frame_bytes.max(MIN_FRAME_BYTES);
+        let to = To { peer, quarantined };
         let mut frames = Vec::new();
         loop {
             if s.window_full(self.cfg.send_window_frames) {
@@ -76,7 +85,7 @@ impl<S: Store> Pump<'_, S> {
             let control = s.has_control();
             let next = if control || s.window().open() {
                 let budget = s.window().frame_budget(max, MIN_RECORDS_FRAME);
-                self.next_frame(peer, s, budget, quarantined)
+                self.next_frame(to, s, budget)
             } else if s.window().needs_probe() {
                 Some(Next::control(Frame::Records {
                     seq: s.start_records_frame(Vec::new()),
@@ -109,13 +118,7 @@ impl<S: Store> Pump<'_, S> {
 
     /// The most urgent frame for the peer: control, wants, urgent records, offers, tier-0
     /// symbols, other records, tier-1 symbols.
-    fn next_frame(
-        &mut self,
-        peer: &PublicKey,
-        s: &mut Session,
-        max: usize,
-        quarantined: bool,
-    ) -> Option<Next> {
+    fn next_frame(&mut self, to: To<'_>, s: &mut Session, max: usize) -> Option<Next> {
         if let Some(f) = s.pop_control() {
             return Some(Next::control(f));
         }
@@ -131,7 +134,7 @@ impl<S: Store> Pump<'_, S> {
             .is_some_and(|(p, _, _)| p <= Priority::Control);
         if can_send_records
             && urgent
-            && let Some(f) = self.records_frame(peer, s, max, quarantined)
+            && let Some(f) = self.records_frame(to, s, max)
         {
             return Some(f);
         }
@@ -146,7 +149,7 @@ impl<S: Store> Pump<'_, S> {
         }
         if can_send_records
             && s.has_records()
-            && let Some(f) = self.records_frame(peer, s, max, quarantined)
+            && let Some(f) = self.records_frame(to, s, max)
         {
             return Some(f);
         }
@@ -155,13 +158,7 @@ impl<S: Store> Pump<'_, S> {
 
     /// The next `Records` frame for the peer, most urgent first; a quarantined peer is sent
     /// distress-class records only. An urgent record's frame carries no bulk behind it.
-    fn records_frame(
-        &mut self,
-        peer: &PublicKey,
-        s: &mut Session,
-        max: usize,
-        quarantined: bool,
-    ) -> Option<Next> {
+    fn records_frame(&mut self, to: To<'_>, s: &mut Session, max: usize) -> Option<Next> {
         let mut items = Vec::new();
         let mut handed: Vec<(RecordId, u8)> = Vec::new();
         let mut size = 8usize;
@@ -169,7 +166,7 @@ impl<S: Store> Pump<'_, S> {
         let mut urgent_frame = false;
         while let Some(q) = s.first_queued() {
             let id = q.2;
-            if quarantined && q.0 != Priority::Distress {
+            if to.quarantined && q.0 != Priority::Distress {
                 s.unqueue(&q);
                 continue;
             }
@@ -208,7 +205,7 @@ impl<S: Store> Pump<'_, S> {
         }
         for (id, k) in &handed {
             if *k > 0 {
-                self.receipts.note_co_holder(*id, *peer);
+                self.receipts.note_co_holder(*id, *to.peer);
             }
         }
         let seq = s.start_records_frame(handed);
@@ -225,12 +222,9 @@ impl<S: Store> Pump<'_, S> {
 mod tests {
     use super::*;
     use crate::index::Meta;
-    use crate::session::Hello;
     use crate::store::{MemStore, StoreLimits, Summary};
-    use haiqiao_proto::wire::{TIERS, TierSummary};
+    use crate::test_support::{T0, session};
     use haiqiao_proto::{Body, Destination, Envelope, Keypair, Record, Timestamp};
-
-    const T0: u64 = 1_795_000_000_000;
 
     fn record(key: &Keypair, seq: u64, body: Body, dest: Destination) -> Record {
         let env = Envelope {
@@ -242,20 +236,6 @@ mod tests {
             body,
         };
         Record::sign(key, env).unwrap()
-    }
-
-    fn session() -> Session {
-        Session::new(
-            None,
-            T0,
-            Hello {
-                tiers: [TierSummary::default(); TIERS],
-                snapshot: [Vec::new(), Vec::new()],
-                shore_age_min: 5,
-                eta_shore_min: None,
-                linked: None,
-            },
-        )
     }
 
     struct World {

@@ -213,32 +213,11 @@ impl Receipts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::Hello;
-    use haiqiao_proto::wire::{TIERS, TierSummary};
-    use haiqiao_proto::{Keypair, Priority, Timestamp};
-
-    const T0: u64 = 1_795_000_000_000;
+    use crate::test_support::{T0, key, session};
+    use haiqiao_proto::{Priority, Timestamp};
 
     fn id(n: u8) -> RecordId {
         RecordId([n; 16])
-    }
-
-    fn key(n: u8) -> PublicKey {
-        Keypair::from_seed(&[n; 32]).public()
-    }
-
-    fn session() -> Session {
-        Session::new(
-            None,
-            T0,
-            Hello {
-                tiers: [TierSummary::default(); TIERS],
-                snapshot: [Vec::new(), Vec::new()],
-                shore_age_min: 5,
-                eta_shore_min: None,
-                linked: None,
-            },
-        )
     }
 
     #[test]

@@ -395,26 +395,18 @@ mod tests {
             handoff(&cfg, &m, &me(100), &homeward_peer(3000, 10 * H)),
             Handoff::Copies(1)
         );
-        // Both homeward: the one due ashore a margin sooner takes it.
-        assert_eq!(
+        // Both homeward: the one due ashore a margin sooner takes it; due only 10 minutes
+        // sooner (within the margin), keep it.
+        let both_homeward = |mine, theirs| {
             handoff(
                 &cfg,
                 &m,
-                &me_homeward(100, 10 * H),
-                &homeward_peer(3000, 8 * H)
-            ),
-            Handoff::Copies(1)
-        );
-        // Due only 10 minutes sooner: within the margin, keep it.
-        assert_eq!(
-            handoff(
-                &cfg,
-                &m,
-                &me_homeward(100, 10 * H),
-                &homeward_peer(3000, 10 * H - 600_000)
-            ),
-            Handoff::No
-        );
+                &me_homeward(100, mine),
+                &homeward_peer(3000, theirs),
+            )
+        };
+        assert_eq!(both_homeward(10 * H, 8 * H), Handoff::Copies(1));
+        assert_eq!(both_homeward(10 * H, 10 * H - 600_000), Handoff::No);
         // Homeward me keeps it from a peer that is not homeward, even one fresh from port.
         assert_eq!(
             handoff(&cfg, &m, &me_homeward(3000, 10 * H), &peer(5)),
@@ -448,5 +440,116 @@ mod tests {
         assert_eq!(handoff(&cfg, &m, &me(200), &peer(100)), Handoff::Copies(1));
         // The station itself is a destination.
         assert_eq!(handoff(&cfg, &m, &me(20), &peer(0)), Handoff::Deliver);
+    }
+
+    #[test]
+    fn shore_age_and_eta_as_the_hello_says_them() {
+        let t = 100 * H;
+        assert_eq!(shore_age_min(Role::Shore, false, None, t), 0);
+        assert_eq!(
+            shore_age_min(Role::Vessel, true, None, t),
+            1,
+            "never 0 at sea"
+        );
+        assert_eq!(
+            shore_age_min(Role::Vessel, false, None, t),
+            MAX_SHORE_AGE_MIN
+        );
+        assert_eq!(shore_age_min(Role::Vessel, false, Some(t), t), 1);
+        assert_eq!(shore_age_min(Role::Vessel, false, Some(t - 2 * H), t), 120);
+        assert_eq!(
+            shore_age_min(Role::Vessel, false, Some(0), 2000 * H),
+            MAX_SHORE_AGE_MIN,
+            "bounded"
+        );
+        assert_eq!(ashore_by(t, Some(90)), Some(t + 90 * 60_000));
+        assert_eq!(
+            eta_shore_min(Role::Vessel, ashore_by(t, Some(90)), t),
+            Some(90)
+        );
+        assert_eq!(
+            eta_shore_min(Role::Vessel, Some(t), t + H),
+            Some(1),
+            "past it: 1"
+        );
+        assert_eq!(eta_shore_min(Role::Vessel, None, t), None);
+        assert_eq!(eta_shore_min(Role::Shore, Some(t + H), t), None);
+    }
+
+    #[test]
+    fn custody_is_for_what_this_node_answers_for() {
+        let mut m = last_copy_of_a_report();
+        let author = m.author;
+        assert!(custodial(&m, &[0; 32]), "a copy of a shore-bound record");
+        m.copies = 0;
+        assert!(
+            !custodial(&m, &author),
+            "not flooded: no copies, no custody"
+        );
+        m.dest = Destination::Everyone;
+        m.tier = Some(1);
+        assert!(custodial(&m, &author), "its own flooded record");
+        assert!(!custodial(&m, &[0; 32]));
+        m.kind = haiqiao_proto::Kind::Position;
+        assert!(!custodial(&m, &author), "positions supersede");
+        assert!(keeps_copies(&Destination::Shore, false));
+        assert!(!keeps_copies(&Destination::Shore, true));
+        let (a, b) = (
+            Keypair::from_seed(&[3; 32]).public().hint(),
+            Keypair::from_seed(&[4; 32]).public().hint(),
+        );
+        assert!(
+            keeps_copies(&Destination::pair(a, b), true),
+            "a pair's other boat"
+        );
+    }
+
+    #[test]
+    fn a_new_record_is_pushed_offered_or_kept() {
+        let cfg = MeshConfig::default();
+        let mut flood = last_copy_of_a_report();
+        flood.dest = Destination::Everyone;
+        flood.tier = Some(1);
+        flood.copies = 0;
+        let source = Keypair::from_seed(&[7; 32]).public().hint();
+        let linked_to_source = PeerView {
+            linked: Some(Neighbours::of(&[source])),
+            ..peer(50)
+        };
+        let p = peer(50);
+        assert_eq!(
+            spread(&cfg, &flood, &me(10), true, None, Some(&p)),
+            Spread::Push
+        );
+        assert_eq!(
+            spread(
+                &cfg,
+                &flood,
+                &me(10),
+                true,
+                Some(source),
+                Some(&linked_to_source)
+            ),
+            Spread::Offer,
+            "it most likely has it"
+        );
+        assert_eq!(
+            spread(&cfg, &flood, &me(10), false, None, None),
+            Spread::Offer
+        );
+        let report = last_copy_of_a_report();
+        assert_eq!(
+            spread(&cfg, &report, &me(10), false, None, Some(&p)),
+            Spread::No
+        );
+        assert_eq!(
+            spread(&cfg, &report, &me(10), false, None, None),
+            Spread::No
+        );
+        assert_eq!(
+            spread(&cfg, &report, &me(100), false, None, Some(&peer(1))),
+            Spread::Offer,
+            "routing hands it to a peer linked to shore"
+        );
     }
 }

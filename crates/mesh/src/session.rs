@@ -686,13 +686,7 @@ fn take_first(set: &mut BTreeSet<u64>, n: usize) -> Vec<u64> {
 mod tests {
     use super::*;
     use crate::riblt::Encoder;
-    use haiqiao_proto::Keypair;
-
-    const T0: u64 = 1_795_000_000_000;
-
-    fn key(n: u8) -> PublicKey {
-        Keypair::from_seed(&[n; 32]).public()
-    }
+    use crate::test_support::{T0, hello, key};
 
     fn view(peer: &PublicKey) -> PeerView {
         PeerView {
@@ -705,24 +699,7 @@ mod tests {
     }
 
     fn session(set: Vec<u64>) -> Session {
-        let tiers = [
-            TierSummary {
-                count: set.len() as u32,
-                ..TierSummary::default()
-            },
-            TierSummary::default(),
-        ];
-        Session::new(
-            None,
-            T0,
-            Hello {
-                tiers,
-                snapshot: [set, Vec::new()],
-                shore_age_min: 5,
-                eta_shore_min: None,
-                linked: None,
-            },
-        )
+        Session::new(None, T0, hello(set))
     }
 
     #[test]
@@ -828,17 +805,7 @@ mod tests {
 
     #[test]
     fn pacing_spends_and_refills_at_the_link_rate() {
-        let mut s = Session::new(
-            Some(8_000),
-            T0,
-            Hello {
-                tiers: [TierSummary::default(); TIERS],
-                snapshot: [Vec::new(), Vec::new()],
-                shore_age_min: 5,
-                eta_shore_min: None,
-                linked: None,
-            },
-        );
+        let mut s = Session::new(Some(8_000), T0, hello(Vec::new()));
         assert!(!s.refill(T0, 1200), "no allowance yet");
         assert!(s.refill(T0 + 100, 1200), "100 bytes after 100 ms at 1 kB/s");
         s.sent(T0 + 100, 300, true, None, false);

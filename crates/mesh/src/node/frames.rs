@@ -4,7 +4,7 @@
 use haiqiao_proto::wire::{Frame, Neighbours, SHORT_ID_LEN, SYMBOL_LEN, TIERS, TierSummary};
 use haiqiao_proto::{Destination, KeyHint, Priority, PublicKey, RecordId, Role};
 
-use super::ingest::{Source, Taken};
+use super::ingest::{Arrival, Source, Taken};
 use super::{MAX_KEYS_PER_FRAME, Node};
 use crate::defence::Offence;
 use crate::index::short_from;
@@ -65,13 +65,12 @@ impl<S: Store> Node<S> {
             Frame::Want { ids } => self.on_want(now_ms, peer, &ids),
             Frame::Offer { ids } => self.on_offer(peer, &ids),
             Frame::Records { seq, items } => {
-                let results = self.ingest(
-                    now_ms,
-                    Source::Sync(peer),
-                    items.into_iter().map(|c| (c.bytes, c.copies)).collect(),
-                    Some(seq),
-                    false,
-                )?;
+                let arrival = Arrival {
+                    frame: Some(seq),
+                    ..Arrival::from(Source::Sync(peer))
+                };
+                let items = items.into_iter().map(|c| (c.bytes, c.copies)).collect();
+                let results = self.ingest(now_ms, arrival, items)?;
                 let refused = results
                     .iter()
                     .enumerate()

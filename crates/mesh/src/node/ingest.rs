@@ -45,6 +45,28 @@ pub(super) enum Taken {
     Waiting,
 }
 
+/// How a batch of records arrived.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Arrival {
+    pub(super) source: Source,
+    /// The `Records` frame they came in (its acknowledgement waits for those that wait for
+    /// a key).
+    pub(super) frame: Option<u32>,
+    /// The peer's rate was charged for them already (they waited for a key).
+    pub(super) charged: bool,
+}
+
+impl Arrival {
+    /// Records from `source`, not in a frame, not charged yet.
+    pub(super) fn from(source: Source) -> Arrival {
+        Arrival {
+            source,
+            frame: None,
+            charged: false,
+        }
+    }
+}
+
 /// Records that passed admission, for one batch verification.
 #[derive(Default)]
 struct Admitted {
@@ -63,7 +85,11 @@ impl<S: Store> Node<S> {
         bytes: Vec<u8>,
     ) -> Result<(), StoreError> {
         let id = Unverified::decode(&bytes).ok().map(|u| u.id());
-        let taken = self.ingest(now_ms, Source::Gossip(peer), vec![(bytes, 0)], None, false)?;
+        let taken = self.ingest(
+            now_ms,
+            Arrival::from(Source::Gossip(peer)),
+            vec![(bytes, 0)],
+        )?;
         let verdict = match taken.first() {
             Some(Taken::New) => Verdict::Accept,
             Some(Taken::Invalid) => Verdict::Reject,
@@ -74,19 +100,17 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
-    /// Decodes, verifies and stores records from a peer; returns what became of each. `frame`
-    /// is the `Records` frame they came in (its acknowledgement waits for those that wait for
-    /// a key); `charged`: the peer's rate was charged for them already (they waited for a key).
+    /// Decodes, verifies and stores records from a peer (or its own, `Source::Local`); returns
+    /// what became of each.
     pub(super) fn ingest(
         &mut self,
         now_ms: u64,
-        source: Source,
+        arrival: Arrival,
         items: Vec<(Vec<u8>, u8)>,
-        frame: Option<u32>,
-        charged: bool,
     ) -> Result<Vec<Taken>, StoreError> {
+        let source = arrival.source;
         let mut taken = vec![Taken::Refused; items.len()];
-        let admitted = self.admit(now_ms, source, items, frame, charged, &mut taken);
+        let admitted = self.admit(now_ms, arrival, items, &mut taken);
         let mut records = Vec::new();
         let mut rec_idx = Vec::new();
         let mut rec_copies = Vec::new();
@@ -134,12 +158,15 @@ impl<S: Store> Node<S> {
     fn admit(
         &mut self,
         now_ms: u64,
-        source: Source,
+        arrival: Arrival,
         items: Vec<(Vec<u8>, u8)>,
-        frame: Option<u32>,
-        charged: bool,
         taken: &mut [Taken],
     ) -> Admitted {
+        let Arrival {
+            source,
+            frame,
+            charged,
+        } = arrival;
         let mut admitted = Admitted::default();
         let mut unknown_keys = BTreeSet::new();
         let max_copies = routing::max_copies(&self.cfg);
@@ -318,7 +345,11 @@ impl<S: Store> Node<S> {
         }
         for (peer, (items, slots)) in by_peer {
             // Their peer's rate was charged when they arrived.
-            let taken = self.ingest(now_ms, Source::Sync(peer), items, None, true)?;
+            let arrival = Arrival {
+                charged: true,
+                ..Arrival::from(Source::Sync(peer))
+            };
+            let taken = self.ingest(now_ms, arrival, items)?;
             for (t, slot) in taken.into_iter().zip(slots) {
                 if let Some(slot) = slot {
                     self.resolve_waiting(&peer, slot, matches!(t, Taken::New | Taken::Held));

@@ -104,6 +104,11 @@ impl<S: Store> Node<S> {
     /// Takes in a record signed elsewhere by `author` (an authority's certificate issued on
     /// an offline key, say) as if it had been written here: verified, stored and carried.
     /// Returns the record, or why it was refused.
+    ///
+    /// A method beside [`Node::submit`], not an [`crate::Input`]: like a write, its caller
+    /// (the control API, a mediator ashore) answers with the record or the refusal at once
+    /// (HTTP 201, 429, 507), which an input's outputs could only tell it later and out of
+    /// band — as quinn-proto's stream writes are calls, not events.
     pub fn import(
         &mut self,
         now_ms: u64,
