@@ -120,31 +120,19 @@ impl Receipts {
     /// A receipt follows the copies of the records it names, instead of flooding: to the
     /// peers of current contacts that sent, offered or were sent one of them, and to every
     /// peer a copy was handed to or taken from (now, or when it is next in contact). Nodes
-    /// that never held a copy never receive it. A counted receipt (see
-    /// [`crate::TrustPolicy`]) also answers a later offer of a record it names
-    /// (`Frame::Offer`); one that does not count is carried to the holders all the same (it
-    /// counts there if its author is certified later) but answers no offer, so it cannot stop
-    /// a record from spreading. `queued`: the receipt as queued to a peer, if it is held;
-    /// `from`: the peer it came from (it goes nowhere back).
-    #[allow(clippy::too_many_arguments)] // each is one fact about the receipt; a struct would only rename them
+    /// that never held a copy never receive it. (A counted receipt also answers a later offer
+    /// of a record it names, [`Receipts::remember_receipt_of`]; one that does not count is
+    /// carried to the holders all the same — it counts there if its author is certified
+    /// later — but answers no offer, so it cannot stop a record from spreading.) `q`: the
+    /// receipt as queued to a peer; `from`: the peer it came from (it goes nowhere back).
     pub(crate) fn route(
         &mut self,
-        cfg: &MeshConfig,
-        receipt: RecordId,
+        q: QueuedRecord,
         ids: &[RecordId],
-        counts: bool,
-        queued: Option<QueuedRecord>,
         from: Option<PublicKey>,
         sessions: &mut BTreeMap<PublicKey, Session>,
     ) {
-        if counts {
-            for id in ids {
-                self.remember_receipt_of(*id, receipt, cfg.max_receipted);
-            }
-        }
-        let Some(q) = queued else {
-            return;
-        };
+        let receipt = q.2;
         for (p, s) in sessions.iter_mut() {
             if Some(*p) != from && ids.iter().any(|i| s.knows(i)) {
                 s.queue_record(q, 0);
@@ -177,7 +165,7 @@ impl Receipts {
 
     /// A shore-bound record reached this station: it is receipted in the next batch, due when
     /// the batch is full or [`MeshConfig::receipt_delay_ms`] after its first record.
-    pub(crate) fn to_receipt(&mut self, cfg: &MeshConfig, now_ms: u64, id: RecordId) {
+    pub(crate) fn receipt_later(&mut self, cfg: &MeshConfig, now_ms: u64, id: RecordId) {
         self.queue.push(id);
         if self.queue.len() >= Self::batch(cfg) {
             self.due = Some(now_ms);
@@ -188,10 +176,11 @@ impl Receipts {
 
     /// The next batch of ids to receipt, if one is due.
     pub(crate) fn due_batch(&mut self, cfg: &MeshConfig, now_ms: u64) -> Option<Vec<RecordId>> {
-        if !self.due.is_some_and(|t| now_ms >= t) || self.queue.is_empty() {
-            if self.queue.is_empty() {
-                self.due = None;
-            }
+        if self.queue.is_empty() {
+            self.due = None;
+            return None;
+        }
+        if self.due.is_none_or(|t| now_ms < t) {
             return None;
         }
         let n = self.queue.len().min(Self::batch(cfg));
@@ -238,7 +227,6 @@ mod tests {
 
     #[test]
     fn a_receipt_follows_the_copies_now_or_at_the_next_contact() {
-        let cfg = MeshConfig::default();
         let mut r = Receipts::default();
         let (a, b, c) = (key(1), key(2), key(3));
         for n in 0..(MAX_CO_HOLDERS as u8 + 2) {
@@ -253,16 +241,7 @@ mod tests {
         s.note_known(id(2));
         sessions.insert(key(4), s);
         let q = (Priority::Routine, Timestamp(0), id(9));
-        r.route(
-            &cfg,
-            id(9),
-            &[id(1), id(2)],
-            true,
-            Some(q),
-            Some(c),
-            &mut sessions,
-        );
-        assert_eq!(r.answer_to_offer(short_id(&id(2))), Some((id(2), id(9))));
+        r.route(q, &[id(1), id(2)], Some(c), &mut sessions);
         assert_eq!(
             sessions[&b].first_queued(),
             Some(q),
@@ -296,11 +275,11 @@ mod tests {
             ..MeshConfig::default()
         };
         let mut r = Receipts::default();
-        r.to_receipt(&cfg, T0, id(1));
+        r.receipt_later(&cfg, T0, id(1));
         assert_eq!(r.next_timeout(), Some(T0 + 100));
         assert_eq!(r.due_batch(&cfg, T0 + 99), None);
-        r.to_receipt(&cfg, T0 + 1, id(2));
-        r.to_receipt(&cfg, T0 + 2, id(3));
+        r.receipt_later(&cfg, T0 + 1, id(2));
+        r.receipt_later(&cfg, T0 + 2, id(3));
         assert_eq!(r.due_batch(&cfg, T0 + 2), Some(vec![id(1), id(2)]));
         assert_eq!(r.next_timeout(), Some(T0 + 2), "the rest is due at once");
         assert_eq!(r.due_batch(&cfg, T0 + 2), Some(vec![id(3)]));

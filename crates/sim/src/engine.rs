@@ -394,7 +394,9 @@ impl Engine {
         }
         if let Some(a) = &app {
             for (i, n) in nodes.iter_mut().enumerate() {
-                if n.handle(epoch_ms, Input::Trust(a.trust(i as NodeIdx, 0))).is_err() {
+                if n.handle(epoch_ms, Input::Trust(a.trust(i as NodeIdx, 0)))
+                    .is_err()
+                {
                     unreachable!("an empty memory store cannot fail");
                 }
             }

@@ -446,22 +446,22 @@ impl<S: Store> Node<S> {
             && matches!(env.dest, Destination::Shore | Destination::Mediators(_))
             && r.author() != self.me
         {
-            self.receipts.to_receipt(&self.cfg, now_ms, r.id());
+            self.receipts.receipt_later(&self.cfg, now_ms, r.id());
         }
         if let Some(ids) = receipt {
-            let queued = self
-                .index
-                .get(&r.id())
-                .map(|m| (m.priority, m.created, r.id()));
-            self.receipts.route(
-                &self.cfg,
-                r.id(),
-                ids,
-                counts,
-                queued,
-                source.peer(),
-                &mut self.sessions,
-            );
+            // It goes on towards the other holders of what it names; a counted one answers
+            // their offers of those records.
+            if counts {
+                for id in ids {
+                    self.receipts
+                        .remember_receipt_of(*id, r.id(), self.cfg.max_receipted);
+                }
+            }
+            if let Some(m) = self.index.get(&r.id()) {
+                let q = (m.priority, m.created, r.id());
+                self.receipts
+                    .route(q, ids, source.peer(), &mut self.sessions);
+            }
         }
         Ok(())
     }
