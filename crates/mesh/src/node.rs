@@ -38,7 +38,9 @@
 //! A record stored after the reconciliation goes on to the connected peers over the same
 //! stream: the node's own flood records and urgent ones whole, relayed flood records by short
 //! id (the peer asks for what it lacks), bounded-copy records to the peers routing picks;
-//! never back to the peer it came from. `Input::Gossip` is an ingress only (light clients//!
+//! never back to the peer it came from. `Input::Gossip` is an ingress only (light clients
+//! that speak gossipsub); the engine never publishes.
+//!
 //! # Parts
 //!
 //! `Node` holds the engine's parts together and sequences them; each part keeps its own
