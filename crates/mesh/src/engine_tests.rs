@@ -1888,3 +1888,104 @@ fn a_sybil_flood_of_fresh_keys_is_held_by_the_group_budget_and_distress_still_cr
         "certified authors are not held back"
     );
 }
+
+// --- what the host tells the engine (issue 12: every outside influence is an Input) ----------
+
+#[test]
+fn settings_change_what_the_engine_knows_and_send_nothing() {
+    let mut m = Mesh::new(&[Role::Vessel, Role::Vessel], MeshConfig::default(), T0);
+    m.connect(0, 1, Some(9_600));
+    m.run(10, 1000);
+    // A backlog the link's pacing holds back.
+    for i in 0..20 {
+        let text = Body::Text {
+            text: format!("catch log {i}"),
+            safety: false,
+        };
+        m.nodes[0]
+            .submit(m.now_ms, Destination::Everyone, 600, text)
+            .unwrap();
+    }
+    m.drain(0, None);
+    let later = m.now_ms + 5_000;
+    let settings = [
+        Input::EtaShore(Some(90)),
+        Input::Groups(vec![7]),
+        Input::Keys(vec![Keypair::from_seed(&[42; 32]).public()]),
+        Input::Restored {
+            next_seq: Some(50),
+            last_shore_ms: Some(T0 - 60_000),
+        },
+        Input::Trust(crate::TrustPolicy {
+            enforced: true,
+            ..Default::default()
+        }),
+    ];
+    for s in settings {
+        let name = s.name();
+        m.nodes[0].handle(later, s).unwrap();
+        assert!(!m.nodes[0].has_output(), "{name} sent something");
+    }
+    assert_eq!(m.nodes[0].eta_shore_min(later), Some(90));
+    assert!(m.nodes[0].trust().enforced);
+    m.nodes[0].handle(later, Input::Tick).unwrap();
+    assert!(
+        m.nodes[0].has_output(),
+        "the backlog goes at the next input"
+    );
+}
+
+#[test]
+fn restored_counters_only_move_forward() {
+    let mut m = Mesh::new(&[Role::Vessel], MeshConfig::default(), T0);
+    let restored = |next_seq, last_shore_ms| Input::Restored {
+        next_seq,
+        last_shore_ms,
+    };
+    m.nodes[0]
+        .handle(T0, restored(Some(50), Some(T0 - 7_200_000)))
+        .unwrap();
+    m.nodes[0]
+        .handle(T0, restored(Some(10), Some(T0 - 9_999_999)))
+        .unwrap();
+    assert_eq!(m.nodes[0].next_seq(), 50, "a sequence number never repeats");
+    assert_eq!(
+        m.nodes[0].shore_age_min(T0),
+        120,
+        "the later shore contact stands"
+    );
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            60,
+            Body::Text {
+                text: "报平安".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(r.envelope().seq, 50);
+}
+
+#[test]
+fn a_group_text_is_delivered_once_the_host_says_the_node_is_in_the_group() {
+    let mut m = Mesh::new(&[Role::Vessel, Role::Vessel], MeshConfig::default(), T0);
+    let dest = Destination::Group(GroupId(7));
+    assert!(!m.nodes[1].is_for_me(&dest));
+    m.nodes[1].handle(T0, Input::Groups(vec![3, 7])).unwrap();
+    assert!(m.nodes[1].is_for_me(&dest));
+    let text = Body::Text {
+        text: "net at 0600".into(),
+        safety: false,
+    };
+    let r = m.nodes[0].submit(T0, dest, 60, text).unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&r.id()));
+    assert!(
+        m.delivered[1].iter().any(|d| d.id() == r.id()),
+        "delivered, not only carried"
+    );
+}
