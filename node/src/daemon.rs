@@ -301,18 +301,21 @@ pub(crate) async fn run(spec: DaemonSpec) -> anyhow::Result<()> {
         w => w.min(most),
     };
     let mut node = Node::new(mesh, spec.key.clone(), spec.role, store, now)?;
-    node.set_groups(spec.groups.clone());
+    node.handle(now, Input::Groups(spec.groups.clone()))?;
     let seq_file = spec.data_dir.join("next_seq");
-    if let Ok(s) = std::fs::read_to_string(&seq_file)
-        && let Ok(n) = s.trim().parse::<u64>()
-    {
-        node.ensure_next_seq(n);
-    }
-    if let Ok(s) = std::fs::read_to_string(spec.data_dir.join(LAST_SHORE_FILE))
-        && let Ok(t) = s.trim().parse::<u64>()
-    {
-        node.restore_last_shore_ms(t);
-    }
+    let next_seq = std::fs::read_to_string(&seq_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let last_shore_ms = std::fs::read_to_string(spec.data_dir.join(LAST_SHORE_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    node.handle(
+        now,
+        Input::Restored {
+            next_seq,
+            last_shore_ms,
+        },
+    )?;
     let me = spec.key.public();
     let mut work = Workflows::new(spec.fleet.clone(), me, u64::from_le_bytes(me.hint().0))
         .context("the [fleet] settings")?;
@@ -501,14 +504,7 @@ impl Daemon {
     /// Hands an input to the engine and times it (the store's writes and fsyncs included: the
     /// engine is the store's only writer).
     fn handle(&mut self, now: u64, input: Input) -> Result<(), haiqiao_mesh::StoreError> {
-        let what = match &input {
-            Input::ContactUp { .. } => "contact_up",
-            Input::ContactDown { .. } => "contact_down",
-            Input::Frame { .. } => "frame",
-            Input::Gossip { .. } => "gossip",
-            Input::Tick => "tick",
-            Input::Written { .. } => "written",
-        };
+        let what = input.name();
         let t = std::time::Instant::now();
         let r = self.node.handle(now, input);
         self.timings.add(what, t.elapsed());

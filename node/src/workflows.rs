@@ -15,7 +15,7 @@ use haiqiao_fleet::{
     Action, CaseRole, CaseStage, CaseView, DistressState, DistressView, DutyView, Event, Fleet,
     FleetConfig, PartnerView,
 };
-use haiqiao_mesh::{Node, Store, TrustPolicy};
+use haiqiao_mesh::{Input, Node, Store, TrustPolicy};
 use haiqiao_proto::{
     Body, CaseStatus, CategorySet, DailyHours, DistressStatus, DutyArea, Escalation, GeoBox, Party,
     PublicKey, Record, RecordId, RevocationReason, Role, Timestamp,
@@ -289,9 +289,7 @@ impl Workflows {
         now_ms: u64,
         node: &mut Node<S>,
     ) -> anyhow::Result<()> {
-        for a in self.anchors() {
-            node.learn_key(a);
-        }
+        node.handle(now_ms, Input::Keys(self.anchors()))?;
         let mut summaries = node.store().summaries()?;
         // Creation times are in seconds: within one second, what a record answers goes
         // before it (a distress before its acknowledgement, a proposal before its
@@ -315,7 +313,7 @@ impl Workflows {
             }
         }
         // What was due while the node was off (renewals, alarms) is acted on at the first poll.
-        node.set_eta_shore(now_ms, self.fleet.eta_shore_min(now_ms));
+        node.handle(now_ms, Input::EtaShore(self.fleet.eta_shore_min(now_ms)))?;
         self.trust_dirty = true;
         self.sync_trust(now_ms, node)?;
         Ok(())
@@ -420,7 +418,9 @@ impl Workflows {
     fn sync_voyage<S: Store>(&mut self, now_ms: u64, node: &mut Node<S>) {
         let eta = self.fleet.eta_shore_min(now_ms);
         let was = node.eta_shore_min(now_ms).is_some();
-        node.set_eta_shore(now_ms, eta);
+        if let Err(e) = node.handle(now_ms, Input::EtaShore(eta)) {
+            tracing::warn!(error = %e, "engine: the ETA ashore");
+        }
         if was != eta.is_some() {
             let v = self.fleet.voyage(now_ms);
             let text = match eta {
@@ -461,7 +461,9 @@ impl Workflows {
                 role,
                 name,
             } => {
-                node.learn_key(subject);
+                if let Err(e) = node.handle(now, Input::Keys(vec![subject])) {
+                    tracing::warn!(error = %e, "engine: a certified key");
+                }
                 self.trust_dirty = true;
                 let t = format!("{name} ({}) certified as {}", subject.short(), role.name());
                 self.push(now, "certified", id, t);
@@ -763,7 +765,7 @@ impl Workflows {
             anchors: self.anchors().iter().map(PublicKey::hint).collect(),
             revoked: self.fleet.revoked_keys(now_ms).into_iter().collect(),
         };
-        node.set_trust(policy)?;
+        node.handle(now_ms, Input::Trust(policy))?;
         Ok(())
     }
 
@@ -1450,7 +1452,7 @@ mod tests {
         assert_eq!(node.eta_shore_min(T0_MS), Some(eta), "the positions again");
         // A restart: the stored own position gives the ETA back.
         let (_, mut fresh) = with_ports(&me);
-        node.set_eta_shore(T0_MS, None);
+        node.handle(T0_MS, Input::EtaShore(None)).unwrap();
         fresh.replay(T0_MS, &mut node).unwrap();
         assert_eq!(node.eta_shore_min(T0_MS), Some(eta));
     }

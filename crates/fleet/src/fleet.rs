@@ -103,7 +103,7 @@ impl Fleet {
 
     /// Minutes until this vessel expects to be ashore, while it is steaming home (from its own
     /// position reports and [`FleetConfig::ports`], or the skipper's word): what the engine's
-    /// hello says (`Node::set_eta_shore`).
+    /// hello says (haiqiao-mesh `Input::EtaShore`).
     pub fn eta_shore_min(&self, now_ms: u64) -> Option<u32> {
         self.voyage.eta_min(now_ms)
     }

@@ -203,7 +203,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use haiqiao_fleet::FleetConfig;
-    use haiqiao_mesh::{MemStore, MeshConfig, StoreLimits};
+    use haiqiao_mesh::{Input, MemStore, MeshConfig, StoreLimits};
     use haiqiao_proto::{
         AreaId, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, GeoBox, Keypair, Party,
         RevocationReason, Role, Timestamp,
@@ -284,7 +284,8 @@ mod tests {
 
     /// Stores a record of another key as if it had arrived, and shows it to the fleet.
     fn arrive(node: &mut Node<MemStore>, w: &mut Workflows, author: &Keypair, r: &Record) {
-        node.learn_key(author.public());
+        node.handle(T0_MS, Input::Keys(vec![author.public()]))
+            .unwrap();
         let r = node.import(T0_MS, author.public(), r.bytes()).unwrap();
         w.observe(T0_MS, node, &r);
     }
@@ -309,7 +310,8 @@ mod tests {
         // Never heard: refused, not sent in clear.
         let err = w.readers(T0_MS, &node, &dest, &body).unwrap_err();
         assert_eq!(err.code(), "no_reader_key");
-        node.learn_key(them.public());
+        node.handle(T0_MS, Input::Keys(vec![them.public()]))
+            .unwrap();
         assert_eq!(
             w.readers(T0_MS, &node, &dest, &body).unwrap(),
             Readers::Sealed(vec![me.public(), them.public()])
@@ -364,7 +366,7 @@ mod tests {
             (&lost, Role::Shore),
         ] {
             arrive(&mut node, &mut w, &b, &cert(k, role));
-            node.learn_key(k.public());
+            node.handle(T0_MS, Input::Keys(vec![k.public()])).unwrap();
         }
         let (dest, body) = text(&them);
         assert!(matches!(
@@ -439,7 +441,9 @@ mod tests {
         // Without anchors (the open test mode) the same record is written in clear, even with
         // the party's key known.
         let (mut open_node, open_w) = setup(&me, false);
-        open_node.learn_key(party.public());
+        open_node
+            .handle(T0_MS, Input::Keys(vec![party.public()]))
+            .unwrap();
         assert_eq!(
             open_w
                 .readers(T0_MS, &open_node, &Destination::Everyone, &report)
@@ -455,7 +459,8 @@ mod tests {
         }
         arrive(&mut node, &mut w, &m1, &duty(&m1));
         arrive(&mut node, &mut w, &m2, &duty(&m2));
-        node.learn_key(party.public());
+        node.handle(T0_MS, Input::Keys(vec![party.public()]))
+            .unwrap();
         let Readers::Sealed(readers) = w
             .readers(T0_MS, &node, &Destination::Everyone, &report)
             .unwrap()
@@ -493,7 +498,9 @@ mod tests {
         arrive(&mut m1_node, &mut m1_w, &m1, &duty(&m1));
         arrive(&mut m1_node, &mut m1_w, &m2, &duty(&m2));
         // The mediator has heard the party (a party whose key is unknown cannot be sealed to).
-        m1_node.learn_key(party.public());
+        m1_node
+            .handle(T0_MS, Input::Keys(vec![party.public()]))
+            .unwrap();
         arrive(&mut m1_node, &mut m1_w, &me, &filed);
         assert!(
             m1_w.fleet.case(&filed.id()).is_some(),
@@ -543,7 +550,9 @@ mod tests {
         );
         // The party's restarted node rebuilds the case from the sealed record in its store.
         let (mut p_node, _) = setup(&party, true);
-        p_node.learn_key(me.public());
+        p_node
+            .handle(T0_MS, Input::Keys(vec![me.public()]))
+            .unwrap();
         p_node.import(T0_MS, me.public(), filed.bytes()).unwrap();
         let (_, mut fresh) = setup(&party, true);
         fresh.replay(T0_MS, &mut p_node).unwrap();
