@@ -58,10 +58,10 @@ use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
+use crate::command::{Command, ask};
 use crate::config::ApiSection;
-use crate::daemon::Command;
 use crate::error::ApiError;
 use crate::json::{SubmitRequest, record_json};
 use crate::workflows::Request;
@@ -91,17 +91,6 @@ fn rejection(e: &JsonRejection) -> ApiError {
     }
 }
 
-pub(crate) async fn ask<T>(
-    tx: &mpsc::Sender<Command>,
-    make: impl FnOnce(oneshot::Sender<T>) -> Command,
-) -> Result<T, ApiError> {
-    let (reply, rx) = oneshot::channel();
-    tx.send(make(reply))
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    rx.await.map_err(|_| ApiError::Unavailable)
-}
-
 async fn status(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(ask(&tx, Command::Status).await?))
 }
@@ -111,7 +100,7 @@ async fn peers(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, A
 }
 
 async fn positions(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(ask(&tx, Command::Positions).await?))
+    Ok(Json(ask(&tx, Command::Positions).await??))
 }
 
 #[derive(Debug, Deserialize)]

@@ -88,7 +88,7 @@ fn certify(
     name: &str,
 ) -> anyhow::Result<()> {
     let subject: PublicKey = subject.parse().map_err(|_| anyhow::anyhow!("node id"))?;
-    let now = (crate::daemon::now_ms() / 1000) as u32;
+    let now = (crate::clock::now_ms() / 1000) as u32;
     let r = crate::commands::authority_record(
         bureau,
         Body::Certificate {

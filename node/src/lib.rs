@@ -7,6 +7,8 @@ mod bench;
 mod bench_seal;
 mod cli;
 mod client;
+mod clock;
+mod command;
 mod commands;
 mod config;
 mod daemon;

@@ -30,8 +30,8 @@ use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::ask;
-use crate::daemon::Command;
+use crate::command::Command;
+use crate::command::ask;
 use crate::error::ApiError;
 use crate::feed::Event;
 use crate::workflows::Request;
