@@ -9,9 +9,9 @@ use haiqiao_proto::{
 use serde_json::{Value, json};
 
 use crate::cli::{AuthorityCommand, CaseCommand, DistressCommand, Target};
+use crate::client::{api, print_json_or};
 use crate::json::{record_line, short};
 use crate::workflows::AreaSpec;
-use crate::{api, print_json_or};
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
@@ -406,6 +406,13 @@ pub(crate) fn authority_record(key: &haiqiao_proto::Keypair, body: Body) -> anyh
     Ok(Record::sign(key, env)?)
 }
 
+/// The node id an authority's record is about.
+fn subject_key(s: &str) -> anyhow::Result<PublicKey> {
+    s.trim()
+        .parse()
+        .map_err(|_| anyhow!("--subject is a node id (64 hex digits)"))
+}
+
 /// `haiqiao authority ...`.
 pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
     let (target, key, body) = match what {
@@ -420,19 +427,14 @@ pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
             return Ok(());
         }
         AuthorityCommand::Certify {
-            target,
-            key,
-            subject,
+            on,
             role,
             name,
             registration,
             mmsi,
             days,
         } => {
-            let subject: PublicKey = subject
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("--subject is a node id (64 hex digits)"))?;
+            let subject = subject_key(&on.subject)?;
             let most = haiqiao_proto::MAX_TTL_MIN / (24 * 60);
             if days == 0 || days > most {
                 bail!(
@@ -451,23 +453,15 @@ pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
                 valid_from: Timestamp(now.saturating_sub(86_400)),
                 valid_until: Timestamp(now.saturating_add(days.saturating_mul(86_400))),
             };
-            (target, key, body)
+            (on.target, on.key, body)
         }
-        AuthorityCommand::Revoke {
-            target,
-            key,
-            subject,
-            reason,
-        } => {
-            let subject: PublicKey = subject
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("--subject is a node id (64 hex digits)"))?;
+        AuthorityCommand::Revoke { on, reason } => {
+            let subject = subject_key(&on.subject)?;
             let body = Body::Revocation {
                 subject,
                 reason: revocation_reason(&reason)?,
             };
-            (target, key, body)
+            (on.target, on.key, body)
         }
     };
     let key = crate::keys::load(&key)?;

@@ -244,7 +244,12 @@ async fn run_beside<F: Future<Output = ()>>(
         net: _net,
         stop,
     } = inlets;
-    let (ending, ()) = tokio::join!(run(&mut d, out, api_forever()), script(commands, stop));
+    // The test keeps a sender too: the script's end is no `CommandsClosed`.
+    let (ending, ()) = tokio::join!(
+        run(&mut d, out, api_forever()),
+        script(commands.clone(), stop)
+    );
+    drop(commands);
     ending
 }
 
@@ -347,13 +352,13 @@ async fn a_failed_store_read_answers_500_and_the_daemon_carries_on() {
     let fail = store.fail_reads.clone();
     let d = daemon(store, 0);
     let ending = run_beside(d, |tx, stop| async move {
-        let raise = Request::RaiseDistress {
+        let raise = Request::RaiseDistress(crate::specs::DistressSpec {
             nature: "sinking".into(),
             lat: Some(30.0),
             lon: Some(122.5),
             persons: Some(3),
             text: String::new(),
-        };
+        });
         let written = workflow(&tx, raise).await.unwrap();
         let id = written["id"].as_str().unwrap().to_owned();
         fail.store(true, Ordering::SeqCst);
@@ -447,13 +452,13 @@ async fn other_tasks_run_while_the_engine_waits_on_the_disk() {
     hold.store(true, Ordering::SeqCst);
     let tx = cmd_tx.clone();
     let write = tokio::spawn(async move {
-        let raise = Request::RaiseDistress {
+        let raise = Request::RaiseDistress(crate::specs::DistressSpec {
             nature: "fire".into(),
             lat: Some(30.0),
             lon: Some(122.5),
             persons: None,
             text: String::new(),
-        };
+        });
         workflow(&tx, raise).await
     });
     // Blocking waits on this (non-worker) thread, each bounded: the events are awaited.

@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use super::Workflows;
 use crate::error::WorkflowError;
 use crate::json::{
-    ALERTS, CATEGORIES, PartySpec, distress_status, fix, fix_json, lookup, parse_nature, record_id,
+    ALERTS, CATEGORIES, distress_status, fix, fix_json, lookup, parse_nature, record_id,
     record_json,
 };
+use crate::specs::{DisputeSpec, DistressSpec};
 
 /// An area a mediator covers, as the API takes it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -73,23 +74,7 @@ pub(crate) enum Request {
         all: bool,
     },
     /// Raise a distress.
-    RaiseDistress {
-        /// DSC nature name or code.
-        #[serde(default = "undesignated")]
-        nature: String,
-        /// Where (default: our last position).
-        #[serde(default)]
-        lat: Option<f64>,
-        /// Where.
-        #[serde(default)]
-        lon: Option<f64>,
-        /// Persons on board.
-        #[serde(default)]
-        persons: Option<u16>,
-        /// Short text.
-        #[serde(default)]
-        text: String,
-    },
+    RaiseDistress(DistressSpec),
     /// Answer a distress: acknowledged, responding (with ETA), on_scene, resolved, cancelled.
     AnswerDistress {
         /// The incident (or any of its alerts).
@@ -130,24 +115,7 @@ pub(crate) enum Request {
     /// Case statistics over the cases held.
     CaseStats,
     /// File a dispute.
-    FileDispute {
-        /// fishing_ground, gear_damage, collision, catch_or_price, other.
-        category: String,
-        /// The other parties.
-        #[serde(default)]
-        parties: Vec<PartySpec>,
-        /// Where (default: our last position).
-        #[serde(default)]
-        lat: Option<f64>,
-        /// Where.
-        #[serde(default)]
-        lon: Option<f64>,
-        /// What happened.
-        description: String,
-        /// SHA-256 of evidence, hex.
-        #[serde(default)]
-        evidence: Vec<String>,
-    },
+    FileDispute(DisputeSpec),
     /// A step in a case: accept, progress, propose, sign, escalate, close.
     CaseStep {
         /// The dispute report's id.
@@ -202,9 +170,6 @@ pub(crate) enum Request {
     },
 }
 
-fn undesignated() -> String {
-    "undesignated".to_owned()
-}
 fn day() -> u32 {
     24
 }
@@ -322,50 +287,29 @@ impl Workflows {
         node: &mut Node<S>,
         req: Request,
     ) -> Result<Value, WorkflowError> {
-        match req {
-            Request::Pairs => Ok(self.pairs_json(now)),
-            Request::Distress { all } => Ok(self.distress_list_json(now, all)),
-            Request::Duties => Ok(self.duties_json(now)),
-            Request::Cases => Ok(self.cases_json()),
+        let draft = match req {
+            Request::Pairs => return Ok(self.pairs_json(now)),
+            Request::Distress { all } => return Ok(self.distress_list_json(now, all)),
+            Request::Duties => return Ok(self.duties_json(now)),
+            Request::Cases => return Ok(self.cases_json()),
             Request::Case { case } => {
                 let id = record_id(&case).map_err(invalid)?;
                 let c = self.fleet.case(&id).ok_or(FleetError::UnknownCase)?;
-                Ok(self.case_json(&c))
+                return Ok(self.case_json(&c));
             }
-            Request::CaseStats => Ok(self.case_stats_json()),
+            Request::CaseStats => return Ok(self.case_stats_json()),
             Request::Trust { key } => {
                 let k = self.key(&key, now)?;
-                Ok(self.trust_json(now, &k))
+                return Ok(self.trust_json(now, &k));
             }
-            Request::Voyage => self.voyage_json(now),
+            Request::Voyage => return self.voyage_json(now),
             Request::SetVoyage {
                 says,
                 eta_min,
                 port,
-            } => {
-                let says = match says.as_str() {
-                    "home" => Some(haiqiao_fleet::SkipperSays::Homeward {
-                        eta_min: eta_min
-                            .filter(|m| (1..=30 * 24 * 60).contains(m))
-                            .ok_or_else(|| {
-                                invalid("home needs eta_min: minutes to arrival, 1 to 43,200")
-                            })?,
-                        port,
-                    }),
-                    "not_home" => Some(haiqiao_fleet::SkipperSays::NotHomeward),
-                    "auto" => None,
-                    s => {
-                        return Err(invalid(format!(
-                            "unknown voyage {s:?}: home, not_home, auto"
-                        )));
-                    }
-                };
-                self.fleet.set_voyage(now, says);
-                self.sync_voyage(now, node);
-                self.voyage_json(now)
-            }
-            Request::Vessels => Ok(self.vessels_json(now)),
-            Request::Timeline { after, limit } => Ok(self.timeline_json(after, limit)),
+            } => return self.set_voyage(now, node, &says, eta_min, port),
+            Request::Vessels => return Ok(self.vessels_json(now)),
+            Request::Timeline { after, limit } => return Ok(self.timeline_json(after, limit)),
             Request::Import { author, record } => {
                 let author: PublicKey = author
                     .trim()
@@ -375,36 +319,8 @@ impl Workflows {
                     .map_err(|e| invalid(format!("record is not hex: {e}")))?;
                 let r = node.import(now, author, &bytes)?;
                 self.observe(now, node, &r);
-                Ok(record_json(&r))
+                return Ok(record_json(&r));
             }
-            write => {
-                let draft = self.draft(now, write)?;
-                self.submit_draft(now, node, draft)
-            }
-        }
-    }
-
-    /// Writes a draft asked for by a request and answers the record as this node reads it.
-    fn submit_draft<S: Store>(
-        &mut self,
-        now: u64,
-        node: &mut Node<S>,
-        draft: Draft,
-    ) -> Result<Value, WorkflowError> {
-        let r = self.write(now, node, draft.dest, draft.ttl_min, draft.body)?;
-        self.observe(now, node, &r);
-        let r = Self::view(node, &r);
-        // The record is written: what follows must not turn the answer into an error (a
-        // client would write it again).
-        if let Err(e) = self.poll(now, node) {
-            self.push(now, "error", None, format!("after writing: {e}"));
-        }
-        Ok(record_json(&r))
-    }
-
-    /// The fleet's draft of what a writing request asks.
-    fn draft(&mut self, now: u64, req: Request) -> Result<Draft, WorkflowError> {
-        Ok(match req {
             Request::Pair { partner, leave } => {
                 let p = self.key(&partner, now)?;
                 if leave {
@@ -420,30 +336,15 @@ impl Workflows {
                 lon,
                 text,
             } => {
-                let p = match partner {
-                    Some(p) => self.key(&p, now)?,
-                    None => match self.fleet.partners(now).as_slice() {
-                        [one] => one.partner,
-                        [] => {
-                            return Err(invalid("not paired: pair first (haiqiao pair <node id>)"));
-                        }
-                        _ => return Err(invalid("paired with several vessels: name the partner")),
-                    },
-                };
+                let p = self.alert_partner(now, partner.as_deref())?;
                 let alert = lookup(&ALERTS, &alert, "alert").map_err(invalid)?;
                 let fix = fix(lat, lon).map_err(invalid)?;
                 self.fleet.pair_alert(p, alert, fix, &text)?
             }
-            Request::RaiseDistress {
-                nature,
-                lat,
-                lon,
-                persons,
-                text,
-            } => {
-                let nature = parse_nature(&nature).map_err(invalid)?;
-                let fix = fix(lat, lon).map_err(invalid)?;
-                self.fleet.raise_distress(nature, fix, persons, &text)
+            Request::RaiseDistress(d) => {
+                let nature = parse_nature(&d.nature).map_err(invalid)?;
+                let fix = fix(d.lat, d.lon).map_err(invalid)?;
+                self.fleet.raise_distress(nature, fix, d.persons, &d.text)
             }
             Request::AnswerDistress {
                 distress,
@@ -461,65 +362,91 @@ impl Workflows {
                 daily,
                 hours,
             } => self.duty_draft(now, &areas, &categories, daily, hours)?,
-            Request::FileDispute {
-                category,
-                parties,
-                lat,
-                lon,
-                description,
-                evidence,
-            } => {
-                let parties = parties
-                    .iter()
-                    .map(|p| {
-                        Ok(Party {
-                            key: p
-                                .key
-                                .as_deref()
-                                .map(crate::json::parse_hint)
-                                .transpose()
-                                .map_err(invalid)?,
-                            name: p.name.clone(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, WorkflowError>>()?;
-                let evidence = evidence
-                    .iter()
-                    .map(|h| {
-                        let b =
-                            hex::decode(h).map_err(|e| invalid(format!("evidence is hex: {e}")))?;
-                        <[u8; 32]>::try_from(b.as_slice())
-                            .map_err(|_| invalid("evidence is a SHA-256 (64 hex digits)"))
-                    })
-                    .collect::<Result<Vec<_>, WorkflowError>>()?;
-                let category = lookup(&CATEGORIES, &category, "category").map_err(invalid)?;
-                let fix = fix(lat, lon).map_err(invalid)?;
-                self.fleet
-                    .file_dispute(category, parties, fix, &description, evidence)?
-            }
+            Request::FileDispute(d) => self.dispute_draft(&d)?,
             Request::CaseStep {
                 case,
                 step,
                 text,
                 to,
             } => self.case_step_draft(now, &case, &step, &text, to.as_deref())?,
-            Request::Pairs
-            | Request::Distress { .. }
-            | Request::Duties
-            | Request::Cases
-            | Request::Case { .. }
-            | Request::CaseStats
-            | Request::Trust { .. }
-            | Request::Voyage
-            | Request::SetVoyage { .. }
-            | Request::Vessels
-            | Request::Timeline { .. }
-            | Request::Import { .. } => {
-                return Err(WorkflowError::Internal(
-                    "a request that writes no draft was taken for one".into(),
-                ));
+        };
+        let r = self.write(now, node, draft.dest, draft.ttl_min, draft.body)?;
+        self.observe(now, node, &r);
+        let r = Self::view(node, &r);
+        // The record is written: what follows must not turn the answer into an error (a
+        // client would write it again).
+        if let Err(e) = self.poll(now, node) {
+            self.push(now, "error", None, format!("after writing: {e}"));
+        }
+        Ok(record_json(&r))
+    }
+
+    /// The skipper's word on the voyage.
+    fn set_voyage<S: Store>(
+        &mut self,
+        now: u64,
+        node: &mut Node<S>,
+        says: &str,
+        eta_min: Option<u32>,
+        port: Option<String>,
+    ) -> Result<Value, WorkflowError> {
+        let says = match says {
+            "home" => Some(haiqiao_fleet::SkipperSays::Homeward {
+                eta_min: eta_min
+                    .filter(|m| (1..=30 * 24 * 60).contains(m))
+                    .ok_or_else(|| {
+                        invalid("home needs eta_min: minutes to arrival, 1 to 43,200")
+                    })?,
+                port,
+            }),
+            "not_home" => Some(haiqiao_fleet::SkipperSays::NotHomeward),
+            "auto" => None,
+            s => {
+                return Err(invalid(format!(
+                    "unknown voyage {s:?}: home, not_home, auto"
+                )));
             }
-        })
+        };
+        self.fleet.set_voyage(now, says);
+        self.sync_voyage(now, node);
+        self.voyage_json(now)
+    }
+
+    /// The partner a pair alert goes to: the one named, or our only partner.
+    fn alert_partner(&self, now: u64, named: Option<&str>) -> Result<PublicKey, WorkflowError> {
+        if let Some(p) = named {
+            return self.key(p, now);
+        }
+        match self.fleet.partners(now).as_slice() {
+            [one] => Ok(one.partner),
+            [] => Err(invalid("not paired: pair first (haiqiao pair <node id>)")),
+            _ => Err(invalid("paired with several vessels: name the partner")),
+        }
+    }
+
+    /// A dispute report.
+    fn dispute_draft(&self, d: &DisputeSpec) -> Result<Draft, WorkflowError> {
+        let parties = d
+            .parties
+            .iter()
+            .map(|p| {
+                Ok(Party {
+                    key: p
+                        .key
+                        .as_deref()
+                        .map(crate::json::parse_hint)
+                        .transpose()
+                        .map_err(invalid)?,
+                    name: p.name.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, WorkflowError>>()?;
+        let evidence = d.evidence_hashes().map_err(WorkflowError::Invalid)?;
+        let category = lookup(&CATEGORIES, &d.category, "category").map_err(invalid)?;
+        let fix = fix(d.lat, d.lon).map_err(invalid)?;
+        Ok(self
+            .fleet
+            .file_dispute(category, parties, fix, &d.description, evidence)?)
     }
 
     /// A mediator's duty announcement.

@@ -204,7 +204,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use haiqiao_fleet::FleetConfig;
-    use haiqiao_mesh::{MemStore, MeshConfig, StoreLimits};
+    use haiqiao_mesh::MemStore;
     use haiqiao_proto::{
         AreaId, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, GeoBox, Keypair, Party,
         RevocationReason, Role, Timestamp,
@@ -213,7 +213,7 @@ mod tests {
     use super::*;
 
     // The workflows' test fixtures: the tests' time, the bureau's key, a signed record.
-    use crate::workflows::tests::{T0_MS, bureau, signed};
+    use crate::workflows::tests::{T0_MS, bureau, signed, vessel};
 
     fn cert(subject: &Keypair, role: Role) -> Record {
         let now = (T0_MS / 1000) as u32;
@@ -262,25 +262,16 @@ mod tests {
     }
 
     fn setup(me: &Keypair, anchors: bool) -> (Node<MemStore>, Workflows) {
-        let node = Node::new(
-            MeshConfig::default(),
-            me.clone(),
-            Role::Vessel,
-            MemStore::new(StoreLimits::default()),
-            T0_MS,
-        )
-        .unwrap();
+        let trust_anchors = if anchors {
+            vec![bureau().public().to_string()]
+        } else {
+            vec![]
+        };
         let cfg = FleetConfig {
-            trust_anchors: if anchors {
-                vec![bureau().public().to_string()]
-            } else {
-                vec![]
-            },
+            trust_anchors,
             ..FleetConfig::default()
         };
-        let mut w = Workflows::new(cfg, me.public(), 7).unwrap();
-        w.print = false;
-        (node, w)
+        vessel(me, cfg)
     }
 
     /// Stores a record of another key as if it had arrived, and shows it to the fleet.

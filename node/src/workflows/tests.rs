@@ -46,7 +46,8 @@ fn cert(subject: &Keypair, role: Role, name: &str) -> Record {
     )
 }
 
-fn setup(me: &Keypair, buddy_watch_s: u32) -> (Node<MemStore>, Workflows) {
+/// A vessel's engine at `T0_MS` and its workflows under `cfg`, not printing.
+pub(super) fn vessel(me: &Keypair, cfg: FleetConfig) -> (Node<MemStore>, Workflows) {
     let node = Node::new(
         MeshConfig::default(),
         me.clone(),
@@ -55,14 +56,18 @@ fn setup(me: &Keypair, buddy_watch_s: u32) -> (Node<MemStore>, Workflows) {
         T0_MS,
     )
     .unwrap();
+    let mut w = Workflows::new(cfg, me.public(), 7).unwrap();
+    w.print = false;
+    (node, w)
+}
+
+fn setup(me: &Keypair, buddy_watch_s: u32) -> (Node<MemStore>, Workflows) {
     let cfg = FleetConfig {
         trust_anchors: vec![bureau().public().to_string()],
         buddy_watch_s,
         ..FleetConfig::default()
     };
-    let mut w = Workflows::new(cfg, me.public(), 7).unwrap();
-    w.print = false;
-    (node, w)
+    vessel(me, cfg)
 }
 
 #[test]
@@ -72,13 +77,13 @@ fn a_distress_repeat_is_held_while_no_peer_is_linked() {
     w.request(
         T0_MS,
         &mut node,
-        Request::RaiseDistress {
+        Request::RaiseDistress(crate::specs::DistressSpec {
             nature: "flooding".to_owned(),
             lat: Some(30.2),
             lon: Some(122.9),
             persons: Some(6),
             text: String::new(),
-        },
+        }),
     )
     .unwrap();
     // The fleet's repeat is due within 270 s; with no peer it is held, not written.
