@@ -1,5 +1,5 @@
-//! What people ask for in more than one request, written once: a distress as raised and a
-//! dispute as filed, the same in a workflow request (`crate::workflows::Request`) and in a
+//! What people ask for in more than one request, written once: a pair alert, a distress as
+//! raised and a dispute as filed, the same in a workflow request (`crate::workflows::Request`) and in a
 //! hand-written record's JSON (`crate::json::BodySpec`, which can take these from here
 //! without an import circle: this module imports nothing of the node's).
 
@@ -29,6 +29,22 @@ impl PartySpec {
             },
         }
     }
+}
+
+/// A pair alert: what, where, a short text (the partner it goes to is the request's).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct PairAlertSpec {
+    /// collision_risk, gear_fouled, man_overboard, engine_failure, weather, other.
+    pub(crate) alert: String,
+    /// Where (latitude, degrees; a workflow request defaults to our last position).
+    #[serde(default)]
+    pub(crate) lat: Option<f64>,
+    /// Where (longitude, degrees).
+    #[serde(default)]
+    pub(crate) lon: Option<f64>,
+    /// Short text.
+    #[serde(default)]
+    pub(crate) text: String,
 }
 
 fn undesignated() -> String {

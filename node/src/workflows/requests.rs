@@ -18,7 +18,7 @@ use crate::json::{
     ALERTS, CATEGORIES, distress_status, fix, fix_json, lookup, parse_nature, record_id,
     record_json,
 };
-use crate::specs::{DisputeSpec, DistressSpec};
+use crate::specs::{DisputeSpec, DistressSpec, PairAlertSpec};
 
 /// An area a mediator covers, as the API takes it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -55,17 +55,9 @@ pub(crate) enum Request {
         /// The partner (default: our only partner).
         #[serde(default)]
         partner: Option<String>,
-        /// collision_risk, gear_fouled, man_overboard, engine_failure, weather, other.
-        alert: String,
-        /// Where (default: our last position).
-        #[serde(default)]
-        lat: Option<f64>,
-        /// Where.
-        #[serde(default)]
-        lon: Option<f64>,
-        /// Short text.
-        #[serde(default)]
-        text: String,
+        /// What, where, a short text.
+        #[serde(flatten)]
+        what: PairAlertSpec,
     },
     /// The distress list: open incidents (or all held, with `all`).
     Distress {
@@ -329,17 +321,11 @@ impl Workflows {
                     self.fleet.pair_with(p)?
                 }
             }
-            Request::PairAlert {
-                partner,
-                alert,
-                lat,
-                lon,
-                text,
-            } => {
+            Request::PairAlert { partner, what } => {
                 let p = self.alert_partner(now, partner.as_deref())?;
-                let alert = lookup(&ALERTS, &alert, "alert").map_err(invalid)?;
-                let fix = fix(lat, lon).map_err(invalid)?;
-                self.fleet.pair_alert(p, alert, fix, &text)?
+                let alert = lookup(&ALERTS, &what.alert, "alert").map_err(invalid)?;
+                let fix = fix(what.lat, what.lon).map_err(invalid)?;
+                self.fleet.pair_alert(p, alert, fix, &what.text)?
             }
             Request::RaiseDistress(d) => {
                 let nature = parse_nature(&d.nature).map_err(invalid)?;

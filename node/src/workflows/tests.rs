@@ -381,10 +381,12 @@ fn a_pair_alert_needs_a_pair() {
             &mut node,
             Request::PairAlert {
                 partner: None,
-                alert: "gear_fouled".into(),
-                lat: None,
-                lon: None,
-                text: String::new(),
+                what: crate::specs::PairAlertSpec {
+                    alert: "gear_fouled".into(),
+                    lat: None,
+                    lon: None,
+                    text: String::new(),
+                },
             },
         )
         .unwrap_err();
@@ -400,4 +402,45 @@ fn a_pair_alert_needs_a_pair() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("give the full node id"), "{err}");
+}
+
+#[test]
+fn requests_keep_their_json_shape() {
+    // The fields shared with hand-written records (`crate::specs`) read as before: flat.
+    let alert: Request = serde_json::from_value(json!({
+        "op": "pair_alert", "alert": "gear_fouled", "lat": 30.1, "lon": 122.0, "text": "x"
+    }))
+    .unwrap();
+    assert_eq!(
+        alert,
+        Request::PairAlert {
+            partner: None,
+            what: crate::specs::PairAlertSpec {
+                alert: "gear_fouled".into(),
+                lat: Some(30.1),
+                lon: Some(122.0),
+                text: "x".into(),
+            },
+        }
+    );
+    let raise: Request =
+        serde_json::from_value(json!({"op": "raise_distress", "persons": 3})).unwrap();
+    let Request::RaiseDistress(d) = &raise else {
+        panic!("{raise:?}")
+    };
+    assert_eq!((d.nature.as_str(), d.persons), ("undesignated", Some(3)));
+    let filed: Request = serde_json::from_value(json!({
+        "op": "file_dispute", "category": "collision", "description": "d",
+        "parties": [{"name": "n"}]
+    }))
+    .unwrap();
+    let Request::FileDispute(d) = &filed else {
+        panic!("{filed:?}")
+    };
+    assert_eq!((d.category.as_str(), d.parties.len()), ("collision", 1));
+    assert_eq!(
+        serde_json::to_value(&filed).unwrap()["op"],
+        "file_dispute",
+        "written back with its op"
+    );
 }
