@@ -292,7 +292,7 @@ fn certify_fleet(
         Role::Shore,
     ];
     for (p, role) in [&*a, &*b, &*c, &*m, &*s].into_iter().zip(roles) {
-        certify(s, &bureau, &p.id, role, &p.name)?;
+        certify(s, bureau, &p.id, role, &p.name)?;
     }
     for p in [&mut *a, &mut *b, &mut *c, &mut *m] {
         p.saw("certified", "瀛洲红帆");

@@ -427,7 +427,7 @@ async fn the_loop_ends_with_an_error_when_the_network_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn other_tasks_run_while_the_engine_waits_on_the_disk() {
     let (entered_tx, entered_rx) = std_mpsc::sync_channel(1);
-    let (release_tx, release_rx) = std_mpsc::channel();
+    let (release_tx, release_rx) = std_mpsc::sync_channel(1);
     let mut store = TestStore::new();
     store.gate = Some(Gate {
         entered: entered_tx,
@@ -465,7 +465,7 @@ async fn other_tasks_run_while_the_engine_waits_on_the_disk() {
     entered_rx
         .recv_timeout(Duration::from_secs(30))
         .expect("the engine reached the write");
-    let (probe_tx, probe_rx) = std_mpsc::channel();
+    let (probe_tx, probe_rx) = std_mpsc::sync_channel(1);
     tokio::spawn(async move {
         probe_tx.send(()).unwrap();
     });

@@ -87,7 +87,7 @@ impl Workflows {
     }
 
     /// The timeline's line for a fleet event: its tag, the record it is about, the text.
-    /// One arm per event: a long match, but each arm is one sentence.
+    /// One arm per event (each one sentence); sea mediation's are in `case_line`.
     fn line(&self, now: u64, r: &Record, e: Event) -> (&'static str, Option<RecordId>, String) {
         let id = Some(r.id());
         match e {
@@ -209,6 +209,25 @@ impl Workflows {
                 );
                 (distress_tag(&status), Some(incident), t)
             }
+            e @ (Event::DutyAnnounced { .. }
+            | Event::DisputeFiled { .. }
+            | Event::CaseAccepted { .. }
+            | Event::AcceptanceLost { .. }
+            | Event::CaseProgress { .. }
+            | Event::AgreementSigned { .. }
+            | Event::CaseClosed { .. }
+            | Event::CaseEscalated { .. }) => self.case_line(now, id, e),
+        }
+    }
+
+    /// The line for an event of sea mediation (`line` hands over only those).
+    fn case_line(
+        &self,
+        now: u64,
+        id: Option<RecordId>,
+        e: Event,
+    ) -> (&'static str, Option<RecordId>, String) {
+        match e {
             Event::DutyAnnounced { mediator, areas } => {
                 let t = format!(
                     "mediator {} on duty for {areas} area(s)",
@@ -310,6 +329,8 @@ impl Workflows {
                 );
                 ("case_escalated", Some(case), t)
             }
+            // Not handed over by `line`; a plain line rather than a panic.
+            e => ("event", id, format!("{e:?}")),
         }
     }
 }
