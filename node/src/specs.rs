@@ -1,5 +1,5 @@
 //! What people ask for in more than one request, written once: a pair alert, a distress as
-//! raised and a dispute as filed, the same in a workflow request (`crate::workflows::Request`) and in a
+//! raised and as answered, and a dispute as filed, the same in a workflow request (`crate::workflows::Request`) and in a
 //! hand-written record's JSON (`crate::json::BodySpec`, which can take these from here
 //! without an import circle: this module imports nothing of the node's).
 
@@ -67,6 +67,22 @@ pub(crate) struct DistressSpec {
     /// Persons on board.
     #[serde(default)]
     pub(crate) persons: Option<u16>,
+    /// Short text.
+    #[serde(default)]
+    pub(crate) text: String,
+}
+
+/// An answer to a distress: acknowledged, responding (with an ETA), on_scene, resolved,
+/// cancelled.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct DistressAnswerSpec {
+    /// The incident (or any of its alerts), full or short id.
+    pub(crate) distress: String,
+    /// acknowledged, responding, on_scene, resolved, cancelled.
+    pub(crate) status: String,
+    /// Minutes to arrival, when responding.
+    #[serde(default)]
+    pub(crate) eta_min: Option<u16>,
     /// Short text.
     #[serde(default)]
     pub(crate) text: String,

@@ -34,6 +34,7 @@ use crate::command::Command;
 use crate::error::{ApiError, WorkflowError};
 use crate::feed::{Event, Feed};
 use crate::json::{BodySpec, build, record_json};
+use crate::specs::DistressAnswerSpec;
 use crate::workflows::{Request, Workflows};
 
 /// Longest the loop sleeps with nothing due, ms.
@@ -556,7 +557,7 @@ impl<S: Store, N: NetOut> Daemon<S, N> {
     /// Short record ids in a workflow request → full ids.
     fn resolve_request(&self, req: &mut Request) -> Result<(), ApiError> {
         match req {
-            Request::AnswerDistress { distress: id, .. }
+            Request::AnswerDistress(DistressAnswerSpec { distress: id, .. })
             | Request::Case { case: id }
             | Request::CaseStep { case: id, .. } => {
                 *id = self.resolve(id)?.to_string();

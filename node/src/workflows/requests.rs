@@ -18,7 +18,7 @@ use crate::json::{
     ALERTS, CATEGORIES, distress_status, fix, fix_json, lookup, parse_nature, record_id,
     record_json,
 };
-use crate::specs::{DisputeSpec, DistressSpec, PairAlertSpec};
+use crate::specs::{DisputeSpec, DistressAnswerSpec, DistressSpec, PairAlertSpec};
 
 /// An area a mediator covers, as the API takes it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -68,18 +68,7 @@ pub(crate) enum Request {
     /// Raise a distress.
     RaiseDistress(DistressSpec),
     /// Answer a distress: acknowledged, responding (with ETA), on_scene, resolved, cancelled.
-    AnswerDistress {
-        /// The incident (or any of its alerts).
-        distress: String,
-        /// The answer.
-        status: String,
-        /// Minutes to arrival, when responding.
-        #[serde(default)]
-        eta_min: Option<u16>,
-        /// Short text.
-        #[serde(default)]
-        text: String,
-    },
+    AnswerDistress(DistressAnswerSpec),
     /// Mediators on duty, as announced.
     Duties,
     /// Announce our duty as a mediator (no areas: off duty).
@@ -332,15 +321,10 @@ impl Workflows {
                 let fix = fix(d.lat, d.lon).map_err(invalid)?;
                 self.fleet.raise_distress(nature, fix, d.persons, &d.text)
             }
-            Request::AnswerDistress {
-                distress,
-                status,
-                eta_min,
-                text,
-            } => {
-                let incident = self.incident(&distress, now)?;
-                let status = distress_status(&status, eta_min).map_err(invalid)?;
-                self.fleet.answer_distress(now, incident, status, &text)?
+            Request::AnswerDistress(d) => {
+                let incident = self.incident(&d.distress, now)?;
+                let status = distress_status(&d.status, d.eta_min).map_err(invalid)?;
+                self.fleet.answer_distress(now, incident, status, &d.text)?
             }
             Request::Duty {
                 areas,

@@ -438,6 +438,14 @@ fn requests_keep_their_json_shape() {
         panic!("{filed:?}")
     };
     assert_eq!((d.category.as_str(), d.parties.len()), ("collision", 1));
+    let answer: Request = serde_json::from_value(json!({
+        "op": "answer_distress", "distress": "abcdef12", "status": "responding", "eta_min": 25
+    }))
+    .unwrap();
+    let Request::AnswerDistress(a) = &answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!((a.status.as_str(), a.eta_min), ("responding", Some(25)));
     assert_eq!(
         serde_json::to_value(&filed).unwrap()["op"],
         "file_dispute",
