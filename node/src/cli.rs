@@ -574,6 +574,22 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         relay_records: usize,
     },
+    /// Daemons on loopback: wire bytes per flooded record across a mesh of ten, against the
+    /// record's size and a spanning tree (routine texts, then distress calls).
+    Flood {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Nodes (each linked to four others).
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        /// Routine records (texts to everyone), written round-robin by every node.
+        #[arg(long, default_value_t = 200)]
+        records: usize,
+        /// Distress calls, written round-robin.
+        #[arg(long, default_value_t = 20)]
+        distress: usize,
+    },
     /// What the fleet projections (pairs, distress, cases) cost a station hearing a fleet.
     Fleet {
         /// Print JSON.

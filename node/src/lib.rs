@@ -4,6 +4,7 @@
 
 mod api;
 mod bench;
+mod bench_flood;
 mod bench_seal;
 mod cli;
 mod client;
@@ -374,6 +375,19 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
             relay_records,
         } => {
             let v = bench::chain(samples, relay_records)?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
+        BenchCommand::Flood {
+            json,
+            nodes,
+            records,
+            distress,
+        } => {
+            let v = bench_flood::flood(bench_flood::FloodOpts {
+                nodes,
+                records,
+                distress,
+            })?;
             print_json_or(json, &v, || println!("{v:#}"))
         }
         BenchCommand::Fleet {

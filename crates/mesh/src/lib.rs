@@ -1,6 +1,7 @@
 //! haiqiao-mesh: the deterministic delivery engine (no I/O) and the storage contract it needs.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod asked;
 pub mod config;
 mod defence;
 pub mod harness;
@@ -23,5 +24,7 @@ pub use trust::TrustPolicy;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod flood_tests;
 #[cfg(test)]
 mod link_tests;

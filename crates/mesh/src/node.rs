@@ -47,6 +47,7 @@ use haiqiao_proto::{
     RecordError, RecordId, Role, Timestamp, Unverified, verify_batch,
 };
 
+use crate::asked::Asked;
 use crate::config::MeshConfig;
 use crate::defence::{Bucket, Offence, Scores};
 use crate::index::{Index, Meta, short_bytes, short_from, short_id};
@@ -349,6 +350,8 @@ pub struct Node<S: Store> {
     ring: KeyRing,
     index: Index,
     sessions: BTreeMap<PublicKey, Session>,
+    /// Flood records asked of one peer, with the others that offered them.
+    asked: Asked,
     scores: Scores,
     /// Peer rates: (peer, whether the bucket is the peer's distress-class bucket).
     peer_buckets: BTreeMap<(PublicKey, bool), Bucket>,
@@ -431,6 +434,7 @@ impl<S: Store> Node<S> {
             ring,
             index: Index::default(),
             sessions: BTreeMap::new(),
+            asked: Asked::default(),
             scores: Scores::default(),
             peer_buckets: BTreeMap::new(),
             author_buckets: BTreeMap::new(),
@@ -809,6 +813,7 @@ impl<S: Store> Node<S> {
             }
         };
         min(self.receipt_due);
+        min(self.asked.next_deadline());
         for s in self.sessions.values() {
             // A session waiting for the transport is woken by `Input::Written`, not a timer,
             // unless the transport stalls.
@@ -1186,6 +1191,7 @@ impl<S: Store> Node<S> {
             }
             Frame::Want { ids } => self.on_want(now_ms, peer, &ids)?,
             Frame::Offer { ids } => {
+                let mut wanted = Vec::new();
                 let Some(s) = self.sessions.get_mut(&peer) else {
                     return Ok(());
                 };
@@ -1205,11 +1211,12 @@ impl<S: Store> Node<S> {
                             s.known.insert(full);
                         }
                         None if s.want.len() < MAX_QUEUED_IDS => {
-                            s.want.insert(short);
+                            wanted.push(short);
                         }
                         None => {}
                     }
                 }
+                self.want_once(now_ms, peer, wanted);
             }
             Frame::Records { seq, items } => {
                 let results = self.ingest(
@@ -1410,6 +1417,7 @@ impl<S: Store> Node<S> {
                 count,
             });
         }
+        let mut wanted = Vec::new();
         for (e, side) in decoded {
             match side {
                 Side::Local => {
@@ -1420,14 +1428,28 @@ impl<S: Store> Node<S> {
                         s.queue_record((m.priority, m.created, id), 0);
                     }
                 }
-                Side::Remote => {
-                    if s.want.len() < MAX_QUEUED_IDS {
-                        s.want.insert(e);
-                    }
-                }
+                Side::Remote => wanted.push(e),
             }
         }
+        self.want_once(now_ms, peer, wanted);
         Ok(())
+    }
+
+    /// Asks `peer` for the records it offered or reconciliation found it holds, unless
+    /// another peer was already asked for one (then `peer` is its alternative: [`Asked`]).
+    fn want_once(&mut self, now_ms: u64, peer: PublicKey, shorts: Vec<u64>) {
+        let retry = self.cfg.want_retry_ms;
+        for short in shorts {
+            let sessions = &self.sessions;
+            if self
+                .asked
+                .ask(now_ms, retry, peer, short, |p| sessions.contains_key(p))
+                && let Some(s) = self.sessions.get_mut(&peer)
+                && s.want.len() < MAX_QUEUED_IDS
+            {
+                s.want.insert(short);
+            }
+        }
     }
 
     fn on_want(
@@ -1463,6 +1485,11 @@ impl<S: Store> Node<S> {
                 }
             };
             if let Some(k) = copies {
+                // A peer that asks for an urgent record missed it on the flood's tree: push
+                // it the next ones again (Plumtree's graft).
+                if m.is_flood() && m.priority <= Priority::Safety {
+                    s.eager = true;
+                }
                 s.known.remove(&full);
                 s.queue_record((m.priority, m.created, full), k);
             }
@@ -1506,6 +1533,7 @@ impl<S: Store> Node<S> {
                 self.strangers_held += 1;
             }
         }
+        self.asked.arrived(meta.short);
         self.index.insert(id, meta);
     }
 
@@ -1729,6 +1757,15 @@ impl<S: Store> Node<S> {
             if self.index.contains(&id) {
                 taken[i] = Taken::Held;
                 self.stats.duplicates += 1;
+                // An urgent record pushed to us that we already hold: the link is off the
+                // flood's tree, so we stop pushing urgent records to that peer (see
+                // `Session::eager`).
+                if let Source::Sync(p) = source
+                    && u.envelope().body.priority() <= Priority::Safety
+                    && let Some(s) = self.sessions.get_mut(&p)
+                {
+                    s.eager = false;
+                }
                 if let (true, Source::Sync(p)) = (copies > 0, source) {
                     self.take_copies(id, copies.min(max_copies), p);
                 }
@@ -2157,7 +2194,7 @@ impl<S: Store> Node<S> {
                     .and_then(|v| v.linked)
                     .is_some_and(|n| n.may_contain(&h))
             });
-            if push && !linked_to_source {
+            if push && !linked_to_source && (source == Source::Local || s.eager) {
                 s.queue_record((m.priority, m.created, r.id()), 0);
                 continue;
             }
@@ -2205,6 +2242,17 @@ impl<S: Store> Node<S> {
     fn timers(&mut self, now_ms: u64) -> Result<(), StoreError> {
         self.ack_deadlines(now_ms);
         self.retry_deferred(now_ms);
+        let sessions = &self.sessions;
+        let again = self
+            .asked
+            .due(now_ms, self.cfg.want_retry_ms, |p| sessions.contains_key(p));
+        for (peer, short) in again {
+            if let Some(s) = self.sessions.get_mut(&peer)
+                && s.want.len() < MAX_QUEUED_IDS
+            {
+                s.want.insert(short);
+            }
+        }
         let stalled: Vec<PublicKey> = self
             .sessions
             .iter()

@@ -84,6 +84,12 @@ pub(crate) struct Session {
     pub(crate) later: BTreeMap<u64, haiqiao_proto::KeyHint>,
     /// When they are next asked for.
     pub(crate) later_at: Option<u64>,
+    /// Whether urgent records this node relays are pushed to the peer whole (Plumtree's eager
+    /// push) or announced by id. Every contact starts eager; a pushed urgent record the peer
+    /// sends us while we already hold it shows the link is not on the flood's tree, and it
+    /// turns lazy (Plumtree's prune, learned without a frame of its own: the peer learns the
+    /// same from what we push it); a want of an urgent record turns it eager again (graft).
+    pub(crate) eager: bool,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -123,6 +129,7 @@ impl Session {
             held_acks: VecDeque::new(),
             later: BTreeMap::new(),
             later_at: None,
+            eager: true,
         }
     }
 

@@ -505,6 +505,7 @@ impl<S: Store, N: NetOut> Daemon<S, N> {
             "engine_timings": self.timings.json(),
             "stats": {
                 "frames_out": s.frames_out, "bytes_out": s.bytes_out, "records_out": s.records_out,
+                "record_bytes_out": s.record_bytes_out,
                 "frames_in": s.frames_in, "bytes_in": s.bytes_in, "records_in": s.records_in,
                 "duplicates": s.duplicates, "refused": s.refused, "bad_signatures": s.bad_signatures,
                 "malformed": s.malformed, "delivered": s.delivered, "custody_acked": s.custody_acked,
