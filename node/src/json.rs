@@ -27,31 +27,7 @@ pub(crate) enum DestSpec {
     Group(u32),
 }
 
-/// A party to a dispute.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub(crate) struct PartySpec {
-    /// The party's key or hint, if it runs haiqiao.
-    #[serde(default)]
-    pub(crate) key: Option<String>,
-    /// Vessel name.
-    pub(crate) name: String,
-}
-
-impl PartySpec {
-    /// A party as people type it: `NAME` or `NAME=<node id>`.
-    pub(crate) fn parse(s: &str) -> PartySpec {
-        match s.split_once('=') {
-            Some((n, k)) => PartySpec {
-                key: Some(k.to_owned()),
-                name: n.to_owned(),
-            },
-            None => PartySpec {
-                key: None,
-                name: s.to_owned(),
-            },
-        }
-    }
-}
+pub(crate) use crate::specs::PartySpec;
 
 /// What to write.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -8,6 +8,8 @@ mod bench_flood;
 mod bench_seal;
 mod cli;
 mod client;
+mod clock;
+mod command;
 mod commands;
 mod config;
 mod daemon;
@@ -22,6 +24,7 @@ pub mod local;
 mod logs;
 mod marine;
 mod shore;
+mod specs;
 mod workflows;
 
 use std::ffi::OsString;
@@ -30,8 +33,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use cli::{BenchCommand, Cli, Command, SendCommand, SimCommand, Target};
+use client::{api, print_json_or};
 use haiqiao_proto::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Parses the arguments and runs the command. A refused argument prints clap's usage and
 /// exits 2; any other error prints one line, `error: <what> : <why>` (the `Display` chain,
@@ -195,17 +199,6 @@ fn id(config: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-pub(crate) fn api(t: &Target) -> anyhow::Result<client::Api> {
-    if let Some(a) = &t.api {
-        return Ok(client::Api::new(a));
-    }
-    if let Some(c) = &t.config {
-        let cfg = config::NodeConfig::load(c)?;
-        return Ok(client::Api::new(&cfg.api.listen.to_string()));
-    }
-    Ok(client::Api::new("127.0.0.1:4680"))
 }
 
 fn dest_spec(s: &str) -> anyhow::Result<json::DestSpec> {
@@ -498,15 +491,6 @@ fn sim_run(
             }
         }
     })
-}
-
-pub(crate) fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(v)?);
-    } else {
-        human();
-    }
-    Ok(())
 }
 
 fn init(role: &str, name: &str, dir: &std::path::Path) -> anyhow::Result<()> {

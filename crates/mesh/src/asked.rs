@@ -127,7 +127,11 @@ impl Asked {
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.deadlines
             .iter()
-            .find(|(until, short)| self.entries.get(short).is_some_and(|e| e.until_ms == *until))
+            .find(|(until, short)| {
+                self.entries
+                    .get(short)
+                    .is_some_and(|e| e.until_ms == *until)
+            })
             .map(|(until, _)| *until)
     }
 
@@ -167,10 +171,16 @@ mod tests {
         let (b, c, d) = (peer(1), peer(2), peer(3));
         assert!(a.ask(0, 5_000, b, 7, |_| true));
         a.arrived(7);
-        assert!(a.ask(1, 5_000, c, 7, |_| true), "asked anew after it was cleared");
+        assert!(
+            a.ask(1, 5_000, c, 7, |_| true),
+            "asked anew after it was cleared"
+        );
         // c's session ended: d's offer is asked at once.
         assert!(a.ask(2, 5_000, d, 7, |p| *p != c));
-        assert!(a.due(5_001, 5_000, |_| true).is_empty(), "c's old deadline is stale");
+        assert!(
+            a.due(5_001, 5_000, |_| true).is_empty(),
+            "c's old deadline is stale"
+        );
         assert_eq!(a.next_deadline(), Some(5_002));
     }
 
@@ -185,6 +195,9 @@ mod tests {
         assert_eq!(a.due(100, 100, |p| *p != gone), vec![(peer(2), 1)]);
         assert_eq!(a.due(200, 100, |_| true), vec![(peer(3), 1)]);
         assert_eq!(a.due(300, 100, |_| true), vec![(peer(4), 1)]);
-        assert!(a.due(400, 100, |_| true).is_empty(), "four alternatives at most");
+        assert!(
+            a.due(400, 100, |_| true).is_empty(),
+            "four alternatives at most"
+        );
     }
 }

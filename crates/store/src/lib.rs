@@ -789,5 +789,8 @@ impl Store for SledStore {
     }
 }
 
+mod meta;
+pub use meta::NodeMeta;
+
 #[cfg(test)]
 mod tests;
