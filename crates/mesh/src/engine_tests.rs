@@ -7,6 +7,7 @@ use crate::events::{Input, Output};
 use crate::harness::Mesh;
 use crate::node::Node;
 use crate::store::{MemStore, Store, StoreLimits};
+use crate::test_support::{distress, text};
 use crate::{MeshConfig, Offence};
 
 const T0: u64 = 1_795_000_000_000;
@@ -1536,42 +1537,6 @@ fn copies_handed_with_a_record_already_held_are_added_to_ours() {
 }
 
 // --- backpressure and quarantine (issue 10, item 4 first half) ------------------------------
-
-fn text(m: &mut Mesh, i: usize, k: usize) -> RecordId {
-    let id = m.nodes[i]
-        .submit(
-            m.now_ms,
-            Destination::Everyone,
-            600,
-            Body::Text {
-                text: format!("note {k}"),
-                safety: false,
-            },
-        )
-        .unwrap()
-        .id();
-    m.drain(i, None);
-    id
-}
-
-fn distress(m: &mut Mesh, i: usize) -> RecordId {
-    let id = m.nodes[i]
-        .submit(
-            m.now_ms,
-            Destination::Everyone,
-            600,
-            Body::Distress {
-                nature: DistressNature::Sinking,
-                fix: None,
-                persons: Some(4),
-                text: String::new(),
-            },
-        )
-        .unwrap()
-        .id();
-    m.drain(i, None);
-    id
-}
 
 fn penalties(m: &Mesh, i: usize, offence: Offence) -> usize {
     m.events[i]

@@ -5,44 +5,9 @@ use haiqiao_proto::*;
 
 use crate::MeshConfig;
 use crate::harness::Mesh;
+use crate::test_support::{distress, text};
 
-const T0: u64 = 1_795_000_000_000;
-
-fn text(m: &mut Mesh, i: usize, k: usize) -> RecordId {
-    let id = m.nodes[i]
-        .submit(
-            m.now_ms,
-            Destination::Everyone,
-            600,
-            Body::Text {
-                text: format!("渔情 {k}"),
-                safety: false,
-            },
-        )
-        .unwrap()
-        .id();
-    m.drain(i, None);
-    id
-}
-
-fn distress(m: &mut Mesh, i: usize) -> RecordId {
-    let id = m.nodes[i]
-        .submit(
-            m.now_ms,
-            Destination::Everyone,
-            600,
-            Body::Distress {
-                nature: DistressNature::Flooding,
-                fix: None,
-                persons: Some(6),
-                text: String::new(),
-            },
-        )
-        .unwrap()
-        .id();
-    m.drain(i, None);
-    id
-}
+use crate::test_support::T0;
 
 fn duplicates(m: &Mesh) -> u64 {
     m.nodes.iter().map(|n| n.stats().duplicates).sum()

@@ -30,3 +30,43 @@ pub(crate) fn hello(tier0: Vec<u64>) -> Hello {
 pub(crate) fn session() -> Session {
     Session::new(None, T0, hello(Vec::new()))
 }
+
+/// Node `i` of the harness writes a text to everyone (`note k`) and hands it on.
+pub(crate) fn text(m: &mut crate::harness::Mesh, i: usize, k: usize) -> haiqiao_proto::RecordId {
+    use haiqiao_proto::{Body, Destination};
+    let id = m.nodes[i]
+        .submit(
+            m.now_ms,
+            Destination::Everyone,
+            600,
+            Body::Text {
+                text: format!("note {k}"),
+                safety: false,
+            },
+        )
+        .unwrap()
+        .id();
+    m.drain(i, None);
+    id
+}
+
+/// Node `i` of the harness raises a distress (sinking, four aboard) and hands it on.
+pub(crate) fn distress(m: &mut crate::harness::Mesh, i: usize) -> haiqiao_proto::RecordId {
+    use haiqiao_proto::{Body, Destination, DistressNature};
+    let id = m.nodes[i]
+        .submit(
+            m.now_ms,
+            Destination::Everyone,
+            600,
+            Body::Distress {
+                nature: DistressNature::Sinking,
+                fix: None,
+                persons: Some(4),
+                text: String::new(),
+            },
+        )
+        .unwrap()
+        .id();
+    m.drain(i, None);
+    id
+}
