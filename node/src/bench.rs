@@ -652,7 +652,7 @@ pub(crate) struct ViewsOpts {
 
 /// The mix of a shore station's store: of every 1,000 records, 940 positions, 30 texts,
 /// 20 pair alerts, 5 dispute reports and 5 distress calls, from 1,000 vessels.
-fn shore_kind(i: usize) -> Kind {
+pub(crate) fn shore_kind(i: usize) -> Kind {
     match i % 1000 {
         0..=939 => Kind::Position,
         940..=969 => Kind::Text,
@@ -692,7 +692,7 @@ fn fill_store(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
 }
 
 /// This process's resident and peak resident memory, KiB (Linux).
-fn rss_kib() -> (u64, u64) {
+pub(crate) fn rss_kib() -> (u64, u64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |k: &str| {
         s.lines()
