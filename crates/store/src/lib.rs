@@ -64,7 +64,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use haiqiao_mesh::store::StoreIndex;
+use haiqiao_mesh::store::{StoreIndex, UNPLACED};
 use haiqiao_mesh::{InsertOutcome, Store, StoreError, StoreLimits, Summary, Usage};
 use haiqiao_proto::{Destination, Kind, PublicKey, Record, RecordId, Timestamp};
 
@@ -207,11 +207,32 @@ fn decode_record(id: &RecordId, author: &[u8], bytes: &[u8]) -> Result<Record, S
     Ok(r)
 }
 
-/// Where a live record's addition is.
+/// Where a live record's addition is. Kept in the index's word for the record
+/// ([`StoreIndex::place`]): segment number in the high 40 bits, offset in the low 24 (a
+/// segment is at most [`SEGMENT_TARGET`] bytes plus one record of at most 64 KiB).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loc {
     segment: u64,
     offset: u32,
+}
+
+/// Bits of a place that hold the offset.
+const OFFSET_BITS: u32 = 24;
+
+impl Loc {
+    fn pack(self) -> Result<u64, StoreError> {
+        if self.segment >= 1 << (64 - OFFSET_BITS) || self.offset >= 1 << OFFSET_BITS {
+            return Err(corrupt(format!("{self:?} cannot be indexed")));
+        }
+        Ok((self.segment << OFFSET_BITS) | u64::from(self.offset))
+    }
+
+    fn unpack(place: u64) -> Option<Loc> {
+        (place != UNPLACED).then_some(Loc {
+            segment: place >> OFFSET_BITS,
+            offset: (place & ((1 << OFFSET_BITS) - 1)) as u32,
+        })
+    }
 }
 
 /// What the store knows of a segment on disk.
@@ -262,8 +283,8 @@ struct Change {
 /// Everything the store keeps in memory, rebuilt from the disk when it opens.
 #[derive(Debug)]
 struct State {
+    /// The records' summaries, and where each is on disk ([`Loc`], as the index's place).
     index: StoreIndex,
-    locs: BTreeMap<RecordId, Loc>,
     segments: BTreeMap<u64, Segment>,
     /// Segment → the segments holding removals that name it.
     removers: BTreeMap<u64, Vec<u64>>,
@@ -281,7 +302,6 @@ impl State {
         };
         let mut st = State {
             index: StoreIndex::new(limits),
-            locs: BTreeMap::new(),
             segments: BTreeMap::new(),
             removers: BTreeMap::new(),
             dirty: BTreeSet::new(),
@@ -310,11 +330,11 @@ impl State {
                         st.forget(&id);
                         st.index.add(Summary::of(&r));
                         let offset = u32::try_from(at).map_err(|_| corrupt("segment too large"))?;
-                        st.locs.insert(id, Loc { segment: n, offset });
+                        st.index.set_place(&id, Loc { segment: n, offset }.pack()?);
                         seg.live += (next - at) as u64;
                     }
                     Entry::Remove { id, segment } => {
-                        if st.locs.get(&id).is_some_and(|l| l.segment == segment) {
+                        if st.loc(&id).is_some_and(|l| l.segment == segment) {
                             st.forget(&id);
                         }
                         seg.removals.push((id, segment));
@@ -336,9 +356,14 @@ impl State {
         Ok(st)
     }
 
+    /// Where a held record is on disk (`None` if it is not written yet).
+    fn loc(&self, id: &RecordId) -> Option<Loc> {
+        self.index.place(id).and_then(Loc::unpack)
+    }
+
     /// Drops a live record from the index and its segment's live bytes (replay).
     fn forget(&mut self, id: &RecordId) {
-        if let Some(loc) = self.locs.remove(id)
+        if let Some(loc) = self.loc(id)
             && let Some(s) = self.index.remove(id)
             && let Some(seg) = self.segments.get_mut(&loc.segment)
         {
@@ -350,6 +375,7 @@ impl State {
 
     /// Removes a held record as part of `c`.
     fn stage_remove(&mut self, c: &mut Change, id: &RecordId) -> bool {
+        let loc = self.loc(id);
         let Some(s) = self.index.remove(id) else {
             return false;
         };
@@ -358,7 +384,7 @@ impl State {
             if let Some(Staged::Add { dead, .. }) = c.entries.get_mut(i) {
                 *dead = true;
             }
-        } else if let Some(loc) = self.locs.remove(id) {
+        } else if let Some(loc) = loc {
             if let Some(seg) = self.segments.get_mut(&loc.segment) {
                 seg.live = seg
                     .live
@@ -445,8 +471,8 @@ impl State {
                             segment: n,
                             offset: u32::try_from(at).map_err(|_| corrupt("segment too large"))?,
                         };
-                        if self.locs.get(&id) == Some(&here) {
-                            self.locs.remove(&id);
+                        if self.loc(&id) == Some(here) {
+                            self.index.set_place(&id, UNPLACED);
                             let author =
                                 <[u8; KEY]>::try_from(author).map_err(|_| corrupt("author key"))?;
                             c.adds.insert(id, c.entries.len());
@@ -542,8 +568,7 @@ impl SledStore {
     fn read(&self, id: &RecordId) -> Result<Record, StoreError> {
         let loc = self
             .st
-            .locs
-            .get(id)
+            .loc(id)
             .ok_or_else(|| corrupt(format!("indexed record {id} has no location")))?;
         let v = self
             .db
@@ -580,7 +605,7 @@ impl SledStore {
         self.st.collect(&self.db, &mut c)?;
         let mut batch = sled::Batch::default();
         let mut written: Vec<(u64, Segment)> = Vec::new();
-        let mut locs: Vec<(RecordId, Loc)> = Vec::new();
+        let mut places: Vec<(RecordId, u64)> = Vec::new();
         let mut n = self.st.next_segment;
         let mut value: Vec<u8> = Vec::with_capacity(SEGMENT_TARGET);
         let mut seg = Segment::default();
@@ -610,7 +635,7 @@ impl SledStore {
                     value.extend_from_slice(author);
                     value.extend_from_slice(bytes);
                     seg.live += e.len() as u64;
-                    locs.push((*id, Loc { segment: n, offset }));
+                    places.push((*id, Loc { segment: n, offset }.pack()?));
                 }
                 Staged::Remove { id, segment } => {
                     value.push(REMOVE);
@@ -645,7 +670,9 @@ impl SledStore {
         }
         let st = &mut self.st;
         st.next_segment = n;
-        st.locs.extend(locs);
+        for (id, place) in places {
+            st.index.set_place(&id, place);
+        }
         for d in &c.deleted {
             if let Some(seg) = st.segments.remove(d) {
                 for (_, target) in seg.removals {
