@@ -186,7 +186,9 @@ impl Index {
     pub(crate) fn by_short(&self, short: u64) -> Option<RecordId> {
         let slots = &self.slots;
         let s = self.table.find(hash_short(short), |s| {
-            slots.get(*s as usize).is_some_and(|h| h.meta.short == short)
+            slots
+                .get(*s as usize)
+                .is_some_and(|h| h.meta.short == short)
         })?;
         self.slots.get(*s as usize).map(|h| h.id)
     }
@@ -258,7 +260,9 @@ impl Index {
         };
         let slots = &self.slots;
         self.table.insert_unique(hash_short(meta.short), slot, |s| {
-            slots.get(*s as usize).map_or(0, |h| hash_short(h.meta.short))
+            slots
+                .get(*s as usize)
+                .map_or(0, |h| hash_short(h.meta.short))
         });
         self.live += 1;
         if !meta.is_flood() {

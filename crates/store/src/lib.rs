@@ -82,6 +82,10 @@ pub const SEGMENT_TARGET: usize = 16 * 1024;
 /// A segment whose live records fill less than 1/COMPACT_RATIO of it is compacted.
 pub const COMPACT_RATIO: u64 = 4;
 
+/// Authors' keys remembered while a store opens (each checked once); at the bound the memory
+/// starts again.
+pub const MAX_OPEN_KEYS: usize = 65_536;
+
 /// Segments looked at for collection per change.
 pub const COLLECT_PER_CHANGE: usize = 8;
 
@@ -200,6 +204,11 @@ fn read_entry(v: &[u8], at: usize) -> Result<(Entry<'_>, usize), StoreError> {
 fn decode_record(id: &RecordId, author: &[u8], bytes: &[u8]) -> Result<Record, StoreError> {
     let key = PublicKey::from_bytes(author)
         .map_err(|e| corrupt(format!("record {id}: author key: {e}")))?;
+    rebuild(id, key, bytes)
+}
+
+/// Rebuilds a stored record whose author's key is already checked.
+fn rebuild(id: &RecordId, key: PublicKey, bytes: &[u8]) -> Result<Record, StoreError> {
     let r = Record::from_trusted(key, bytes).map_err(|e| corrupt(format!("record {id}: {e}")))?;
     if r.id() != *id {
         return Err(corrupt(format!("record stored as {id} has id {}", r.id())));
@@ -307,6 +316,7 @@ impl State {
             dirty: BTreeSet::new(),
             next_segment: counted.next_segment,
         };
+        let mut keys: BTreeMap<Vec<u8>, PublicKey> = BTreeMap::new();
         for kv in db.scan_prefix([P_SEGMENT]) {
             let (k, v) = kv.map_err(io)?;
             let n = k
@@ -326,7 +336,23 @@ impl State {
                 let (e, next) = read_entry(&v, at)?;
                 match e {
                     Entry::Add { id, author, bytes } => {
-                        let r = decode_record(&id, author, bytes)?;
+                        // A key is checked once per open, not once per record: the check
+                        // (decompression, re-compression, small-order test) costs more than
+                        // the rest of rebuilding a record.
+                        let key = match keys.get(author) {
+                            Some(k) => *k,
+                            None => {
+                                let k = PublicKey::from_bytes(author).map_err(|e| {
+                                    corrupt(format!("record {id}: author key: {e}"))
+                                })?;
+                                if keys.len() >= MAX_OPEN_KEYS {
+                                    keys.clear();
+                                }
+                                keys.insert(author.to_vec(), k);
+                                k
+                            }
+                        };
+                        let r = rebuild(&id, key, bytes)?;
                         st.forget(&id);
                         st.index.add(Summary::of(&r));
                         let offset = u32::try_from(at).map_err(|_| corrupt("segment too large"))?;

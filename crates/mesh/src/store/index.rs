@@ -31,8 +31,8 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
-use hashbrown::HashTable;
 use haiqiao_proto::{Destination, Kind, Priority, PublicKey, RecordId, Timestamp};
+use hashbrown::HashTable;
 
 use super::{InsertOutcome, Refusal, StoreLimits, Summary, Usage};
 
@@ -419,7 +419,11 @@ impl StoreIndex {
                     .chain(track)
                     .take(held + 1 - self.limits.track_len)
                 {
-                    victims.push(((Reverse(Priority::Routine), e.age()), e.id, u64::from(e.len)));
+                    victims.push((
+                        (Reverse(Priority::Routine), e.age()),
+                        e.id,
+                        u64::from(e.len),
+                    ));
                 }
             }
         }
@@ -732,7 +736,11 @@ mod tests {
 
     #[test]
     fn an_entry_is_packed() {
-        assert!(std::mem::size_of::<Entry>() <= 80, "{}", std::mem::size_of::<Entry>());
+        assert!(
+            std::mem::size_of::<Entry>() <= 80,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 
     #[test]
