@@ -303,14 +303,16 @@ struct State {
 }
 
 impl State {
-    /// Replays the log.
+    /// Replays the log. The index's orders are not built yet (see [`State::ready`]).
     fn load(db: &sled::Db, limits: StoreLimits) -> Result<State, StoreError> {
         let counted = match db.get(COUNTERS).map_err(io)? {
             Some(v) => decode_counters(&v)?,
             None => return Err(corrupt("no counters")),
         };
+        let mut index = StoreIndex::new(limits);
+        index.defer_orders();
         let mut st = State {
-            index: StoreIndex::new(limits),
+            index,
             segments: BTreeMap::new(),
             removers: BTreeMap::new(),
             dirty: BTreeSet::new(),
@@ -380,6 +382,13 @@ impl State {
             )));
         }
         Ok(st)
+    }
+
+    /// Builds the index's orders, once the log is replayed (and what the replay read is let
+    /// go of: see [`SledStore::open`]).
+    fn ready(mut self) -> State {
+        self.index.build_orders();
+        self
     }
 
     /// Where a held record is on disk (`None` if it is not written yet).
@@ -525,6 +534,16 @@ impl State {
     }
 }
 
+/// Opens the sled database of a store.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_CAPACITY)
+        .flush_every_ms(None)
+        .open()
+        .map_err(io)
+}
+
 /// A durable [`Store`] on sled. See the crate docs for the layout.
 pub struct SledStore {
     db: sled::Db,
@@ -545,12 +564,8 @@ impl SledStore {
     /// Opens (or creates) the store in directory `path`, enforcing `limits` from now on (a
     /// store holding more than new, smaller limits allow shrinks as records come in).
     pub fn open(path: impl AsRef<Path>, limits: StoreLimits) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_CAPACITY)
-            .flush_every_ms(None)
-            .open()
-            .map_err(io)?;
+        let path = path.as_ref();
+        let db = open_db(path)?;
         match db.get(META_SCHEMA).map_err(io)? {
             None => {
                 if db.first().map_err(io)?.is_some() {
@@ -582,7 +597,12 @@ impl SledStore {
             }
         }
         let st = State::load(&db, limits)?;
-        Ok(SledStore { db, st })
+        // sled 0.34 keeps every page it has read in memory, whatever its cache capacity: after
+        // replaying the whole log that is the whole store again (about 150 bytes a record).
+        // Opened afresh, it reads back only what is asked for.
+        drop(db);
+        let db = open_db(path)?;
+        Ok(SledStore { db, st: st.ready() })
     }
 
     /// How many segments are on disk (for diagnostics and tests).
@@ -686,7 +706,8 @@ impl SledStore {
         if let Err(e) = self.db.apply_batch(batch) {
             // Memory already holds the change: go back to what the disk holds (and keep the
             // marks of the records still held, which live in memory only).
-            if let Ok(mut st) = State::load(&self.db, self.st.index.limits().clone()) {
+            if let Ok(st) = State::load(&self.db, self.st.index.limits().clone()) {
+                let mut st = st.ready();
                 for id in self.st.index.kept() {
                     st.index.set_kept(&id, true);
                 }

@@ -246,6 +246,8 @@ pub struct StoreIndex {
     /// Per-author eviction order (and every record of an author, for `by_author_seq`).
     author_eviction: BTreeSet<AuthorBytes>,
     usage: Usage,
+    /// The orders are not kept yet ([`StoreIndex::defer_orders`]).
+    deferred: bool,
 }
 
 impl std::fmt::Debug for StoreIndex {
@@ -273,6 +275,43 @@ impl StoreIndex {
             eviction: BTreeSet::new(),
             author_eviction: BTreeSet::new(),
             usage: Usage::default(),
+            deferred: false,
+        }
+    }
+
+    /// Stops keeping the orders until [`StoreIndex::build_orders`]: for a store replaying its
+    /// log when it opens, which only adds and removes records. The orders are then built once,
+    /// in bulk, from the records left: full B-tree nodes instead of half-full ones, and no
+    /// order nodes scattered among the pages the replay read and let go.
+    pub fn defer_orders(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Builds the orders deferred by [`StoreIndex::defer_orders`] and keeps them from then on.
+    pub fn build_orders(&mut self) {
+        if !self.deferred {
+            return;
+        }
+        self.deferred = false;
+        let live = || {
+            self.entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.live)
+                .map(|(s, e)| (s as Slot, e))
+        };
+        self.by_expiry = live().map(|(s, e)| expiry_key(e.expiry, s)).collect();
+        self.eviction = live().map(|(s, e)| evict_bytes(e.kept, e, s)).collect();
+        self.author_eviction = live().map(|(s, e)| author_bytes(e.kept, e, s)).collect();
+        let mut tracks: Vec<(AuthorNo, AgeKey)> = live()
+            .filter(|(_, e)| e.kind == Kind::Position)
+            .map(|(s, e)| (e.author, age_key(e.created, e.seq, s)))
+            .collect();
+        tracks.sort_unstable();
+        for run in tracks.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(Some(a)) = run.first().and_then(|r| self.authors.get_mut(r.0 as usize)) {
+                a.track = run.iter().map(|r| r.1).collect();
+            }
         }
     }
 
@@ -473,6 +512,10 @@ impl StoreIndex {
         let Some(e) = self.entries.get_mut(slot as usize) else {
             return false;
         };
+        if self.deferred {
+            e.kept = kept;
+            return true;
+        }
         if e.kept != kept {
             let e = *e;
             self.eviction.remove(&evict_bytes(e.kept, &e, slot));
@@ -557,11 +600,13 @@ impl StoreIndex {
         self.ids.insert_unique(hash_id(&s.id), slot, |x| {
             entries.get(*x as usize).map_or(0, |e| hash_id(&e.id))
         });
-        self.by_expiry.insert(expiry_key(s.expiry, slot));
-        self.eviction.insert(evict_bytes(false, &e, slot));
-        self.author_eviction.insert(author_bytes(false, &e, slot));
+        if !self.deferred {
+            self.by_expiry.insert(expiry_key(s.expiry, slot));
+            self.eviction.insert(evict_bytes(false, &e, slot));
+            self.author_eviction.insert(author_bytes(false, &e, slot));
+        }
         if let Some(Some(author)) = self.authors.get_mut(n as usize) {
-            if s.kind == Kind::Position {
+            if s.kind == Kind::Position && !self.deferred {
                 author.track.insert(age_key(s.created, s.seq, slot));
             }
             author.usage.records += 1;
@@ -733,6 +778,70 @@ fn choose<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An index replayed with its orders deferred and then built in bulk answers every
+    /// order-dependent question as one kept up record by record.
+    #[test]
+    fn orders_built_in_bulk_answer_as_orders_kept_up() {
+        use haiqiao_proto::Keypair;
+        let keys: Vec<PublicKey> = (0..5u8)
+            .map(|i| Keypair::from_seed(&[i + 1; 32]).public())
+            .collect();
+        let limits = StoreLimits {
+            max_bytes: 40 * 100,
+            max_author_bytes: 12 * 100,
+            track_len: 3,
+        };
+        let kinds = [Kind::Position, Kind::Text, Kind::Distress, Kind::Position];
+        let summary = |i: u32| {
+            let kind = kinds[i as usize % kinds.len()];
+            let mut id = [0u8; 16];
+            id[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
+            Summary {
+                id: RecordId(id),
+                author: keys[i as usize % keys.len()],
+                // Ties of age on purpose: ids must order them.
+                seq: u64::from(i / 10),
+                kind,
+                priority: match kind {
+                    Kind::Distress => Priority::Distress,
+                    _ => Priority::Routine,
+                },
+                created: Timestamp(1000 + i / 10),
+                expiry: u64::from(2000 + i % 7),
+                dest: Destination::Everyone,
+                len: 100,
+            }
+        };
+        let (mut kept_up, mut bulk) = (StoreIndex::new(limits.clone()), StoreIndex::new(limits));
+        bulk.defer_orders();
+        for i in 0..60u32 {
+            let s = summary(i);
+            kept_up.add(s);
+            bulk.add(s);
+            if i % 5 == 0 {
+                kept_up.set_kept(&s.id, true);
+                bulk.set_kept(&s.id, true);
+            }
+            if i % 3 == 0 {
+                let gone = summary(i / 2).id;
+                kept_up.remove(&gone);
+                bulk.remove(&gone);
+            }
+        }
+        bulk.build_orders();
+        for i in 60..90 {
+            let s = summary(i);
+            assert_eq!(kept_up.plan(&s), bulk.plan(&s), "plan for record {i}");
+        }
+        assert_eq!(kept_up.expired(2003), bulk.expired(2003));
+        assert_eq!(kept_up.latest_positions(), bulk.latest_positions());
+        for k in &keys {
+            assert_eq!(kept_up.track(k), bulk.track(k));
+            assert_eq!(kept_up.by_author_seq(k, 3), bulk.by_author_seq(k, 3));
+        }
+        assert_eq!(kept_up.kept(), bulk.kept());
+    }
 
     #[test]
     fn an_entry_is_packed() {
