@@ -18,10 +18,15 @@
 //! a hundred records is one sled key. Storing a batch of 1024 records then costs 4–7 µs per
 //! record (about 2 of them in the index), a batch of 64 about 11.
 //!
-//! The price is memory and opening time. The index costs about 700 bytes per record (measured
-//! with 200,000 positions), so 1M records take about 700 MB, above design §4's 200 MB: a
-//! compacter index (sorted arrays, fewer orders) is the next step there. Opening replays the
-//! log: every record is decoded (not re-verified).
+//! The price is memory and opening time: the index lives in memory and is rebuilt by replaying
+//! the log, every record decoded (not re-verified; each author's key checked once). The
+//! index is `haiqiao_mesh::store::StoreIndex`, packed (see its module docs); each record's
+//! place on disk is kept in its index entry. Two things about sled 0.34 shape the open: it
+//! keeps every page it has read in memory whatever its cache capacity (after a replay, the
+//! whole store again), so the store reopens sled once the replay is done; and the index's
+//! orders are built in bulk after that, so that their nodes take the memory sled let go of
+//! instead of sitting between its pages. `haiqiao bench store` measures both
+//! (docs/benchmarks.md).
 //!
 //! # Durability
 //!
@@ -81,6 +86,10 @@ pub const SEGMENT_TARGET: usize = 16 * 1024;
 
 /// A segment whose live records fill less than 1/COMPACT_RATIO of it is compacted.
 pub const COMPACT_RATIO: u64 = 4;
+
+/// Bytes of segments read while a store opens before sled is reopened (which lets go of the
+/// pages it read: see [`SledStore::open`]).
+pub const REPLAY_CHUNK: usize = 16 * 1024 * 1024;
 
 /// Authors' keys remembered while a store opens (each checked once); at the bound the memory
 /// starts again.
@@ -304,7 +313,15 @@ struct State {
 
 impl State {
     /// Replays the log. The index's orders are not built yet (see [`State::ready`]).
-    fn load(db: &sled::Db, limits: StoreLimits) -> Result<State, StoreError> {
+    ///
+    /// With `reopen`, sled is reopened from that path after every so many bytes of segments
+    /// read ([`REPLAY_CHUNK`] in [`SledStore::open`]) and once more at the end (see [`SledStore::open`]): `db` must then be the
+    /// only handle to it. The database is handed back.
+    fn load(
+        mut db: sled::Db,
+        reopen: Option<(&Path, usize)>,
+        limits: StoreLimits,
+    ) -> Result<(State, sled::Db), StoreError> {
         let counted = match db.get(COUNTERS).map_err(io)? {
             Some(v) => decode_counters(&v)?,
             None => return Err(corrupt("no counters")),
@@ -319,8 +336,54 @@ impl State {
             next_segment: counted.next_segment,
         };
         let mut keys: BTreeMap<Vec<u8>, PublicKey> = BTreeMap::new();
-        for kv in db.scan_prefix([P_SEGMENT]) {
-            let (k, v) = kv.map_err(io)?;
+        let mut from = vec![P_SEGMENT];
+        loop {
+            let mut read = 0;
+            let mut rest = None;
+            for kv in db.range(from.as_slice()..) {
+                let (k, v) = kv.map_err(io)?;
+                if k.first() != Some(&P_SEGMENT) {
+                    break;
+                }
+                st.replay(&k, &v, &counted, &mut keys)?;
+                read += v.len();
+                if reopen.is_some_and(|(_, chunk)| read >= chunk) {
+                    // The next key after this one.
+                    let mut next = k.to_vec();
+                    next.push(0);
+                    rest = Some(next);
+                    break;
+                }
+            }
+            if let Some((path, _)) = reopen {
+                drop(db);
+                db = reopen_db(path)?;
+            }
+            match rest {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        if st.index.usage() != counted.usage {
+            return Err(corrupt(format!(
+                "the counters say {:?} but the records add up to {:?}",
+                counted.usage,
+                st.index.usage()
+            )));
+        }
+        Ok((st, db))
+    }
+
+    /// Replays one segment.
+    fn replay(
+        &mut self,
+        k: &[u8],
+        v: &[u8],
+        counted: &Counters,
+        keys: &mut BTreeMap<Vec<u8>, PublicKey>,
+    ) -> Result<(), StoreError> {
+        let st = self;
+        {
             let n = k
                 .get(1..)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -335,7 +398,7 @@ impl State {
             };
             let mut at = 0;
             while at < v.len() {
-                let (e, next) = read_entry(&v, at)?;
+                let (e, next) = read_entry(v, at)?;
                 match e {
                     Entry::Add { id, author, bytes } => {
                         // A key is checked once per open, not once per record: the check
@@ -374,14 +437,7 @@ impl State {
             st.segments.insert(n, seg);
             st.dirty.insert(n);
         }
-        if st.index.usage() != counted.usage {
-            return Err(corrupt(format!(
-                "the counters say {:?} but the records add up to {:?}",
-                counted.usage,
-                st.index.usage()
-            )));
-        }
-        Ok(st)
+        Ok(())
     }
 
     /// Builds the index's orders, once the log is replayed (and what the replay read is let
@@ -544,6 +600,28 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
         .map_err(io)
 }
 
+/// Opens again the sled database of a store this process just closed. sled's background
+/// threads can hold the directory's lock for a moment after the last handle is dropped, so a
+/// lock conflict is retried for up to [`REOPEN_WAIT`] (no event says when the lock goes).
+fn reopen_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let step = std::time::Duration::from_millis(2);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match open_db(path) {
+            Err(StoreError::Io(e))
+                if e.contains("could not acquire lock") && waited < REOPEN_WAIT =>
+            {
+                std::thread::sleep(step);
+                waited += step;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long [`reopen_db`] waits for sled to let go of its lock.
+pub const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A durable [`Store`] on sled. See the crate docs for the layout.
 pub struct SledStore {
     db: sled::Db,
@@ -564,7 +642,15 @@ impl SledStore {
     /// Opens (or creates) the store in directory `path`, enforcing `limits` from now on (a
     /// store holding more than new, smaller limits allow shrinks as records come in).
     pub fn open(path: impl AsRef<Path>, limits: StoreLimits) -> Result<SledStore, StoreError> {
-        let path = path.as_ref();
+        SledStore::open_replaying(path.as_ref(), limits, REPLAY_CHUNK)
+    }
+
+    /// [`SledStore::open`], reopening sled every `chunk` bytes of the replay.
+    fn open_replaying(
+        path: &Path,
+        limits: StoreLimits,
+        chunk: usize,
+    ) -> Result<SledStore, StoreError> {
         let db = open_db(path)?;
         match db.get(META_SCHEMA).map_err(io)? {
             None => {
@@ -596,12 +682,11 @@ impl SledStore {
                 }
             }
         }
-        let st = State::load(&db, limits)?;
         // sled 0.34 keeps every page it has read in memory, whatever its cache capacity: after
-        // replaying the whole log that is the whole store again (about 150 bytes a record).
-        // Opened afresh, it reads back only what is asked for.
-        drop(db);
-        let db = open_db(path)?;
+        // replaying the whole log that would be the whole store again (about 150 bytes a
+        // record). So the replay reopens sled every REPLAY_CHUNK bytes, which lets go of
+        // them; opened afresh, it reads back only what is asked for.
+        let (st, db) = State::load(db, Some((path, chunk)), limits)?;
         Ok(SledStore { db, st: st.ready() })
     }
 
@@ -706,7 +791,8 @@ impl SledStore {
         if let Err(e) = self.db.apply_batch(batch) {
             // Memory already holds the change: go back to what the disk holds (and keep the
             // marks of the records still held, which live in memory only).
-            if let Ok(st) = State::load(&self.db, self.st.index.limits().clone()) {
+            if let Ok((st, _)) = State::load(self.db.clone(), None, self.st.index.limits().clone())
+            {
                 let mut st = st.ready();
                 for id in self.st.index.kept() {
                     st.index.set_kept(&id, true);
