@@ -8,7 +8,8 @@
 //! # Layout, and why
 //!
 //! A node at sea holds up to a million records on a small board (design §4: ≤ 200 MB RSS for
-//! 1M), so the index costs a few dozen bytes per record, not the ~500 that a `BTreeMap` keyed
+//! 1M), so the index must cost well under 200 bytes a record (measured: about 175 with its
+//! orders built in bulk, 235 kept up record by record), not the ~500 that a `BTreeMap` keyed
 //! by id plus one `BTreeSet` of `(…, RecordId)` tuples per order cost:
 //!
 //! - every record is one packed [`Entry`] in a slot of one `Vec` (free slots are reused), with
