@@ -1,13 +1,14 @@
 //! Feeds the engine an arbitrary script of inputs from three peers: contacts up and down,
 //! raw frames, well-formed `Records` frames carrying real signed records (and mangled ones),
-//! gossip, timers, written notices and records of its own. The engine must never panic, never
+//! gossip, timers, written notices, records of its own and what the host tells it (trust,
+//! ETA ashore, groups, restored counters). The engine must never panic, never
 //! hold more than its store's limits, and never queue more than a bounded number of outputs
 //! per input (they are drained after each one, as the daemon does).
 #![no_main]
 
 use std::sync::LazyLock;
 
-use haiqiao_mesh::{Input, MemStore, MeshConfig, Node, Store, StoreLimits};
+use haiqiao_mesh::{Input, MemStore, MeshConfig, Node, Store, StoreLimits, TrustPolicy};
 use haiqiao_proto::wire::{Carried, Frame};
 use haiqiao_proto::{Body, Destination, Envelope, Keypair, Record, Role, Timestamp};
 use libfuzzer_sys::fuzz_target;
@@ -93,8 +94,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut node) = Node::new(cfg, me, Role::Vessel, MemStore::new(limits), T0_MS) else {
         return;
     };
-    for k in PEERS.iter() {
-        node.learn_key(k.public());
+    let keys = PEERS.iter().map(|k| k.public()).collect();
+    if node.handle(T0_MS, Input::Keys(keys)).is_err() {
+        return;
     }
     let mut now = T0_MS;
     let mut s = Script(data);
@@ -155,8 +157,8 @@ fuzz_target!(|data: &[u8]| {
                 now += u64::from(s.byte().unwrap_or(0)) * 250;
                 Input::Tick
             }
-            _ => {
-                if s.byte().unwrap_or(0) % 2 == 0 {
+            _ => match s.byte().unwrap_or(0) % 6 {
+                0 => {
                     let _ = node.submit(
                         now,
                         Destination::Shore,
@@ -167,13 +169,35 @@ fuzz_target!(|data: &[u8]| {
                         },
                     );
                     Input::Tick
-                } else {
-                    Input::Written {
-                        peer,
-                        frames: u32::from(s.byte().unwrap_or(1)),
-                    }
                 }
-            }
+                1 => Input::Written {
+                    peer,
+                    frames: u32::from(s.byte().unwrap_or(1)),
+                },
+                // What the host tells the engine: trust (the peer certified as a shore
+                // station, or revoked), the ETA ashore, keys, groups, restored counters.
+                2 => {
+                    let bits = s.byte().unwrap_or(0);
+                    let mut t = TrustPolicy {
+                        enforced: bits & 1 != 0,
+                        ..TrustPolicy::default()
+                    };
+                    if bits & 2 != 0 {
+                        t.shore.insert(peer);
+                        t.trusted.insert(peer.hint());
+                    }
+                    if bits & 4 != 0 {
+                        t.revoked.insert(peer);
+                    }
+                    Input::Trust(t)
+                }
+                3 => Input::EtaShore(s.byte().map(|m| u32::from(m) * 10)),
+                4 => Input::Groups(vec![u32::from(s.byte().unwrap_or(0))]),
+                _ => Input::Restored {
+                    next_seq: s.byte().map(u64::from),
+                    last_shore_ms: s.byte().map(|m| now.saturating_sub(u64::from(m) * 60_000)),
+                },
+            },
         };
         // A store error is an error, not a panic; the engine goes on.
         let _ = node.handle(now, input);

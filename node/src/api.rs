@@ -54,14 +54,14 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request as HttpRequest, State
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
+use crate::command::{Command, ask};
 use crate::config::ApiSection;
-use crate::daemon::Command;
 use crate::error::ApiError;
 use crate::json::{SubmitRequest, record_json};
 use crate::workflows::Request;
@@ -91,17 +91,6 @@ fn rejection(e: &JsonRejection) -> ApiError {
     }
 }
 
-pub(crate) async fn ask<T>(
-    tx: &mpsc::Sender<Command>,
-    make: impl FnOnce(oneshot::Sender<T>) -> Command,
-) -> Result<T, ApiError> {
-    let (reply, rx) = oneshot::channel();
-    tx.send(make(reply))
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    rx.await.map_err(|_| ApiError::Unavailable)
-}
-
 async fn status(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(ask(&tx, Command::Status).await?))
 }
@@ -111,7 +100,7 @@ async fn peers(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, A
 }
 
 async fn positions(State(tx): State<mpsc::Sender<Command>>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(ask(&tx, Command::Positions).await?))
+    Ok(Json(ask(&tx, Command::Positions).await??))
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,8 +255,24 @@ struct TimelineQuery {
     limit: usize,
 }
 
+/// `GET`: a workflow view.
+fn view(req: Request) -> MethodRouter<mpsc::Sender<Command>> {
+    get(move |State(tx): State<mpsc::Sender<Command>>| {
+        let req = req.clone();
+        async move { workflow(&tx, req, false).await }
+    })
+}
+
+/// `POST`: the JSON body as the workflow request `op`; `created` answers 201.
+fn write(op: &'static str, created: bool) -> MethodRouter<mpsc::Sender<Command>> {
+    post(
+        move |State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
+            workflow(&tx, op_request(op, body(b)?, &[])?, created).await
+        },
+    )
+}
+
 fn workflow_routes() -> Router<mpsc::Sender<Command>> {
-    use axum::routing::post;
     Router::new()
         .route(
             "/api/v1/timeline",
@@ -279,18 +284,11 @@ fn workflow_routes() -> Router<mpsc::Sender<Command>> {
         )
         .route(
             "/api/v1/pairs",
-            get(|State(tx): State<mpsc::Sender<Command>>| async move {
-                workflow(&tx, Request::Pairs, false).await
-            })
-            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
-                workflow(&tx, op_request("pair", body(b)?, &[])?, true).await
-            }),
+            view(Request::Pairs).merge(write("pair", true)),
         )
         .route(
             "/api/v1/pair-alert",
-            post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
-                workflow(&tx, op_request("pair_alert", body(b)?, &[])?, true).await
-            }),
+            write("pair_alert", true),
         )
         .route(
             "/api/v1/distress",
@@ -299,9 +297,7 @@ fn workflow_routes() -> Router<mpsc::Sender<Command>> {
                     workflow(&tx, Request::Distress { all: q.all }, false).await
                 },
             )
-            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
-                workflow(&tx, op_request("raise_distress", body(b)?, &[])?, true).await
-            }),
+            .merge(write("raise_distress", true)),
         )
         .route(
             "/api/v1/distress/{id}",
@@ -314,39 +310,23 @@ fn workflow_routes() -> Router<mpsc::Sender<Command>> {
         )
         .route(
             "/api/v1/voyage",
-            get(|State(tx): State<mpsc::Sender<Command>>| async move {
-                workflow(&tx, Request::Voyage, false).await
-            })
-            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
-                workflow(&tx, op_request("set_voyage", body(b)?, &[])?, false).await
-            }),
+            view(Request::Voyage).merge(write("set_voyage", false)),
         )
         .route(
             "/api/v1/duties",
-            get(|State(tx): State<mpsc::Sender<Command>>| async move {
-                workflow(&tx, Request::Duties, false).await
-            }),
+            view(Request::Duties),
         )
         .route(
             "/api/v1/duty",
-            post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
-                workflow(&tx, op_request("duty", body(b)?, &[])?, true).await
-            }),
+            write("duty", true),
         )
         .route(
             "/api/v1/cases",
-            get(|State(tx): State<mpsc::Sender<Command>>| async move {
-                workflow(&tx, Request::Cases, false).await
-            })
-            .post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
-                workflow(&tx, op_request("file_dispute", body(b)?, &[])?, true).await
-            }),
+            view(Request::Cases).merge(write("file_dispute", true)),
         )
         .route(
             "/api/v1/cases/stats",
-            get(|State(tx): State<mpsc::Sender<Command>>| async move {
-                workflow(&tx, Request::CaseStats, false).await
-            }),
+            view(Request::CaseStats),
         )
         .route(
             "/api/v1/cases/{id}",
@@ -372,9 +352,7 @@ fn workflow_routes() -> Router<mpsc::Sender<Command>> {
         )
         .route(
             "/api/v1/records/import",
-            post(|State(tx): State<mpsc::Sender<Command>>, b: Body<Value>| async move {
-                workflow(&tx, op_request("import", body(b)?, &[])?, true).await
-            }),
+            write("import", true),
         )
 }
 

@@ -81,6 +81,29 @@ pub(crate) fn limits() -> StoreLimits {
     }
 }
 
+/// Two engines of one role on the in-memory harness, keys from seeds 1 and 2, not yet
+/// connected: the sync benches' pair.
+pub(crate) fn two_nodes(
+    cfg: &haiqiao_mesh::MeshConfig,
+    role: haiqiao_proto::Role,
+    a: haiqiao_mesh::MemStore,
+    b: haiqiao_mesh::MemStore,
+    now_ms: u64,
+) -> anyhow::Result<haiqiao_mesh::harness::Mesh> {
+    let mut mesh = haiqiao_mesh::harness::Mesh::new(&[], cfg.clone(), now_ms);
+    for (seed, store) in [(1, a), (2, b)] {
+        let key = Keypair::from_seed(&[seed; 32]);
+        mesh.add(haiqiao_mesh::Node::new(
+            cfg.clone(),
+            key,
+            role,
+            store,
+            now_ms,
+        )?);
+    }
+    Ok(mesh)
+}
+
 pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -239,8 +262,7 @@ pub(crate) struct SyncOpts {
 /// The real sync protocol, engine against engine over the in-memory harness: bytes beyond the
 /// records themselves, and round trips, when in sync and with `d` records missing on one side.
 pub(crate) fn sync(opts: &SyncOpts) -> anyhow::Result<serde_json::Value> {
-    use haiqiao_mesh::harness::Mesh;
-    use haiqiao_mesh::{MemStore, MeshConfig, Node};
+    use haiqiao_mesh::{MemStore, MeshConfig};
     use haiqiao_proto::{Body, Destination, Envelope, Role, Timestamp};
 
     let max_d = opts.ds.iter().copied().max().unwrap_or(0);
@@ -293,21 +315,7 @@ pub(crate) fn sync(opts: &SyncOpts) -> anyhow::Result<serde_json::Value> {
         a.insert_batch(&records[..opts.n])?;
         b.insert_batch(&records[..opts.n])?;
         a.insert_batch(extra)?;
-        let mut mesh = Mesh::new(&[], cfg.clone(), now_ms);
-        mesh.add(Node::new(
-            cfg.clone(),
-            Keypair::from_seed(&[1; 32]),
-            Role::Vessel,
-            a,
-            now_ms,
-        )?);
-        mesh.add(Node::new(
-            cfg.clone(),
-            Keypair::from_seed(&[2; 32]),
-            Role::Vessel,
-            b,
-            now_ms,
-        )?);
+        let mut mesh = two_nodes(&cfg, Role::Vessel, a, b, now_ms)?;
         mesh.connect(0, 1, None);
         let flights = mesh.run(1, 100_000);
         for r in extra {
@@ -438,6 +446,9 @@ pub(crate) struct FleetOpts {
 /// What the fleet projections cost a shore station that hears a whole fleet: records observed
 /// per second against batch verification of the same records (the ingest path's own cost), and
 /// the time to answer the views people ask for.
+///
+/// Long (about 170 lines) because it is one script read top to bottom: build the fleet's
+/// records, time each stage, report; its stages share the records and the timings.
 pub(crate) fn fleet(opts: FleetOpts) -> anyhow::Result<serde_json::Value> {
     use haiqiao_fleet::{Fleet, FleetConfig};
     use haiqiao_proto::{

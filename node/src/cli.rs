@@ -455,6 +455,19 @@ pub(crate) enum CaseCommand {
     },
 }
 
+/// What an authority signs about, with which key, and the node it hands the record to.
+#[derive(Debug, Args)]
+pub(crate) struct Signing {
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// The authority's secret key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The node id the record is about (64 hex digits).
+    #[arg(long)]
+    pub(crate) subject: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuthorityCommand {
     /// Create an authority key (keep it offline); prints the key to configure as a trust
@@ -467,13 +480,7 @@ pub(crate) enum AuthorityCommand {
     /// Certify a node's key in a role, and hand the certificate to a running node.
     Certify {
         #[command(flatten)]
-        target: Target,
-        /// The authority's secret key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// The node id to certify (64 hex digits).
-        #[arg(long)]
-        subject: String,
+        on: Signing,
         /// vessel, mediator, shore or authority.
         #[arg(long)]
         role: String,
@@ -494,13 +501,7 @@ pub(crate) enum AuthorityCommand {
     /// Revoke a key, and hand the revocation to a running node.
     Revoke {
         #[command(flatten)]
-        target: Target,
-        /// The authority's secret key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// The node id to revoke.
-        #[arg(long)]
-        subject: String,
+        on: Signing,
         /// compromised, retired, superseded, unspecified.
         #[arg(long, default_value = "compromised")]
         reason: String,
@@ -572,6 +573,22 @@ pub(crate) enum BenchCommand {
         /// Records for the relay measurement.
         #[arg(long, default_value_t = 500)]
         relay_records: usize,
+    },
+    /// Daemons on loopback: wire bytes per flooded record across a mesh of ten, against the
+    /// record's size and a spanning tree (routine texts, then distress calls).
+    Flood {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Nodes (each linked to four others).
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        /// Routine records (texts to everyone), written round-robin by every node.
+        #[arg(long, default_value_t = 200)]
+        records: usize,
+        /// Distress calls, written round-robin.
+        #[arg(long, default_value_t = 20)]
+        distress: usize,
     },
     /// What the fleet projections (pairs, distress, cases) cost a station hearing a fleet.
     Fleet {

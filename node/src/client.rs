@@ -66,3 +66,25 @@ impl Api {
         )
     }
 }
+
+/// The API a CLI command talks to: `--api`, else the one in `--config`, else the default.
+pub(crate) fn api(t: &crate::cli::Target) -> anyhow::Result<Api> {
+    if let Some(a) = &t.api {
+        return Ok(Api::new(a));
+    }
+    if let Some(c) = &t.config {
+        let cfg = crate::config::NodeConfig::load(c)?;
+        return Ok(Api::new(&cfg.api.listen.to_string()));
+    }
+    Ok(Api::new("127.0.0.1:4680"))
+}
+
+/// Prints `v` as one line of JSON with `--json`, else as `human` prints it.
+pub(crate) fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(v)?);
+    } else {
+        human();
+    }
+    Ok(())
+}

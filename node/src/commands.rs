@@ -3,13 +3,15 @@
 //! for people, `--json` prints the reply as it came.
 
 use anyhow::{Context, anyhow, bail};
-use haiqiao_proto::{Body, Destination, Envelope, PublicKey, Record, Timestamp};
+use haiqiao_proto::{
+    Body, Destination, Envelope, PublicKey, Record, RevocationReason, Role, Timestamp,
+};
 use serde_json::{Value, json};
 
 use crate::cli::{AuthorityCommand, CaseCommand, DistressCommand, Target};
+use crate::client::{api, print_json_or};
 use crate::json::{record_line, short};
-use crate::workflows::{AreaSpec, cert_role, revocation_reason};
-use crate::{api, print_json_or};
+use crate::workflows::AreaSpec;
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
@@ -36,7 +38,7 @@ pub(crate) fn pair(target: &Target, partner: Option<String>, leave: bool) -> any
                     "partner {} {} last heard {} {}",
                     short(s(&p["partner"])),
                     s(&p["name"]),
-                    crate::dashboard::ago(p["last_heard"].as_u64(), crate::daemon::now_ms() / 1000),
+                    crate::dashboard::ago(p["last_heard"].as_u64(), crate::clock::now_ms() / 1000),
                     if p["alarm"] == true {
                         "ALARM: overdue"
                     } else {
@@ -343,7 +345,7 @@ pub(crate) fn timeline(target: &Target, after: u64, limit: usize) -> anyhow::Res
             println!(
                 "#{:<5} {:<12} {:<22} {}",
                 e["index"],
-                crate::dashboard::ago(at, crate::daemon::now_ms() / 1000),
+                crate::dashboard::ago(at, crate::clock::now_ms() / 1000),
                 s(&e["what"]),
                 s(&e["text"])
             );
@@ -392,7 +394,7 @@ pub(crate) fn voyage(
 /// Signs `body` on the authority's key; seq is the time in ms, so that an offline key used
 /// from one place never repeats a number.
 pub(crate) fn authority_record(key: &haiqiao_proto::Keypair, body: Body) -> anyhow::Result<Record> {
-    let now_ms = crate::daemon::now_ms();
+    let now_ms = crate::clock::now_ms();
     let env = Envelope {
         author: key.public().hint(),
         seq: now_ms,
@@ -402,6 +404,13 @@ pub(crate) fn authority_record(key: &haiqiao_proto::Keypair, body: Body) -> anyh
         body,
     };
     Ok(Record::sign(key, env)?)
+}
+
+/// The node id an authority's record is about.
+fn subject_key(s: &str) -> anyhow::Result<PublicKey> {
+    s.trim()
+        .parse()
+        .map_err(|_| anyhow!("--subject is a node id (64 hex digits)"))
 }
 
 /// `haiqiao authority ...`.
@@ -418,19 +427,14 @@ pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
             return Ok(());
         }
         AuthorityCommand::Certify {
-            target,
-            key,
-            subject,
+            on,
             role,
             name,
             registration,
             mmsi,
             days,
         } => {
-            let subject: PublicKey = subject
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("--subject is a node id (64 hex digits)"))?;
+            let subject = subject_key(&on.subject)?;
             let most = haiqiao_proto::MAX_TTL_MIN / (24 * 60);
             if days == 0 || days > most {
                 bail!(
@@ -438,7 +442,7 @@ pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
                      renew it before it lapses"
                 );
             }
-            let now = (crate::daemon::now_ms() / 1000) as u32;
+            let now = (crate::clock::now_ms() / 1000) as u32;
             let body = Body::Certificate {
                 subject,
                 name,
@@ -449,23 +453,15 @@ pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
                 valid_from: Timestamp(now.saturating_sub(86_400)),
                 valid_until: Timestamp(now.saturating_add(days.saturating_mul(86_400))),
             };
-            (target, key, body)
+            (on.target, on.key, body)
         }
-        AuthorityCommand::Revoke {
-            target,
-            key,
-            subject,
-            reason,
-        } => {
-            let subject: PublicKey = subject
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("--subject is a node id (64 hex digits)"))?;
+        AuthorityCommand::Revoke { on, reason } => {
+            let subject = subject_key(&on.subject)?;
             let body = Body::Revocation {
                 subject,
                 reason: revocation_reason(&reason)?,
             };
-            (target, key, body)
+            (on.target, on.key, body)
         }
     };
     let key = crate::keys::load(&key)?;
@@ -475,4 +471,23 @@ pub(crate) fn authority(what: AuthorityCommand) -> anyhow::Result<()> {
         &json!({ "author": key.public().to_string(), "record": hex::encode(r.bytes()) }),
     )?;
     sent(&target, &v)
+}
+
+/// A revocation reason from its name.
+pub(crate) fn revocation_reason(s: &str) -> anyhow::Result<RevocationReason> {
+    Ok(match s {
+        "unspecified" => RevocationReason::Unspecified,
+        "compromised" => RevocationReason::Compromised,
+        "retired" => RevocationReason::Retired,
+        "superseded" => RevocationReason::Superseded,
+        s => bail!("unknown reason {s:?}: compromised, retired, superseded, unspecified"),
+    })
+}
+
+/// A role from its name, for certificates.
+pub(crate) fn cert_role(s: &str) -> anyhow::Result<Role> {
+    match Role::from_name(s) {
+        Some(r) => Ok(r),
+        None => bail!("unknown role {s:?}: vessel, mediator, shore, authority"),
+    }
 }

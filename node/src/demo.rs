@@ -88,7 +88,7 @@ fn certify(
     name: &str,
 ) -> anyhow::Result<()> {
     let subject: PublicKey = subject.parse().map_err(|_| anyhow::anyhow!("node id"))?;
-    let now = (crate::daemon::now_ms() / 1000) as u32;
+    let now = (crate::clock::now_ms() / 1000) as u32;
     let r = crate::commands::authority_record(
         bureau,
         Body::Certificate {
@@ -119,6 +119,67 @@ fn play(
         start: Instant::now(),
         steps: 0,
     };
+    let (mut n, bureau, gps_port) = start_fleet(&mut t, exe, base, interrupt)?;
+    let (b, s) = (&n[1], &n[4]);
+    println!(
+        "dashboard: http://{}/ (the shore station; every node serves its own, e.g. 03316 at \
+         http://{}/)",
+        s.api, b.api
+    );
+
+    let _gps = morning(&mut t, &mut n, gps_port)?;
+    certify_fleet(&mut t, &mut n, &bureau)?;
+    mediation(&mut t, &mut n)?;
+    buddy_watch(&mut t, &mut n)?;
+    distress(&mut t, &mut n)?;
+    evening(&mut t, &mut n)?;
+    println!("every step happened as scripted ({} steps)", t.steps);
+    if once {
+        for p in &mut n {
+            p.stop();
+        }
+        return Ok(());
+    }
+    // Kept up for a person at a terminal; a script or a pipe (no terminal on stdin) gets the
+    // day and an exit, as with --once.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        println!(
+            "stdin is not a terminal: stopping the nodes (run it in a terminal to keep them and the dashboard up)"
+        );
+        for p in &mut n {
+            p.stop();
+        }
+        return Ok(());
+    }
+    let (b, s) = (&n[1], &n[4]);
+    println!("the nodes keep running; the dashboard: http://{}/", s.api);
+    println!("or try, in another terminal:");
+    println!("  haiqiao timeline --api {}     # the shore station", s.api);
+    println!("  haiqiao case stats --api {}", s.api);
+    println!(
+        "  haiqiao distress list --all --api {}   # 浙岱渔03316",
+        b.api
+    );
+    println!(
+        "  haiqiao pair --api {}          # its pair and buddy watch",
+        b.api
+    );
+    println!("Ctrl-C to stop.");
+    let _ = signalled.recv();
+    for p in &mut n {
+        p.stop();
+    }
+    Ok(())
+}
+
+/// The five nodes of the day, configured (trust anchor, buddy watch, ports; 05008's
+/// instruments) and started: 03315, 03316, 05008, the mediator, the shore station.
+fn start_fleet(
+    t: &mut Timeline,
+    exe: &Path,
+    base: &Path,
+    interrupt: &Interrupt,
+) -> anyhow::Result<(Vec<Proc>, haiqiao_proto::Keypair, u16)> {
     println!(
         "haiqiao demo: a local mesh of five nodes on 127.0.77.x (data in {})",
         base.display()
@@ -163,15 +224,19 @@ fn play(
         p.start();
         t.say(&p.name, &format!("started, node id {}", short(&p.id)));
     }
-    let [a, b, c, m, s] = &mut n[..] else {
+    Ok((n, bureau, gps_port))
+}
+
+/// Morning: the links of the day, and 05008's GPS, plotter feed and Signal K (the GPS feed
+/// runs while the returned feeder lives).
+fn morning(
+    t: &mut Timeline,
+    n: &mut [Proc],
+    gps_port: u16,
+) -> anyhow::Result<crate::marine::demo::Feeder> {
+    let [a, b, c, m, s] = n else {
         anyhow::bail!("five nodes")
     };
-    println!(
-        "dashboard: http://{}/ (the shore station; every node serves its own, e.g. 03316 at \
-         http://{}/)",
-        s.api, b.api
-    );
-
     // Morning: the pair fishes together; the mediation boat is within reach of 03316 and of
     // shore; 05008 is within VHF range of shore only.
     b.dial(&a.p2p);
@@ -206,6 +271,18 @@ fn play(
     );
     println!("  {signalk}");
 
+    Ok(_gps)
+}
+
+/// The bureau certifies every node; a first position is seen.
+fn certify_fleet(
+    t: &mut Timeline,
+    n: &mut [Proc],
+    bureau: &haiqiao_proto::Keypair,
+) -> anyhow::Result<()> {
+    let [a, b, c, m, s] = n else {
+        anyhow::bail!("five nodes")
+    };
     // The bureau's certificates, issued at the shore station, reach every node.
     let roles = [
         Role::Vessel,
@@ -215,7 +292,7 @@ fn play(
         Role::Shore,
     ];
     for (p, role) in [&*a, &*b, &*c, &*m, &*s].into_iter().zip(roles) {
-        certify(s, &bureau, &p.id, role, &p.name)?;
+        certify(s, bureau, &p.id, role, &p.name)?;
     }
     for p in [&mut *a, &mut *b, &mut *c, &mut *m] {
         p.saw("certified", "瀛洲红帆");
@@ -234,6 +311,14 @@ fn play(
         "position 30.2412N 122.9108E, fishing: seen by 03316 and shore",
     );
 
+    Ok(())
+}
+
+/// A dispute, mediated at sea to a co-signed agreement.
+fn mediation(t: &mut Timeline, n: &mut [Proc]) -> anyhow::Result<()> {
+    let [a, b, c, m, s] = n else {
+        anyhow::bail!("five nodes")
+    };
     // Sea mediation.
     m.post(
         "/api/v1/duty",
@@ -311,6 +396,14 @@ fn play(
         ),
     );
 
+    Ok(())
+}
+
+/// The pair forms; buddy watch raises the alarm when one drops out and clears it on return.
+fn buddy_watch(t: &mut Timeline, n: &mut [Proc]) -> anyhow::Result<()> {
+    let [a, b, _, m, s] = n else {
+        anyhow::bail!("five nodes")
+    };
     // The pair forms; buddy watch starts.
     a.post("/api/v1/pairs", &json!({"partner": b.id}));
     b.post("/api/v1/pairs", &json!({"partner": a.id}));
@@ -362,7 +455,14 @@ fn play(
         "03315+03316",
         "back in range: both alarms cleared, shore told 03315 is heard again",
     );
+    Ok(())
+}
 
+/// Afternoon: a distress, answered and resolved.
+fn distress(t: &mut Timeline, n: &mut [Proc]) -> anyhow::Result<()> {
+    let [a, b, c, _, s] = n else {
+        anyhow::bail!("five nodes")
+    };
     // Afternoon: 05008 has an emergency.
     let mayday = id_of(&c.post(
         "/api/v1/distress",
@@ -442,6 +542,14 @@ fn play(
     );
     t.say("浙普渔05008", "03316 on scene; resolved, under tow");
 
+    Ok(())
+}
+
+/// Evening: homeward, and what shore holds.
+fn evening(t: &mut Timeline, n: &mut [Proc]) -> anyhow::Result<()> {
+    let [_, b, _, _, s] = n else {
+        anyhow::bail!("five nodes")
+    };
     // Evening: 03316 turns for home; from its own position report it knows it is homeward.
     b.submit(
         json!({"kind": "position", "lat": 30.20, "lon": 122.80, "sog_kn": 10.0,
@@ -474,40 +582,5 @@ fn play(
     ensure!(n_in >= 15, "shore inbox holds {n_in} records");
     t.say("shore", &format!("inbox holds {n_in} records"));
 
-    println!("every step happened as scripted ({} steps)", t.steps);
-    if once {
-        for p in [a, b, c, m, s] {
-            p.stop();
-        }
-        return Ok(());
-    }
-    // Kept up for a person at a terminal; a script or a pipe (no terminal on stdin) gets the
-    // day and an exit, as with --once.
-    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        println!(
-            "stdin is not a terminal: stopping the nodes (run it in a terminal to keep them and the dashboard up)"
-        );
-        for p in [a, b, c, m, s] {
-            p.stop();
-        }
-        return Ok(());
-    }
-    println!("the nodes keep running; the dashboard: http://{}/", s.api);
-    println!("or try, in another terminal:");
-    println!("  haiqiao timeline --api {}     # the shore station", s.api);
-    println!("  haiqiao case stats --api {}", s.api);
-    println!(
-        "  haiqiao distress list --all --api {}   # 浙岱渔03316",
-        b.api
-    );
-    println!(
-        "  haiqiao pair --api {}          # its pair and buddy watch",
-        b.api
-    );
-    println!("Ctrl-C to stop.");
-    let _ = signalled.recv();
-    for p in [a, b, c, m, s] {
-        p.stop();
-    }
     Ok(())
 }

@@ -1,6 +1,9 @@
-//! The control API's errors: one typed enum, one place that gives each its stable code and
-//! HTTP status (docs/protocol.md §10.4). Handlers return `Result<_, ApiError>`; the body of
-//! every error is `{"code": "<code>", "message": "<for people>"}`.
+//! The node's typed errors and the one place that gives each its stable code and HTTP status
+//! (docs/protocol.md §10.4): [`WorkflowError`] is what the workflows (`crate::workflows`)
+//! refuse or fail with; [`ApiError`] is what the control API answers, and every other error
+//! that reaches a client becomes one here (`From`), never by looking inside an `anyhow`.
+//! Handlers return `Result<_, ApiError>`; the body of every error is
+//! `{"code": "<code>", "message": "<for people>"}`.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -13,6 +16,58 @@ use serde_json::json;
 /// Most candidates listed when a short id is ambiguous.
 pub(crate) const MAX_CANDIDATES: usize = 8;
 
+/// Fewest hex digits of a short record id.
+pub(crate) const MIN_PREFIX: usize = 6;
+
+/// Why a workflow (a request, a hand-written record, a mediator's step ashore) was refused or
+/// failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WorkflowError {
+    /// The request is not well formed: a value out of range, an unknown name, a bad key.
+    #[error("{0}")]
+    Invalid(String),
+    /// The fleet refuses it as every node would (not a party, not certified, unknown case...).
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    /// The engine refuses it (store full, quota, revoked key, a record that does not verify).
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
+    /// A record handed in does not decode or verify.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A private record whose reader's key is unknown or revoked: not written in clear.
+    #[error("{0}")]
+    NoReaderKey(String),
+    /// Something inside the node failed (no entropy, a view that does not serialise).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WorkflowError {
+    /// A request that is not well formed, from a parser's message (the `crate::json` parsers
+    /// report only bad input).
+    pub(crate) fn invalid(e: impl std::fmt::Display) -> WorkflowError {
+        WorkflowError::Invalid(format!("{e:#}"))
+    }
+}
+
+impl From<WorkflowError> for ApiError {
+    fn from(e: WorkflowError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            WorkflowError::Invalid(m) => ApiError::BadRequest(m),
+            WorkflowError::Fleet(f) => ApiError::from_fleet(&f, message),
+            WorkflowError::Mesh(m) => ApiError::from_mesh(&m, message),
+            WorkflowError::Record(r) => ApiError::Record(r),
+            WorkflowError::Store(_) | WorkflowError::Internal(_) => ApiError::Internal(message),
+            WorkflowError::NoReaderKey(m) => ApiError::NoReaderKey(m),
+        }
+    }
+}
+
 /// Why the control API refused or failed a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ApiError {
@@ -21,7 +76,7 @@ pub(crate) enum ApiError {
     /// A record handed in does not decode or verify: the record error codes of §10.3.
     Record(RecordError),
     /// Not a record id: neither 32 hex digits nor a prefix of at least
-    /// [`crate::ids::MIN_PREFIX`].
+    /// [`MIN_PREFIX`].
     InvalidId(String),
     /// No record, case or distress with this id is held here.
     NotFound(String),
@@ -115,7 +170,7 @@ impl ApiError {
             ApiError::InvalidId(s) => format!(
                 "{s:?} is not a record id: give the 32 hex digits or at least the first {} \
                  (the short id shown)",
-                crate::ids::MIN_PREFIX
+                MIN_PREFIX
             ),
             ApiError::AmbiguousId { prefix, candidates } => format!(
                 "{prefix:?} names more than one record: {}{}; give more digits",
@@ -129,31 +184,6 @@ impl ApiError {
             ApiError::Timeout => "the request was not received in time".to_owned(),
             ApiError::Unavailable => "the node is shutting down".to_owned(),
         }
-    }
-
-    /// Classifies an error from the workflow glue, which reports through `anyhow`: the typed
-    /// errors of the libraries inside it keep their meaning, anything else is a bad request.
-    /// The only place that looks inside an `anyhow::Error`.
-    pub(crate) fn from_anyhow(e: &anyhow::Error) -> ApiError {
-        let message = format!("{e:#}");
-        for cause in e.chain() {
-            if let Some(f) = cause.downcast_ref::<FleetError>() {
-                return ApiError::from_fleet(f, message);
-            }
-            if let Some(m) = cause.downcast_ref::<MeshError>() {
-                return ApiError::from_mesh(m, message);
-            }
-            if let Some(r) = cause.downcast_ref::<RecordError>() {
-                return ApiError::Record(r.clone());
-            }
-            if cause.downcast_ref::<StoreError>().is_some() {
-                return ApiError::Internal(message);
-            }
-            if let Some(a) = cause.downcast_ref::<ApiError>() {
-                return a.clone();
-            }
-        }
-        ApiError::BadRequest(message)
     }
 
     fn from_fleet(f: &FleetError, message: String) -> ApiError {
@@ -258,15 +288,38 @@ mod tests {
 
     #[test]
     fn workflow_errors_keep_their_meaning() {
-        let e = anyhow::Error::new(FleetError::UnknownCase).context("case abc");
-        assert_eq!(ApiError::from_anyhow(&e).code(), "not_found");
-        let e = anyhow::Error::new(MeshError::Revoked);
-        assert_eq!(ApiError::from_anyhow(&e).code(), "refused");
-        let e = anyhow::Error::new(MeshError::Refused(Refusal::StoreFull)).context("writing");
-        assert_eq!(ApiError::from_anyhow(&e).status().as_u16(), 507);
-        let e = anyhow::Error::new(MeshError::Refused(Refusal::AuthorQuota));
-        assert_eq!(ApiError::from_anyhow(&e).status().as_u16(), 429);
-        let e = anyhow::anyhow!("\"x\" is not a node id");
-        assert_eq!(ApiError::from_anyhow(&e).code(), "bad_request");
+        let code = |e: WorkflowError| {
+            let a = ApiError::from(e);
+            (a.code(), a.status().as_u16())
+        };
+        assert_eq!(code(FleetError::UnknownCase.into()), ("not_found", 404));
+        assert_eq!(code(FleetError::UnknownDistress.into()), ("not_found", 404));
+        assert_eq!(code(MeshError::Revoked.into()), ("refused", 422));
+        assert_eq!(
+            code(MeshError::Refused(Refusal::StoreFull).into()),
+            ("store_full", 507)
+        );
+        assert_eq!(
+            code(MeshError::Refused(Refusal::AuthorQuota).into()),
+            ("rate_limited", 429)
+        );
+        assert_eq!(
+            code(MeshError::Record(RecordError::BadSignature).into()),
+            ("bad_signature", 422)
+        );
+        assert_eq!(
+            code(StoreError::Corrupt("x".into()).into()),
+            ("internal", 500)
+        );
+        assert_eq!(
+            code(WorkflowError::invalid("\"x\" is not a node id")),
+            ("bad_request", 400)
+        );
+        assert_eq!(
+            code(WorkflowError::NoReaderKey("k".into())),
+            ("no_reader_key", 422)
+        );
+        let m = ApiError::from(WorkflowError::invalid("no such step"));
+        assert_eq!(m.message(), "no such step");
     }
 }

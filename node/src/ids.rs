@@ -1,13 +1,10 @@
 //! Record ids as people type them: the 32 hex digits, or the short id every screen shows
-//! (its first 8 digits) — any prefix of at least [`MIN_PREFIX`] digits that names exactly
+//! (its first 8 digits) — any prefix of at least [`MIN_PREFIX`](crate::error::MIN_PREFIX) digits that names exactly
 //! one record held here.
 
 use haiqiao_proto::RecordId;
 
-use crate::error::{ApiError, MAX_CANDIDATES};
-
-/// Fewest hex digits taken as a short id.
-pub(crate) const MIN_PREFIX: usize = 6;
+use crate::error::{ApiError, MAX_CANDIDATES, MIN_PREFIX};
 
 /// Hex digits of a full record id.
 const FULL: usize = 32;

@@ -27,31 +27,7 @@ pub(crate) enum DestSpec {
     Group(u32),
 }
 
-/// A party to a dispute.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub(crate) struct PartySpec {
-    /// The party's key or hint, if it runs haiqiao.
-    #[serde(default)]
-    pub(crate) key: Option<String>,
-    /// Vessel name.
-    pub(crate) name: String,
-}
-
-impl PartySpec {
-    /// A party as people type it: `NAME` or `NAME=<node id>`.
-    pub(crate) fn parse(s: &str) -> PartySpec {
-        match s.split_once('=') {
-            Some((n, k)) => PartySpec {
-                key: Some(k.to_owned()),
-                name: n.to_owned(),
-            },
-            None => PartySpec {
-                key: None,
-                name: s.to_owned(),
-            },
-        }
-    }
-}
+pub(crate) use crate::specs::PartySpec;
 
 /// What to write.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -301,35 +277,9 @@ pub(crate) fn fix(lat: Option<f64>, lon: Option<f64>) -> anyhow::Result<Option<F
     }
 }
 
-pub(crate) const ALERTS: [(&str, PairAlertKind); 6] = [
-    ("collision_risk", PairAlertKind::CollisionRisk),
-    ("gear_fouled", PairAlertKind::GearFouled),
-    ("man_overboard", PairAlertKind::ManOverboard),
-    ("engine_failure", PairAlertKind::EngineFailure),
-    ("weather", PairAlertKind::Weather),
-    ("other", PairAlertKind::Other),
-];
-pub(crate) const NATURES: [(&str, DistressNature); 12] = [
-    ("fire", DistressNature::Fire),
-    ("flooding", DistressNature::Flooding),
-    ("collision", DistressNature::Collision),
-    ("grounding", DistressNature::Grounding),
-    ("listing", DistressNature::Listing),
-    ("sinking", DistressNature::Sinking),
-    ("adrift", DistressNature::Adrift),
-    ("undesignated", DistressNature::Undesignated),
-    ("abandoning", DistressNature::Abandoning),
-    ("piracy", DistressNature::Piracy),
-    ("man_overboard", DistressNature::ManOverboard),
-    ("epirb", DistressNature::Epirb),
-];
-pub(crate) const CATEGORIES: [(&str, DisputeCategory); 5] = [
-    ("fishing_ground", DisputeCategory::FishingGround),
-    ("gear_damage", DisputeCategory::GearDamage),
-    ("collision", DisputeCategory::Collision),
-    ("catch_or_price", DisputeCategory::CatchOrPrice),
-    ("other", DisputeCategory::Other),
-];
+pub(crate) const ALERTS: [(&str, PairAlertKind); 6] = PairAlertKind::NAMED;
+pub(crate) const NATURES: [(&str, DistressNature); 12] = DistressNature::NAMED;
+pub(crate) const CATEGORIES: [(&str, DisputeCategory); 5] = DisputeCategory::NAMED;
 
 pub(crate) fn lookup<T: Copy>(table: &[(&str, T)], name: &str, what: &str) -> anyhow::Result<T> {
     table
@@ -352,7 +302,9 @@ pub(crate) fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], v: T) ->
 /// A DSC nature of distress from its name or its code ("flooding" or "01").
 pub(crate) fn parse_nature(s: &str) -> anyhow::Result<DistressNature> {
     match s.parse::<u64>() {
-        Ok(code) => nature_from_code(code).ok_or_else(|| anyhow!("unknown DSC code {code}")),
+        Ok(code) => {
+            DistressNature::from_code(code).ok_or_else(|| anyhow!("unknown DSC code {code}"))
+        }
         Err(_) => lookup(&NATURES, s, "nature"),
     }
 }
@@ -375,20 +327,48 @@ pub(crate) fn distress_status(s: &str, eta_min: Option<u16>) -> anyhow::Result<D
 
 /// The name of a case update's status.
 pub(crate) fn case_status_name(s: &CaseStatus) -> &'static str {
-    match s {
-        CaseStatus::Accepted => "accepted",
-        CaseStatus::InMediation => "in_mediation",
-        CaseStatus::AgreementProposed => "agreement_proposed",
-        CaseStatus::Escalated(Escalation::CoastGuard) => "escalated_coast_guard",
-        CaseStatus::Escalated(Escalation::Court) => "escalated_court",
-        CaseStatus::Closed => "closed",
-    }
+    s.name()
 }
 
 pub(crate) fn record_id(s: &str) -> anyhow::Result<RecordId> {
     s.trim()
         .parse()
         .map_err(|_| anyhow!("{s:?} is not a record id (32 hex digits)"))
+}
+
+/// A position's fix from what the API takes: degrees, knots, degrees true, a status's name.
+fn position_fix(
+    lat: f64,
+    lon: f64,
+    sog_kn: Option<f64>,
+    cog_deg: Option<f64>,
+    heading_deg: Option<u16>,
+    nav_status: Option<&str>,
+) -> anyhow::Result<Fix> {
+    let Some(mut f) = fix(Some(lat), Some(lon))? else {
+        bail!("a position needs lat and lon");
+    };
+    let sog = sog_kn.map(check_sog).transpose().map_err(|e| anyhow!(e))?;
+    let cog = cog_deg.map(check_cog).transpose().map_err(|e| anyhow!(e))?;
+    let heading = heading_deg
+        .map(|h| check_heading(f64::from(h)))
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    f.sog_dkn = sog.map(|s| (s * 10.0).round() as u16);
+    // 359.96° rounds to 3600 tenths, which is 0°.
+    f.cog_ddeg = cog.map(|c| (c * 10.0).round() as u16 % 3600);
+    f.heading_deg = heading;
+    f.nav_status = match nav_status {
+        Some(n) => parse_nav_status(n)?,
+        None => NavStatus::UNDEFINED,
+    };
+    Ok(f)
+}
+
+/// An evidence hash: 32 bytes as hex.
+fn evidence_hash(e: &str) -> anyhow::Result<[u8; 32]> {
+    let b = hex::decode(e).context("evidence must be hex")?;
+    <[u8; 32]>::try_from(b.as_slice()).map_err(|_| anyhow!("evidence hashes are 32 bytes"))
 }
 
 /// Builds the destination, time to live and body of a request; `partner` is the configured
@@ -406,26 +386,18 @@ pub(crate) fn build(
             cog_deg,
             heading_deg,
             nav_status,
-        } => {
-            let Some(mut f) = fix(Some(*lat), Some(*lon))? else {
-                bail!("a position needs lat and lon");
-            };
-            let sog = sog_kn.map(check_sog).transpose().map_err(|e| anyhow!(e))?;
-            let cog = cog_deg.map(check_cog).transpose().map_err(|e| anyhow!(e))?;
-            let heading = heading_deg
-                .map(|h| check_heading(f64::from(h)))
-                .transpose()
-                .map_err(|e| anyhow!(e))?;
-            f.sog_dkn = sog.map(|s| (s * 10.0).round() as u16);
-            // 359.96° rounds to 3600 tenths, which is 0°.
-            f.cog_ddeg = cog.map(|c| (c * 10.0).round() as u16 % 3600);
-            f.heading_deg = heading;
-            f.nav_status = match nav_status {
-                Some(n) => parse_nav_status(n)?,
-                None => NavStatus::UNDEFINED,
-            };
-            (Some(Destination::Everyone), 4 * 60, Body::Position(f))
-        }
+        } => (
+            Some(Destination::Everyone),
+            4 * 60,
+            Body::Position(position_fix(
+                *lat,
+                *lon,
+                *sog_kn,
+                *cog_deg,
+                *heading_deg,
+                nav_status.as_deref(),
+            )?),
+        ),
         BodySpec::PairAlert {
             alert,
             lat,
@@ -501,23 +473,14 @@ pub(crate) fn build(
                 description: description.clone(),
                 evidence: evidence
                     .iter()
-                    .map(|e| {
-                        let b = hex::decode(e).context("evidence must be hex")?;
-                        <[u8; 32]>::try_from(b.as_slice())
-                            .map_err(|_| anyhow!("evidence hashes are 32 bytes"))
-                    })
+                    .map(String::as_str)
+                    .map(evidence_hash)
                     .collect::<anyhow::Result<_>>()?,
             },
         ),
         BodySpec::CaseUpdate { case, status, text } => {
-            let status = match status.as_str() {
-                "accepted" => CaseStatus::Accepted,
-                "in_mediation" => CaseStatus::InMediation,
-                "agreement_proposed" => CaseStatus::AgreementProposed,
-                "escalated_coast_guard" => CaseStatus::Escalated(Escalation::CoastGuard),
-                "escalated_court" => CaseStatus::Escalated(Escalation::Court),
-                "closed" => CaseStatus::Closed,
-                s => bail!("unknown case status {s:?}"),
+            let Some(status) = CaseStatus::from_name(status) else {
+                bail!("unknown case status {status:?}");
             };
             (
                 Some(Destination::Shore),
@@ -590,131 +553,25 @@ fn dest_json(d: &Destination) -> Value {
     }
 }
 
+/// A fix as JSON for people.
 pub(crate) fn fix_json(f: &Fix) -> Value {
-    json!({
-        "lat": f.lat(),
-        "lon": f.lon(),
-        "sog_kn": f.sog_dkn.map(|s| f64::from(s) / 10.0),
-        "cog_deg": f.cog_ddeg.map(|c| f64::from(c) / 10.0),
-        "heading_deg": f.heading_deg,
-        "nav_status": f.nav_status.name(),
-        "fix_age_s": f.fix_age_s,
-    })
+    haiqiao_proto::kinds::views::fix(f)
 }
 
 /// A duty area as JSON.
 pub(crate) fn area_json(a: &DutyArea) -> Value {
-    let d = |e5: i32| f64::from(e5) / 1e5;
-    json!({
-        "area": a.area.0,
-        "south": d(a.bounds.south_e5), "west": d(a.bounds.west_e5),
-        "north": d(a.bounds.north_e5), "east": d(a.bounds.east_e5),
-    })
+    haiqiao_proto::kinds::views::area(a)
 }
 
 /// The names of the categories in a set.
 pub(crate) fn category_names(set: CategorySet) -> Vec<&'static str> {
-    CATEGORIES
-        .iter()
-        .filter(|(_, c)| set.contains(*c))
-        .map(|(n, _)| *n)
-        .collect()
+    haiqiao_proto::kinds::views::category_names(set)
 }
 
 /// A record as JSON.
 pub(crate) fn record_json(r: &Record) -> Value {
     let e = r.envelope();
-    let body = match r.body() {
-        Body::Position(f) => fix_json(f),
-        Body::PairAlert { alert, fix, text } => json!({
-            "alert": name_of(&ALERTS, *alert), "fix": fix.as_ref().map(fix_json), "text": text }),
-        Body::Distress {
-            nature,
-            fix,
-            persons,
-            text,
-        } => json!({
-            "nature": name_of(&NATURES, *nature), "dsc_code": format!("{:02}", *nature as u8),
-            "fix": fix.as_ref().map(fix_json), "persons": persons, "text": text }),
-        Body::DistressUpdate {
-            distress,
-            status,
-            text,
-        } => {
-            let (s, eta) = match status {
-                DistressStatus::Acknowledged => ("acknowledged", None),
-                DistressStatus::Responding { eta_min } => ("responding", Some(*eta_min)),
-                DistressStatus::OnScene => ("on_scene", None),
-                DistressStatus::Resolved => ("resolved", None),
-                DistressStatus::Cancelled => ("cancelled", None),
-            };
-            json!({ "distress": distress.to_string(), "status": s, "eta_min": eta, "text": text })
-        }
-        Body::DisputeReport {
-            category,
-            parties,
-            fix,
-            description,
-            evidence,
-        } => json!({
-            "category": name_of(&CATEGORIES, *category),
-            "parties": parties.iter().map(|p| json!({"key": p.key.map(|k| k.to_string()), "name": p.name})).collect::<Vec<_>>(),
-            "fix": fix.as_ref().map(fix_json),
-            "description": description,
-            "evidence": evidence.iter().map(hex::encode).collect::<Vec<_>>(),
-        }),
-        Body::CaseUpdate { case, status, text } => {
-            json!({ "case": case.to_string(), "status": case_status_name(status), "text": text })
-        }
-        Body::AgreementSignature { case, agreement } => {
-            json!({ "case": case.to_string(), "agreement": hex::encode(agreement) })
-        }
-        Body::Receipt { ids } => {
-            json!({ "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
-        }
-        Body::Certificate {
-            subject,
-            name,
-            registration,
-            mmsi,
-            role,
-            valid_from,
-            valid_until,
-        } => json!({
-            "subject": subject.to_string(), "name": name, "registration": registration, "mmsi": mmsi,
-            "role": role.name(), "valid_from": valid_from.0, "valid_until": valid_until.0 }),
-        Body::Revocation { subject, reason } => {
-            json!({ "subject": subject.to_string(), "reason": *reason as u8 })
-        }
-        Body::Text { text, safety } => json!({ "text": text, "safety": safety }),
-        Body::Pairing { partner, paired } => {
-            json!({ "partner": partner.to_string(), "paired": paired })
-        }
-        Body::BuddyWatch {
-            partner,
-            overdue,
-            last_heard,
-            fix,
-        } => json!({
-            "partner": partner.to_string(), "overdue": overdue,
-            "last_heard": last_heard.map(|t| t.0), "fix": fix.as_ref().map(fix_json) }),
-        // A sealed record this node cannot open (a relay): what anyone may see.
-        Body::Sealed(s) => json!({
-            "inner_kind": s.inner.name(),
-            "readers": s.stanzas.len(),
-            "ciphertext_len": s.ciphertext.len() }),
-        Body::MediatorDuty {
-            areas,
-            categories,
-            from,
-            until,
-            daily,
-        } => json!({
-            "areas": areas.iter().map(area_json).collect::<Vec<_>>(),
-            "categories": category_names(*categories),
-            "from": from.0, "until": until.0,
-            "daily": [daily.start_min, daily.end_min] }),
-    };
+    let body = r.body().view();
     json!({
         "id": r.id().to_string(),
         "author": r.author().to_string(),

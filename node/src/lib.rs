@@ -4,10 +4,13 @@
 
 mod api;
 mod bench;
+mod bench_flood;
 mod bench_seal;
 mod bench_store;
 mod cli;
 mod client;
+mod clock;
+mod command;
 mod commands;
 mod config;
 mod daemon;
@@ -22,6 +25,7 @@ pub mod local;
 mod logs;
 mod marine;
 mod shore;
+mod specs;
 mod workflows;
 
 use std::ffi::OsString;
@@ -30,8 +34,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use cli::{BenchCommand, Cli, Command, SendCommand, SimCommand, Target};
+use client::{api, print_json_or};
 use haiqiao_proto::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Parses the arguments and runs the command. A refused argument prints clap's usage and
 /// exits 2; any other error prints one line, `error: <what> : <why>` (the `Display` chain,
@@ -195,17 +200,6 @@ fn id(config: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-pub(crate) fn api(t: &Target) -> anyhow::Result<client::Api> {
-    if let Some(a) = &t.api {
-        return Ok(client::Api::new(a));
-    }
-    if let Some(c) = &t.config {
-        let cfg = config::NodeConfig::load(c)?;
-        return Ok(client::Api::new(&cfg.api.listen.to_string()));
-    }
-    Ok(client::Api::new("127.0.0.1:4680"))
 }
 
 fn dest_spec(s: &str) -> anyhow::Result<json::DestSpec> {
@@ -384,6 +378,19 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
             let v = bench::chain(samples, relay_records)?;
             print_json_or(json, &v, || println!("{v:#}"))
         }
+        BenchCommand::Flood {
+            json,
+            nodes,
+            records,
+            distress,
+        } => {
+            let v = bench_flood::flood(bench_flood::FloodOpts {
+                nodes,
+                records,
+                distress,
+            })?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
         BenchCommand::Fleet {
             json,
             vessels,
@@ -498,15 +505,6 @@ fn sim_run(
             }
         }
     })
-}
-
-pub(crate) fn print_json_or(json: bool, v: &Value, human: impl FnOnce()) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(v)?);
-    } else {
-        human();
-    }
-    Ok(())
 }
 
 fn init(role: &str, name: &str, dir: &std::path::Path) -> anyhow::Result<()> {

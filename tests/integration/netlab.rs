@@ -518,7 +518,7 @@ impl Rng {
         };
         let line = format!("FAULT {name}: seed={seed} (replay with {SEED_ENV}={seed})");
         println!("{line}");
-        (Rng(haiqiao_sim::rng::Rng::new(seed, 0)), seed)
+        (Rng(haiqiao_sim::rng::Rng::stream(seed, 0)), seed)
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {
@@ -527,7 +527,7 @@ impl Rng {
 
     /// A number in `lo..=hi`.
     pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
+        self.0.between(lo, hi)
     }
 }
 

@@ -30,19 +30,6 @@ fn limits() -> StoreLimits {
     }
 }
 
-/// SplitMix64: seeded, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n
-    }
-}
-
 fn parse_id(line: &str) -> RecordId {
     line.trim()
         .parse()
@@ -55,7 +42,7 @@ fn acknowledged_records_survive_kill_9() {
         .map(|s| s.parse().expect("SEED is a u64"))
         .unwrap_or(0x5eed_c0de);
     println!("store_crash: SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = haiqiao_proto::rng::SplitMix64::new(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut acked: Vec<RecordId> = Vec::new();
     for round in 0..ROUNDS {

@@ -331,3 +331,12 @@ impl Action {
         }
     }
 }
+
+/// The event of a record refused for `reason`.
+pub(crate) fn refused(r: &haiqiao_proto::Record, reason: Refusal) -> Event {
+    Event::Refused {
+        id: r.id(),
+        author: r.author(),
+        reason,
+    }
+}

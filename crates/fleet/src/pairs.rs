@@ -172,11 +172,7 @@ impl Pairs {
     ) {
         let author = r.author();
         let created = r.envelope().created;
-        let refuse = |reason| Event::Refused {
-            id: r.id(),
-            author,
-            reason,
-        };
+        let refuse = |reason| crate::event::refused(r, reason);
         if partner == author {
             out.push(refuse(Refusal::SelfPairing));
             return;

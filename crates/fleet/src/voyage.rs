@@ -1,7 +1,7 @@
 //! Whether this vessel is steaming home, and when it expects to be ashore.
 //!
 //! The engine hands the last copy of a shore-bound record to the boat due ashore soonest
-//! (haiqiao-mesh `Node::set_eta_shore`; measured in the simulator, simulations/README.md item
+//! (haiqiao-mesh `Input::EtaShore`; measured in the simulator, simulations/README.md item
 //! 11). A vessel knows it is homeward from its own position reports — speed and course over
 //! ground towards one of the ports it makes for (`FleetConfig::ports`) — or from the skipper's
 //! word, which stands until the skipper takes it back or the boat arrives.

@@ -97,6 +97,9 @@ pub struct MeshConfig {
     /// slot and the copies handed to it come back. Default 120,000 (two minutes: a 1,200-byte
     /// frame crosses a 1 kbit/s link in ten seconds).
     pub send_stall_ms: u64,
+    /// A flood record offered by several peers is asked of one; if it has not arrived this
+    /// long after, the next peer that offered it is asked (`crate::asked`). Default 5,000.
+    pub want_retry_ms: u64,
 }
 
 impl Default for MeshConfig {
@@ -133,6 +136,7 @@ impl Default for MeshConfig {
             uncertified_distress_burst: 30,
             send_window_frames: 0,
             send_stall_ms: 120_000,
+            want_retry_ms: 5_000,
         }
     }
 }

@@ -3,8 +3,9 @@
 use haiqiao_proto::wire::Frame;
 use haiqiao_proto::*;
 
+use crate::events::{Input, Output};
 use crate::harness::Mesh;
-use crate::node::{Input, Node, Output};
+use crate::node::Node;
 use crate::store::{MemStore, Store, StoreLimits};
 use crate::{MeshConfig, Offence};
 
@@ -67,8 +68,12 @@ fn pair_with(common: usize, extra: usize) -> (Mesh, Vec<RecordId>) {
     m.add(node_over(a, 1, Role::Vessel));
     m.add(node_over(b, 2, Role::Vessel));
     for k in &authors {
-        m.nodes[0].learn_key(k.public());
-        m.nodes[1].learn_key(k.public());
+        m.nodes[0]
+            .handle(T0, Input::Keys(vec![k.public()]))
+            .unwrap();
+        m.nodes[1]
+            .handle(T0, Input::Keys(vec![k.public()]))
+            .unwrap();
     }
     (m, extra_ids)
 }
@@ -362,10 +367,13 @@ fn a_receipt_that_does_not_count_answers_no_offer() {
         let roles = [Role::Vessel, Role::Shore, Role::Vessel, Role::Vessel];
         let mut m = Mesh::new(&roles, MeshConfig::default(), T0);
         m.nodes[0]
-            .set_trust(crate::TrustPolicy {
-                enforced,
-                ..Default::default()
-            })
+            .handle(
+                T0,
+                Input::Trust(crate::TrustPolicy {
+                    enforced,
+                    ..Default::default()
+                }),
+            )
             .unwrap();
         let id = report(&mut m, 2);
         for peer in [0, 3] {
@@ -524,7 +532,9 @@ fn on_a_slow_link_distress_goes_before_positions() {
         Role::Vessel,
     ));
     for k in &others {
-        mm.nodes[1].learn_key(k.public());
+        mm.nodes[1]
+            .handle(T0, Input::Keys(vec![k.public()]))
+            .unwrap();
     }
     mm.connect(0, 1, Some(1000));
     // Run until the distress arrives; by then few positions may have crossed.
@@ -651,7 +661,7 @@ fn report_via_relay(trust: impl Fn(&Mesh) -> crate::TrustPolicy) -> (Mesh, Recor
     );
     let policy = trust(&m);
     for n in &mut m.nodes {
-        n.set_trust(policy.clone()).unwrap();
+        n.handle(T0, Input::Trust(policy.clone())).unwrap();
     }
     let r = m.nodes[0]
         .submit(
@@ -700,8 +710,8 @@ fn an_uncertified_shore_receipt_frees_nothing_until_its_certificate_counts() {
     let mut policy = enforced();
     policy.shore.insert(m.key(2));
     policy.trusted.insert(m.key(2).hint());
-    m.nodes[0].set_trust(policy.clone()).unwrap();
-    m.nodes[1].set_trust(policy).unwrap();
+    m.nodes[0].handle(T0, Input::Trust(policy.clone())).unwrap();
+    m.nodes[1].handle(T0, Input::Trust(policy)).unwrap();
     m.drain(1, None);
     assert!(!m.nodes[1].holds(&id), "the receipt counts once certified");
     assert_eq!(m.nodes[1].stats().freed_by_receipt, 1);
@@ -750,7 +760,7 @@ fn a_revocation_purges_the_keys_records_but_its_distress() {
     assert!(m.nodes[1].holds(&text.id()) && m.nodes[1].holds(&sos.id()));
     let mut p = enforced();
     p.revoked.insert(m.key(0));
-    m.nodes[1].set_trust(p).unwrap();
+    m.nodes[1].handle(T0, Input::Trust(p)).unwrap();
     assert!(!m.nodes[1].holds(&text.id()), "purged at the revocation");
     assert!(m.nodes[1].holds(&sos.id()), "a distress stays");
 }
@@ -771,7 +781,7 @@ fn a_peer_that_stops_reading_is_disconnected_after_the_stall_time() {
         T0,
     )
     .unwrap();
-    a.learn_key(peer);
+    a.handle(T0, Input::Keys(vec![peer])).unwrap();
     a.handle(
         T0,
         Input::ContactUp {
@@ -843,7 +853,7 @@ fn records_of_a_revoked_key_are_refused_but_its_distress_is_carried() {
     let mut m = Mesh::new(&[Role::Vessel; 2], MeshConfig::default(), T0);
     let mut p = enforced();
     p.revoked.insert(m.key(0));
-    m.nodes[1].set_trust(p).unwrap();
+    m.nodes[1].handle(T0, Input::Trust(p)).unwrap();
     let text = m.nodes[0]
         .submit(
             T0,
@@ -915,7 +925,7 @@ fn uncertified_authors_get_the_tighter_quota_but_distress_does_not() {
     // Node 1 enforces certificates and knows node 2 is certified; node 0 is not.
     let mut p = enforced();
     p.trusted.insert(m.key(2).hint());
-    m.nodes[1].set_trust(p).unwrap();
+    m.nodes[1].handle(T0, Input::Trust(p)).unwrap();
     let texts = |m: &mut Mesh, i: usize| -> Vec<RecordId> {
         (0..10)
             .map(|k| {
@@ -1045,11 +1055,11 @@ fn with_a_send_window_no_more_frames_are_outstanding_than_the_transport_allows()
     let mut a = Node::new(cfg, ka.clone(), Role::Vessel, store, T0).unwrap();
     let mut b = node_over(MemStore::new(StoreLimits::default()), 2, Role::Vessel);
     for k in &authors {
-        a.learn_key(k.public());
-        b.learn_key(k.public());
+        a.handle(T0, Input::Keys(vec![k.public()])).unwrap();
+        b.handle(T0, Input::Keys(vec![k.public()])).unwrap();
     }
-    a.learn_key(kb.public());
-    b.learn_key(ka.public());
+    a.handle(T0, Input::Keys(vec![kb.public()])).unwrap();
+    b.handle(T0, Input::Keys(vec![ka.public()])).unwrap();
     let (pa, pb) = (ka.public(), kb.public());
     a.handle(
         T0,
@@ -1138,9 +1148,25 @@ fn last_copy_meets_an_older_boat(eta_min: Option<u32>) -> bool {
         ..MeshConfig::default()
     };
     let mut m = Mesh::new(&[Role::Vessel, Role::Vessel], cfg, T0);
-    m.nodes[0].restore_last_shore_ms(T0 - 3 * 3_600_000);
-    m.nodes[1].restore_last_shore_ms(T0 - 40 * 3_600_000);
-    m.nodes[1].set_eta_shore(T0, eta_min);
+    m.nodes[0]
+        .handle(
+            T0,
+            Input::Restored {
+                next_seq: None,
+                last_shore_ms: Some(T0 - 3 * 3_600_000),
+            },
+        )
+        .unwrap();
+    m.nodes[1]
+        .handle(
+            T0,
+            Input::Restored {
+                next_seq: None,
+                last_shore_ms: Some(T0 - 40 * 3_600_000),
+            },
+        )
+        .unwrap();
+    m.nodes[1].handle(T0, Input::EtaShore(eta_min)).unwrap();
     assert_eq!(m.nodes[1].eta_shore_min(T0), eta_min);
     let r = m.nodes[0]
         .submit(
@@ -1168,16 +1194,16 @@ fn the_last_copy_of_a_report_goes_to_a_boat_that_says_it_is_steaming_home() {
 #[test]
 fn a_homeward_eta_counts_down_and_a_shore_station_has_none() {
     let mut m = Mesh::new(&[Role::Vessel, Role::Shore], MeshConfig::default(), T0);
-    m.nodes[0].set_eta_shore(T0, Some(90));
+    m.nodes[0].handle(T0, Input::EtaShore(Some(90))).unwrap();
     assert_eq!(m.nodes[0].eta_shore_min(T0 + 30 * 60_000), Some(60));
     assert_eq!(
         m.nodes[0].eta_shore_min(T0 + 5 * 3_600_000),
         Some(1),
         "late: still due"
     );
-    m.nodes[0].set_eta_shore(T0, None);
+    m.nodes[0].handle(T0, Input::EtaShore(None)).unwrap();
     assert_eq!(m.nodes[0].eta_shore_min(T0), None);
-    m.nodes[1].set_eta_shore(T0, Some(90));
+    m.nodes[1].handle(T0, Input::EtaShore(Some(90))).unwrap();
     assert_eq!(m.nodes[1].eta_shore_min(T0), None);
 }
 
@@ -1814,9 +1840,11 @@ fn a_sybil_flood_of_fresh_keys_is_held_by_the_group_budget_and_distress_still_cr
     m.add(certified);
     let mut p = enforced();
     p.trusted.insert(m.key(2).hint());
-    m.nodes[1].set_trust(p).unwrap();
+    m.nodes[1].handle(T0, Input::Trust(p)).unwrap();
     for k in &sybils {
-        m.nodes[1].learn_key(k.public());
+        m.nodes[1]
+            .handle(T0, Input::Keys(vec![k.public()]))
+            .unwrap();
     }
     m.connect(0, 1, None);
     m.connect(1, 2, None);
@@ -1858,5 +1886,106 @@ fn a_sybil_flood_of_fresh_keys_is_held_by_the_group_budget_and_distress_still_cr
     assert!(
         m.nodes[1].holds(&text_of_certified),
         "certified authors are not held back"
+    );
+}
+
+// --- what the host tells the engine (issue 12: every outside influence is an Input) ----------
+
+#[test]
+fn settings_change_what_the_engine_knows_and_send_nothing() {
+    let mut m = Mesh::new(&[Role::Vessel, Role::Vessel], MeshConfig::default(), T0);
+    m.connect(0, 1, Some(9_600));
+    m.run(10, 1000);
+    // A backlog the link's pacing holds back.
+    for i in 0..20 {
+        let text = Body::Text {
+            text: format!("catch log {i}"),
+            safety: false,
+        };
+        m.nodes[0]
+            .submit(m.now_ms, Destination::Everyone, 600, text)
+            .unwrap();
+    }
+    m.drain(0, None);
+    let later = m.now_ms + 5_000;
+    let settings = [
+        Input::EtaShore(Some(90)),
+        Input::Groups(vec![7]),
+        Input::Keys(vec![Keypair::from_seed(&[42; 32]).public()]),
+        Input::Restored {
+            next_seq: Some(50),
+            last_shore_ms: Some(T0 - 60_000),
+        },
+        Input::Trust(crate::TrustPolicy {
+            enforced: true,
+            ..Default::default()
+        }),
+    ];
+    for s in settings {
+        let name = s.name();
+        m.nodes[0].handle(later, s).unwrap();
+        assert!(!m.nodes[0].has_output(), "{name} sent something");
+    }
+    assert_eq!(m.nodes[0].eta_shore_min(later), Some(90));
+    assert!(m.nodes[0].trust().enforced);
+    m.nodes[0].handle(later, Input::Tick).unwrap();
+    assert!(
+        m.nodes[0].has_output(),
+        "the backlog goes at the next input"
+    );
+}
+
+#[test]
+fn restored_counters_only_move_forward() {
+    let mut m = Mesh::new(&[Role::Vessel], MeshConfig::default(), T0);
+    let restored = |next_seq, last_shore_ms| Input::Restored {
+        next_seq,
+        last_shore_ms,
+    };
+    m.nodes[0]
+        .handle(T0, restored(Some(50), Some(T0 - 7_200_000)))
+        .unwrap();
+    m.nodes[0]
+        .handle(T0, restored(Some(10), Some(T0 - 9_999_999)))
+        .unwrap();
+    assert_eq!(m.nodes[0].next_seq(), 50, "a sequence number never repeats");
+    assert_eq!(
+        m.nodes[0].shore_age_min(T0),
+        120,
+        "the later shore contact stands"
+    );
+    let r = m.nodes[0]
+        .submit(
+            T0,
+            Destination::Everyone,
+            60,
+            Body::Text {
+                text: "报平安".into(),
+                safety: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(r.envelope().seq, 50);
+}
+
+#[test]
+fn a_group_text_is_delivered_once_the_host_says_the_node_is_in_the_group() {
+    let mut m = Mesh::new(&[Role::Vessel, Role::Vessel], MeshConfig::default(), T0);
+    let dest = Destination::Group(GroupId(7));
+    assert!(!m.nodes[1].is_for_me(&dest));
+    m.nodes[1].handle(T0, Input::Groups(vec![3, 7])).unwrap();
+    assert!(m.nodes[1].is_for_me(&dest));
+    let text = Body::Text {
+        text: "net at 0600".into(),
+        safety: false,
+    };
+    let r = m.nodes[0].submit(T0, dest, 60, text).unwrap();
+    m.drain(0, None);
+    m.connect(0, 1, None);
+    m.run(10, 1000);
+    assert!(m.nodes[1].holds(&r.id()));
+    assert!(
+        m.delivered[1].iter().any(|d| d.id() == r.id()),
+        "delivered, not only carried"
     );
 }

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use haiqiao_proto::{Keypair, PublicKey, Record, Role};
 
 use crate::config::MeshConfig;
-use crate::node::{Input, Node, Output, Verdict};
+use crate::events::{Input, Output, Verdict};
+use crate::node::Node;
 use crate::store::{MemStore, StoreLimits};
 
 /// A message in flight between two nodes.
@@ -78,10 +79,13 @@ impl Mesh {
     pub fn add(&mut self, node: Node<MemStore>) -> usize {
         let i = self.add_stranger(node);
         // Every node knows every other's key, as after an exchange of certificates.
+        let now = self.now_ms;
         for j in 0..self.nodes.len() {
-            let (kj, ki) = (self.keys[j], self.keys[i]);
-            self.nodes[i].learn_key(kj);
-            self.nodes[j].learn_key(ki);
+            for (n, k) in [(i, self.keys[j]), (j, self.keys[i])] {
+                self.nodes[n]
+                    .handle(now, Input::Keys(vec![k]))
+                    .unwrap_or_else(|e| panic!("node {n}: {e}"));
+            }
         }
         i
     }

@@ -8,7 +8,8 @@ use haiqiao_proto::wire::Frame;
 use haiqiao_proto::*;
 
 use crate::MeshConfig;
-use crate::node::{Input, Node, Output};
+use crate::events::{Input, Output};
+use crate::node::Node;
 use crate::store::{MemStore, StoreLimits};
 
 const T0: u64 = 1_795_000_000_000;
@@ -67,8 +68,8 @@ impl Link {
         };
         let mut nodes = [node(1), node(2)];
         let keys = [nodes[0].public_key(), nodes[1].public_key()];
-        nodes[0].learn_key(keys[1]);
-        nodes[1].learn_key(keys[0]);
+        nodes[0].handle(T0, Input::Keys(vec![keys[1]])).unwrap();
+        nodes[1].handle(T0, Input::Keys(vec![keys[0]])).unwrap();
         let pipe = || Pipe {
             bytes_per_s,
             ..Pipe::default()

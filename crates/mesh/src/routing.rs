@@ -178,6 +178,109 @@ fn focus(cfg: &MeshConfig, me: &Standing, peer: &PeerView) -> bool {
     }
 }
 
+/// The highest shore age a hello reports (about 45 days: "long ago or never").
+pub(crate) const MAX_SHORE_AGE_MIN: u32 = 65_535;
+
+/// The most forwarding copies a node holds of one record.
+pub(crate) fn max_copies(cfg: &MeshConfig) -> u8 {
+    cfg.shore_copies.max(cfg.direct_copies)
+}
+
+/// Whether a record keeps forwarding copies where it is held: not one delivered here (its
+/// copies have done their work), except a pair's (its other boat is a destination too).
+pub(crate) fn keeps_copies(dest: &Destination, for_me: bool) -> bool {
+    !for_me || matches!(dest, Destination::Pair(..))
+}
+
+/// When a node `eta_min` minutes from shore gets there, ms.
+pub(crate) fn ashore_by(now_ms: u64, eta_min: Option<u32>) -> Option<u64> {
+    eta_min.map(|m| now_ms.saturating_add(u64::from(m) * 60_000))
+}
+
+/// Minutes since this node was last in contact with a shore station, as its hello says: 0 for
+/// a shore station, 1 while linked to one, at most [`MAX_SHORE_AGE_MIN`] (also "never").
+pub(crate) fn shore_age_min(
+    role: Role,
+    linked_to_shore: bool,
+    last_shore_ms: Option<u64>,
+    now_ms: u64,
+) -> u32 {
+    if role == Role::Shore {
+        return 0;
+    }
+    // A vessel never reports 0, which means "is a shore station": a vessel that reported
+    // 0 while linked to shore was taken for a station by its peers (found by the
+    // simulator: shore-bound records were "delivered" to boats in harbour).
+    if linked_to_shore {
+        return 1;
+    }
+    match last_shore_ms {
+        Some(t) => {
+            (now_ms.saturating_sub(t) / 60_000).clamp(1, u64::from(MAX_SHORE_AGE_MIN)) as u32
+        }
+        None => MAX_SHORE_AGE_MIN,
+    }
+}
+
+/// Minutes until a node due ashore at `ashore_by_ms` gets there, as its hello says (at least 1
+/// while an estimate stands, even past it); none when it is not homeward, and none for a
+/// shore station.
+pub(crate) fn eta_shore_min(role: Role, ashore_by_ms: Option<u64>, now_ms: u64) -> Option<u32> {
+    if role == Role::Shore {
+        return None;
+    }
+    ashore_by_ms
+        .map(|t| (t.saturating_sub(now_ms).div_ceil(60_000)).clamp(1, u64::from(u32::MAX)) as u32)
+}
+
+/// Whether this node (`me`) answers for a record, so that its store must not evict it for a
+/// record of the same class or lower (see the store contract's kept records): one it wrote
+/// (a flooded one until it expires, another while it holds forwarding copies), or one it
+/// took custody of and holds forwarding copies of. Not positions (they supersede) nor
+/// receipts (bookkeeping).
+pub(crate) fn custodial(m: &Meta, me: &[u8; 32]) -> bool {
+    if m.is_receipt() || m.kind == haiqiao_proto::Kind::Position {
+        return false;
+    }
+    m.copies > 0 || (m.is_flood() && m.author == *me)
+}
+
+/// How a record just stored goes on to a connected peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spread {
+    /// Whole, at once.
+    Push,
+    /// By short id (the peer asks for it if it lacks it).
+    Offer,
+    /// Not at all.
+    No,
+}
+
+/// How a record just stored goes on to a connected peer that is not known to hold it. Flood
+/// records to push (`push`: the daemon's own) go whole, except to a peer that said it is
+/// linked to the peer the record came from (`from`): it most likely has it already, so it is
+/// offered (the 7-byte offer costs little if it has not). Other flood records are offered
+/// (Plumtree's lazy push); records with bounded copies are offered to the peers routing hands
+/// them to.
+pub(crate) fn spread(
+    cfg: &MeshConfig,
+    m: &Meta,
+    me: &Standing,
+    push: bool,
+    from: Option<KeyHint>,
+    peer: Option<&PeerView>,
+) -> Spread {
+    let linked_to_source = from.is_some_and(|h| {
+        peer.and_then(|v| v.linked)
+            .is_some_and(|n| n.may_contain(&h))
+    });
+    if push && !linked_to_source {
+        return Spread::Push;
+    }
+    let offer = m.is_flood() || peer.is_some_and(|view| handoff(cfg, m, me, view) != Handoff::No);
+    if offer { Spread::Offer } else { Spread::No }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,26 +395,18 @@ mod tests {
             handoff(&cfg, &m, &me(100), &homeward_peer(3000, 10 * H)),
             Handoff::Copies(1)
         );
-        // Both homeward: the one due ashore a margin sooner takes it.
-        assert_eq!(
+        // Both homeward: the one due ashore a margin sooner takes it; due only 10 minutes
+        // sooner (within the margin), keep it.
+        let both_homeward = |mine, theirs| {
             handoff(
                 &cfg,
                 &m,
-                &me_homeward(100, 10 * H),
-                &homeward_peer(3000, 8 * H)
-            ),
-            Handoff::Copies(1)
-        );
-        // Due only 10 minutes sooner: within the margin, keep it.
-        assert_eq!(
-            handoff(
-                &cfg,
-                &m,
-                &me_homeward(100, 10 * H),
-                &homeward_peer(3000, 10 * H - 600_000)
-            ),
-            Handoff::No
-        );
+                &me_homeward(100, mine),
+                &homeward_peer(3000, theirs),
+            )
+        };
+        assert_eq!(both_homeward(10 * H, 8 * H), Handoff::Copies(1));
+        assert_eq!(both_homeward(10 * H, 10 * H - 600_000), Handoff::No);
         // Homeward me keeps it from a peer that is not homeward, even one fresh from port.
         assert_eq!(
             handoff(&cfg, &m, &me_homeward(3000, 10 * H), &peer(5)),
@@ -345,5 +440,116 @@ mod tests {
         assert_eq!(handoff(&cfg, &m, &me(200), &peer(100)), Handoff::Copies(1));
         // The station itself is a destination.
         assert_eq!(handoff(&cfg, &m, &me(20), &peer(0)), Handoff::Deliver);
+    }
+
+    #[test]
+    fn shore_age_and_eta_as_the_hello_says_them() {
+        let t = 100 * H;
+        assert_eq!(shore_age_min(Role::Shore, false, None, t), 0);
+        assert_eq!(
+            shore_age_min(Role::Vessel, true, None, t),
+            1,
+            "never 0 at sea"
+        );
+        assert_eq!(
+            shore_age_min(Role::Vessel, false, None, t),
+            MAX_SHORE_AGE_MIN
+        );
+        assert_eq!(shore_age_min(Role::Vessel, false, Some(t), t), 1);
+        assert_eq!(shore_age_min(Role::Vessel, false, Some(t - 2 * H), t), 120);
+        assert_eq!(
+            shore_age_min(Role::Vessel, false, Some(0), 2000 * H),
+            MAX_SHORE_AGE_MIN,
+            "bounded"
+        );
+        assert_eq!(ashore_by(t, Some(90)), Some(t + 90 * 60_000));
+        assert_eq!(
+            eta_shore_min(Role::Vessel, ashore_by(t, Some(90)), t),
+            Some(90)
+        );
+        assert_eq!(
+            eta_shore_min(Role::Vessel, Some(t), t + H),
+            Some(1),
+            "past it: 1"
+        );
+        assert_eq!(eta_shore_min(Role::Vessel, None, t), None);
+        assert_eq!(eta_shore_min(Role::Shore, Some(t + H), t), None);
+    }
+
+    #[test]
+    fn custody_is_for_what_this_node_answers_for() {
+        let mut m = last_copy_of_a_report();
+        let author = m.author;
+        assert!(custodial(&m, &[0; 32]), "a copy of a shore-bound record");
+        m.copies = 0;
+        assert!(
+            !custodial(&m, &author),
+            "not flooded: no copies, no custody"
+        );
+        m.dest = Destination::Everyone;
+        m.tier = Some(1);
+        assert!(custodial(&m, &author), "its own flooded record");
+        assert!(!custodial(&m, &[0; 32]));
+        m.kind = haiqiao_proto::Kind::Position;
+        assert!(!custodial(&m, &author), "positions supersede");
+        assert!(keeps_copies(&Destination::Shore, false));
+        assert!(!keeps_copies(&Destination::Shore, true));
+        let (a, b) = (
+            Keypair::from_seed(&[3; 32]).public().hint(),
+            Keypair::from_seed(&[4; 32]).public().hint(),
+        );
+        assert!(
+            keeps_copies(&Destination::pair(a, b), true),
+            "a pair's other boat"
+        );
+    }
+
+    #[test]
+    fn a_new_record_is_pushed_offered_or_kept() {
+        let cfg = MeshConfig::default();
+        let mut flood = last_copy_of_a_report();
+        flood.dest = Destination::Everyone;
+        flood.tier = Some(1);
+        flood.copies = 0;
+        let source = Keypair::from_seed(&[7; 32]).public().hint();
+        let linked_to_source = PeerView {
+            linked: Some(Neighbours::of(&[source])),
+            ..peer(50)
+        };
+        let p = peer(50);
+        assert_eq!(
+            spread(&cfg, &flood, &me(10), true, None, Some(&p)),
+            Spread::Push
+        );
+        assert_eq!(
+            spread(
+                &cfg,
+                &flood,
+                &me(10),
+                true,
+                Some(source),
+                Some(&linked_to_source)
+            ),
+            Spread::Offer,
+            "it most likely has it"
+        );
+        assert_eq!(
+            spread(&cfg, &flood, &me(10), false, None, None),
+            Spread::Offer
+        );
+        let report = last_copy_of_a_report();
+        assert_eq!(
+            spread(&cfg, &report, &me(10), false, None, Some(&p)),
+            Spread::No
+        );
+        assert_eq!(
+            spread(&cfg, &report, &me(10), false, None, None),
+            Spread::No
+        );
+        assert_eq!(
+            spread(&cfg, &report, &me(100), false, None, Some(&peer(1))),
+            Spread::Offer,
+            "routing hands it to a peer linked to shore"
+        );
     }
 }

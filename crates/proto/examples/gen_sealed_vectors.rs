@@ -170,32 +170,12 @@ fn find(bytes: &[u8], needle: &[u8]) -> usize {
         .expect("needle")
 }
 
-fn main() {
-    let keys = [
-        Key::new("boat_a", 0xa1),
-        Key::new("boat_b", 0xb2),
-        Key::new("mediator", 0xc3),
-        Key::new("shore", 0xd4),
-        Key::new("boat_c", 0xe5),
-        Key::new("boat_d", 0xe6),
-        Key::new("boat_e", 0xe7),
-        Key::new("boat_f", 0xe8),
-        Key::new("outsider", 0xf9),
-    ];
-    let mut ring = KeyRing::new(64);
-    for k in &keys {
-        ring.insert(k.pair.public());
-    }
-    let mut g = Gen {
-        ring,
-        keys: &keys,
-        valid: Vec::new(),
-        invalid: Vec::new(),
-    };
+/// The valid vectors: texts, pair alerts and case records sealed to their readers; returns
+/// the first text, which the invalid ones are made from.
+fn valid_vectors(g: &mut Gen<'_>, keys: &[Key]) -> Record {
     let a = &keys[0];
     let b = &keys[1];
     let fix = Fix::from_degrees(30.1, 122.9);
-
     let text = g.valid(
         "text_to_node",
         "A text from boat_a to boat_b, readable by both (the author is a reader of its own records)",
@@ -279,8 +259,11 @@ fn main() {
             },
         ),
     );
+    text
+}
 
-    // Invalid ones, from the first text (readers boat_a, boat_b).
+/// The invalid vectors, made from the first text (readers boat_a, boat_b) by `a`.
+fn invalid_vectors(g: &mut Gen<'_>, a: &Key, text: &Record) {
     let tb = text.bytes().to_vec();
     let env_len = tb.len() - 64;
     let Body::Sealed(s) = text.body() else {
@@ -368,6 +351,32 @@ fn main() {
         "bad_signature",
     );
     let _ = SealError::NotSealed;
+}
+
+fn main() {
+    let keys = [
+        Key::new("boat_a", 0xa1),
+        Key::new("boat_b", 0xb2),
+        Key::new("mediator", 0xc3),
+        Key::new("shore", 0xd4),
+        Key::new("boat_c", 0xe5),
+        Key::new("boat_d", 0xe6),
+        Key::new("boat_e", 0xe7),
+        Key::new("boat_f", 0xe8),
+        Key::new("outsider", 0xf9),
+    ];
+    let mut ring = KeyRing::new(64);
+    for k in &keys {
+        ring.insert(k.pair.public());
+    }
+    let mut g = Gen {
+        ring,
+        keys: &keys,
+        valid: Vec::new(),
+        invalid: Vec::new(),
+    };
+    let text = valid_vectors(&mut g, &keys);
+    invalid_vectors(&mut g, &keys[0], &text);
 
     let doc = json!({
         "description": "haiqiao sealed-record vectors (docs/protocol.md, 'Sealed records'). Build a key ring from `keys`; each `valid` vector decodes and verifies at `now` like any record (records.json), and every name in `readers` opens it to `plaintext` (the inner body's canonical CBOR); `unsealed_hex` is the same envelope signed unsealed, for the size comparison. Each `invalid` vector fails at `stage` (decode, verify, or open by `reader`) with `error`.",

@@ -17,6 +17,7 @@
 use std::fmt::Write as _;
 
 use ed25519_dalek::Signer as _;
+use haiqiao_proto::kinds::views::hx;
 use haiqiao_proto::record::SIGNING_CONTEXT;
 use haiqiao_proto::*;
 use serde_json::{Value as J, json};
@@ -255,31 +256,6 @@ fn unreduced_s(record: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // JSON views of decoded values.
 
-fn hx(b: &[u8]) -> J {
-    J::String(hex::encode(b))
-}
-
-fn opt<T: Into<J>>(v: Option<T>) -> J {
-    v.map_or(J::Null, Into::into)
-}
-
-fn fix_json(f: &Fix) -> J {
-    json!({
-        "lat_e5": f.lat_e5,
-        "lon_e5": f.lon_e5,
-        "sog_dkn": opt(f.sog_dkn),
-        "cog_ddeg": opt(f.cog_ddeg),
-        "heading_deg": opt(f.heading_deg),
-        "nav_status": f.nav_status.0,
-        "fix_age_s": opt(f.fix_age_s),
-        "packed": hx(&pack_fix(f).expect("valid fix")),
-    })
-}
-
-fn opt_fix_json(f: &Option<Fix>) -> J {
-    f.as_ref().map_or(J::Null, fix_json)
-}
-
 fn dest_json(d: &Destination) -> J {
     match d {
         Destination::Everyone => json!({"type": "everyone"}),
@@ -290,122 +266,6 @@ fn dest_json(d: &Destination) -> J {
         }
         Destination::Mediators(a) => json!({"type": "mediators", "area": a.0}),
         Destination::Group(g) => json!({"type": "group", "group": g.0}),
-    }
-}
-
-fn body_json(b: &Body) -> J {
-    match b {
-        // Sealed records have their own vectors: examples/gen_sealed_vectors.rs.
-        Body::Sealed(_) => json!({ "see": "tests/vectors/sealed.json" }),
-        Body::Position(f) => json!({ "fix": fix_json(f) }),
-        Body::PairAlert { alert, fix, text } => json!({
-            "alert": *alert as u8, "fix": opt_fix_json(fix), "text": text,
-        }),
-        Body::Distress {
-            nature,
-            fix,
-            persons,
-            text,
-        } => json!({
-            "nature": *nature as u8, "fix": opt_fix_json(fix), "persons": opt(*persons),
-            "text": text,
-        }),
-        Body::DistressUpdate {
-            distress,
-            status,
-            text,
-        } => {
-            let (code, eta) = match status {
-                DistressStatus::Acknowledged => (0, None),
-                DistressStatus::Responding { eta_min } => (1, Some(*eta_min)),
-                DistressStatus::OnScene => (2, None),
-                DistressStatus::Resolved => (3, None),
-                DistressStatus::Cancelled => (4, None),
-            };
-            json!({
-                "distress": hx(distress.as_bytes()), "status": code, "eta_min": opt(eta),
-                "text": text,
-            })
-        }
-        Body::DisputeReport {
-            category,
-            parties,
-            fix,
-            description,
-            evidence,
-        } => json!({
-            "category": *category as u8,
-            "parties": parties.iter().map(|p| json!({
-                "key": p.key.map_or(J::Null, |k| hx(k.as_bytes())), "name": p.name,
-            })).collect::<Vec<_>>(),
-            "fix": opt_fix_json(fix),
-            "description": description,
-            "evidence": evidence.iter().map(|e| hx(e)).collect::<Vec<_>>(),
-        }),
-        Body::CaseUpdate { case, status, text } => {
-            let (code, esc) = match status {
-                CaseStatus::Accepted => (0, None),
-                CaseStatus::InMediation => (1, None),
-                CaseStatus::AgreementProposed => (2, None),
-                CaseStatus::Escalated(e) => (3, Some(*e as u8)),
-                CaseStatus::Closed => (4, None),
-            };
-            json!({
-                "case": hx(case.as_bytes()), "status": code, "escalation": opt(esc),
-                "text": text,
-            })
-        }
-        Body::AgreementSignature { case, agreement } => json!({
-            "case": hx(case.as_bytes()), "agreement": hx(agreement),
-        }),
-        Body::Receipt { ids } => json!({
-            "ids": ids.iter().map(|i| hx(i.as_bytes())).collect::<Vec<_>>(),
-        }),
-        Body::Certificate {
-            subject,
-            name,
-            registration,
-            mmsi,
-            role,
-            valid_from,
-            valid_until,
-        } => json!({
-            "subject": hx(subject.as_bytes()), "name": name, "registration": registration,
-            "mmsi": opt(*mmsi), "role": *role as u8, "valid_from": valid_from.0,
-            "valid_until": valid_until.0,
-        }),
-        Body::Revocation { subject, reason } => json!({
-            "subject": hx(subject.as_bytes()), "reason": *reason as u8,
-        }),
-        Body::Text { text, safety } => json!({ "text": text, "safety": safety }),
-        Body::Pairing { partner, paired } => json!({
-            "partner": hx(partner.as_bytes()), "paired": paired,
-        }),
-        Body::BuddyWatch {
-            partner,
-            overdue,
-            last_heard,
-            fix,
-        } => json!({
-            "partner": hx(partner.as_bytes()), "overdue": overdue,
-            "last_heard": opt(last_heard.map(|t| t.0)), "fix": opt_fix_json(fix),
-        }),
-        Body::MediatorDuty {
-            areas,
-            categories,
-            from,
-            until,
-            daily,
-        } => json!({
-            "areas": areas.iter().map(|a| json!({
-                "area": a.area.0,
-                "south_e5": a.bounds.south_e5, "west_e5": a.bounds.west_e5,
-                "north_e5": a.bounds.north_e5, "east_e5": a.bounds.east_e5,
-                "packed": hx(&pack_geobox(&a.bounds).expect("valid box")),
-            })).collect::<Vec<_>>(),
-            "categories": categories.0, "from": from.0, "until": until.0,
-            "day_start_min": daily.start_min, "day_end_min": daily.end_min,
-        }),
     }
 }
 
@@ -420,7 +280,7 @@ fn envelope_json(e: &Envelope) -> J {
         "ttl_min": e.ttl_min,
         "expiry": e.expiry(),
         "dest": dest_json(&e.dest),
-        "body": body_json(&e.body),
+        "body": e.body.wire_view(),
     })
 }
 
@@ -523,32 +383,172 @@ fn text_of_len(n: usize) -> String {
     s
 }
 
-fn main() {
-    let alice = Key::new("alice", "vessel 浙岱渔03315", 0x11);
-    let bob = Key::new("bob", "vessel 浙岱渔03316, alice's pair partner", 0x22);
-    let mediator = Key::new("mediator", "sea mediator", 0x33);
-    let shore = Key::new("shore", "shore station", 0x44);
-    let authority = Key::new("authority", "fisheries bureau (certifies keys)", 0x55);
-    let outsider = Key::new("outsider", "a vessel the verifier does not know", 0x99);
-    let keys = [&alice, &bob, &mediator, &shore, &authority];
+/// The keys of the vectors; every one but the outsider is in the verifier's ring.
+struct Keys {
+    alice: Key,
+    bob: Key,
+    mediator: Key,
+    shore: Key,
+    authority: Key,
+    outsider: Key,
+}
 
-    let mut ring = KeyRing::new(64);
-    for k in keys {
-        ring.insert(k.pair.public());
+impl Keys {
+    fn new() -> Keys {
+        Keys {
+            alice: Key::new("alice", "vessel 浙岱渔03315", ALICE),
+            bob: Key::new("bob", "vessel 浙岱渔03316, alice's pair partner", 0x22),
+            mediator: Key::new("mediator", "sea mediator", 0x33),
+            shore: Key::new("shore", "shore station", 0x44),
+            authority: Key::new("authority", "fisheries bureau (certifies keys)", AUTHORITY),
+            outsider: Key::new("outsider", "a vessel the verifier does not know", 0x99),
+        }
     }
-    let mut out = Out {
-        ring,
-        valid: Vec::new(),
-        invalid: Vec::new(),
-    };
 
-    // ----- valid records: every kind, every destination form, the boundaries.
+    /// The keys in the ring.
+    fn ring(&self) -> [&Key; 5] {
+        [
+            &self.alice,
+            &self.bob,
+            &self.mediator,
+            &self.shore,
+            &self.authority,
+        ]
+    }
+}
+
+/// Alice's seed byte: she signs the invalid vectors built by [`with`].
+const ALICE: u8 = 0x11;
+/// The authority's seed byte: it signs the certificates built by [`Base::by_authority`].
+const AUTHORITY: u8 = 0x55;
+
+/// What the invalid vectors are built from: valid envelopes as CBOR trees.
+struct Base {
+    k: Keys,
+    position: Record,
+    distress: Record,
+    /// A short text from alice.
+    text_tree: C,
+    /// The worked-example position.
+    pos_tree: C,
+    /// A certificate of bob by the authority.
+    cert_tree: C,
+}
+
+impl Base {
+    fn new(k: Keys, position: Record, distress: Record) -> Base {
+        let text_env = env(
+            &k.alice,
+            4009,
+            NOW,
+            60,
+            Destination::Everyone,
+            Body::Text {
+                text: "hi".into(),
+                safety: false,
+            },
+        );
+        let text_rec = Record::sign(&k.alice.pair, text_env).expect("sign");
+        let text_tree = parse(&text_rec.bytes()[..text_rec.len() - 64]);
+        let pos_tree = parse(&position.bytes()[..position.len() - 64]);
+        let cert_tree = {
+            let r = Record::sign(
+                &k.authority.pair,
+                env(
+                    &k.authority,
+                    9,
+                    NOW,
+                    60,
+                    Destination::Everyone,
+                    Body::Certificate {
+                        subject: k.bob.pair.public(),
+                        name: "浙岱渔03316".into(),
+                        registration: String::new(),
+                        mmsi: Some(412_345_679),
+                        role: Role::Vessel,
+                        valid_from: Timestamp(NOW as u32),
+                        valid_until: Timestamp(NOW as u32 + 86_400),
+                    },
+                ),
+            )
+            .expect("sign");
+            parse(&r.bytes()[..r.len() - 64])
+        };
+        Base {
+            position,
+            distress,
+            text_tree,
+            pos_tree,
+            cert_tree,
+            k,
+        }
+    }
+
+    /// The certificate with one item replaced, signed by the authority.
+    fn by_authority(&self, path: &[usize], item: C) -> Vec<u8> {
+        let mut t = self.cert_tree.clone();
+        *at(&mut t, path) = item;
+        sign_bytes(&[AUTHORITY; 32], &enc(&t))
+    }
+}
+
+/// Builds an envelope from `tree` with one item replaced, signed by alice.
+fn with(tree: &C, path: &[usize], item: C) -> Vec<u8> {
+    let mut t = tree.clone();
+    *at(&mut t, path) = item;
+    sign_bytes(&[ALICE; 32], &enc(&t))
+}
+
+/// Bytes spliced in as they are.
+fn raw(b: &[u8]) -> C {
+    C::Raw(b.to_vec())
+}
+
+/// Records an envelope whose field is invalid.
+fn ib(name: &str, note: &str, bytes: Vec<u8>, out: &mut Out) {
+    out.invalid(name, note, &bytes, "invalid_field");
+}
+
+/// A packed fix with the field of `bits` bits at `shift` set to `value`.
+fn fix_with(shift: u32, bits: u32, value: u128) -> C {
+    let packed = pack_fix(&fix_zhoushan()).expect("valid");
+    let mut all = [0u8; 16];
+    all[4..].copy_from_slice(&packed);
+    let mut v = u128::from_be_bytes(all);
+    let mask = ((1u128 << bits) - 1) << shift;
+    v = (v & !mask) | ((value << shift) & mask);
+    C::B(v.to_be_bytes()[4..].to_vec())
+}
+
+/// A valid vector of its sample (`haiqiao_proto::samples`) for every kind that has none above,
+/// so that a new kind has one before anyone writes its own. Sealed records have theirs in
+/// tests/vectors/sealed.json (gen_sealed_vectors).
+fn valid_samples(out: &mut Out, k: &Keys) {
+    for kind in Kind::ALL {
+        let has_one = out
+            .valid
+            .iter()
+            .any(|v| v["envelope"]["kind"] == kind.name());
+        if kind == Kind::Sealed || has_one {
+            continue;
+        }
+        let sample = samples::envelope(kind, k.alice.hint(), k.bob.hint(), 1, NOW);
+        let name = format!("{}_sample", kind.name());
+        out.valid(&name, "the kind's sample record", &k.alice, sample);
+    }
+}
+
+/// Valid positions, a pair alert, distress calls and their updates; returns the worked
+/// example position and the distress the updates answer.
+fn valid_positions_and_distress(out: &mut Out, k: &Keys) -> (Record, Record) {
+    let alice = &k.alice;
+    let bob = &k.bob;
     let position = out.valid(
         "position",
         "the worked example of docs/protocol.md",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4000,
             NOW - 2,
             240,
@@ -559,9 +559,9 @@ fn main() {
     out.valid(
         "position_extremes_to_shore",
         "largest field values: 90°N 180°E, 102.2 kn, 359.9°, heading 359, status 15, age 1022 s",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             1,
             NOW,
             60,
@@ -580,9 +580,9 @@ fn main() {
     out.valid(
         "position_not_available",
         "90°S 180°W, every optional field not available (all ones), status 0",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             2,
             NOW,
             60,
@@ -601,9 +601,9 @@ fn main() {
     out.valid(
         "pair_alert",
         "to the pair alice+bob (hints in ascending byte order)",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4001,
             NOW - 1,
             360,
@@ -618,9 +618,9 @@ fn main() {
     let distress = out.valid(
         "distress",
         "",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4002,
             NOW - 60,
             7 * 24 * 60,
@@ -636,9 +636,9 @@ fn main() {
     out.valid(
         "distress_minimal_to_shore",
         "no fix, persons unknown, empty text",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             3,
             NOW,
             24 * 60,
@@ -654,9 +654,9 @@ fn main() {
     out.valid(
         "distress_update_responding",
         "bob responds to alice's distress",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             4,
             NOW - 30,
             7 * 24 * 60,
@@ -671,9 +671,9 @@ fn main() {
     out.valid(
         "distress_update_resolved",
         "",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4003,
             NOW,
             7 * 24 * 60,
@@ -685,12 +685,20 @@ fn main() {
             },
         ),
     );
+    (position, distress)
+}
+
+/// Valid dispute reports, case updates and an agreement signature; returns the dispute.
+fn valid_cases(out: &mut Out, k: &Keys) -> Record {
+    let alice = &k.alice;
+    let bob = &k.bob;
+    let mediator = &k.mediator;
     let dispute = out.valid(
         "dispute_report",
         "to the mediators of area 31",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4004,
             NOW - 3600,
             30 * 24 * 60,
@@ -717,9 +725,9 @@ fn main() {
         "dispute_report_largest",
         "every list and text at its limit: 8 parties with 64-byte names, a 1000-byte description, \
          8 evidence hashes, seq 2^64-1, area 2^32-1",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             u64::MAX,
             NOW,
             MAX_TTL_MIN,
@@ -741,9 +749,9 @@ fn main() {
     out.valid(
         "case_update_escalated_to_node",
         "to one node: alice",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             10,
             NOW - 600,
             30 * 24 * 60,
@@ -759,9 +767,9 @@ fn main() {
     out.valid(
         "case_update_agreement_proposed",
         "the text is the agreement the parties co-sign",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             11,
             NOW - 300,
             30 * 24 * 60,
@@ -776,9 +784,9 @@ fn main() {
     out.valid(
         "agreement_signature",
         "agreement = SHA-256 of the agreement text as UTF-8",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             5,
             NOW - 200,
             30 * 24 * 60,
@@ -789,27 +797,38 @@ fn main() {
             },
         ),
     );
+    dispute
+}
+
+/// Valid receipts (of `named`), certificates, a revocation and texts.
+fn valid_control_and_texts(out: &mut Out, k: &Keys, named: [&Record; 3]) {
+    let alice = &k.alice;
+    let bob = &k.bob;
+    let mediator = &k.mediator;
+    let shore = &k.shore;
+    let authority = &k.authority;
+    let outsider = &k.outsider;
     out.valid(
         "receipt",
         "",
-        &shore,
+        shore,
         env(
-            &shore,
+            shore,
             77,
             NOW,
             3 * 24 * 60,
             Destination::Node(alice.hint()),
             Body::Receipt {
-                ids: vec![position.id(), distress.id(), dispute.id()],
+                ids: named.iter().map(|r| r.id()).collect(),
             },
         ),
     );
     out.valid(
         "receipt_largest",
         "100 ids, the most a receipt holds",
-        &shore,
+        shore,
         env(
-            &shore,
+            shore,
             78,
             NOW,
             3 * 24 * 60,
@@ -824,9 +843,9 @@ fn main() {
     out.valid(
         "certificate",
         "",
-        &authority,
+        authority,
         env(
-            &authority,
+            authority,
             1,
             NOW - 86_400,
             MAX_TTL_MIN,
@@ -845,9 +864,9 @@ fn main() {
     out.valid(
         "certificate_without_mmsi",
         "",
-        &authority,
+        authority,
         env(
-            &authority,
+            authority,
             2,
             NOW - 86_400,
             MAX_TTL_MIN,
@@ -866,9 +885,9 @@ fn main() {
     out.valid(
         "revocation",
         "",
-        &authority,
+        authority,
         env(
-            &authority,
+            authority,
             3,
             NOW,
             MAX_TTL_MIN,
@@ -882,9 +901,9 @@ fn main() {
     out.valid(
         "text_to_group",
         "",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4005,
             NOW,
             24 * 60,
@@ -898,9 +917,9 @@ fn main() {
     out.valid(
         "text_safety_to_node",
         "",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             6,
             NOW,
             24 * 60,
@@ -914,9 +933,9 @@ fn main() {
     out.valid(
         "text_longest",
         "a 280-byte text (93 three-byte characters and one ASCII letter)",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4006,
             NOW,
             24 * 60,
@@ -927,12 +946,18 @@ fn main() {
             },
         ),
     );
+}
+
+/// Valid pairings and buddy-watch reports.
+fn valid_pairs(out: &mut Out, k: &Keys) {
+    let alice = &k.alice;
+    let bob = &k.bob;
     out.valid(
         "pairing",
         "alice pairs with bob (bob signs one naming alice; the pair exists when both have)",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4012,
             NOW - 7200,
             MAX_TTL_MIN,
@@ -946,9 +971,9 @@ fn main() {
     out.valid(
         "pairing_leave",
         "bob leaves the pair",
-        &bob,
+        bob,
         env(
-            &bob,
+            bob,
             7,
             NOW,
             MAX_TTL_MIN,
@@ -962,9 +987,9 @@ fn main() {
     out.valid(
         "buddy_watch_overdue",
         "alice tells shore that bob, last heard 3 hours ago, is overdue",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4013,
             NOW,
             24 * 60,
@@ -980,9 +1005,9 @@ fn main() {
     out.valid(
         "buddy_watch_cleared_never_heard",
         "overdue false (heard again); no time or fix known",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4014,
             NOW,
             24 * 60,
@@ -995,48 +1020,36 @@ fn main() {
             },
         ),
     );
+}
+
+/// Valid duty announcements and the remaining destination forms.
+fn valid_duties_and_destinations(out: &mut Out, k: &Keys) {
+    let alice = &k.alice;
+    let mediator = &k.mediator;
+    // The sample announcement (haiqiao_proto::samples), running until a week after NOW.
+    let mut duty = samples::envelope(
+        Kind::MediatorDuty,
+        mediator.hint(),
+        alice.hint(),
+        12,
+        NOW - 600,
+    );
+    if let Body::MediatorDuty { until, .. } = &mut duty.body {
+        *until = Timestamp((NOW + 7 * 86_400) as u32);
+    }
     out.valid(
         "mediator_duty",
         "two areas off Daishan, three categories (bits 0, 1, 2), a week, 22:00 to 14:00 UTC \
          (06:00 to 22:00 Beijing time, running past midnight UTC)",
-        &mediator,
-        env(
-            &mediator,
-            12,
-            NOW - 600,
-            7 * 24 * 60,
-            Destination::Everyone,
-            Body::MediatorDuty {
-                areas: vec![
-                    DutyArea {
-                        area: AreaId(31),
-                        bounds: GeoBox::from_degrees(30.2, 121.9, 30.6, 122.6),
-                    },
-                    DutyArea {
-                        area: AreaId(32),
-                        bounds: GeoBox::from_degrees(30.5, 122.2, 31.0, 123.0),
-                    },
-                ],
-                categories: CategorySet::of(&[
-                    DisputeCategory::FishingGround,
-                    DisputeCategory::GearDamage,
-                    DisputeCategory::Collision,
-                ]),
-                from: Timestamp((NOW - 600) as u32),
-                until: Timestamp((NOW + 7 * 86_400) as u32),
-                daily: DailyHours {
-                    start_min: 22 * 60,
-                    end_min: 14 * 60,
-                },
-            },
-        ),
+        mediator,
+        duty,
     );
     out.valid(
         "mediator_duty_largest",
         "8 areas at the globe's edges, every category, all day",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             13,
             NOW,
             MAX_TTL_MIN,
@@ -1063,9 +1076,9 @@ fn main() {
     out.valid(
         "mediator_duty_off",
         "no areas: off duty",
-        &mediator,
+        mediator,
         env(
-            &mediator,
+            mediator,
             14,
             NOW,
             60,
@@ -1085,9 +1098,9 @@ fn main() {
     out.valid(
         "created_at_max_future_skew",
         "created = now + 600 s: the latest creation time accepted",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4007,
             NOW + MAX_FUTURE_SKEW_S,
             60,
@@ -1098,9 +1111,9 @@ fn main() {
     out.valid(
         "expires_in_one_second",
         "created = now - 3599 s, ttl 60 min: expiry = now + 1",
-        &alice,
+        alice,
         env(
-            &alice,
+            alice,
             4008,
             NOW - 3599,
             60,
@@ -1108,30 +1121,13 @@ fn main() {
             Body::Position(fix_zhoushan()),
         ),
     );
+}
 
-    // ----- invalid records.
-    let text_env = env(
-        &alice,
-        4009,
-        NOW,
-        60,
-        Destination::Everyone,
-        Body::Text {
-            text: "hi".into(),
-            safety: false,
-        },
-    );
-    let text_rec = Record::sign(&alice.pair, text_env).expect("sign");
-    let text_tree = parse(&text_rec.bytes()[..text_rec.len() - 64]);
-    let pos_tree = parse(&position.bytes()[..position.len() - 64]);
-    // Builds an envelope from `tree` with one item replaced, signed by alice.
-    let with = |tree: &C, path: &[usize], item: C| -> Vec<u8> {
-        let mut t = tree.clone();
-        *at(&mut t, path) = item;
-        sign_bytes(&alice.seed, &enc(&t))
-    };
-    let raw = |b: &[u8]| C::Raw(b.to_vec());
-
+/// Invalid: size and framing.
+fn invalid_framing(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let position = &base.position;
+    let text_tree = &base.text_tree;
     // Size and framing.
     out.invalid(
         "too_large_zeros",
@@ -1141,7 +1137,7 @@ fn main() {
     );
     {
         let n = (1000..2048)
-            .find(|n| with(&text_tree, &[BODY_AT, 0], C::T(text_of_len(*n))).len() == 2049)
+            .find(|n| with(text_tree, &[BODY_AT, 0], C::T(text_of_len(*n))).len() == 2049)
             .expect("a text length that makes 2049 bytes");
         out.invalid(
             "too_large_signed_text",
@@ -1149,7 +1145,7 @@ fn main() {
                 "a well-signed text record of 2049 bytes (its {n}-byte text is also too long, \
                  but size is checked first)"
             ),
-            &with(&text_tree, &[BODY_AT, 0], C::T(text_of_len(n))),
+            &with(text_tree, &[BODY_AT, 0], C::T(text_of_len(n))),
             "too_large",
         );
     }
@@ -1183,14 +1179,14 @@ fn main() {
     out.invalid(
         "truncated_text_length",
         "the text's head says 100 bytes, 2 follow (then the body's bool)",
-        &with(&text_tree, &[BODY_AT, 0], raw(&[0x78, 100, b'h', b'i'])),
+        &with(text_tree, &[BODY_AT, 0], raw(&[0x78, 100, b'h', b'i'])),
         "truncated",
     );
     out.invalid(
         "too_deep",
         "the destination nested as [[[[0]]]]: arrays five deep counting the envelope",
         &with(
-            &text_tree,
+            text_tree,
             &[DEST_AT],
             C::A(vec![C::A(vec![C::A(vec![C::A(vec![C::U(0)])])])]),
         ),
@@ -1204,7 +1200,7 @@ fn main() {
         "trailing_bytes",
     );
     {
-        let e = [enc(&text_tree), vec![0x00]].concat();
+        let e = [enc(text_tree), vec![0x00]].concat();
         out.invalid(
             "trailing_item_signed",
             "envelope || 0x00, signed as a whole: a second item after the envelope",
@@ -1212,18 +1208,24 @@ fn main() {
             "trailing_bytes",
         );
     }
+}
 
+/// Invalid: non-canonical CBOR.
+fn invalid_non_canonical(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let text_tree = &base.text_tree;
+    let pos_tree = &base.pos_tree;
     // Non-canonical CBOR.
     out.invalid(
         "non_canonical_seq_4_byte_head",
         "seq 4000 written 1a00000fa0 instead of 190fa0",
-        &with(&pos_tree, &[SEQ_AT], raw(&[0x1a, 0, 0, 0x0f, 0xa0])),
+        &with(pos_tree, &[SEQ_AT], raw(&[0x1a, 0, 0, 0x0f, 0xa0])),
         "non_canonical",
     );
     out.invalid(
         "non_canonical_kind_1_byte_head",
         "kind 10 written 180a instead of 0a",
-        &with(&text_tree, &[KIND_AT], raw(&[0x18, 0x0a])),
+        &with(text_tree, &[KIND_AT], raw(&[0x18, 0x0a])),
         "non_canonical",
     );
     {
@@ -1232,7 +1234,7 @@ fn main() {
         out.invalid(
             "non_canonical_created_8_byte_head",
             "created written with an 8-byte argument",
-            &with(&text_tree, &[CREATED_AT], raw(&c)),
+            &with(text_tree, &[CREATED_AT], raw(&c)),
             "non_canonical",
         );
     }
@@ -1242,12 +1244,12 @@ fn main() {
         out.invalid(
             "non_canonical_bstr_length",
             "the author hint's length written 5808 instead of 48",
-            &with(&text_tree, &[AUTHOR_AT], raw(&b)),
+            &with(text_tree, &[AUTHOR_AT], raw(&b)),
             "non_canonical",
         );
     }
     {
-        let mut e = enc(&text_tree);
+        let mut e = enc(text_tree);
         e[0] = 0x98;
         e.insert(1, 0x08);
         out.invalid(
@@ -1261,7 +1263,7 @@ fn main() {
         "non_canonical_indefinite_array",
         "the text body as an indefinite-length array 9f .. ff",
         &with(
-            &text_tree,
+            text_tree,
             &[BODY_AT],
             raw(&[0x9f, 0x62, b'h', b'i', 0xf4, 0xff]),
         ),
@@ -1271,18 +1273,23 @@ fn main() {
         "non_canonical_indefinite_text",
         "the text as an indefinite-length string 7f 62 'hi' ff",
         &with(
-            &text_tree,
+            text_tree,
             &[BODY_AT, 0],
             raw(&[0x7f, 0x62, b'h', b'i', 0xff]),
         ),
         "non_canonical",
     );
+}
 
+/// Invalid: items outside the subset.
+fn invalid_malformed(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let text_tree = &base.text_tree;
     // Malformed: items outside the subset.
     out.invalid(
         "malformed_map",
         "the body as the map {0: 0}",
-        &with(&text_tree, &[BODY_AT], raw(&[0xa1, 0x00, 0x00])),
+        &with(text_tree, &[BODY_AT], raw(&[0xa1, 0x00, 0x00])),
         "malformed",
     );
     {
@@ -1291,38 +1298,38 @@ fn main() {
         out.invalid(
             "malformed_tag",
             "created wrapped in tag 1 (epoch time)",
-            &with(&text_tree, &[CREATED_AT], raw(&c)),
+            &with(text_tree, &[CREATED_AT], raw(&c)),
             "malformed",
         );
     }
     out.invalid(
         "malformed_float",
         "ttl as the half-precision float 60.0 (f9 5380)",
-        &with(&text_tree, &[TTL_AT], raw(&[0xf9, 0x53, 0x80])),
+        &with(text_tree, &[TTL_AT], raw(&[0xf9, 0x53, 0x80])),
         "malformed",
     );
     out.invalid(
         "malformed_undefined",
         "safety as the simple value undefined (f7)",
-        &with(&text_tree, &[BODY_AT, 1], raw(&[0xf7])),
+        &with(text_tree, &[BODY_AT, 1], raw(&[0xf7])),
         "malformed",
     );
     out.invalid(
         "malformed_break",
         "a stray break (ff) in place of the safety flag",
-        &with(&text_tree, &[BODY_AT, 1], raw(&[0xff])),
+        &with(text_tree, &[BODY_AT, 1], raw(&[0xff])),
         "malformed",
     );
     out.invalid(
         "malformed_reserved_info",
         "additional information 28 (1c) in place of the seq",
-        &with(&text_tree, &[SEQ_AT], raw(&[0x1c])),
+        &with(text_tree, &[SEQ_AT], raw(&[0x1c])),
         "malformed",
     );
     out.invalid(
         "malformed_utf8",
         "the text holds the bytes ff fe, which are not UTF-8",
-        &with(&text_tree, &[BODY_AT, 0], raw(&[0x62, 0xff, 0xfe])),
+        &with(text_tree, &[BODY_AT, 0], raw(&[0x62, 0xff, 0xfe])),
         "malformed",
     );
     out.invalid(
@@ -1343,18 +1350,23 @@ fn main() {
             "malformed",
         );
     }
+}
 
+/// Invalid: version and kind.
+fn invalid_version_and_kind(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let text_tree = &base.text_tree;
     // Version and kind.
     out.invalid(
         "unsupported_version_2",
         "",
-        &with(&text_tree, &[VERSION_AT], C::U(2)),
+        &with(text_tree, &[VERSION_AT], C::U(2)),
         "unsupported_version",
     );
     out.invalid(
         "unsupported_version_0",
         "",
-        &with(&text_tree, &[VERSION_AT], C::U(0)),
+        &with(text_tree, &[VERSION_AT], C::U(0)),
         "unsupported_version",
     );
     out.invalid(
@@ -1366,34 +1378,43 @@ fn main() {
         ),
         "unsupported_version",
     );
+    // The first number after the last kind: it moves on when a kind is added.
+    let last = Kind::ALL[Kind::ALL.len() - 1];
+    let next = last as u64 + 1;
     out.invalid(
-        "unknown_kind_15",
-        "the first number after the last kind (14, sealed)",
-        &with(&text_tree, &[KIND_AT], C::U(15)),
+        &format!("unknown_kind_{next}"),
+        &format!(
+            "the first number after the last kind ({}, {})",
+            last as u64,
+            last.name()
+        ),
+        &with(text_tree, &[KIND_AT], C::U(next)),
         "unknown_kind",
     );
     out.invalid(
         "unknown_kind_2_pow_32",
         "",
-        &with(&text_tree, &[KIND_AT], C::U(1 << 32)),
+        &with(text_tree, &[KIND_AT], C::U(1 << 32)),
         "unknown_kind",
     );
+}
 
-    // Fields.
-    let ib = |name: &str, note: &str, bytes: Vec<u8>, out: &mut Out| {
-        out.invalid(name, note, &bytes, "invalid_field");
-    };
+/// Invalid fields: the envelope's and the simple bodies'.
+fn invalid_envelope_fields(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let bob = &base.k.bob;
+    let text_tree = &base.text_tree;
     ib(
         "invalid_version_negative",
         "version -1",
-        with(&text_tree, &[VERSION_AT], C::N(0)),
-        &mut out,
+        with(text_tree, &[VERSION_AT], C::N(0)),
+        out,
     );
     ib(
         "invalid_version_text",
         "version \"1\"",
-        with(&text_tree, &[VERSION_AT], C::T("1".into())),
-        &mut out,
+        with(text_tree, &[VERSION_AT], C::T("1".into())),
+        out,
     );
     {
         let mut t = text_tree.clone();
@@ -1403,66 +1424,66 @@ fn main() {
             "invalid_envelope_nine_items",
             "version 1 with 9 items",
             sign_bytes(&alice.seed, &enc(&t)),
-            &mut out,
+            out,
         );
     }
     ib(
         "invalid_kind_negative",
         "kind -1",
-        with(&text_tree, &[KIND_AT], C::N(0)),
-        &mut out,
+        with(text_tree, &[KIND_AT], C::N(0)),
+        out,
     );
     ib(
         "invalid_author_7_bytes",
         "a 7-byte author hint",
         with(
-            &text_tree,
+            text_tree,
             &[AUTHOR_AT],
             C::B(alice.hint().as_bytes()[..7].to_vec()),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_seq_negative",
         "seq -1",
-        with(&text_tree, &[SEQ_AT], C::N(0)),
-        &mut out,
+        with(text_tree, &[SEQ_AT], C::N(0)),
+        out,
     );
     ib(
         "invalid_created_beyond_u32",
         "created = 2^32",
-        with(&text_tree, &[CREATED_AT], C::U(1 << 32)),
-        &mut out,
+        with(text_tree, &[CREATED_AT], C::U(1 << 32)),
+        out,
     );
     ib(
         "invalid_ttl_zero",
         "",
-        with(&text_tree, &[TTL_AT], C::U(0)),
-        &mut out,
+        with(text_tree, &[TTL_AT], C::U(0)),
+        out,
     );
     ib(
         "invalid_ttl_above_90_days",
         "ttl 129601 min",
-        with(&text_tree, &[TTL_AT], C::U(u64::from(MAX_TTL_MIN) + 1)),
-        &mut out,
+        with(text_tree, &[TTL_AT], C::U(u64::from(MAX_TTL_MIN) + 1)),
+        out,
     );
     ib(
         "invalid_dest_integer_2",
         "2 is not a destination (node destinations are [2, hint])",
-        with(&text_tree, &[DEST_AT], C::U(2)),
-        &mut out,
+        with(text_tree, &[DEST_AT], C::U(2)),
+        out,
     );
     ib(
         "invalid_dest_tag_6",
         "[6, 0]",
-        with(&text_tree, &[DEST_AT], C::A(vec![C::U(6), C::U(0)])),
-        &mut out,
+        with(text_tree, &[DEST_AT], C::A(vec![C::U(6), C::U(0)])),
+        out,
     );
     ib(
         "invalid_dest_node_arity",
         "[2, hint, hint]",
         with(
-            &text_tree,
+            text_tree,
             &[DEST_AT],
             C::A(vec![
                 C::U(2),
@@ -1470,7 +1491,7 @@ fn main() {
                 C::B(bob.hint().0.to_vec()),
             ]),
         ),
-        &mut out,
+        out,
     );
     {
         let (lo, hi) = match Destination::pair(alice.hint(), bob.hint()) {
@@ -1481,109 +1502,111 @@ fn main() {
             "invalid_dest_pair_unsorted",
             "[3, larger hint, smaller hint]",
             with(
-                &text_tree,
+                text_tree,
                 &[DEST_AT],
                 C::A(vec![C::U(3), C::B(hi.0.to_vec()), C::B(lo.0.to_vec())]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_dest_pair_same",
             "[3, hint, same hint]",
             with(
-                &text_tree,
+                text_tree,
                 &[DEST_AT],
                 C::A(vec![C::U(3), C::B(lo.0.to_vec()), C::B(lo.0.to_vec())]),
             ),
-            &mut out,
+            out,
         );
     }
     ib(
         "invalid_dest_group_beyond_u32",
         "[5, 2^32]",
-        with(&text_tree, &[DEST_AT], C::A(vec![C::U(5), C::U(1 << 32)])),
-        &mut out,
+        with(text_tree, &[DEST_AT], C::A(vec![C::U(5), C::U(1 << 32)])),
+        out,
     );
-    // Fixes with out-of-range fields: pack a valid fix, then overwrite a field's bits.
-    let fix_with = |shift: u32, bits: u32, value: u128| -> C {
-        let packed = pack_fix(&fix_zhoushan()).expect("valid");
-        let mut all = [0u8; 16];
-        all[4..].copy_from_slice(&packed);
-        let mut v = u128::from_be_bytes(all);
-        let mask = ((1u128 << bits) - 1) << shift;
-        v = (v & !mask) | ((value << shift) & mask);
-        C::B(v.to_be_bytes()[4..].to_vec())
-    };
+}
+
+/// Invalid fixes: pack a valid fix, then overwrite a field's bits.
+fn invalid_fixes(out: &mut Out, base: &Base) {
+    let text_tree = &base.text_tree;
+    let pos_tree = &base.pos_tree;
     ib(
         "invalid_fix_lat",
         "latitude 9000001 (90.00001°N)",
-        with(&pos_tree, &[BODY_AT], fix_with(71, 25, 9_000_001)),
-        &mut out,
+        with(pos_tree, &[BODY_AT], fix_with(71, 25, 9_000_001)),
+        out,
     );
     ib(
         "invalid_fix_lon",
         "longitude -18000001",
         with(
-            &pos_tree,
+            pos_tree,
             &[BODY_AT],
             fix_with(45, 26, (-18_000_001i32 as u32 & 0x3ff_ffff) as u128),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_fix_cog",
         "course 3600 (360.0°)",
-        with(&pos_tree, &[BODY_AT], fix_with(23, 12, 3600)),
-        &mut out,
+        with(pos_tree, &[BODY_AT], fix_with(23, 12, 3600)),
+        out,
     );
     ib(
         "invalid_fix_heading",
         "heading 360",
-        with(&pos_tree, &[BODY_AT], fix_with(14, 9, 360)),
-        &mut out,
+        with(pos_tree, &[BODY_AT], fix_with(14, 9, 360)),
+        out,
     );
     ib(
         "invalid_fix_11_bytes",
         "a packed fix one byte short",
         with(
-            &pos_tree,
+            pos_tree,
             &[BODY_AT],
             C::B(pack_fix(&fix_zhoushan()).expect("valid")[..11].to_vec()),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_position_body_type",
         "a position body that is a text string",
-        with(&pos_tree, &[BODY_AT], C::T("30.0N 122.9E".into())),
-        &mut out,
+        with(pos_tree, &[BODY_AT], C::T("30.0N 122.9E".into())),
+        out,
     );
     ib(
         "invalid_text_too_long",
         "a 281-byte text",
         with(
-            &text_tree,
+            text_tree,
             &[BODY_AT, 0],
             C::T(text_of_len(MAX_SHORT_TEXT + 1)),
         ),
-        &mut out,
+        out,
     );
     ib(
         "invalid_text_safety_type",
         "safety written as the integer 1",
-        with(&text_tree, &[BODY_AT, 1], C::U(1)),
-        &mut out,
+        with(text_tree, &[BODY_AT, 1], C::U(1)),
+        out,
     );
     ib(
         "invalid_text_body_arity",
         "a text body of 3 items",
         with(
-            &text_tree,
+            text_tree,
             &[BODY_AT],
             C::A(vec![C::T("hi".into()), C::Bool(false), C::Null]),
         ),
-        &mut out,
+        out,
     );
+}
+
+/// Invalid distress, update and dispute bodies.
+fn invalid_distress_and_dispute_bodies(out: &mut Out, base: &Base) {
+    let distress = &base.distress;
+    let text_tree = &base.text_tree;
     {
         // Distress-kind envelopes built from the text one (kind and body replaced).
         let mut t = text_tree.clone();
@@ -1596,7 +1619,7 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![C::U(11), C::Null, C::Null, C::T(String::new())]),
             ),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::DistressUpdate as u64);
         ib(
@@ -1612,7 +1635,7 @@ fn main() {
                     C::T(String::new()),
                 ]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_distress_update_no_eta",
@@ -1627,14 +1650,14 @@ fn main() {
                     C::T(String::new()),
                 ]),
             ),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::Receipt as u64);
         ib(
             "invalid_receipt_empty",
             "a receipt of no ids",
             with(&t, &[BODY_AT], C::A(vec![C::A(vec![])])),
-            &mut out,
+            out,
         );
         ib(
             "invalid_receipt_101_ids",
@@ -1648,13 +1671,13 @@ fn main() {
                         .collect(),
                 )]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_receipt_id_length",
             "a 15-byte record id",
             with(&t, &[BODY_AT], C::A(vec![C::A(vec![C::B(vec![7; 15])])])),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::DisputeReport as u64);
         let dispute_body = |parties: C, evidence: C| {
@@ -1675,7 +1698,7 @@ fn main() {
                     C::A(vec![]),
                 ),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_dispute_party_name_too_long",
@@ -1688,7 +1711,7 @@ fn main() {
                     C::A(vec![]),
                 ),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_dispute_evidence_length",
@@ -1698,62 +1721,43 @@ fn main() {
                 &[BODY_AT],
                 dispute_body(C::A(vec![]), C::A(vec![C::B(vec![1; 31])])),
             ),
-            &mut out,
+            out,
         );
     }
-    let cert_tree = {
-        let r = Record::sign(
-            &authority.pair,
-            env(
-                &authority,
-                9,
-                NOW,
-                60,
-                Destination::Everyone,
-                Body::Certificate {
-                    subject: bob.pair.public(),
-                    name: "浙岱渔03316".into(),
-                    registration: String::new(),
-                    mmsi: Some(412_345_679),
-                    role: Role::Vessel,
-                    valid_from: Timestamp(NOW as u32),
-                    valid_until: Timestamp(NOW as u32 + 86_400),
-                },
-            ),
-        )
-        .expect("sign");
-        parse(&r.bytes()[..r.len() - 64])
-    };
-    let by_authority = |path: &[usize], item: C| -> Vec<u8> {
-        let mut t = cert_tree.clone();
-        *at(&mut t, path) = item;
-        sign_bytes(&authority.seed, &enc(&t))
-    };
+}
+
+/// Invalid certificates, each a valid one with one item replaced.
+fn invalid_certificates(out: &mut Out, base: &Base) {
     ib(
         "invalid_mmsi_reserved",
         "MMSI 970123456: the 970 block is for AIS-SART devices",
-        by_authority(&[BODY_AT, 3], C::U(970_123_456)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 3], C::U(970_123_456)),
+        out,
     );
     ib(
         "invalid_mmsi_short",
         "MMSI 12345678 (8 digits)",
-        by_authority(&[BODY_AT, 3], C::U(12_345_678)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 3], C::U(12_345_678)),
+        out,
     );
     ib(
         "invalid_certificate_validity",
         "valid_until = valid_from",
-        by_authority(&[BODY_AT, 6], C::U(NOW)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 6], C::U(NOW)),
+        out,
     );
     ib(
         "invalid_certificate_role",
         "role 4",
-        by_authority(&[BODY_AT, 4], C::U(4)),
-        &mut out,
+        base.by_authority(&[BODY_AT, 4], C::U(4)),
+        out,
     );
+}
 
+/// Invalid pairing and buddy-watch bodies.
+fn invalid_pairing_and_buddy(out: &mut Out, base: &Base) {
+    let bob = &base.k.bob;
+    let text_tree = &base.text_tree;
     {
         // New kinds, built from the text envelope with kind and body replaced.
         let mut t = text_tree.clone();
@@ -1763,7 +1767,7 @@ fn main() {
             "invalid_pairing_paired_type",
             "paired written as the integer 1",
             with(&t, &[BODY_AT], C::A(vec![bob_key.clone(), C::U(1)])),
-            &mut out,
+            out,
         );
         ib(
             "invalid_pairing_partner_hint",
@@ -1773,7 +1777,7 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![C::B(bob.hint().0.to_vec()), C::Bool(true)]),
             ),
-            &mut out,
+            out,
         );
         *at(&mut t, &[KIND_AT]) = C::U(Kind::BuddyWatch as u64);
         ib(
@@ -1784,7 +1788,7 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![bob_key.clone(), C::Bool(true), C::U(1 << 32), C::Null]),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_buddy_watch_arity",
@@ -1794,8 +1798,16 @@ fn main() {
                 &[BODY_AT],
                 C::A(vec![bob_key.clone(), C::Bool(true), C::Null]),
             ),
-            &mut out,
+            out,
         );
+    }
+}
+
+/// Invalid duty announcements, and a pairing with a key off the curve.
+fn invalid_duties(out: &mut Out, base: &Base) {
+    let text_tree = &base.text_tree;
+    {
+        let mut t = text_tree.clone();
         *at(&mut t, &[KIND_AT]) = C::U(Kind::MediatorDuty as u64);
         let zhoushan = GeoBox::from_degrees(29.5, 121.5, 31.0, 123.5);
         let area = |b: Vec<u8>| C::A(vec![C::U(31), C::B(b)]);
@@ -1818,7 +1830,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 0, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_unknown_category",
@@ -1828,7 +1840,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 0x21, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_until_not_after_from",
@@ -1838,7 +1850,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 1, NOW, NOW, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_day_start_1440",
@@ -1848,7 +1860,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 1, NOW, NOW + 1, 1440, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_empty_hours",
@@ -1858,7 +1870,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(good_box.clone())], 1, NOW, NOW + 1, 360, 360),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_nine_areas",
@@ -1877,7 +1889,7 @@ fn main() {
                     1440,
                 ),
             ),
-            &mut out,
+            out,
         );
         let inverted = GeoBox {
             south_e5: zhoushan.north_e5,
@@ -1901,7 +1913,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(inv)], 1, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         let mut beyond = good_box.clone();
         beyond[8..12].copy_from_slice(&9_000_001i32.to_be_bytes());
@@ -1913,7 +1925,7 @@ fn main() {
                 &[BODY_AT],
                 duty(vec![area(beyond)], 1, NOW, NOW + 1, 0, 1440),
             ),
-            &mut out,
+            out,
         );
         ib(
             "invalid_duty_box_length",
@@ -1930,7 +1942,7 @@ fn main() {
                     1440,
                 ),
             ),
-            &mut out,
+            out,
         );
         let mut y2 = [0u8; 32];
         y2[0] = 2;
@@ -1942,14 +1954,18 @@ fn main() {
             "malformed_key",
         );
     }
+}
 
+/// Invalid keys in bodies.
+fn invalid_keys(out: &mut Out, base: &Base) {
+    let authority = &base.k.authority;
     // Keys in bodies.
     let mut y2 = [0u8; 32];
     y2[0] = 2;
     out.invalid(
         "malformed_key_not_a_point",
         "certificate subject with y = 2, which is not on the curve",
-        &by_authority(&[BODY_AT, 0], C::B(y2.to_vec())),
+        &base.by_authority(&[BODY_AT, 0], C::B(y2.to_vec())),
         "malformed_key",
     );
     let mut ident = [0u8; 32];
@@ -1957,7 +1973,7 @@ fn main() {
     out.invalid(
         "malformed_key_small_order",
         "certificate subject = the identity point (order 1)",
-        &by_authority(&[BODY_AT, 0], C::B(ident.to_vec())),
+        &base.by_authority(&[BODY_AT, 0], C::B(ident.to_vec())),
         "malformed_key",
     );
     let mut p3 = [0xffu8; 32];
@@ -1967,11 +1983,11 @@ fn main() {
         "malformed_key_non_canonical",
         "certificate subject with y = p + 3: y = 3 is a valid key, but an encoding with y >= p \
          is refused (RFC 8032 5.1.3)",
-        &by_authority(&[BODY_AT, 0], C::B(p3.to_vec())),
+        &base.by_authority(&[BODY_AT, 0], C::B(p3.to_vec())),
         "malformed_key",
     );
     {
-        let mut t = cert_tree.clone();
+        let mut t = base.cert_tree.clone();
         *at(&mut t, &[KIND_AT]) = C::U(Kind::Revocation as u64);
         *at(&mut t, &[BODY_AT]) = C::A(vec![C::B(y2.to_vec()), C::U(1)]);
         out.invalid(
@@ -1981,13 +1997,21 @@ fn main() {
             "malformed_key",
         );
     }
+}
 
+/// Invalid at verification: time, author, signature.
+fn invalid_verification(out: &mut Out, base: &Base) {
+    let alice = &base.k.alice;
+    let bob = &base.k.bob;
+    let outsider = &base.k.outsider;
+    let position = &base.position;
+    let pos_tree = &base.pos_tree;
     // Verification.
     {
         let r = Record::sign(
             &outsider.pair,
             env(
-                &outsider,
+                outsider,
                 1,
                 NOW,
                 60,
@@ -2051,7 +2075,7 @@ fn main() {
         "bad_signature",
     );
     let expired_env = env(
-        &alice,
+        alice,
         4010,
         NOW - 3600,
         60,
@@ -2082,7 +2106,7 @@ fn main() {
         Record::sign(
             &alice.pair,
             env(
-                &alice,
+                alice,
                 4011,
                 NOW + MAX_FUTURE_SKEW_S + 1,
                 60,
@@ -2100,7 +2124,7 @@ fn main() {
         Record::sign(
             &outsider.pair,
             env(
-                &outsider,
+                outsider,
                 2,
                 NOW + MAX_FUTURE_SKEW_S + 1,
                 60,
@@ -2112,7 +2136,43 @@ fn main() {
         .bytes(),
         "from_future",
     );
+}
+fn main() {
+    let k = Keys::new();
+    let mut ring = KeyRing::new(64);
+    for key in k.ring() {
+        ring.insert(key.pair.public());
+    }
+    let mut out = Out {
+        ring,
+        valid: Vec::new(),
+        invalid: Vec::new(),
+    };
 
+    // ----- valid records: every kind, every destination form, the boundaries.
+    let (position, distress) = valid_positions_and_distress(&mut out, &k);
+    let dispute = valid_cases(&mut out, &k);
+    valid_control_and_texts(&mut out, &k, [&position, &distress, &dispute]);
+    valid_pairs(&mut out, &k);
+    valid_duties_and_destinations(&mut out, &k);
+    valid_samples(&mut out, &k);
+
+    // ----- invalid records.
+    let base = Base::new(k, position, distress);
+    invalid_framing(&mut out, &base);
+    invalid_non_canonical(&mut out, &base);
+    invalid_malformed(&mut out, &base);
+    invalid_version_and_kind(&mut out, &base);
+    invalid_envelope_fields(&mut out, &base);
+    invalid_fixes(&mut out, &base);
+    invalid_distress_and_dispute_bodies(&mut out, &base);
+    invalid_certificates(&mut out, &base);
+    invalid_pairing_and_buddy(&mut out, &base);
+    invalid_duties(&mut out, &base);
+    invalid_keys(&mut out, &base);
+    invalid_verification(&mut out, &base);
+
+    let (keys, outsider) = (base.k.ring(), &base.k.outsider);
     let doc = json!({
         "description": "haiqiao record test vectors. Build a key ring from `keys` (not \
             `outsider`), then for each `valid` vector decode `hex`, verify it at `now`, and \

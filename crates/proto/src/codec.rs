@@ -12,6 +12,10 @@
 
 use serde_cbor::Value;
 
+/// A CBOR item, as the kinds' modules build and read their bodies: the library's value type,
+/// named here so that no other module names the library.
+pub(crate) type Item = Value;
+
 use crate::error::RecordError;
 use crate::identity::{KEY_HINT_LEN, KeyHint, PUBLIC_KEY_LEN, PublicKey};
 use crate::types::*;
@@ -36,8 +40,6 @@ pub const MAX_TTL_MIN: u32 = 90 * 24 * 60;
 pub const MAX_DUTY_AREAS: usize = 8;
 /// Length of a packed [`GeoBox`]: four big-endian i32 (south, west, north, east).
 pub const GEOBOX_LEN: usize = 16;
-/// Minutes in a day: the upper bound of [`DailyHours`].
-const DAY_MIN: u64 = 1440;
 
 // ---------------------------------------------------------------------------------------------
 // Pass 1: the scanner.
@@ -143,7 +145,7 @@ const AGE_NA: u16 = 1023;
 /// Length of a packed fix.
 pub const FIX_LEN: usize = 12;
 
-fn field_err(field: &'static str, reason: &'static str) -> RecordError {
+pub(crate) fn field_err(field: &'static str, reason: &'static str) -> RecordError {
     RecordError::InvalidField { field, reason }
 }
 
@@ -283,44 +285,21 @@ fn validate_geobox(b: &GeoBox) -> Result<(), RecordError> {
     Ok(())
 }
 
-fn check_categories(c: CategorySet) -> Result<(), RecordError> {
-    if c.0 == 0 || c.0 & !CategorySet::ALL.0 != 0 {
-        return Err(field_err(
-            "mediator_duty.categories",
-            "must name at least one known category",
-        ));
-    }
-    Ok(())
-}
-
-fn check_daily(d: &DailyHours) -> Result<(), RecordError> {
-    if u64::from(d.start_min) >= DAY_MIN {
-        return Err(field_err("mediator_duty.day_start", "must be below 1440"));
-    }
-    if d.end_min == 0 || u64::from(d.end_min) > DAY_MIN || d.end_min == d.start_min {
-        return Err(field_err(
-            "mediator_duty.day_end",
-            "must be 1 to 1440 and differ from the start",
-        ));
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding.
 
-fn uint(n: u64) -> Value {
+pub(crate) fn uint(n: u64) -> Value {
     Value::Integer(i128::from(n))
 }
 
-fn text(s: &str, field: &'static str, max: usize) -> Result<Value, RecordError> {
+pub(crate) fn text(s: &str, field: &'static str, max: usize) -> Result<Value, RecordError> {
     if s.len() > max {
         return Err(field_err(field, "text too long"));
     }
     Ok(Value::Text(s.to_owned()))
 }
 
-fn opt_fix(f: &Option<Fix>) -> Result<Value, RecordError> {
+pub(crate) fn opt_fix_item(f: &Option<Fix>) -> Result<Value, RecordError> {
     Ok(match f {
         Some(f) => Value::Bytes(pack_fix(f)?.to_vec()),
         None => Value::Null,
@@ -342,281 +321,10 @@ fn dest_value(d: &Destination) -> Value {
     }
 }
 
-fn body_value(b: &Body) -> Result<Value, RecordError> {
-    Ok(match b {
-        Body::Position(f) => Value::Bytes(pack_fix(f)?.to_vec()),
-        Body::PairAlert {
-            alert,
-            fix,
-            text: t,
-        } => Value::Array(vec![
-            uint(*alert as u64),
-            opt_fix(fix)?,
-            text(t, "pair_alert.text", MAX_SHORT_TEXT)?,
-        ]),
-        Body::Distress {
-            nature,
-            fix,
-            persons,
-            text: t,
-        } => Value::Array(vec![
-            uint(*nature as u64),
-            opt_fix(fix)?,
-            persons.map_or(Value::Null, |p| uint(u64::from(p))),
-            text(t, "distress.text", MAX_SHORT_TEXT)?,
-        ]),
-        Body::DistressUpdate {
-            distress,
-            status,
-            text: t,
-        } => {
-            let (code, eta) = match status {
-                DistressStatus::Acknowledged => (0, Value::Null),
-                DistressStatus::Responding { eta_min } => (1, uint(u64::from(*eta_min))),
-                DistressStatus::OnScene => (2, Value::Null),
-                DistressStatus::Resolved => (3, Value::Null),
-                DistressStatus::Cancelled => (4, Value::Null),
-            };
-            Value::Array(vec![
-                Value::Bytes(distress.0.to_vec()),
-                uint(code),
-                eta,
-                text(t, "distress_update.text", MAX_SHORT_TEXT)?,
-            ])
-        }
-        Body::DisputeReport {
-            category,
-            parties,
-            fix,
-            description,
-            evidence,
-        } => {
-            if parties.len() > MAX_PARTIES {
-                return Err(field_err("dispute.parties", "too many"));
-            }
-            if evidence.len() > MAX_EVIDENCE {
-                return Err(field_err("dispute.evidence", "too many"));
-            }
-            let parties = parties
-                .iter()
-                .map(|p| {
-                    Ok(Value::Array(vec![
-                        p.key.map_or(Value::Null, |k| Value::Bytes(k.0.to_vec())),
-                        text(&p.name, "dispute.party.name", MAX_NAME)?,
-                    ]))
-                })
-                .collect::<Result<Vec<_>, RecordError>>()?;
-            Value::Array(vec![
-                uint(*category as u64),
-                Value::Array(parties),
-                opt_fix(fix)?,
-                text(description, "dispute.description", MAX_DESCRIPTION)?,
-                Value::Array(evidence.iter().map(|e| Value::Bytes(e.to_vec())).collect()),
-            ])
-        }
-        Body::CaseUpdate {
-            case,
-            status,
-            text: t,
-        } => {
-            let (code, esc) = match status {
-                CaseStatus::Accepted => (0, Value::Null),
-                CaseStatus::InMediation => (1, Value::Null),
-                CaseStatus::AgreementProposed => (2, Value::Null),
-                CaseStatus::Escalated(e) => (3, uint(*e as u64)),
-                CaseStatus::Closed => (4, Value::Null),
-            };
-            Value::Array(vec![
-                Value::Bytes(case.0.to_vec()),
-                uint(code),
-                esc,
-                text(t, "case_update.text", MAX_DESCRIPTION)?,
-            ])
-        }
-        Body::AgreementSignature { case, agreement } => Value::Array(vec![
-            Value::Bytes(case.0.to_vec()),
-            Value::Bytes(agreement.to_vec()),
-        ]),
-        Body::Receipt { ids } => {
-            if ids.is_empty() || ids.len() > MAX_RECEIPT_IDS {
-                return Err(field_err("receipt.ids", "must hold 1 to 100 ids"));
-            }
-            Value::Array(vec![Value::Array(
-                ids.iter().map(|i| Value::Bytes(i.0.to_vec())).collect(),
-            )])
-        }
-        Body::Certificate {
-            subject,
-            name,
-            registration,
-            mmsi,
-            role,
-            valid_from,
-            valid_until,
-        } => {
-            check_mmsi(*mmsi)?;
-            if valid_until <= valid_from {
-                return Err(field_err("certificate.validity", "ends before it starts"));
-            }
-            Value::Array(vec![
-                Value::Bytes(subject.to_bytes().to_vec()),
-                text(name, "certificate.name", MAX_NAME)?,
-                text(registration, "certificate.registration", MAX_NAME)?,
-                mmsi.map_or(Value::Null, |m| uint(u64::from(m))),
-                uint(*role as u64),
-                uint(valid_from.secs()),
-                uint(valid_until.secs()),
-            ])
-        }
-        Body::Revocation { subject, reason } => Value::Array(vec![
-            Value::Bytes(subject.to_bytes().to_vec()),
-            uint(*reason as u64),
-        ]),
-        Body::Text { text: t, safety } => Value::Array(vec![
-            text(t, "text.text", MAX_SHORT_TEXT)?,
-            Value::Bool(*safety),
-        ]),
-        Body::Pairing { partner, paired } => Value::Array(vec![
-            Value::Bytes(partner.to_bytes().to_vec()),
-            Value::Bool(*paired),
-        ]),
-        Body::BuddyWatch {
-            partner,
-            overdue,
-            last_heard,
-            fix,
-        } => Value::Array(vec![
-            Value::Bytes(partner.to_bytes().to_vec()),
-            Value::Bool(*overdue),
-            last_heard.map_or(Value::Null, |t| uint(t.secs())),
-            opt_fix(fix)?,
-        ]),
-        Body::Sealed(sealed) => sealed_value(sealed)?,
-        Body::MediatorDuty {
-            areas,
-            categories,
-            from,
-            until,
-            daily,
-        } => {
-            if areas.len() > MAX_DUTY_AREAS {
-                return Err(field_err("mediator_duty.areas", "too many"));
-            }
-            let areas = areas
-                .iter()
-                .map(|a| {
-                    Ok(Value::Array(vec![
-                        uint(u64::from(a.area.0)),
-                        Value::Bytes(pack_geobox(&a.bounds)?.to_vec()),
-                    ]))
-                })
-                .collect::<Result<Vec<_>, RecordError>>()?;
-            check_categories(*categories)?;
-            if until <= from {
-                return Err(field_err("mediator_duty.until", "must be after from"));
-            }
-            check_daily(daily)?;
-            Value::Array(vec![
-                Value::Array(areas),
-                uint(u64::from(categories.0)),
-                uint(from.secs()),
-                uint(until.secs()),
-                uint(u64::from(daily.start_min)),
-                uint(u64::from(daily.end_min)),
-            ])
-        }
-    })
-}
-
-fn check_sealed_shape(
-    inner: Kind,
-    priority: Priority,
-    stanzas: usize,
-    ct_len: usize,
-) -> Result<(), RecordError> {
-    if !crate::seal::sealable(inner) {
-        return Err(field_err("sealed.kind", "not a sealable kind"));
-    }
-    if !crate::seal::priority_allowed(inner, priority) {
-        return Err(field_err(
-            "sealed.priority",
-            "not a priority of the inner kind",
-        ));
-    }
-    if stanzas == 0 || stanzas > crate::seal::MAX_RECIPIENTS {
-        return Err(field_err("sealed.stanzas", "must hold 1 to 16 stanzas"));
-    }
-    if ct_len <= crate::seal::TAG_LEN {
-        return Err(field_err("sealed.ciphertext", "shorter than a tag"));
-    }
-    Ok(())
-}
-
-fn sealed_value(s: &crate::seal::Sealed) -> Result<Value, RecordError> {
-    check_sealed_shape(s.inner, s.priority, s.stanzas.len(), s.ciphertext.len())?;
-    let mut stanzas = Vec::with_capacity(s.stanzas.len() * crate::seal::STANZA_LEN);
-    for st in &s.stanzas {
-        stanzas.extend_from_slice(&st.hint);
-        stanzas.extend_from_slice(&st.wrapped);
-    }
-    Ok(Value::Array(vec![
-        uint(s.inner as u64),
-        uint(s.priority as u64),
-        Value::Bytes(s.ephemeral.to_vec()),
-        Value::Bytes(stanzas),
-        Value::Bytes(s.ciphertext.clone()),
-    ]))
-}
-
-const PRIORITIES: [(u64, Priority); 5] = [
-    (0, Priority::Distress),
-    (1, Priority::Safety),
-    (2, Priority::Control),
-    (3, Priority::Case),
-    (4, Priority::Routine),
-];
-
-fn decode_sealed(v: Value) -> Result<Body, RecordError> {
-    use crate::seal::{SEAL_HINT_LEN, STANZA_LEN, Sealed, Stanza, WRAPPED_LEN};
-    let mut a = as_array(v, "sealed", 5)?.into_iter();
-    let inner_n = as_uint(&next(&mut a)?, "sealed.kind", u64::MAX)?;
-    let inner = Kind::from_u64(inner_n).ok_or(field_err("sealed.kind", "unknown kind"))?;
-    let priority = enum_code(&next(&mut a)?, "sealed.priority", &PRIORITIES)?;
-    let ephemeral = as_bytes::<32>(next(&mut a)?, "sealed.ephemeral")?;
-    let raw = match next(&mut a)? {
-        Value::Bytes(b) => b,
-        _ => return Err(field_err("sealed.stanzas", "expected a byte string")),
-    };
-    if raw.len() % STANZA_LEN != 0 {
-        return Err(field_err("sealed.stanzas", "truncated stanza"));
-    }
-    let ciphertext = match next(&mut a)? {
-        Value::Bytes(b) => b,
-        _ => return Err(field_err("sealed.ciphertext", "expected a byte string")),
-    };
-    check_sealed_shape(inner, priority, raw.len() / STANZA_LEN, ciphertext.len())?;
-    let stanzas = raw
-        .chunks_exact(STANZA_LEN)
-        .map(|c| {
-            let mut hint = [0u8; SEAL_HINT_LEN];
-            hint.copy_from_slice(&c[..SEAL_HINT_LEN]);
-            let mut wrapped = [0u8; WRAPPED_LEN];
-            wrapped.copy_from_slice(&c[SEAL_HINT_LEN..]);
-            Stanza { hint, wrapped }
-        })
-        .collect();
-    Ok(Body::Sealed(Sealed {
-        inner,
-        priority,
-        ephemeral,
-        stanzas,
-        ciphertext,
-    }))
-}
-
 /// The canonical CBOR of a body alone: what a sealed record encrypts.
 pub(crate) fn encode_body(b: &Body) -> Result<Vec<u8>, RecordError> {
-    serde_cbor::to_vec(&body_value(b)?).map_err(|_| RecordError::Malformed("cbor encoding failed"))
+    serde_cbor::to_vec(&crate::kinds::encode(b)?)
+        .map_err(|_| RecordError::Malformed("cbor encoding failed"))
 }
 
 /// Decodes a body of `kind` from its canonical CBOR alone (a sealed record's plaintext), as
@@ -635,20 +343,7 @@ pub(crate) fn decode_body_bytes(kind: Kind, bytes: &[u8]) -> Result<Body, Record
     }
     let v: Value = serde_cbor::from_slice(bytes)
         .map_err(|_| RecordError::Malformed("invalid cbor (e.g. text that is not utf-8)"))?;
-    decode_body(kind, v)
-}
-
-fn check_mmsi(mmsi: Option<u32>) -> Result<(), RecordError> {
-    if let Some(m) = mmsi {
-        if !(100_000_000..=999_999_999).contains(&m) {
-            return Err(field_err("certificate.mmsi", "must have 9 digits"));
-        }
-        // 970/972/974 blocks belong to real rescue devices (AIS-SART, MOB, EPIRB).
-        if matches!(m / 1_000_000, 970 | 972 | 974) {
-            return Err(field_err("certificate.mmsi", "reserved for rescue devices"));
-        }
-    }
-    Ok(())
+    crate::kinds::decode(kind, v)
 }
 
 /// Encodes an envelope to its one canonical byte form.
@@ -667,7 +362,7 @@ pub(crate) fn encode_envelope(env: &Envelope) -> Result<Vec<u8>, RecordError> {
         uint(env.created.secs()),
         uint(u64::from(env.ttl_min)),
         dest_value(&env.dest),
-        body_value(&env.body)?,
+        crate::kinds::encode(&env.body)?,
     ]);
     serde_cbor::to_vec(&v).map_err(|_| RecordError::Malformed("cbor encoding failed"))
 }
@@ -682,7 +377,11 @@ fn check_ttl(ttl: u32) -> Result<(), RecordError> {
 // ---------------------------------------------------------------------------------------------
 // Decoding (pass 2).
 
-fn as_array(v: Value, field: &'static str, len: usize) -> Result<Vec<Value>, RecordError> {
+pub(crate) fn as_array(
+    v: Value,
+    field: &'static str,
+    len: usize,
+) -> Result<Vec<Value>, RecordError> {
     match v {
         Value::Array(a) if a.len() == len => Ok(a),
         Value::Array(_) => Err(field_err(field, "wrong number of items")),
@@ -690,7 +389,11 @@ fn as_array(v: Value, field: &'static str, len: usize) -> Result<Vec<Value>, Rec
     }
 }
 
-fn as_list(v: Value, field: &'static str, max: usize) -> Result<Vec<Value>, RecordError> {
+pub(crate) fn as_list(
+    v: Value,
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<Value>, RecordError> {
     match v {
         Value::Array(a) if a.len() <= max => Ok(a),
         Value::Array(_) => Err(field_err(field, "too many items")),
@@ -698,7 +401,7 @@ fn as_list(v: Value, field: &'static str, max: usize) -> Result<Vec<Value>, Reco
     }
 }
 
-fn as_uint(v: &Value, field: &'static str, max: u64) -> Result<u64, RecordError> {
+pub(crate) fn as_uint(v: &Value, field: &'static str, max: u64) -> Result<u64, RecordError> {
     match v {
         Value::Integer(i) if *i >= 0 && *i <= i128::from(max) => Ok(*i as u64),
         Value::Integer(_) => Err(field_err(field, "out of range")),
@@ -706,7 +409,10 @@ fn as_uint(v: &Value, field: &'static str, max: u64) -> Result<u64, RecordError>
     }
 }
 
-fn as_bytes<const N: usize>(v: Value, field: &'static str) -> Result<[u8; N], RecordError> {
+pub(crate) fn as_bytes<const N: usize>(
+    v: Value,
+    field: &'static str,
+) -> Result<[u8; N], RecordError> {
     match v {
         Value::Bytes(b) => b
             .try_into()
@@ -715,7 +421,7 @@ fn as_bytes<const N: usize>(v: Value, field: &'static str) -> Result<[u8; N], Re
     }
 }
 
-fn as_text(v: Value, field: &'static str, max: usize) -> Result<String, RecordError> {
+pub(crate) fn as_text(v: Value, field: &'static str, max: usize) -> Result<String, RecordError> {
     match v {
         Value::Text(s) if s.len() <= max => Ok(s),
         Value::Text(_) => Err(field_err(field, "text too long")),
@@ -723,14 +429,14 @@ fn as_text(v: Value, field: &'static str, max: usize) -> Result<String, RecordEr
     }
 }
 
-fn as_bool(v: &Value, field: &'static str) -> Result<bool, RecordError> {
+pub(crate) fn as_bool(v: &Value, field: &'static str) -> Result<bool, RecordError> {
     match v {
         Value::Bool(b) => Ok(*b),
         _ => Err(field_err(field, "expected a bool")),
     }
 }
 
-fn as_opt<T>(
+pub(crate) fn as_opt<T>(
     v: Value,
     f: impl FnOnce(Value) -> Result<T, RecordError>,
 ) -> Result<Option<T>, RecordError> {
@@ -740,24 +446,38 @@ fn as_opt<T>(
     }
 }
 
-fn as_fix(v: Value, field: &'static str) -> Result<Fix, RecordError> {
+pub(crate) fn as_fix(v: Value, field: &'static str) -> Result<Fix, RecordError> {
     match v {
         Value::Bytes(b) => unpack_fix(&b),
         _ => Err(field_err(field, "expected a packed fix")),
     }
 }
 
-fn as_key(v: Value, field: &'static str) -> Result<PublicKey, RecordError> {
+pub(crate) fn as_key(v: Value, field: &'static str) -> Result<PublicKey, RecordError> {
     let b: [u8; PUBLIC_KEY_LEN] = as_bytes(v, field)?;
     PublicKey::from_bytes(&b)
 }
 
-fn as_hint(v: Value, field: &'static str) -> Result<KeyHint, RecordError> {
+pub(crate) fn as_hint(v: Value, field: &'static str) -> Result<KeyHint, RecordError> {
     Ok(KeyHint(as_bytes::<KEY_HINT_LEN>(v, field)?))
 }
 
-fn as_id(v: Value, field: &'static str) -> Result<RecordId, RecordError> {
+pub(crate) fn as_id(v: Value, field: &'static str) -> Result<RecordId, RecordError> {
     Ok(RecordId(as_bytes::<RECORD_ID_LEN>(v, field)?))
+}
+
+/// A time, seconds since the epoch in 32 bits.
+pub(crate) fn as_time(v: &Value, field: &'static str) -> Result<Timestamp, RecordError> {
+    Ok(Timestamp(as_uint(v, field, u64::from(u32::MAX))? as u32))
+}
+
+/// A coded value, looked up by its code (`from_code` of a [`crate::types`] enum).
+pub(crate) fn as_code<T>(
+    v: &Value,
+    field: &'static str,
+    from_code: fn(u64) -> Option<T>,
+) -> Result<T, RecordError> {
+    from_code(as_uint(v, field, u64::MAX)?).ok_or(field_err(field, "unknown code"))
 }
 
 fn decode_dest(v: Value) -> Result<Destination, RecordError> {
@@ -794,303 +514,7 @@ fn decode_dest(v: Value) -> Result<Destination, RecordError> {
     }
 }
 
-fn enum_code<T: Copy>(
-    v: &Value,
-    field: &'static str,
-    table: &[(u64, T)],
-) -> Result<T, RecordError> {
-    let n = as_uint(v, field, u64::MAX)?;
-    table
-        .iter()
-        .find(|(c, _)| *c == n)
-        .map(|(_, t)| *t)
-        .ok_or(field_err(field, "unknown code"))
-}
-
-const ALERTS: [(u64, PairAlertKind); 6] = [
-    (0, PairAlertKind::CollisionRisk),
-    (1, PairAlertKind::GearFouled),
-    (2, PairAlertKind::ManOverboard),
-    (3, PairAlertKind::EngineFailure),
-    (4, PairAlertKind::Weather),
-    (5, PairAlertKind::Other),
-];
-const NATURES: [(u64, DistressNature); 12] = [
-    (0, DistressNature::Fire),
-    (1, DistressNature::Flooding),
-    (2, DistressNature::Collision),
-    (3, DistressNature::Grounding),
-    (4, DistressNature::Listing),
-    (5, DistressNature::Sinking),
-    (6, DistressNature::Adrift),
-    (7, DistressNature::Undesignated),
-    (8, DistressNature::Abandoning),
-    (9, DistressNature::Piracy),
-    (10, DistressNature::ManOverboard),
-    (12, DistressNature::Epirb),
-];
-const CATEGORIES: [(u64, DisputeCategory); 5] = [
-    (0, DisputeCategory::FishingGround),
-    (1, DisputeCategory::GearDamage),
-    (2, DisputeCategory::Collision),
-    (3, DisputeCategory::CatchOrPrice),
-    (4, DisputeCategory::Other),
-];
-const ESCALATIONS: [(u64, Escalation); 2] = [(0, Escalation::CoastGuard), (1, Escalation::Court)];
-const ROLES: [(u64, Role); 4] = [
-    (0, Role::Vessel),
-    (1, Role::Mediator),
-    (2, Role::Shore),
-    (3, Role::Authority),
-];
-const REASONS: [(u64, RevocationReason); 4] = [
-    (0, RevocationReason::Unspecified),
-    (1, RevocationReason::Compromised),
-    (2, RevocationReason::Retired),
-    (3, RevocationReason::Superseded),
-];
-
-/// Looks up a pair alert kind by wire code.
-pub fn pair_alert_from_code(n: u64) -> Option<PairAlertKind> {
-    ALERTS.iter().find(|(c, _)| *c == n).map(|(_, k)| *k)
-}
-/// Looks up a distress nature by DSC code.
-pub fn nature_from_code(n: u64) -> Option<DistressNature> {
-    NATURES.iter().find(|(c, _)| *c == n).map(|(_, k)| *k)
-}
-/// Looks up a dispute category by wire code.
-pub fn category_from_code(n: u64) -> Option<DisputeCategory> {
-    CATEGORIES.iter().find(|(c, _)| *c == n).map(|(_, k)| *k)
-}
-
-fn decode_body(kind: Kind, v: Value) -> Result<Body, RecordError> {
-    Ok(match kind {
-        Kind::Sealed => decode_sealed(v)?,
-        Kind::Position => Body::Position(as_fix(v, "position")?),
-        Kind::PairAlert => {
-            let mut a = as_array(v, "pair_alert", 3)?.into_iter();
-            let alert = enum_code(&next(&mut a)?, "pair_alert.kind", &ALERTS)?;
-            let fix = as_opt(next(&mut a)?, |v| as_fix(v, "pair_alert.fix"))?;
-            let text = as_text(next(&mut a)?, "pair_alert.text", MAX_SHORT_TEXT)?;
-            Body::PairAlert { alert, fix, text }
-        }
-        Kind::Distress => {
-            let mut a = as_array(v, "distress", 4)?.into_iter();
-            let nature = enum_code(&next(&mut a)?, "distress.nature", &NATURES)?;
-            let fix = as_opt(next(&mut a)?, |v| as_fix(v, "distress.fix"))?;
-            let persons = as_opt(next(&mut a)?, |v| {
-                as_uint(&v, "distress.persons", u64::from(u16::MAX)).map(|p| p as u16)
-            })?;
-            let text = as_text(next(&mut a)?, "distress.text", MAX_SHORT_TEXT)?;
-            Body::Distress {
-                nature,
-                fix,
-                persons,
-                text,
-            }
-        }
-        Kind::DistressUpdate => {
-            let mut a = as_array(v, "distress_update", 4)?.into_iter();
-            let distress = as_id(next(&mut a)?, "distress_update.distress")?;
-            let code = as_uint(&next(&mut a)?, "distress_update.status", 4)?;
-            let eta = next(&mut a)?;
-            let status = match (code, eta) {
-                (1, eta) => DistressStatus::Responding {
-                    eta_min: as_uint(&eta, "distress_update.eta", u64::from(u16::MAX))? as u16,
-                },
-                (_, Value::Null) => match code {
-                    0 => DistressStatus::Acknowledged,
-                    2 => DistressStatus::OnScene,
-                    3 => DistressStatus::Resolved,
-                    _ => DistressStatus::Cancelled,
-                },
-                _ => return Err(field_err("distress_update.eta", "only when responding")),
-            };
-            let text = as_text(next(&mut a)?, "distress_update.text", MAX_SHORT_TEXT)?;
-            Body::DistressUpdate {
-                distress,
-                status,
-                text,
-            }
-        }
-        Kind::DisputeReport => {
-            let mut a = as_array(v, "dispute", 5)?.into_iter();
-            let category = enum_code(&next(&mut a)?, "dispute.category", &CATEGORIES)?;
-            let parties = as_list(next(&mut a)?, "dispute.parties", MAX_PARTIES)?
-                .into_iter()
-                .map(|p| {
-                    let mut p = as_array(p, "dispute.party", 2)?.into_iter();
-                    let key = as_opt(next(&mut p)?, |v| as_hint(v, "dispute.party.key"))?;
-                    let name = as_text(next(&mut p)?, "dispute.party.name", MAX_NAME)?;
-                    Ok(Party { key, name })
-                })
-                .collect::<Result<Vec<_>, RecordError>>()?;
-            let fix = as_opt(next(&mut a)?, |v| as_fix(v, "dispute.fix"))?;
-            let description = as_text(next(&mut a)?, "dispute.description", MAX_DESCRIPTION)?;
-            let evidence = as_list(next(&mut a)?, "dispute.evidence", MAX_EVIDENCE)?
-                .into_iter()
-                .map(|e| as_bytes::<32>(e, "dispute.evidence"))
-                .collect::<Result<Vec<_>, _>>()?;
-            Body::DisputeReport {
-                category,
-                parties,
-                fix,
-                description,
-                evidence,
-            }
-        }
-        Kind::CaseUpdate => {
-            let mut a = as_array(v, "case_update", 4)?.into_iter();
-            let case = as_id(next(&mut a)?, "case_update.case")?;
-            let code = as_uint(&next(&mut a)?, "case_update.status", 4)?;
-            let esc = next(&mut a)?;
-            let status = match (code, esc) {
-                (3, e) => {
-                    CaseStatus::Escalated(enum_code(&e, "case_update.escalation", &ESCALATIONS)?)
-                }
-                (_, Value::Null) => match code {
-                    0 => CaseStatus::Accepted,
-                    1 => CaseStatus::InMediation,
-                    2 => CaseStatus::AgreementProposed,
-                    _ => CaseStatus::Closed,
-                },
-                _ => return Err(field_err("case_update.escalation", "only when escalated")),
-            };
-            let text = as_text(next(&mut a)?, "case_update.text", MAX_DESCRIPTION)?;
-            Body::CaseUpdate { case, status, text }
-        }
-        Kind::AgreementSignature => {
-            let mut a = as_array(v, "agreement_signature", 2)?.into_iter();
-            let case = as_id(next(&mut a)?, "agreement_signature.case")?;
-            let agreement = as_bytes::<32>(next(&mut a)?, "agreement_signature.agreement")?;
-            Body::AgreementSignature { case, agreement }
-        }
-        Kind::Receipt => {
-            let mut a = as_array(v, "receipt", 1)?.into_iter();
-            let ids = as_list(next(&mut a)?, "receipt.ids", MAX_RECEIPT_IDS)?
-                .into_iter()
-                .map(|i| as_id(i, "receipt.ids"))
-                .collect::<Result<Vec<_>, _>>()?;
-            if ids.is_empty() {
-                return Err(field_err("receipt.ids", "must hold 1 to 100 ids"));
-            }
-            Body::Receipt { ids }
-        }
-        Kind::Certificate => {
-            let mut a = as_array(v, "certificate", 7)?.into_iter();
-            let subject = as_key(next(&mut a)?, "certificate.subject")?;
-            let name = as_text(next(&mut a)?, "certificate.name", MAX_NAME)?;
-            let registration = as_text(next(&mut a)?, "certificate.registration", MAX_NAME)?;
-            let mmsi = as_opt(next(&mut a)?, |v| {
-                as_uint(&v, "certificate.mmsi", u64::from(u32::MAX)).map(|m| m as u32)
-            })?;
-            check_mmsi(mmsi)?;
-            let role = enum_code(&next(&mut a)?, "certificate.role", &ROLES)?;
-            let max = u64::from(u32::MAX);
-            let valid_from =
-                Timestamp(as_uint(&next(&mut a)?, "certificate.valid_from", max)? as u32);
-            let valid_until =
-                Timestamp(as_uint(&next(&mut a)?, "certificate.valid_until", max)? as u32);
-            if valid_until <= valid_from {
-                return Err(field_err("certificate.validity", "ends before it starts"));
-            }
-            Body::Certificate {
-                subject,
-                name,
-                registration,
-                mmsi,
-                role,
-                valid_from,
-                valid_until,
-            }
-        }
-        Kind::Revocation => {
-            let mut a = as_array(v, "revocation", 2)?.into_iter();
-            let subject = as_key(next(&mut a)?, "revocation.subject")?;
-            let reason = enum_code(&next(&mut a)?, "revocation.reason", &REASONS)?;
-            Body::Revocation { subject, reason }
-        }
-        Kind::Text => {
-            let mut a = as_array(v, "text", 2)?.into_iter();
-            let text = as_text(next(&mut a)?, "text.text", MAX_SHORT_TEXT)?;
-            let safety = as_bool(&next(&mut a)?, "text.safety")?;
-            Body::Text { text, safety }
-        }
-        Kind::Pairing => {
-            let mut a = as_array(v, "pairing", 2)?.into_iter();
-            let partner = as_key(next(&mut a)?, "pairing.partner")?;
-            let paired = as_bool(&next(&mut a)?, "pairing.paired")?;
-            Body::Pairing { partner, paired }
-        }
-        Kind::BuddyWatch => {
-            let mut a = as_array(v, "buddy_watch", 4)?.into_iter();
-            let partner = as_key(next(&mut a)?, "buddy_watch.partner")?;
-            let overdue = as_bool(&next(&mut a)?, "buddy_watch.overdue")?;
-            let last_heard = as_opt(next(&mut a)?, |v| {
-                as_uint(&v, "buddy_watch.last_heard", u64::from(u32::MAX))
-                    .map(|t| Timestamp(t as u32))
-            })?;
-            let fix = as_opt(next(&mut a)?, |v| as_fix(v, "buddy_watch.fix"))?;
-            Body::BuddyWatch {
-                partner,
-                overdue,
-                last_heard,
-                fix,
-            }
-        }
-        Kind::MediatorDuty => {
-            let mut a = as_array(v, "mediator_duty", 6)?.into_iter();
-            let areas = as_list(next(&mut a)?, "mediator_duty.areas", MAX_DUTY_AREAS)?
-                .into_iter()
-                .map(|area| {
-                    let mut p = as_array(area, "mediator_duty.area", 2)?.into_iter();
-                    let id = as_uint(&next(&mut p)?, "mediator_duty.area.id", u64::from(u32::MAX))?;
-                    let bounds = match next(&mut p)? {
-                        Value::Bytes(b) => unpack_geobox(&b)?,
-                        _ => {
-                            return Err(field_err(
-                                "mediator_duty.area.bounds",
-                                "expected a byte string",
-                            ));
-                        }
-                    };
-                    Ok(DutyArea {
-                        area: AreaId(id as u32),
-                        bounds,
-                    })
-                })
-                .collect::<Result<Vec<_>, RecordError>>()?;
-            let categories = CategorySet(as_uint(
-                &next(&mut a)?,
-                "mediator_duty.categories",
-                u64::from(u8::MAX),
-            )? as u8);
-            check_categories(categories)?;
-            let max = u64::from(u32::MAX);
-            let from = Timestamp(as_uint(&next(&mut a)?, "mediator_duty.from", max)? as u32);
-            let until = Timestamp(as_uint(&next(&mut a)?, "mediator_duty.until", max)? as u32);
-            if until <= from {
-                return Err(field_err("mediator_duty.until", "must be after from"));
-            }
-            let start = as_uint(&next(&mut a)?, "mediator_duty.day_start", DAY_MIN - 1)?;
-            let end = as_uint(&next(&mut a)?, "mediator_duty.day_end", DAY_MIN)?;
-            let daily = DailyHours {
-                start_min: start as u16,
-                end_min: end as u16,
-            };
-            check_daily(&daily)?;
-            Body::MediatorDuty {
-                areas,
-                categories,
-                from,
-                until,
-                daily,
-            }
-        }
-    })
-}
-
-fn next(it: &mut impl Iterator<Item = Value>) -> Result<Value, RecordError> {
+pub(crate) fn next(it: &mut impl Iterator<Item = Value>) -> Result<Value, RecordError> {
     it.next()
         .ok_or(RecordError::Malformed("array shorter than declared"))
 }
@@ -1129,7 +553,7 @@ pub(crate) fn decode_envelope(bytes: &[u8]) -> Result<Envelope, RecordError> {
     let ttl_min = as_uint(&next(&mut it)?, "ttl", u64::from(u32::MAX))? as u32;
     check_ttl(ttl_min)?;
     let dest = decode_dest(next(&mut it)?)?;
-    let body = decode_body(kind, next(&mut it)?)?;
+    let body = crate::kinds::decode(kind, next(&mut it)?)?;
     Ok(Envelope {
         author,
         seq,

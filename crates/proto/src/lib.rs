@@ -6,8 +6,11 @@
 //!
 //! - [`identity`]: ed25519 keys ([`PublicKey`], [`Keypair`]), the 8-byte [`KeyHint`] records
 //!   carry, and the bounded [`KeyRing`] that resolves hints to keys.
-//! - [`types`]: record kinds, bodies, destinations, priority classes.
+//! - [`kinds`]: every record kind in one table, and one module per kind holding its code,
+//!   name, priority, CBOR form, JSON views and sample.
+//! - [`types`]: what bodies are made of: ids, times, destinations, priority classes, fixes.
 //! - [`record`]: the envelope, signing, strict decoding, single and batch verification.
+//! - [`rng`]: SplitMix64, the workspace's one seeded generator.
 //! - [`seal`]: sealed records, encrypted to their readers (age-style X25519 stanzas,
 //!   ChaCha20-Poly1305), still signed by their author over the sealed bytes.
 //! - `codec` (records) and [`wire`] (sync frames): the canonical CBOR encoding; the only
@@ -20,7 +23,9 @@
 mod codec;
 mod error;
 pub mod identity;
+pub mod kinds;
 pub mod record;
+pub mod rng;
 pub mod samples;
 pub mod seal;
 pub mod types;
@@ -28,8 +33,7 @@ pub mod wire;
 
 pub use codec::{
     FIX_LEN, GEOBOX_LEN, MAX_DESCRIPTION, MAX_DUTY_AREAS, MAX_EVIDENCE, MAX_NAME, MAX_PARTIES,
-    MAX_RECEIPT_IDS, MAX_SHORT_TEXT, MAX_TTL_MIN, category_from_code, nature_from_code, pack_fix,
-    pack_geobox, pair_alert_from_code, unpack_fix, unpack_geobox,
+    MAX_RECEIPT_IDS, MAX_SHORT_TEXT, MAX_TTL_MIN, pack_fix, pack_geobox, unpack_fix, unpack_geobox,
 };
 pub use error::RecordError;
 pub use identity::{KeyHint, KeyRing, Keypair, PublicKey};

@@ -56,29 +56,17 @@ pub const MAX_RECIPIENTS: usize = 16;
 pub const STANZA_INFO: &[u8] = b"haiqiao/sealed/v1/stanza";
 /// HKDF info for the payload key.
 pub const PAYLOAD_INFO: &[u8] = b"haiqiao/sealed/v1/payload";
-/// The kinds that are sealed when they have readers (docs/protocol.md, "Who may read what").
-pub const SEALABLE: [Kind; 5] = [
-    Kind::PairAlert,
-    Kind::DisputeReport,
-    Kind::CaseUpdate,
-    Kind::AgreementSignature,
-    Kind::Text,
-];
-
-/// Whether records of `kind` may be sealed.
+/// Whether records of `kind` are sealed when they have readers (docs/protocol.md, "Who may
+/// read what"): the kinds whose table row says at which classes they may be sealed
+/// ([`Kind::sealed_as`]).
 pub fn sealable(kind: Kind) -> bool {
-    SEALABLE.contains(&kind)
+    !kind.sealed_as().is_empty()
 }
 
 /// The priority classes a sealed record of `inner` kind may declare: the class a plain record
 /// of that kind has (texts: safety or routine, as their safety flag says).
 pub fn priority_allowed(inner: Kind, p: Priority) -> bool {
-    match inner {
-        Kind::Text => matches!(p, Priority::Safety | Priority::Routine),
-        Kind::PairAlert => p == Priority::Safety,
-        Kind::DisputeReport | Kind::CaseUpdate | Kind::AgreementSignature => p == Priority::Case,
-        _ => false,
-    }
+    inner.sealed_as().contains(&p)
 }
 
 /// One reader's wrapped content key.
@@ -231,7 +219,7 @@ pub fn plaintext(body: &Body) -> Result<Vec<u8>, RecordError> {
     codec::encode_body(body)
 }
 
-/// Seals `env` (a record of a [`SEALABLE`] kind) to `readers`: returns the envelope with a
+/// Seals `env` (a record of a [`sealable`] kind) to `readers`: returns the envelope with a
 /// [`Body::Sealed`] body, ready for [`Record::sign`]. Duplicate readers get one stanza. Every
 /// field but the body is kept, and stays readable by relays.
 pub fn seal_envelope(

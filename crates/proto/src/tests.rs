@@ -364,7 +364,7 @@ fn new_kinds_have_their_priority_classes() {
         assert_eq!(Kind::from_name(k.name()), Some(k));
     }
     assert_eq!(Kind::from_u64(14), Some(Kind::Sealed));
-    assert_eq!(Kind::from_u64(15), None);
+    assert_eq!(Kind::from_u64(Kind::ALL.len() as u64), None);
 }
 
 #[test]
@@ -374,4 +374,84 @@ fn agreement_hash_is_sha256_of_the_text() {
         hex::encode(agreement_hash("abc")),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
+}
+
+#[test]
+fn coded_values_look_up_by_code_and_name() {
+    fn check<T: Copy + PartialEq + std::fmt::Debug>(
+        named: &[(&str, T)],
+        code: fn(T) -> u8,
+        from_code: fn(u64) -> Option<T>,
+        from_name: fn(&str) -> Option<T>,
+        name: fn(T) -> &'static str,
+    ) {
+        for (n, v) in named {
+            assert_eq!(name(*v), *n);
+            assert_eq!(from_name(n), Some(*v));
+            assert_eq!(from_code(u64::from(code(*v))), Some(*v));
+        }
+        assert_eq!(from_name("no such name"), None);
+        assert_eq!(from_code(255), None);
+    }
+    check(
+        &Priority::NAMED,
+        Priority::code,
+        Priority::from_code,
+        Priority::from_name,
+        Priority::name,
+    );
+    check(
+        &PairAlertKind::NAMED,
+        PairAlertKind::code,
+        PairAlertKind::from_code,
+        PairAlertKind::from_name,
+        PairAlertKind::name,
+    );
+    check(
+        &DistressNature::NAMED,
+        DistressNature::code,
+        DistressNature::from_code,
+        DistressNature::from_name,
+        DistressNature::name,
+    );
+    check(
+        &DisputeCategory::NAMED,
+        DisputeCategory::code,
+        DisputeCategory::from_code,
+        DisputeCategory::from_name,
+        DisputeCategory::name,
+    );
+    check(
+        &Escalation::NAMED,
+        Escalation::code,
+        Escalation::from_code,
+        Escalation::from_name,
+        Escalation::name,
+    );
+    check(
+        &Role::NAMED,
+        Role::code,
+        Role::from_code,
+        Role::from_name,
+        Role::name,
+    );
+    check(
+        &RevocationReason::NAMED,
+        RevocationReason::code,
+        RevocationReason::from_code,
+        RevocationReason::from_name,
+        RevocationReason::name,
+    );
+    // DSC codes skip 11: 12 is EPIRB.
+    assert_eq!(DistressNature::from_code(11), None);
+    assert_eq!(DistressNature::from_code(12), Some(DistressNature::Epirb));
+    for s in CaseStatus::ALL {
+        assert_eq!(CaseStatus::from_name(s.name()), Some(s.clone()));
+    }
+    assert_eq!(CaseStatus::from_name("escalated"), None);
+    assert_eq!(
+        DistressStatus::Responding { eta_min: 9 }.code(),
+        (1, Some(9))
+    );
+    assert_eq!(DistressStatus::Cancelled.name(), "cancelled");
 }

@@ -1,8 +1,10 @@
-//! Record kinds and their bodies: what boats, mediators and shore stations say to each other.
+//! What records are made of: ids, times, priority classes, destinations, fixes and the coded
+//! values of bodies. The kinds and their bodies are in [`crate::kinds`], one file per kind.
 
 use std::fmt;
 
-use crate::identity::{KeyHint, PublicKey};
+use crate::identity::KeyHint;
+pub use crate::kinds::{Body, Kind};
 
 /// Seconds since the Unix epoch (UTC). Records carry 32-bit times: good until 2106.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
@@ -57,131 +59,67 @@ impl std::str::FromStr for RecordId {
     }
 }
 
-/// Priority classes, most urgent first. They order what a contact sends first and what a full
-/// store evicts last (design §3).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub enum Priority {
-    /// Distress and its updates: never evicted for a lower class.
-    Distress = 0,
-    /// Pair alerts, buddy-watch alerts and safety texts.
-    Safety = 1,
-    /// Receipts, certificates, revocations and pairings.
-    Control = 2,
-    /// Dispute reports, case updates, agreement signatures, mediator duty announcements.
-    Case = 3,
-    /// Positions and ordinary texts.
-    Routine = 4,
-}
-
-impl Priority {
-    /// All classes, most urgent first.
-    pub const ALL: [Priority; 5] = [
-        Priority::Distress,
-        Priority::Safety,
-        Priority::Control,
-        Priority::Case,
-        Priority::Routine,
-    ];
-
-    /// A lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Priority::Distress => "distress",
-            Priority::Safety => "safety",
-            Priority::Control => "control",
-            Priority::Case => "case",
-            Priority::Routine => "routine",
+/// An enum of wire codes: each value's code on the wire and its snake_case name (as in JSON and
+/// on the command line) are written once, in the invocation. Gives `ALL` (wire order), `NAMED`
+/// (name and value), `code`, `from_code`, `name` and `from_name`.
+macro_rules! coded_enum {
+    (
+        $(#[$m:meta])*
+        pub enum $E:ident {
+            $( $(#[$vm:meta])* $V:ident = $code:literal $name:literal, )*
         }
-    }
-}
-
-/// Record kinds and their numbers on the wire.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-#[repr(u8)]
-pub enum Kind {
-    /// A vessel's position fix.
-    Position = 0,
-    /// An alert between the two boats of a pair.
-    PairAlert = 1,
-    /// A distress or mutual-aid call.
-    Distress = 2,
-    /// Acknowledgement, response, on scene, resolved or cancelled, for a distress.
-    DistressUpdate = 3,
-    /// A dispute filed with the mediators.
-    DisputeReport = 4,
-    /// A mediator's update on a case.
-    CaseUpdate = 5,
-    /// A party's signature on a proposed agreement.
-    AgreementSignature = 6,
-    /// A shore station's receipt for records that reached shore.
-    Receipt = 7,
-    /// An authority binding a key to a vessel, role and validity.
-    Certificate = 8,
-    /// An authority withdrawing a key.
-    Revocation = 9,
-    /// A short text message.
-    Text = 10,
-    /// A vessel's statement that it pairs with (or leaves) a partner vessel; a pair exists
-    /// when both have signed one naming the other.
-    Pairing = 11,
-    /// A vessel telling shore that its pair partner has gone silent (or is heard again).
-    BuddyWatch = 12,
-    /// A mediator's announcement of the areas, dispute categories and hours it is on duty.
-    MediatorDuty = 13,
-    /// A record of another kind encrypted to its readers (see [`crate::seal`]): relays see its
-    /// inner kind and priority, not what it says.
-    Sealed = 14,
-}
-
-impl Kind {
-    /// Every kind, in wire order.
-    pub const ALL: [Kind; 15] = [
-        Kind::Position,
-        Kind::PairAlert,
-        Kind::Distress,
-        Kind::DistressUpdate,
-        Kind::DisputeReport,
-        Kind::CaseUpdate,
-        Kind::AgreementSignature,
-        Kind::Receipt,
-        Kind::Certificate,
-        Kind::Revocation,
-        Kind::Text,
-        Kind::Pairing,
-        Kind::BuddyWatch,
-        Kind::MediatorDuty,
-        Kind::Sealed,
-    ];
-
-    /// The kind with this wire number.
-    pub fn from_u64(n: u64) -> Option<Kind> {
-        Kind::ALL.get(usize::try_from(n).ok()?).copied()
-    }
-
-    /// A snake_case name, as used in JSON and the bench output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Position => "position",
-            Kind::PairAlert => "pair_alert",
-            Kind::Distress => "distress",
-            Kind::DistressUpdate => "distress_update",
-            Kind::DisputeReport => "dispute_report",
-            Kind::CaseUpdate => "case_update",
-            Kind::AgreementSignature => "agreement_signature",
-            Kind::Receipt => "receipt",
-            Kind::Certificate => "certificate",
-            Kind::Revocation => "revocation",
-            Kind::Text => "text",
-            Kind::Pairing => "pairing",
-            Kind::BuddyWatch => "buddy_watch",
-            Kind::MediatorDuty => "mediator_duty",
-            Kind::Sealed => "sealed",
+    ) => {
+        $(#[$m])*
+        pub enum $E {
+            $( $(#[$vm])* $V = $code, )*
         }
-    }
 
-    /// The kind with this name.
-    pub fn from_name(s: &str) -> Option<Kind> {
-        Kind::ALL.iter().copied().find(|k| k.name() == s)
+        impl $E {
+            /// Every value, in wire order.
+            pub const ALL: [$E; [$($code),*].len()] = [$($E::$V),*];
+            /// Every value with its name, in wire order.
+            pub const NAMED: [(&'static str, $E); [$($code),*].len()] = [$(($name, $E::$V)),*];
+
+            /// The code on the wire.
+            pub fn code(self) -> u8 {
+                self as u8
+            }
+
+            /// The value with this code on the wire.
+            pub fn from_code(n: u64) -> Option<$E> {
+                Self::ALL.iter().copied().find(|v| u64::from(v.code()) == n)
+            }
+
+            /// A snake_case name, as used in JSON and on the command line.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($E::$V => $name,)*
+                }
+            }
+
+            /// The value with this name.
+            pub fn from_name(s: &str) -> Option<$E> {
+                Self::ALL.iter().copied().find(|v| v.name() == s)
+            }
+        }
+    };
+}
+
+coded_enum! {
+    /// Priority classes, most urgent first. They order what a contact sends first and what a
+    /// full store evicts last (design §3).
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+    pub enum Priority {
+        /// Distress and its updates: never evicted for a lower class.
+        Distress = 0 "distress",
+        /// Pair alerts, buddy-watch alerts and safety texts.
+        Safety = 1 "safety",
+        /// Receipts, certificates, revocations and pairings.
+        Control = 2 "control",
+        /// Dispute reports, case updates, agreement signatures, mediator duty announcements.
+        Case = 3 "case",
+        /// Positions and ordinary texts.
+        Routine = 4 "routine",
     }
 }
 
@@ -328,50 +266,54 @@ impl Fix {
     }
 }
 
-/// Kinds of pair alert.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum PairAlertKind {
-    /// Risk of collision (with the partner or a third vessel).
-    CollisionRisk = 0,
-    /// Gear fouled.
-    GearFouled = 1,
-    /// Man overboard.
-    ManOverboard = 2,
-    /// Engine failure.
-    EngineFailure = 3,
-    /// Weather warning.
-    Weather = 4,
-    /// Anything else.
-    Other = 5,
+coded_enum! {
+    /// Kinds of pair alert.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum PairAlertKind {
+        /// Risk of collision (with the partner or a third vessel).
+        CollisionRisk = 0 "collision_risk",
+        /// Gear fouled.
+        GearFouled = 1 "gear_fouled",
+        /// Man overboard.
+        ManOverboard = 2 "man_overboard",
+        /// Engine failure.
+        EngineFailure = 3 "engine_failure",
+        /// Weather warning.
+        Weather = 4 "weather",
+        /// Anything else.
+        Other = 5 "other",
+    }
 }
 
-/// DSC nature-of-distress codes (ITU-R M.493, leading 1 dropped as in NMEA).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum DistressNature {
-    /// 00 fire, explosion.
-    Fire = 0,
-    /// 01 flooding.
-    Flooding = 1,
-    /// 02 collision.
-    Collision = 2,
-    /// 03 grounding.
-    Grounding = 3,
-    /// 04 listing, in danger of capsizing.
-    Listing = 4,
-    /// 05 sinking.
-    Sinking = 5,
-    /// 06 disabled and adrift.
-    Adrift = 6,
-    /// 07 undesignated (the default).
-    Undesignated = 7,
-    /// 08 abandoning ship.
-    Abandoning = 8,
-    /// 09 piracy / armed robbery.
-    Piracy = 9,
-    /// 10 man overboard.
-    ManOverboard = 10,
-    /// 12 EPIRB emission.
-    Epirb = 12,
+coded_enum! {
+    /// DSC nature-of-distress codes (ITU-R M.493, leading 1 dropped as in NMEA).
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum DistressNature {
+        /// 00 fire, explosion.
+        Fire = 0 "fire",
+        /// 01 flooding.
+        Flooding = 1 "flooding",
+        /// 02 collision.
+        Collision = 2 "collision",
+        /// 03 grounding.
+        Grounding = 3 "grounding",
+        /// 04 listing, in danger of capsizing.
+        Listing = 4 "listing",
+        /// 05 sinking.
+        Sinking = 5 "sinking",
+        /// 06 disabled and adrift.
+        Adrift = 6 "adrift",
+        /// 07 undesignated (the default).
+        Undesignated = 7 "undesignated",
+        /// 08 abandoning ship.
+        Abandoning = 8 "abandoning",
+        /// 09 piracy / armed robbery.
+        Piracy = 9 "piracy",
+        /// 10 man overboard.
+        ManOverboard = 10 "man_overboard",
+        /// 12 EPIRB emission.
+        Epirb = 12 "epirb",
+    }
 }
 
 /// Where a distress stands, as said by one node.
@@ -392,30 +334,21 @@ pub enum DistressStatus {
     Cancelled,
 }
 
-/// Categories of dispute at sea.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum DisputeCategory {
-    /// Contention over a fishing ground.
-    FishingGround = 0,
-    /// Gear damaged, nets cut.
-    GearDamage = 1,
-    /// Collision.
-    Collision = 2,
-    /// Catch or price.
-    CatchOrPrice = 3,
-    /// Anything else.
-    Other = 4,
-}
-
-impl DisputeCategory {
-    /// Every category, in wire order.
-    pub const ALL: [DisputeCategory; 5] = [
-        DisputeCategory::FishingGround,
-        DisputeCategory::GearDamage,
-        DisputeCategory::Collision,
-        DisputeCategory::CatchOrPrice,
-        DisputeCategory::Other,
-    ];
+coded_enum! {
+    /// Categories of dispute at sea.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum DisputeCategory {
+        /// Contention over a fishing ground.
+        FishingGround = 0 "fishing_ground",
+        /// Gear damaged, nets cut.
+        GearDamage = 1 "gear_damage",
+        /// Collision.
+        Collision = 2 "collision",
+        /// Catch or price.
+        CatchOrPrice = 3 "catch_or_price",
+        /// Anything else.
+        Other = 4 "other",
+    }
 }
 
 /// A set of dispute categories: bit n stands for the category with wire code n.
@@ -516,13 +449,15 @@ pub struct Party {
     pub name: String,
 }
 
-/// Where a dispute is escalated.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Escalation {
-    /// China Coast Guard, 95110.
-    CoastGuard = 0,
-    /// Court, through online dispute resolution.
-    Court = 1,
+coded_enum! {
+    /// Where a dispute is escalated.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum Escalation {
+        /// China Coast Guard, 95110.
+        CoastGuard = 0 "coast_guard",
+        /// Court, through online dispute resolution.
+        Court = 1 "court",
+    }
 }
 
 /// A mediation case's step.
@@ -540,225 +475,32 @@ pub enum CaseStatus {
     Closed,
 }
 
-/// A node's role, as certified.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub enum Role {
-    /// A fishing vessel.
-    Vessel = 0,
-    /// A sea mediator.
-    Mediator = 1,
-    /// A shore station.
-    Shore = 2,
-    /// An authority (e.g. the fisheries bureau) that certifies keys.
-    Authority = 3,
-}
-
-impl Role {
-    /// A lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Vessel => "vessel",
-            Role::Mediator => "mediator",
-            Role::Shore => "shore",
-            Role::Authority => "authority",
-        }
-    }
-
-    /// Parses a name given by [`Role::name`].
-    pub fn from_name(s: &str) -> Option<Role> {
-        [Role::Vessel, Role::Mediator, Role::Shore, Role::Authority]
-            .into_iter()
-            .find(|r| r.name() == s)
+coded_enum! {
+    /// A node's role, as certified.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+    pub enum Role {
+        /// A fishing vessel.
+        Vessel = 0 "vessel",
+        /// A sea mediator.
+        Mediator = 1 "mediator",
+        /// A shore station.
+        Shore = 2 "shore",
+        /// An authority (e.g. the fisheries bureau) that certifies keys.
+        Authority = 3 "authority",
     }
 }
 
-/// Why a key was revoked.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum RevocationReason {
-    /// Unspecified.
-    Unspecified = 0,
-    /// The key was lost or stolen.
-    Compromised = 1,
-    /// The vessel left the fleet, or the role ended.
-    Retired = 2,
-    /// The certificate was issued in error.
-    Superseded = 3,
-}
-
-/// A record's body: one variant per [`Kind`].
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Body {
-    /// A position fix.
-    Position(Fix),
-    /// A pair alert.
-    PairAlert {
-        /// What happened.
-        alert: PairAlertKind,
-        /// Where, if known.
-        fix: Option<Fix>,
-        /// A short text.
-        text: String,
-    },
-    /// A distress or mutual-aid call.
-    Distress {
-        /// DSC nature code.
-        nature: DistressNature,
-        /// Where, if known.
-        fix: Option<Fix>,
-        /// Persons on board, if known.
-        persons: Option<u16>,
-        /// A short text.
-        text: String,
-    },
-    /// An update on a distress.
-    DistressUpdate {
-        /// The distress record.
-        distress: RecordId,
-        /// What the author says.
-        status: DistressStatus,
-        /// A short text.
-        text: String,
-    },
-    /// A dispute report.
-    DisputeReport {
-        /// What the dispute is about.
-        category: DisputeCategory,
-        /// The other parties.
-        parties: Vec<Party>,
-        /// Where, if known.
-        fix: Option<Fix>,
-        /// What happened.
-        description: String,
-        /// SHA-256 hashes of evidence (photos, logs) kept elsewhere.
-        evidence: Vec<[u8; 32]>,
-    },
-    /// A mediator's update on a case.
-    CaseUpdate {
-        /// The dispute report that opened the case.
-        case: RecordId,
-        /// The step.
-        status: CaseStatus,
-        /// Progress text, or the agreement's text for [`CaseStatus::AgreementProposed`].
-        text: String,
-    },
-    /// A party's signature on an agreement.
-    AgreementSignature {
-        /// The dispute report that opened the case.
-        case: RecordId,
-        /// SHA-256 of the agreement's text (UTF-8) as proposed.
-        agreement: [u8; 32],
-    },
-    /// A shore station's receipt.
-    Receipt {
-        /// Records that reached shore.
-        ids: Vec<RecordId>,
-    },
-    /// A certificate.
-    Certificate {
-        /// The certified key.
-        subject: PublicKey,
-        /// Vessel or station name, UTF-8.
-        name: String,
-        /// Registration number (e.g. 浙岱渔03315), possibly empty.
-        registration: String,
-        /// MMSI if the vessel has one.
-        mmsi: Option<u32>,
-        /// Role.
-        role: Role,
-        /// Valid from.
-        valid_from: Timestamp,
-        /// Valid until.
-        valid_until: Timestamp,
-    },
-    /// A revocation.
-    Revocation {
-        /// The revoked key.
-        subject: PublicKey,
-        /// Why.
-        reason: RevocationReason,
-    },
-    /// A text message (to a node, a pair or a group, as the destination says).
-    Text {
-        /// The text.
-        text: String,
-        /// Whether it is a safety message (sent with pair-alert priority).
-        safety: bool,
-    },
-    /// A vessel pairs with a partner (`paired`) or leaves the pair (not `paired`).
-    Pairing {
-        /// The partner vessel's key.
-        partner: PublicKey,
-        /// True to pair, false to leave the pair.
-        paired: bool,
-    },
-    /// A vessel tells shore that its pair partner is overdue, or heard again.
-    BuddyWatch {
-        /// The partner vessel's key.
-        partner: PublicKey,
-        /// True: overdue (the alarm is raised); false: heard again (the alarm cleared).
-        overdue: bool,
-        /// When the partner was last heard (the newest record it wrote), if ever.
-        last_heard: Option<Timestamp>,
-        /// The partner's last known fix.
-        fix: Option<Fix>,
-    },
-    /// A record of a sealable kind, encrypted to its readers ([`crate::seal`]).
-    Sealed(crate::seal::Sealed),
-    /// A mediator's duty announcement; it replaces the mediator's earlier ones.
-    MediatorDuty {
-        /// The areas covered (none: off duty).
-        areas: Vec<DutyArea>,
-        /// The categories of dispute taken.
-        categories: CategorySet,
-        /// Start of the period the announcement covers.
-        from: Timestamp,
-        /// End of that period (after `from`).
-        until: Timestamp,
-        /// Hours on duty each day within the period.
-        daily: DailyHours,
-    },
-}
-
-impl Body {
-    /// The kind of this body.
-    pub fn kind(&self) -> Kind {
-        match self {
-            Body::Position(_) => Kind::Position,
-            Body::PairAlert { .. } => Kind::PairAlert,
-            Body::Distress { .. } => Kind::Distress,
-            Body::DistressUpdate { .. } => Kind::DistressUpdate,
-            Body::DisputeReport { .. } => Kind::DisputeReport,
-            Body::CaseUpdate { .. } => Kind::CaseUpdate,
-            Body::AgreementSignature { .. } => Kind::AgreementSignature,
-            Body::Receipt { .. } => Kind::Receipt,
-            Body::Certificate { .. } => Kind::Certificate,
-            Body::Revocation { .. } => Kind::Revocation,
-            Body::Text { .. } => Kind::Text,
-            Body::Pairing { .. } => Kind::Pairing,
-            Body::BuddyWatch { .. } => Kind::BuddyWatch,
-            Body::MediatorDuty { .. } => Kind::MediatorDuty,
-            Body::Sealed(_) => Kind::Sealed,
-        }
-    }
-
-    /// The priority class of this body.
-    pub fn priority(&self) -> Priority {
-        match self {
-            Body::Distress { .. } | Body::DistressUpdate { .. } => Priority::Distress,
-            Body::PairAlert { .. } | Body::BuddyWatch { .. } => Priority::Safety,
-            Body::Text { safety: true, .. } => Priority::Safety,
-            Body::Receipt { .. }
-            | Body::Certificate { .. }
-            | Body::Revocation { .. }
-            | Body::Pairing { .. } => Priority::Control,
-            Body::DisputeReport { .. }
-            | Body::CaseUpdate { .. }
-            | Body::AgreementSignature { .. }
-            | Body::MediatorDuty { .. } => Priority::Case,
-            Body::Position(_) | Body::Text { safety: false, .. } => Priority::Routine,
-            // Sealed: the class the author declared, checked against the inner kind when decoded
-            // and against the plaintext when opened.
-            Body::Sealed(s) => s.priority,
-        }
+coded_enum! {
+    /// Why a key was revoked.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum RevocationReason {
+        /// Unspecified.
+        Unspecified = 0 "unspecified",
+        /// The key was lost or stolen.
+        Compromised = 1 "compromised",
+        /// The vessel left the fleet, or the role ended.
+        Retired = 2 "retired",
+        /// The certificate was issued in error.
+        Superseded = 3 "superseded",
     }
 }

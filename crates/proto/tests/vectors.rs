@@ -94,16 +94,19 @@ fn text(v: &J, k: &str) -> String {
     s(v, k).to_owned()
 }
 
-fn body(kind: Kind, v: &J) -> Body {
-    match kind {
+/// The body the JSON describes, rebuilt independently of the generator; `None` for a kind
+/// added since this reader was written (its vectors are then checked through their wire view
+/// alone).
+fn body(kind: Kind, v: &J) -> Option<Body> {
+    Some(match kind {
         Kind::Position => Body::Position(fix(&v["fix"]).unwrap()),
         Kind::PairAlert => Body::PairAlert {
-            alert: pair_alert_from_code(u(v, "alert")).unwrap(),
+            alert: PairAlertKind::from_code(u(v, "alert")).unwrap(),
             fix: fix(&v["fix"]),
             text: text(v, "text"),
         },
         Kind::Distress => Body::Distress {
-            nature: nature_from_code(u(v, "nature")).unwrap(),
+            nature: DistressNature::from_code(u(v, "nature")).unwrap(),
             fix: fix(&v["fix"]),
             persons: opt_u16(v, "persons"),
             text: text(v, "text"),
@@ -121,7 +124,7 @@ fn body(kind: Kind, v: &J) -> Body {
             text: text(v, "text"),
         },
         Kind::DisputeReport => Body::DisputeReport {
-            category: category_from_code(u(v, "category")).unwrap(),
+            category: DisputeCategory::from_code(u(v, "category")).unwrap(),
             parties: v["parties"]
                 .as_array()
                 .unwrap()
@@ -240,10 +243,13 @@ fn body(kind: Kind, v: &J) -> Body {
                 end_min: u(v, "day_end_min") as u16,
             },
         },
-    }
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
 }
 
-fn envelope(v: &J) -> Envelope {
+/// The envelope the JSON describes; `decoded` stands in for a body this reader cannot rebuild.
+fn envelope(v: &J, decoded: &Body) -> Envelope {
     assert_eq!(u(v, "version"), VERSION);
     let kind = Kind::from_name(s(v, "kind")).unwrap();
     assert_eq!(kind as u64, u(v, "kind_code"));
@@ -253,7 +259,7 @@ fn envelope(v: &J) -> Envelope {
         created: Timestamp(u(v, "created") as u32),
         ttl_min: u(v, "ttl_min") as u32,
         dest: dest(&v["dest"]),
-        body: body(kind, &v["body"]),
+        body: body(kind, &v["body"]).unwrap_or_else(|| decoded.clone()),
     };
     assert_eq!(e.expiry(), u(v, "expiry"));
     e
@@ -310,7 +316,12 @@ fn valid_vectors_decode_verify_and_re_sign_to_the_same_bytes() {
         assert_eq!(raw.len() as u64, u(v, "len"), "{name}");
         let u_ = Unverified::decode(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(hex::encode(u_.id().as_bytes()), s(v, "id"), "{name}");
-        let expected = envelope(&v["envelope"]);
+        let expected = envelope(&v["envelope"], &u_.envelope().body);
+        assert_eq!(
+            u_.envelope().body.wire_view(),
+            v["envelope"]["body"],
+            "{name}"
+        );
         assert_eq!(u_.envelope(), &expected, "{name}");
         unverified.push(u_.clone());
 

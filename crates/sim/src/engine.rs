@@ -216,7 +216,7 @@ fn sealed_readers(
 
 /// The entropy of message `m`'s sealing: deterministic, so that runs repeat.
 fn seal_entropy(m: u64) -> haiqiao_proto::SealEntropy {
-    let mut r = Rng::new(0x7365_616c_6564_0000, m);
+    let mut r = Rng::stream(0x7365_616c_6564_0000, m);
     let mut b = [0u8; 48];
     for c in b.chunks_mut(8) {
         c.copy_from_slice(&r.next_u64().to_le_bytes());
@@ -291,7 +291,7 @@ pub(crate) fn size_table(epoch_s: u64, sealed_mediation: Option<usize>) -> [u32;
 
 /// The key of node `i` (the same in every run of every scenario).
 pub(crate) fn node_key(i: NodeIdx) -> Keypair {
-    let mut r = Rng::new(0x6861_6971_6961_6f00, u64::from(i));
+    let mut r = Rng::stream(0x6861_6971_6961_6f00, u64::from(i));
     let mut seed = [0u8; 32];
     for c in seed.chunks_mut(8) {
         c.copy_from_slice(&r.next_u64().to_le_bytes());
@@ -368,7 +368,13 @@ impl Engine {
             match Node::new(cfg, key, role, shared_store(limits, pool.clone()), epoch_ms) {
                 Ok(mut n) => {
                     if let Some(Some(ago)) = at_sea_for_ms.get(i) {
-                        n.restore_last_shore_ms(epoch_ms.saturating_sub(*ago));
+                        let restored = Input::Restored {
+                            next_seq: None,
+                            last_shore_ms: Some(epoch_ms.saturating_sub(*ago)),
+                        };
+                        if n.handle(epoch_ms, restored).is_err() {
+                            unreachable!("a setting other than trust cannot fail");
+                        }
                     }
                     nodes.push(n)
                 }
@@ -376,18 +382,21 @@ impl Engine {
             }
         }
         if sc.keys == KeyMode::All {
+            let mut known = keys.clone();
+            if app.is_some() {
+                known.push(crate::app::bureau().public());
+            }
             for n in nodes.iter_mut() {
-                for k in &keys {
-                    n.learn_key(*k);
-                }
-                if app.is_some() {
-                    n.learn_key(crate::app::bureau().public());
+                if n.handle(epoch_ms, Input::Keys(known.clone())).is_err() {
+                    unreachable!("a setting other than trust cannot fail");
                 }
             }
         }
         if let Some(a) = &app {
             for (i, n) in nodes.iter_mut().enumerate() {
-                if n.set_trust(a.trust(i as NodeIdx, 0)).is_err() {
+                if n.handle(epoch_ms, Input::Trust(a.trust(i as NodeIdx, 0)))
+                    .is_err()
+                {
                     unreachable!("an empty memory store cannot fail");
                 }
             }
@@ -427,7 +436,13 @@ impl Engine {
         while let Some(&(t, i, eta)) = net.w.homeward.get(self.homeward_next)
             && t <= net.now
         {
-            self.nodes[i as usize].set_eta_shore(self.epoch_ms + t, eta);
+            let now = self.epoch_ms + t;
+            if self.nodes[i as usize]
+                .handle(now, Input::EtaShore(eta))
+                .is_err()
+            {
+                unreachable!("a setting other than trust cannot fail");
+            }
             self.homeward_next += 1;
         }
     }
@@ -515,7 +530,11 @@ impl Engine {
         }
         if trust {
             let policy = app.trust(i, net.now);
-            if self.nodes[i as usize].set_trust(policy).is_err() {
+            let now = self.epoch_ms + net.now;
+            if self.nodes[i as usize]
+                .handle(now, Input::Trust(policy))
+                .is_err()
+            {
                 net.log.note("store_errors", 1);
             }
         }

@@ -398,31 +398,31 @@ pub(crate) mod tests {
             .and_then(|s| s.parse().ok())
             .unwrap_or(11u64);
         println!("SEED={seed}");
-        let mut r = Rng::new(seed, 0);
+        let mut r = Rng::stream(seed, 0);
         for round in 0..40 {
-            let n = 3 + r.below(8);
+            let n = 3 + r.index(8);
             let kinds: Vec<NodeKind> = (0..n).map(|i| if i < 2 { S } else { V }).collect();
             let mut cs = Vec::new();
-            for _ in 0..r.below(30) + 5 {
-                let a = r.below(n) as u32;
-                let b = r.below(n) as u32;
+            for _ in 0..r.index(30) + 5 {
+                let a = r.index(n) as u32;
+                let b = r.index(n) as u32;
                 if a == b {
                     continue;
                 }
-                let up = r.below(500) as u64;
-                cs.push((a, b, up, up + 1 + r.below(60) as u64));
+                let up = r.index(500) as u64;
+                cs.push((a, b, up, up + 1 + r.index(60) as u64));
             }
             let w = world(&kinds, &cs, 600);
             let qs: Vec<Query> = (0..300)
                 .map(|_| {
-                    let src = (2 + r.below(n - 2)) as u32;
-                    let t0 = r.below(500) as u64;
-                    let target = match r.below(3) {
+                    let src = (2 + r.index(n - 2)) as u32;
+                    let t0 = r.index(500) as u64;
+                    let target = match r.index(3) {
                         0 => Target::Shore,
                         1 => Target::Mediation,
-                        _ => Target::Node(r.below(n) as u32),
+                        _ => Target::Node(r.index(n) as u32),
                     };
-                    q(src, t0, t0 + 1 + r.below(300) as u64, target)
+                    q(src, t0, t0 + 1 + r.index(300) as u64, target)
                 })
                 .collect();
             let a = earliest_arrivals(&w, &qs, &mut |_, _| {});

@@ -233,7 +233,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
 
     // Nodes.
     let mut nodes = Vec::new();
-    let mut setup = Rng::new(seed, 1);
+    let mut setup = Rng::stream(seed, 1);
     let shore_radios: u64 = sc
         .links
         .iter()
@@ -304,7 +304,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
     let mut agents: Vec<Agent> = Vec::with_capacity(n);
     let mut at_sea_for: Vec<Option<u64>> = vec![None; n];
     for (i, node) in nodes.iter().enumerate() {
-        let mut rng = Rng::new(seed, 1000 + i as u64);
+        let mut rng = Rng::stream(seed, 1000 + i as u64);
         let home = station_xy[node.home];
         if node.kind == NodeKind::Shore {
             agents.push(Agent {
@@ -367,7 +367,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
     // Boats in port lie at a fixed spot within 500 m of the station.
     let berth: Vec<(f64, f64)> = (0..n)
         .map(|i| {
-            let mut r = Rng::new(seed, 500_000 + i as u64);
+            let mut r = Rng::stream(seed, 500_000 + i as u64);
             let a = r.range(0.0, std::f64::consts::TAU);
             let d = 0.5 * r.unit().sqrt();
             (d * a.cos(), d * a.sin())
@@ -435,7 +435,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
     // A boat that found nothing new and is not moving waits this many steps to look again.
     let mut next_search = vec![0u64; n];
     let mut msgs: Vec<Msg> = Vec::new();
-    let mut traffic_rng = Rng::new(seed, 2);
+    let mut traffic_rng = Rng::stream(seed, 2);
     let mut at_sea_ms = 0u64;
     let steps = duration_ms.div_ceil(step_ms);
     let close = |contacts: &mut Vec<Contact>, (a, b): (u32, u32), o: Open, t: u64| {
@@ -679,7 +679,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
             .collect();
         if !fishing.is_empty() {
             for _ in 0..poisson_step(&mut traffic_rng, sc.traffic.distress_per_day * p_step) {
-                let src = fishing[traffic_rng.below(fishing.len())];
+                let src = fishing[traffic_rng.index(fishing.len())];
                 grid.within(&pos, pos[src], sc.traffic.nearby_km, &mut cand);
                 let nearby: Vec<NodeIdx> = cand
                     .iter()
@@ -695,7 +695,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
                 });
             }
             for _ in 0..poisson_step(&mut traffic_rng, sc.traffic.disputes_per_day * p_step) {
-                let src = fishing[traffic_rng.below(fishing.len())];
+                let src = fishing[traffic_rng.index(fishing.len())];
                 grid.within(&pos, pos[src], 20.0, &mut cand);
                 let partner = nodes[src].partner;
                 let other = cand
@@ -707,9 +707,9 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
                             && nodes[j as usize].kind == NodeKind::Vessel
                     })
                     .unwrap_or_else(|| {
-                        let mut o = fishing[traffic_rng.below(fishing.len())];
+                        let mut o = fishing[traffic_rng.index(fishing.len())];
                         if o == src {
-                            o = fishing[(traffic_rng.below(fishing.len()) + 1) % fishing.len()];
+                            o = fishing[(traffic_rng.index(fishing.len()) + 1) % fishing.len()];
                         }
                         o as NodeIdx
                     });

@@ -949,5 +949,8 @@ impl Store for SledStore {
     }
 }
 
+mod meta;
+pub use meta::NodeMeta;
+
 #[cfg(test)]
 mod tests;

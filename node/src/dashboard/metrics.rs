@@ -30,8 +30,8 @@ use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::ask;
-use crate::daemon::Command;
+use crate::command::Command;
+use crate::command::ask;
 use crate::error::ApiError;
 use crate::feed::Event;
 use crate::workflows::Request;
@@ -178,6 +178,9 @@ fn gauge(r: &mut Registry, name: &str, help: &str, v: i64) {
 }
 
 /// The exposition from a status answer, the case statistics and the feed's counts.
+///
+/// Long (about 170 lines) because it is the list of metrics, one registration each, in the
+/// order the exposition shows them.
 pub(crate) fn render(
     status: &Value,
     cases: &Value,

@@ -40,9 +40,9 @@ use futures_util::Stream;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::ask;
+use crate::command::Command;
+use crate::command::ask;
 use crate::config::ApiSection;
-use crate::daemon::Command;
 use crate::error::ApiError;
 use crate::feed::Event;
 use crate::json::record_json;

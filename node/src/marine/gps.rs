@@ -21,7 +21,8 @@ use tokio::task::JoinHandle;
 
 use super::config::{GpsSection, GpsSource};
 use super::{GpsShared, LINE_CAP, ask, lock};
-use crate::daemon::{Command, now_ms};
+use crate::clock::now_ms;
+use crate::command::Command;
 use crate::json::{BodySpec, SubmitRequest};
 
 /// The longest line taken from a GPS (gpsd's SKY objects run to a few KB).

@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::daemon::Command;
+use crate::command::Command;
 use config::{GpsSection, GpsSource, PlotterSection, SignalkSection};
 
 /// Lines from a GPS reader waiting for the actor.

@@ -32,7 +32,8 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::config::{AisClass, PlotterSection};
 use super::{GpsShared, ask, lock};
-use crate::daemon::{Command, now_ms};
+use crate::clock::now_ms;
+use crate::command::Command;
 use crate::feed::Event;
 use crate::workflows::Request;
 

@@ -26,7 +26,8 @@ use tokio::sync::{broadcast, mpsc};
 use super::ask;
 use super::config::SignalkSection;
 use super::plotter::{Targets, fix_time_ms};
-use crate::daemon::{Command, now_ms};
+use crate::clock::now_ms;
+use crate::command::Command;
 use crate::feed::Event;
 use crate::workflows::Request;
 

@@ -25,13 +25,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use haiqiao_mesh::Node;
 use haiqiao_proto::{Envelope, Keypair, Record, RecordId, Timestamp};
-use haiqiao_store::SledStore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use crate::daemon::Command;
+use crate::command::{AshoreStep, Command, StepRequest};
 use crate::error::ApiError;
 use crate::workflows::Workflows;
 
@@ -125,34 +124,15 @@ impl Ashore {
     }
 }
 
-/// A step asked through the API.
-#[derive(Debug, Deserialize)]
-pub(crate) struct StepRequest {
-    step: String,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    to: Option<String>,
-}
-
-/// What the daemon is asked to do.
-#[derive(Debug)]
-pub(crate) struct StepCommand {
-    pub(crate) name: String,
-    pub(crate) token: String,
-    pub(crate) case: String,
-    req: StepRequest,
-}
-
 /// Carries out a step in the daemon (the engine's task): checks the token, has the fleet
 /// judge it for the mediator, signs it with their key and takes it in.
-pub(crate) fn step(
+pub(crate) fn step<S: haiqiao_mesh::Store>(
     now_ms: u64,
     mediators: &[Ashore],
-    node: &mut Node<SledStore>,
+    node: &mut Node<S>,
     work: &mut Workflows,
     case: RecordId,
-    cmd: &StepCommand,
+    cmd: &AshoreStep,
 ) -> Result<Record, ApiError> {
     let Some(m) = mediators.iter().find(|m| m.name == cmd.name) else {
         return Err(ApiError::NotFound(format!(
@@ -167,16 +147,14 @@ pub(crate) fn step(
             m.name
         )));
     }
-    let draft = work
-        .mediator_draft_as(
-            now_ms,
-            m.key.public(),
-            case,
-            &cmd.req.step,
-            &cmd.req.text,
-            cmd.req.to.as_deref(),
-        )
-        .map_err(|e| ApiError::from_anyhow(&e))?;
+    let draft = work.mediator_draft_as(
+        now_ms,
+        m.key.public(),
+        case,
+        &cmd.req.step,
+        &cmd.req.text,
+        cmd.req.to.as_deref(),
+    )?;
     let seq = m
         .next_seq(now_ms)
         .map_err(|e| ApiError::Internal(format!("the mediator's sequence file: {e}")))?;
@@ -215,7 +193,7 @@ pub(crate) fn routes() -> Router<mpsc::Sender<Command>> {
                     .trim()
                     .to_owned();
                 let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-                let cmd = StepCommand {
+                let cmd = AshoreStep {
                     name,
                     token,
                     case,

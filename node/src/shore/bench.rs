@@ -160,9 +160,8 @@ pub(crate) fn run(opts: &ShoreBenchOpts) -> anyhow::Result<Value> {
 /// reconciliation). The engines run over the in-memory harness (no disk, no network): wall
 /// time of the engines' work, and round trips.
 fn catchup(n: usize) -> anyhow::Result<Value> {
-    use haiqiao_mesh::harness::Mesh;
-    use haiqiao_mesh::{MemStore, MeshConfig, Node};
-    use haiqiao_proto::{Body, Destination, Envelope, Keypair, Role, Timestamp};
+    use haiqiao_mesh::{MemStore, MeshConfig};
+    use haiqiao_proto::{Body, Destination, Envelope, Role, Timestamp};
     let authors = crate::bench::fleet_keys(9, 1000);
     let records: Vec<Record> = (0..n)
         .map(|i| {
@@ -197,21 +196,7 @@ fn catchup(n: usize) -> anyhow::Result<Value> {
     let mut a = MemStore::new(limits());
     a.insert_batch(&records)?;
     let b = MemStore::new(limits());
-    let mut mesh = Mesh::new(&[], cfg.clone(), now_ms);
-    mesh.add(Node::new(
-        cfg.clone(),
-        Keypair::from_seed(&[1; 32]),
-        Role::Shore,
-        a,
-        now_ms,
-    )?);
-    mesh.add(Node::new(
-        cfg,
-        Keypair::from_seed(&[2; 32]),
-        Role::Shore,
-        b,
-        now_ms,
-    )?);
+    let mut mesh = crate::bench::two_nodes(&cfg, Role::Shore, a, b, now_ms)?;
     let t = Instant::now();
     mesh.connect(0, 1, None);
     let flights = mesh.run(1, 10_000_000);

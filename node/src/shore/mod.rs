@@ -27,7 +27,7 @@ use haiqiao_proto::{Record, RecordId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::daemon::Command;
+use crate::command::Command;
 use crate::feed::Event;
 use backlog::Journal;
 
@@ -212,8 +212,15 @@ pub(crate) fn spawn(
 /// Appends the records the daemon holds (delivered or written here) that the journal has not
 /// seen; forgets the marks of records gone from the store.
 async fn reconcile(j: &Journal, cmd: &mpsc::Sender<Command>) -> Option<()> {
-    let held: Vec<Record> = ask(cmd, Command::ShoreHeld).await?;
-    let now = crate::daemon::now_ms();
+    let held: Vec<Record> = match ask(cmd, Command::ShoreHeld).await? {
+        Ok(held) => held,
+        Err(e) => {
+            // The store failed to read: the journal stays as it is until the next catch-up.
+            println!("shore backlog: catching up from the store: {e}");
+            return Some(());
+        }
+    };
+    let now = crate::clock::now_ms();
     let mut added = 0;
     for r in &held {
         match j.append(r, now) {

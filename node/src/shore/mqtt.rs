@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use super::Backoff;
 use super::backlog::{Entry, Journal};
-use crate::daemon::Command;
+use crate::command::Command;
 use crate::error::ApiError;
 use crate::json::{SubmitRequest, record_json};
 use crate::workflows::Request;

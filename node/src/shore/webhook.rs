@@ -206,7 +206,7 @@ enum Outcome {
 }
 
 fn post(cfg: &WebhookSection, event: WebhookEvent, id: &str, body: &str) -> Outcome {
-    let ts = crate::daemon::now_ms() / 1000;
+    let ts = crate::clock::now_ms() / 1000;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(cfg.timeout_s)))
         .http_status_as_error(false)

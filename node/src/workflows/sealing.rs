@@ -21,7 +21,7 @@ use haiqiao_proto::seal::{self, MAX_RECIPIENTS};
 use haiqiao_proto::{Body, Destination, KeyHint, Kind, PublicKey, Record, SealEntropy};
 
 use super::Workflows;
-use crate::error::ApiError;
+use crate::error::WorkflowError;
 
 /// Who may read a record about to be written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl Workflows {
         node: &Node<S>,
         dest: &Destination,
         body: &Body,
-    ) -> Result<Readers, ApiError> {
+    ) -> Result<Readers, WorkflowError> {
         let kind = body.kind();
         if !seal::sealable(kind) {
             return Ok(Readers::Public);
@@ -86,7 +86,7 @@ impl Workflows {
                         add(k, &mut out);
                     }
                     if out.len() == before {
-                        return Err(ApiError::NoReaderKey(format!(
+                        return Err(WorkflowError::NoReaderKey(format!(
                             "no usable key for {h} is known here (never heard, or revoked): \
                              a {} to it is sealed to its key and is not sent in clear",
                             kind.name()
@@ -154,7 +154,7 @@ impl Workflows {
             _ => return Ok(Readers::Public),
         }
         if out.len() == 1 {
-            return Err(ApiError::NoReaderKey(format!(
+            return Err(WorkflowError::NoReaderKey(format!(
                 "no reader of this {} but its author is known here (no party key, certified \
                  mediator or shore station): it is not sent in clear",
                 kind.name()
@@ -174,12 +174,13 @@ impl Workflows {
         dest: Destination,
         ttl_min: u32,
         body: Body,
-    ) -> anyhow::Result<Record> {
+    ) -> Result<Record, WorkflowError> {
         match self.readers(now_ms, node, &dest, &body)? {
             Readers::Public => Ok(node.submit(now_ms, dest, ttl_min, body)?),
             Readers::Sealed(readers) => {
                 let mut e = [0u8; 48];
-                getrandom::fill(&mut e).map_err(|e| anyhow::anyhow!("no entropy: {e}"))?;
+                getrandom::fill(&mut e)
+                    .map_err(|e| WorkflowError::Internal(format!("no entropy: {e}")))?;
                 let entropy = SealEntropy::from_bytes(&e);
                 Ok(node.submit_sealed(now_ms, dest, ttl_min, body, &readers, &entropy)?)
             }
@@ -203,7 +204,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use haiqiao_fleet::FleetConfig;
-    use haiqiao_mesh::{MemStore, MeshConfig, StoreLimits};
+    use haiqiao_mesh::{Input, MemStore};
     use haiqiao_proto::{
         AreaId, CategorySet, DailyHours, DisputeCategory, DutyArea, Fix, GeoBox, Keypair, Party,
         RevocationReason, Role, Timestamp,
@@ -212,7 +213,7 @@ mod tests {
     use super::*;
 
     // The workflows' test fixtures: the tests' time, the bureau's key, a signed record.
-    use crate::workflows::tests::{T0_MS, bureau, signed};
+    use crate::workflows::tests::{T0_MS, bureau, signed, vessel};
 
     fn cert(subject: &Keypair, role: Role) -> Record {
         let now = (T0_MS / 1000) as u32;
@@ -261,30 +262,22 @@ mod tests {
     }
 
     fn setup(me: &Keypair, anchors: bool) -> (Node<MemStore>, Workflows) {
-        let node = Node::new(
-            MeshConfig::default(),
-            me.clone(),
-            Role::Vessel,
-            MemStore::new(StoreLimits::default()),
-            T0_MS,
-        )
-        .unwrap();
+        let trust_anchors = if anchors {
+            vec![bureau().public().to_string()]
+        } else {
+            vec![]
+        };
         let cfg = FleetConfig {
-            trust_anchors: if anchors {
-                vec![bureau().public().to_string()]
-            } else {
-                vec![]
-            },
+            trust_anchors,
             ..FleetConfig::default()
         };
-        let mut w = Workflows::new(cfg, me.public(), 7).unwrap();
-        w.print = false;
-        (node, w)
+        vessel(me, cfg)
     }
 
     /// Stores a record of another key as if it had arrived, and shows it to the fleet.
     fn arrive(node: &mut Node<MemStore>, w: &mut Workflows, author: &Keypair, r: &Record) {
-        node.learn_key(author.public());
+        node.handle(T0_MS, Input::Keys(vec![author.public()]))
+            .unwrap();
         let r = node.import(T0_MS, author.public(), r.bytes()).unwrap();
         w.observe(T0_MS, node, &r);
     }
@@ -308,8 +301,9 @@ mod tests {
         let (dest, body) = text(&them);
         // Never heard: refused, not sent in clear.
         let err = w.readers(T0_MS, &node, &dest, &body).unwrap_err();
-        assert_eq!(err.code(), "no_reader_key");
-        node.learn_key(them.public());
+        assert!(matches!(err, WorkflowError::NoReaderKey(_)), "{err}");
+        node.handle(T0_MS, Input::Keys(vec![them.public()]))
+            .unwrap();
         assert_eq!(
             w.readers(T0_MS, &node, &dest, &body).unwrap(),
             Readers::Sealed(vec![me.public(), them.public()])
@@ -364,7 +358,7 @@ mod tests {
             (&lost, Role::Shore),
         ] {
             arrive(&mut node, &mut w, &b, &cert(k, role));
-            node.learn_key(k.public());
+            node.handle(T0_MS, Input::Keys(vec![k.public()])).unwrap();
         }
         let (dest, body) = text(&them);
         assert!(matches!(
@@ -387,10 +381,10 @@ mod tests {
         assert!(before.contains(&lost.public()) && before.contains(&shore.public()));
         arrive(&mut node, &mut w, &b, &revocation(&them));
         arrive(&mut node, &mut w, &b, &revocation(&lost));
-        assert_eq!(
-            w.readers(T0_MS, &node, &dest, &body).unwrap_err().code(),
-            "no_reader_key"
-        );
+        assert!(matches!(
+            w.readers(T0_MS, &node, &dest, &body).unwrap_err(),
+            WorkflowError::NoReaderKey(_)
+        ));
         let Readers::Sealed(after) = w
             .readers(T0_MS, &node, &Destination::Everyone, &report)
             .unwrap()
@@ -430,16 +424,17 @@ mod tests {
             description: "拖网被割断".into(),
             evidence: vec![],
         };
-        assert_eq!(
+        assert!(matches!(
             w.readers(T0_MS, &node, &Destination::Everyone, &report)
-                .unwrap_err()
-                .code(),
-            "no_reader_key"
-        );
+                .unwrap_err(),
+            WorkflowError::NoReaderKey(_)
+        ));
         // Without anchors (the open test mode) the same record is written in clear, even with
         // the party's key known.
         let (mut open_node, open_w) = setup(&me, false);
-        open_node.learn_key(party.public());
+        open_node
+            .handle(T0_MS, Input::Keys(vec![party.public()]))
+            .unwrap();
         assert_eq!(
             open_w
                 .readers(T0_MS, &open_node, &Destination::Everyone, &report)
@@ -455,7 +450,8 @@ mod tests {
         }
         arrive(&mut node, &mut w, &m1, &duty(&m1));
         arrive(&mut node, &mut w, &m2, &duty(&m2));
-        node.learn_key(party.public());
+        node.handle(T0_MS, Input::Keys(vec![party.public()]))
+            .unwrap();
         let Readers::Sealed(readers) = w
             .readers(T0_MS, &node, &Destination::Everyone, &report)
             .unwrap()
@@ -493,7 +489,9 @@ mod tests {
         arrive(&mut m1_node, &mut m1_w, &m1, &duty(&m1));
         arrive(&mut m1_node, &mut m1_w, &m2, &duty(&m2));
         // The mediator has heard the party (a party whose key is unknown cannot be sealed to).
-        m1_node.learn_key(party.public());
+        m1_node
+            .handle(T0_MS, Input::Keys(vec![party.public()]))
+            .unwrap();
         arrive(&mut m1_node, &mut m1_w, &me, &filed);
         assert!(
             m1_w.fleet.case(&filed.id()).is_some(),
@@ -543,7 +541,9 @@ mod tests {
         );
         // The party's restarted node rebuilds the case from the sealed record in its store.
         let (mut p_node, _) = setup(&party, true);
-        p_node.learn_key(me.public());
+        p_node
+            .handle(T0_MS, Input::Keys(vec![me.public()]))
+            .unwrap();
         p_node.import(T0_MS, me.public(), filed.bytes()).unwrap();
         let (_, mut fresh) = setup(&party, true);
         fresh.replay(T0_MS, &mut p_node).unwrap();

@@ -881,30 +881,8 @@ pub fn usage_back_to_zero<S: Store>(mut make: impl FnMut(StoreLimits) -> S) {
 // ---------------------------------------------------------------------------------------------
 // The model.
 
-/// A small deterministic generator (SplitMix64): the suite needs no dependency for it.
-#[derive(Debug, Clone)]
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+/// The suite's deterministic generator: haiqiao-proto's SplitMix64.
+pub use haiqiao_proto::rng::SplitMix64 as SplitMix;
 
 /// The contract restated as plainly as possible: a list of records, searched and sorted on
 /// every question.
