@@ -17,7 +17,9 @@ use haiqiao_proto::{KeyRing, Keypair, Record, Unverified, samples, verify_batch}
 use haiqiao_store::SledStore;
 use serde_json::json;
 
-use crate::bench::{NOW, fleet_keys, limits, median, rss_kib, shore_kind};
+use crate::bench::{
+    NOW, fleet_keys, limits, measure_in_fresh_process, median, rss_kib, shore_kind,
+};
 
 /// Options of `bench store`.
 #[derive(Debug, Clone)]
@@ -129,25 +131,7 @@ pub(crate) fn store(opts: &StoreOpts) -> anyhow::Result<serde_json::Value> {
     let t = Instant::now();
     fill(dir.path(), opts.records)?;
     let fill_s = t.elapsed().as_secs_f64();
-    let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe)
-        .args([
-            "bench",
-            "store",
-            "--json",
-            "--reps",
-            &opts.reps.to_string(),
-            "--store",
-        ])
-        .arg(dir.path())
-        .output()
-        .context("running the measuring process")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "the measuring process failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let mut v = measure_in_fresh_process("store", opts.reps, dir.path())?;
     v["fill_s"] = json!(fill_s);
     v["fill_per_s"] = json!((opts.records as f64 / fill_s).round());
     Ok(v)

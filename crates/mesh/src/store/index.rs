@@ -156,6 +156,21 @@ impl Entry {
     fn evict_key(&self) -> EvictKey {
         (Reverse(self.priority), self.age())
     }
+
+    /// Its summary, with its author's key.
+    fn summary(&self, author: PublicKey) -> Summary {
+        Summary {
+            id: self.id,
+            author,
+            seq: self.seq,
+            kind: self.kind,
+            priority: self.priority,
+            created: self.created,
+            expiry: self.expiry,
+            dest: self.dest,
+            len: self.len,
+        }
+    }
 }
 
 /// What the index keeps per author with records held.
@@ -361,17 +376,7 @@ impl StoreIndex {
     }
 
     fn summary(&self, e: &Entry) -> Option<Summary> {
-        Some(Summary {
-            id: e.id,
-            author: self.author(e.author)?.key,
-            seq: e.seq,
-            kind: e.kind,
-            priority: e.priority,
-            created: e.created,
-            expiry: e.expiry,
-            dest: e.dest,
-            len: e.len,
-        })
+        Some(e.summary(self.author(e.author)?.key))
     }
 
     /// The summary of a held record.
@@ -650,17 +655,7 @@ impl StoreIndex {
             self.numbers.remove(key.as_bytes());
             self.free.push(e.author);
         }
-        Some(Summary {
-            id: *id,
-            author: key,
-            seq: e.seq,
-            kind: e.kind,
-            priority: e.priority,
-            created: e.created,
-            expiry: e.expiry,
-            dest: e.dest,
-            len: e.len,
-        })
+        Some(e.summary(key))
     }
 
     /// [`super::Store::by_author_seq`], as an id (a scan of the author's records).
