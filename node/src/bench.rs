@@ -663,7 +663,7 @@ pub(crate) struct ViewsOpts {
 
 /// The mix of a shore station's store: of every 1,000 records, 940 positions, 30 texts,
 /// 20 pair alerts, 5 dispute reports and 5 distress calls, from 1,000 vessels.
-fn shore_kind(i: usize) -> Kind {
+pub(crate) fn shore_kind(i: usize) -> Kind {
     match i % 1000 {
         0..=939 => Kind::Position,
         940..=969 => Kind::Text,
@@ -703,7 +703,7 @@ fn fill_store(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
 }
 
 /// This process's resident and peak resident memory, KiB (Linux).
-fn rss_kib() -> (u64, u64) {
+pub(crate) fn rss_kib() -> (u64, u64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |k: &str| {
         s.lines()
@@ -780,6 +780,35 @@ fn measure_views(dir: &std::path::Path, reps: usize) -> anyhow::Result<serde_jso
     anyhow::bail!("no repetition ran ({held:?})")
 }
 
+/// Runs `haiqiao bench <what> --json --reps <reps> --store <dir>` (the measuring half of a
+/// bench over a store filled earlier) as a fresh process, so that its RSS is its own and not
+/// the filler's; its JSON.
+pub(crate) fn measure_in_fresh_process(
+    what: &str,
+    reps: usize,
+    dir: &std::path::Path,
+) -> anyhow::Result<serde_json::Value> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .args([
+            "bench",
+            what,
+            "--json",
+            "--reps",
+            &reps.to_string(),
+            "--store",
+        ])
+        .arg(dir)
+        .output()
+        .context("running the measuring process")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the measuring process failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 /// `bench views`: start-up rebuild of a shore station holding `records` records, and its RSS.
 pub(crate) fn views(opts: &ViewsOpts) -> anyhow::Result<serde_json::Value> {
     if let Some(dir) = &opts.store {
@@ -790,24 +819,7 @@ pub(crate) fn views(opts: &ViewsOpts) -> anyhow::Result<serde_json::Value> {
     fill_store(dir.path(), opts.records)?;
     let fill_s = t.elapsed().as_secs_f64();
     // Measured in a fresh process, so that its RSS is the rebuilt station's, not the filler's.
-    let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe)
-        .args([
-            "bench",
-            "views",
-            "--json",
-            "--reps",
-            &opts.reps.to_string(),
-            "--store",
-        ])
-        .arg(dir.path())
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "the measuring process failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let mut v = measure_in_fresh_process("views", opts.reps, dir.path())?;
     v["fill_s"] = json!(fill_s);
     v["dashboard_payload_bytes"] = json!(crate::dashboard::payload_bytes());
     Ok(v)

@@ -636,6 +636,22 @@ pub(crate) enum BenchCommand {
         #[arg(long, hide = true)]
         store: Option<PathBuf>,
     },
+    /// A large store: filled through the ingest path, then opened in a fresh process: RSS
+    /// after open, index bytes per record, open time (docs/benchmarks.md).
+    Store {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Records in the store.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Repetitions of the open (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Measure a store filled earlier (used by the bench itself, in a fresh process).
+        #[arg(long, hide = true)]
+        store: Option<PathBuf>,
+    },
     /// Shore bridges: records/s through MQTT and into PostgreSQL, as ratios to this
     /// machine's ingest rate in the same run; a federated station's catch-up (docs/shore.md).
     Shore {

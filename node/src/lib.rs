@@ -6,6 +6,7 @@ mod api;
 mod bench;
 mod bench_flood;
 mod bench_seal;
+mod bench_store;
 mod cli;
 mod client;
 mod clock;
@@ -420,6 +421,19 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
             store,
         } => {
             let v = bench::views(&bench::ViewsOpts {
+                records,
+                reps,
+                store,
+            })?;
+            print_json_or(json, &v, || println!("{v:#}"))
+        }
+        BenchCommand::Store {
+            json,
+            records,
+            reps,
+            store,
+        } => {
+            let v = bench_store::store(&bench_store::StoreOpts {
                 records,
                 reps,
                 store,

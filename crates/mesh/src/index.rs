@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use hashbrown::HashTable;
+
 use haiqiao_proto::wire::{DIGEST_LEN, SHORT_ID_LEN, TIERS, TierSummary};
 use haiqiao_proto::{Destination, Kind, Priority, RecordId, Timestamp};
 
@@ -97,44 +99,113 @@ struct TierSet {
     digest: u64,
 }
 
-/// The index.
-#[derive(Debug, Default)]
+/// A record's slot in [`Index::slots`].
+type Slot = u32;
+
+/// A flood position's place in its author's order: creation time, sequence number, slot
+/// (big-endian, so that byte order is the order of age).
+type PositionKey = [u8; 16];
+
+fn position_key(m: &Meta, slot: Slot) -> PositionKey {
+    let mut k = [0; 16];
+    k[..4].copy_from_slice(&m.created.0.to_be_bytes());
+    k[4..12].copy_from_slice(&m.seq.to_be_bytes());
+    k[12..].copy_from_slice(&slot.to_be_bytes());
+    k
+}
+
+fn slot_of(k: &PositionKey) -> Slot {
+    Slot::from_be_bytes([k[12], k[13], k[14], k[15]])
+}
+
+/// The table's hash of a short id (spread over 64 bits: hashbrown reads the top ones too).
+fn hash_short(short: u64) -> u64 {
+    short.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// A slot: a record held, or a free slot.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    id: RecordId,
+    meta: Meta,
+    live: bool,
+}
+
+/// The index. Records live in slots of one `Vec` (free slots are reused), found by id and
+/// by short id through one table of slot numbers hashed by short id; each author's flood
+/// positions are ordered by age in a set of packed keys. No per-record allocation besides
+/// the sets' nodes: about 140 bytes a record, where a `BTreeMap` by id, another by short id
+/// and one keyed by `(author, created, seq)` took about 330.
+#[derive(Default, Clone)]
 pub(crate) struct Index {
-    by_id: BTreeMap<RecordId, Meta>,
-    by_short: BTreeMap<u64, RecordId>,
+    slots: Vec<Held>,
+    free: Vec<Slot>,
+    table: HashTable<Slot>,
+    live: usize,
     tiers: [TierSet; TIERS],
-    positions: BTreeMap<([u8; 32], Timestamp, u64), RecordId>,
+    positions: BTreeMap<[u8; 32], BTreeSet<PositionKey>>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("held", &self.live)
+            .field("tiers", &self.tiers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Index {
     pub(crate) fn len(&self) -> usize {
-        self.by_id.len()
+        self.live
+    }
+
+    fn slot(&self, id: &RecordId) -> Option<Slot> {
+        let slots = &self.slots;
+        self.table
+            .find(hash_short(short_id(id)), |s| {
+                slots.get(*s as usize).is_some_and(|h| h.id == *id)
+            })
+            .copied()
     }
 
     pub(crate) fn get(&self, id: &RecordId) -> Option<&Meta> {
-        self.by_id.get(id)
+        self.slots.get(self.slot(id)? as usize).map(|h| &h.meta)
     }
 
     pub(crate) fn get_mut(&mut self, id: &RecordId) -> Option<&mut Meta> {
-        self.by_id.get_mut(id)
+        let s = self.slot(id)?;
+        self.slots.get_mut(s as usize).map(|h| &mut h.meta)
     }
 
     pub(crate) fn contains(&self, id: &RecordId) -> bool {
-        self.by_id.contains_key(id)
+        self.slot(id).is_some()
     }
 
+    /// A record held with this short id (if two are, either).
     pub(crate) fn by_short(&self, short: u64) -> Option<RecordId> {
-        self.by_short.get(&short).copied()
+        let slots = &self.slots;
+        let s = self.table.find(hash_short(short), |s| {
+            slots
+                .get(*s as usize)
+                .is_some_and(|h| h.meta.short == short)
+        })?;
+        self.slots.get(*s as usize).map(|h| h.id)
     }
 
+    /// Every record held, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&RecordId, &Meta)> {
-        self.by_id.iter()
+        self.slots
+            .iter()
+            .filter(|h| h.live)
+            .map(|h| (&h.id, &h.meta))
     }
 
-    fn enter_set(&mut self, id: &RecordId) {
-        if let Some(m) = self.by_id.get_mut(id)
-            && m.tier.is_none()
+    fn enter_set(&mut self, slot: Slot) {
+        if let Some(h) = self.slots.get_mut(slot as usize)
+            && h.meta.tier.is_none()
         {
+            let m = &mut h.meta;
             let t = m.flood_tier();
             m.tier = Some(t);
             let ts = &mut self.tiers[t as usize];
@@ -144,63 +215,103 @@ impl Index {
         }
     }
 
-    fn leave_set(&mut self, id: &RecordId) {
-        if let Some(m) = self.by_id.get_mut(id)
-            && let Some(t) = m.tier.take()
+    fn leave_set(&mut self, slot: Slot) {
+        if let Some(h) = self.slots.get_mut(slot as usize)
+            && let Some(t) = h.meta.tier.take()
         {
             let ts = &mut self.tiers[t as usize];
-            if ts.members.remove(&m.short) {
-                ts.digest ^= m.short;
+            if ts.members.remove(&h.meta.short) {
+                ts.digest ^= h.meta.short;
             }
         }
     }
 
-    fn newest_position(&self, author: &[u8; 32]) -> Option<RecordId> {
-        let lo = (*author, Timestamp(0), 0);
-        let hi = (*author, Timestamp(u32::MAX), u64::MAX);
-        self.positions.range(lo..=hi).next_back().map(|(_, id)| *id)
+    /// An author's newest flood position: the largest (created, seq), then the largest id.
+    fn newest_position(&self, author: &[u8; 32]) -> Option<Slot> {
+        let keys = self.positions.get(author)?;
+        let last = keys.last()?;
+        let id = |k: &PositionKey| self.slots.get(slot_of(k) as usize).map(|h| h.id);
+        keys.iter()
+            .rev()
+            .take_while(|k| k[..12] == last[..12])
+            .max_by_key(|k| id(k))
+            .map(slot_of)
     }
 
-    /// Adds a record; returns whether it entered the flood set.
+    /// Adds a record (a record already held is left as it is).
     pub(crate) fn insert(&mut self, id: RecordId, meta: Meta) {
-        if self.by_id.contains_key(&id) {
+        if self.contains(&id) {
             return;
         }
-        self.by_short.entry(meta.short).or_insert(id);
-        self.by_id.insert(id, meta);
+        let held = Held {
+            id,
+            meta: Meta { tier: None, ..meta },
+            live: true,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = held;
+                s
+            }
+            None => {
+                self.slots.push(held);
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        let slots = &self.slots;
+        self.table.insert_unique(hash_short(meta.short), slot, |s| {
+            slots
+                .get(*s as usize)
+                .map_or(0, |h| hash_short(h.meta.short))
+        });
+        self.live += 1;
         if !meta.is_flood() {
             return;
         }
         if meta.kind == Kind::Position {
             let before = self.newest_position(&meta.author);
             self.positions
-                .insert((meta.author, meta.created, meta.seq), id);
+                .entry(meta.author)
+                .or_default()
+                .insert(position_key(&meta, slot));
             let after = self.newest_position(&meta.author);
             if before != after {
                 if let Some(b) = before {
-                    self.leave_set(&b);
+                    self.leave_set(b);
                 }
                 if let Some(a) = after {
-                    self.enter_set(&a);
+                    self.enter_set(a);
                 }
             }
         } else {
-            self.enter_set(&id);
+            self.enter_set(slot);
         }
     }
 
     /// Removes a record.
     pub(crate) fn remove(&mut self, id: &RecordId) -> Option<Meta> {
-        self.leave_set(id);
-        let meta = self.by_id.remove(id)?;
-        if self.by_short.get(&meta.short) == Some(id) {
-            self.by_short.remove(&meta.short);
+        let slot = self.slot(id)?;
+        self.leave_set(slot);
+        let slots = &self.slots;
+        if let Ok(e) = self.table.find_entry(hash_short(short_id(id)), |s| {
+            slots.get(*s as usize).is_some_and(|h| h.id == *id)
+        }) {
+            e.remove();
         }
+        let h = self.slots.get_mut(slot as usize)?;
+        h.live = false;
+        let meta = h.meta;
+        self.free.push(slot);
+        self.live -= 1;
         if meta.kind == Kind::Position && meta.is_flood() {
-            self.positions
-                .remove(&(meta.author, meta.created, meta.seq));
+            if let Some(keys) = self.positions.get_mut(&meta.author) {
+                keys.remove(&position_key(&meta, slot));
+                if keys.is_empty() {
+                    self.positions.remove(&meta.author);
+                }
+            }
             if let Some(n) = self.newest_position(&meta.author) {
-                self.enter_set(&n);
+                self.enter_set(n);
             }
         }
         Some(meta)
@@ -224,12 +335,14 @@ impl Index {
         self.tiers[tier].members.iter().copied().collect()
     }
 
-    /// Records expired at `now_s`.
+    /// Records expired at `now_s`, in id order.
     pub(crate) fn expired(&self, now_s: u64) -> Vec<RecordId> {
-        self.by_id
+        let mut v: Vec<RecordId> = self
             .iter()
             .filter(|(_, m)| m.expiry <= now_s)
             .map(|(id, _)| *id)
-            .collect()
+            .collect();
+        v.sort_unstable();
+        v
     }
 }

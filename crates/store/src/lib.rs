@@ -18,10 +18,15 @@
 //! a hundred records is one sled key. Storing a batch of 1024 records then costs 4–7 µs per
 //! record (about 2 of them in the index), a batch of 64 about 11.
 //!
-//! The price is memory and opening time. The index costs about 700 bytes per record (measured
-//! with 200,000 positions), so 1M records take about 700 MB, above design §4's 200 MB: a
-//! compacter index (sorted arrays, fewer orders) is the next step there. Opening replays the
-//! log: every record is decoded (not re-verified).
+//! The price is memory and opening time: the index lives in memory and is rebuilt by replaying
+//! the log, every record decoded (not re-verified; each author's key checked once). The
+//! index is `haiqiao_mesh::store::StoreIndex`, packed (see its module docs); each record's
+//! place on disk is kept in its index entry. Two things about sled 0.34 shape the open: it
+//! keeps every page it has read in memory whatever its cache capacity (after a replay, the
+//! whole store again), so the store reopens sled once the replay is done; and the index's
+//! orders are built in bulk after that, so that their nodes take the memory sled let go of
+//! instead of sitting between its pages. `haiqiao bench store` measures both
+//! (docs/benchmarks.md).
 //!
 //! # Durability
 //!
@@ -64,7 +69,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use haiqiao_mesh::store::StoreIndex;
+use haiqiao_mesh::store::{StoreIndex, UNPLACED};
 use haiqiao_mesh::{InsertOutcome, Store, StoreError, StoreLimits, Summary, Usage};
 use haiqiao_proto::{Destination, Kind, PublicKey, Record, RecordId, Timestamp};
 
@@ -81,6 +86,14 @@ pub const SEGMENT_TARGET: usize = 16 * 1024;
 
 /// A segment whose live records fill less than 1/COMPACT_RATIO of it is compacted.
 pub const COMPACT_RATIO: u64 = 4;
+
+/// Bytes of segments read while a store opens before sled is reopened (which lets go of the
+/// pages it read: see [`SledStore::open`]).
+pub const REPLAY_CHUNK: usize = 16 * 1024 * 1024;
+
+/// Authors' keys remembered while a store opens (each checked once); at the bound the memory
+/// starts again.
+pub const MAX_OPEN_KEYS: usize = 65_536;
 
 /// Segments looked at for collection per change.
 pub const COLLECT_PER_CHANGE: usize = 8;
@@ -200,6 +213,11 @@ fn read_entry(v: &[u8], at: usize) -> Result<(Entry<'_>, usize), StoreError> {
 fn decode_record(id: &RecordId, author: &[u8], bytes: &[u8]) -> Result<Record, StoreError> {
     let key = PublicKey::from_bytes(author)
         .map_err(|e| corrupt(format!("record {id}: author key: {e}")))?;
+    rebuild(id, key, bytes)
+}
+
+/// Rebuilds a stored record whose author's key is already checked.
+fn rebuild(id: &RecordId, key: PublicKey, bytes: &[u8]) -> Result<Record, StoreError> {
     let r = Record::from_trusted(key, bytes).map_err(|e| corrupt(format!("record {id}: {e}")))?;
     if r.id() != *id {
         return Err(corrupt(format!("record stored as {id} has id {}", r.id())));
@@ -207,11 +225,32 @@ fn decode_record(id: &RecordId, author: &[u8], bytes: &[u8]) -> Result<Record, S
     Ok(r)
 }
 
-/// Where a live record's addition is.
+/// Where a live record's addition is. Kept in the index's word for the record
+/// ([`StoreIndex::place`]): segment number in the high 40 bits, offset in the low 24 (a
+/// segment is at most [`SEGMENT_TARGET`] bytes plus one record of at most 64 KiB).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loc {
     segment: u64,
     offset: u32,
+}
+
+/// Bits of a place that hold the offset.
+const OFFSET_BITS: u32 = 24;
+
+impl Loc {
+    fn pack(self) -> Result<u64, StoreError> {
+        if self.segment >= 1 << (64 - OFFSET_BITS) || self.offset >= 1 << OFFSET_BITS {
+            return Err(corrupt(format!("{self:?} cannot be indexed")));
+        }
+        Ok((self.segment << OFFSET_BITS) | u64::from(self.offset))
+    }
+
+    fn unpack(place: u64) -> Option<Loc> {
+        (place != UNPLACED).then_some(Loc {
+            segment: place >> OFFSET_BITS,
+            offset: (place & ((1 << OFFSET_BITS) - 1)) as u32,
+        })
+    }
 }
 
 /// What the store knows of a segment on disk.
@@ -262,8 +301,8 @@ struct Change {
 /// Everything the store keeps in memory, rebuilt from the disk when it opens.
 #[derive(Debug)]
 struct State {
+    /// The records' summaries, and where each is on disk ([`Loc`], as the index's place).
     index: StoreIndex,
-    locs: BTreeMap<RecordId, Loc>,
     segments: BTreeMap<u64, Segment>,
     /// Segment → the segments holding removals that name it.
     removers: BTreeMap<u64, Vec<u64>>,
@@ -273,22 +312,78 @@ struct State {
 }
 
 impl State {
-    /// Replays the log.
-    fn load(db: &sled::Db, limits: StoreLimits) -> Result<State, StoreError> {
+    /// Replays the log. The index's orders are not built yet (see [`State::ready`]).
+    ///
+    /// With `reopen`, sled is reopened from that path after every so many bytes of segments
+    /// read ([`REPLAY_CHUNK`] in [`SledStore::open`]) and once more at the end (see [`SledStore::open`]): `db` must then be the
+    /// only handle to it. The database is handed back.
+    fn load(
+        mut db: sled::Db,
+        reopen: Option<(&Path, usize)>,
+        limits: StoreLimits,
+    ) -> Result<(State, sled::Db), StoreError> {
         let counted = match db.get(COUNTERS).map_err(io)? {
             Some(v) => decode_counters(&v)?,
             None => return Err(corrupt("no counters")),
         };
+        let mut index = StoreIndex::new(limits);
+        index.defer_orders();
         let mut st = State {
-            index: StoreIndex::new(limits),
-            locs: BTreeMap::new(),
+            index,
             segments: BTreeMap::new(),
             removers: BTreeMap::new(),
             dirty: BTreeSet::new(),
             next_segment: counted.next_segment,
         };
-        for kv in db.scan_prefix([P_SEGMENT]) {
-            let (k, v) = kv.map_err(io)?;
+        let mut keys: BTreeMap<Vec<u8>, PublicKey> = BTreeMap::new();
+        let mut from = vec![P_SEGMENT];
+        loop {
+            let mut read = 0;
+            let mut rest = None;
+            for kv in db.range(from.as_slice()..) {
+                let (k, v) = kv.map_err(io)?;
+                if k.first() != Some(&P_SEGMENT) {
+                    break;
+                }
+                st.replay(&k, &v, &counted, &mut keys)?;
+                read += v.len();
+                if reopen.is_some_and(|(_, chunk)| read >= chunk) {
+                    // The next key after this one.
+                    let mut next = k.to_vec();
+                    next.push(0);
+                    rest = Some(next);
+                    break;
+                }
+            }
+            if let Some((path, _)) = reopen {
+                drop(db);
+                db = reopen_db(path)?;
+            }
+            match rest {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        if st.index.usage() != counted.usage {
+            return Err(corrupt(format!(
+                "the counters say {:?} but the records add up to {:?}",
+                counted.usage,
+                st.index.usage()
+            )));
+        }
+        Ok((st, db))
+    }
+
+    /// Replays one segment.
+    fn replay(
+        &mut self,
+        k: &[u8],
+        v: &[u8],
+        counted: &Counters,
+        keys: &mut BTreeMap<Vec<u8>, PublicKey>,
+    ) -> Result<(), StoreError> {
+        let st = self;
+        {
             let n = k
                 .get(1..)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -303,18 +398,34 @@ impl State {
             };
             let mut at = 0;
             while at < v.len() {
-                let (e, next) = read_entry(&v, at)?;
+                let (e, next) = read_entry(v, at)?;
                 match e {
                     Entry::Add { id, author, bytes } => {
-                        let r = decode_record(&id, author, bytes)?;
+                        // A key is checked once per open, not once per record: the check
+                        // (decompression, re-compression, small-order test) costs more than
+                        // the rest of rebuilding a record.
+                        let key = match keys.get(author) {
+                            Some(k) => *k,
+                            None => {
+                                let k = PublicKey::from_bytes(author).map_err(|e| {
+                                    corrupt(format!("record {id}: author key: {e}"))
+                                })?;
+                                if keys.len() >= MAX_OPEN_KEYS {
+                                    keys.clear();
+                                }
+                                keys.insert(author.to_vec(), k);
+                                k
+                            }
+                        };
+                        let r = rebuild(&id, key, bytes)?;
                         st.forget(&id);
                         st.index.add(Summary::of(&r));
                         let offset = u32::try_from(at).map_err(|_| corrupt("segment too large"))?;
-                        st.locs.insert(id, Loc { segment: n, offset });
+                        st.index.set_place(&id, Loc { segment: n, offset }.pack()?);
                         seg.live += (next - at) as u64;
                     }
                     Entry::Remove { id, segment } => {
-                        if st.locs.get(&id).is_some_and(|l| l.segment == segment) {
+                        if st.loc(&id).is_some_and(|l| l.segment == segment) {
                             st.forget(&id);
                         }
                         seg.removals.push((id, segment));
@@ -326,19 +437,24 @@ impl State {
             st.segments.insert(n, seg);
             st.dirty.insert(n);
         }
-        if st.index.usage() != counted.usage {
-            return Err(corrupt(format!(
-                "the counters say {:?} but the records add up to {:?}",
-                counted.usage,
-                st.index.usage()
-            )));
-        }
-        Ok(st)
+        Ok(())
+    }
+
+    /// Builds the index's orders, once the log is replayed (and what the replay read is let
+    /// go of: see [`SledStore::open`]).
+    fn ready(mut self) -> State {
+        self.index.build_orders();
+        self
+    }
+
+    /// Where a held record is on disk (`None` if it is not written yet).
+    fn loc(&self, id: &RecordId) -> Option<Loc> {
+        self.index.place(id).and_then(Loc::unpack)
     }
 
     /// Drops a live record from the index and its segment's live bytes (replay).
     fn forget(&mut self, id: &RecordId) {
-        if let Some(loc) = self.locs.remove(id)
+        if let Some(loc) = self.loc(id)
             && let Some(s) = self.index.remove(id)
             && let Some(seg) = self.segments.get_mut(&loc.segment)
         {
@@ -350,6 +466,7 @@ impl State {
 
     /// Removes a held record as part of `c`.
     fn stage_remove(&mut self, c: &mut Change, id: &RecordId) -> bool {
+        let loc = self.loc(id);
         let Some(s) = self.index.remove(id) else {
             return false;
         };
@@ -358,7 +475,7 @@ impl State {
             if let Some(Staged::Add { dead, .. }) = c.entries.get_mut(i) {
                 *dead = true;
             }
-        } else if let Some(loc) = self.locs.remove(id) {
+        } else if let Some(loc) = loc {
             if let Some(seg) = self.segments.get_mut(&loc.segment) {
                 seg.live = seg
                     .live
@@ -445,8 +562,8 @@ impl State {
                             segment: n,
                             offset: u32::try_from(at).map_err(|_| corrupt("segment too large"))?,
                         };
-                        if self.locs.get(&id) == Some(&here) {
-                            self.locs.remove(&id);
+                        if self.loc(&id) == Some(here) {
+                            self.index.set_place(&id, UNPLACED);
                             let author =
                                 <[u8; KEY]>::try_from(author).map_err(|_| corrupt("author key"))?;
                             c.adds.insert(id, c.entries.len());
@@ -473,6 +590,38 @@ impl State {
     }
 }
 
+/// Opens the sled database of a store.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_CAPACITY)
+        .flush_every_ms(None)
+        .open()
+        .map_err(io)
+}
+
+/// Opens again the sled database of a store this process just closed. sled's background
+/// threads can hold the directory's lock for a moment after the last handle is dropped, so a
+/// lock conflict is retried for up to [`REOPEN_WAIT`] (no event says when the lock goes).
+fn reopen_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let step = std::time::Duration::from_millis(2);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match open_db(path) {
+            Err(StoreError::Io(e))
+                if e.contains("could not acquire lock") && waited < REOPEN_WAIT =>
+            {
+                std::thread::sleep(step);
+                waited += step;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long [`reopen_db`] waits for sled to let go of its lock.
+pub const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A durable [`Store`] on sled. See the crate docs for the layout.
 pub struct SledStore {
     db: sled::Db,
@@ -493,12 +642,16 @@ impl SledStore {
     /// Opens (or creates) the store in directory `path`, enforcing `limits` from now on (a
     /// store holding more than new, smaller limits allow shrinks as records come in).
     pub fn open(path: impl AsRef<Path>, limits: StoreLimits) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_CAPACITY)
-            .flush_every_ms(None)
-            .open()
-            .map_err(io)?;
+        SledStore::open_replaying(path.as_ref(), limits, REPLAY_CHUNK)
+    }
+
+    /// [`SledStore::open`], reopening sled every `chunk` bytes of the replay.
+    fn open_replaying(
+        path: &Path,
+        limits: StoreLimits,
+        chunk: usize,
+    ) -> Result<SledStore, StoreError> {
+        let db = open_db(path)?;
         match db.get(META_SCHEMA).map_err(io)? {
             None => {
                 if db.first().map_err(io)?.is_some() {
@@ -529,8 +682,12 @@ impl SledStore {
                 }
             }
         }
-        let st = State::load(&db, limits)?;
-        Ok(SledStore { db, st })
+        // sled 0.34 keeps every page it has read in memory, whatever its cache capacity: after
+        // replaying the whole log that would be the whole store again (about 150 bytes a
+        // record). So the replay reopens sled every REPLAY_CHUNK bytes, which lets go of
+        // them; opened afresh, it reads back only what is asked for.
+        let (st, db) = State::load(db, Some((path, chunk)), limits)?;
+        Ok(SledStore { db, st: st.ready() })
     }
 
     /// How many segments are on disk (for diagnostics and tests).
@@ -542,8 +699,7 @@ impl SledStore {
     fn read(&self, id: &RecordId) -> Result<Record, StoreError> {
         let loc = self
             .st
-            .locs
-            .get(id)
+            .loc(id)
             .ok_or_else(|| corrupt(format!("indexed record {id} has no location")))?;
         let v = self
             .db
@@ -580,7 +736,7 @@ impl SledStore {
         self.st.collect(&self.db, &mut c)?;
         let mut batch = sled::Batch::default();
         let mut written: Vec<(u64, Segment)> = Vec::new();
-        let mut locs: Vec<(RecordId, Loc)> = Vec::new();
+        let mut places: Vec<(RecordId, u64)> = Vec::new();
         let mut n = self.st.next_segment;
         let mut value: Vec<u8> = Vec::with_capacity(SEGMENT_TARGET);
         let mut seg = Segment::default();
@@ -610,7 +766,7 @@ impl SledStore {
                     value.extend_from_slice(author);
                     value.extend_from_slice(bytes);
                     seg.live += e.len() as u64;
-                    locs.push((*id, Loc { segment: n, offset }));
+                    places.push((*id, Loc { segment: n, offset }.pack()?));
                 }
                 Staged::Remove { id, segment } => {
                     value.push(REMOVE);
@@ -635,7 +791,9 @@ impl SledStore {
         if let Err(e) = self.db.apply_batch(batch) {
             // Memory already holds the change: go back to what the disk holds (and keep the
             // marks of the records still held, which live in memory only).
-            if let Ok(mut st) = State::load(&self.db, self.st.index.limits().clone()) {
+            if let Ok((st, _)) = State::load(self.db.clone(), None, self.st.index.limits().clone())
+            {
+                let mut st = st.ready();
                 for id in self.st.index.kept() {
                     st.index.set_kept(&id, true);
                 }
@@ -645,7 +803,9 @@ impl SledStore {
         }
         let st = &mut self.st;
         st.next_segment = n;
-        st.locs.extend(locs);
+        for (id, place) in places {
+            st.index.set_place(&id, place);
+        }
         for d in &c.deleted {
             if let Some(seg) = st.segments.remove(d) {
                 for (_, target) in seg.removals {

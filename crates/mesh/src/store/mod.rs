@@ -35,12 +35,14 @@
 //! under the author quota ([`Refusal::AuthorQuota`]) and in the store ([`Refusal::StoreFull`]);
 //! it is all or nothing (a refused record evicts nothing, a superseded one changes nothing).
 
+mod index;
 mod memory;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
-pub use memory::{IndexedStore, MemStore, Records, StoreIndex};
+pub use index::{StoreIndex, UNPLACED};
+pub use memory::{IndexedStore, MemStore, Records};
 
 use haiqiao_proto::{
     Destination, Kind, Priority, PublicKey, Record, RecordError, RecordId, Timestamp,
