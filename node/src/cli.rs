@@ -561,7 +561,8 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 15)]
         samples: usize,
     },
-    /// Daemons on loopback: a distress across a chain of five, records relayed per second.
+    /// Daemons on loopback: a distress across a chain of five; records one relay passes on
+    /// per second over TCP and QUIC, against this machine's batch ingest rate in the same run.
     Chain {
         /// Print JSON.
         #[arg(long)]
@@ -569,9 +570,15 @@ pub(crate) enum BenchCommand {
         /// Distress calls to time across the chain.
         #[arg(long, default_value_t = 9)]
         samples: usize,
-        /// Records for the relay measurement.
-        #[arg(long, default_value_t = 500)]
+        /// Records in the relayed burst.
+        #[arg(long, default_value_t = 20_000)]
         relay_records: usize,
+        /// Repetitions of the relay measurement per transport (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Transports the relay measurement runs over.
+        #[arg(long, value_delimiter = ',', default_value = "tcp,quic")]
+        transports: Vec<crate::bench_chain::Transport>,
     },
     /// What the fleet projections (pairs, distress, cases) cost a station hearing a fleet.
     Fleet {

@@ -4,6 +4,7 @@
 
 mod api;
 mod bench;
+mod bench_chain;
 mod bench_seal;
 mod cli;
 mod client;
@@ -379,8 +380,15 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
             json,
             samples,
             relay_records,
+            reps,
+            transports,
         } => {
-            let v = bench::chain(samples, relay_records)?;
+            let v = bench_chain::chain(&bench_chain::ChainOpts {
+                samples,
+                relay_records,
+                reps,
+                transports,
+            })?;
             print_json_or(json, &v, || println!("{v:#}"))
         }
         BenchCommand::Fleet {
