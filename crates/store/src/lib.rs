@@ -68,6 +68,9 @@ use haiqiao_mesh::store::StoreIndex;
 use haiqiao_mesh::{InsertOutcome, Store, StoreError, StoreLimits, Summary, Usage};
 use haiqiao_proto::{Destination, Kind, PublicKey, Record, RecordId, Timestamp};
 
+mod keys;
+use keys::KeyCache;
+
 /// The schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -197,8 +200,14 @@ fn read_entry(v: &[u8], at: usize) -> Result<(Entry<'_>, usize), StoreError> {
 }
 
 /// Rebuilds a stored record, checking it against the id it was stored under.
-fn decode_record(id: &RecordId, author: &[u8], bytes: &[u8]) -> Result<Record, StoreError> {
-    let key = PublicKey::from_bytes(author)
+fn decode_record(
+    keys: &KeyCache,
+    id: &RecordId,
+    author: &[u8],
+    bytes: &[u8],
+) -> Result<Record, StoreError> {
+    let key = keys
+        .key(author)
         .map_err(|e| corrupt(format!("record {id}: author key: {e}")))?;
     let r = Record::from_trusted(key, bytes).map_err(|e| corrupt(format!("record {id}: {e}")))?;
     if r.id() != *id {
@@ -274,7 +283,7 @@ struct State {
 
 impl State {
     /// Replays the log.
-    fn load(db: &sled::Db, limits: StoreLimits) -> Result<State, StoreError> {
+    fn load(db: &sled::Db, limits: StoreLimits, keys: &KeyCache) -> Result<State, StoreError> {
         let counted = match db.get(COUNTERS).map_err(io)? {
             Some(v) => decode_counters(&v)?,
             None => return Err(corrupt("no counters")),
@@ -306,7 +315,7 @@ impl State {
                 let (e, next) = read_entry(&v, at)?;
                 match e {
                     Entry::Add { id, author, bytes } => {
-                        let r = decode_record(&id, author, bytes)?;
+                        let r = decode_record(keys, &id, author, bytes)?;
                         st.forget(&id);
                         st.index.add(Summary::of(&r));
                         let offset = u32::try_from(at).map_err(|_| corrupt("segment too large"))?;
@@ -477,6 +486,8 @@ impl State {
 pub struct SledStore {
     db: sled::Db,
     st: State,
+    /// Author keys checked already (reads and the rebuild at open check each key once).
+    keys: KeyCache,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -529,8 +540,9 @@ impl SledStore {
                 }
             }
         }
-        let st = State::load(&db, limits)?;
-        Ok(SledStore { db, st })
+        let keys = KeyCache::default();
+        let st = State::load(&db, limits, &keys)?;
+        Ok(SledStore { db, st, keys })
     }
 
     /// How many segments are on disk (for diagnostics and tests).
@@ -558,7 +570,7 @@ impl SledStore {
                     bytes,
                 },
                 _,
-            ) if stored == *id => decode_record(id, author, bytes),
+            ) if stored == *id => decode_record(&self.keys, id, author, bytes),
             _ => Err(corrupt(format!("record {id} is not where it was put"))),
         }
     }
@@ -635,7 +647,7 @@ impl SledStore {
         if let Err(e) = self.db.apply_batch(batch) {
             // Memory already holds the change: go back to what the disk holds (and keep the
             // marks of the records still held, which live in memory only).
-            if let Ok(mut st) = State::load(&self.db, self.st.index.limits().clone()) {
+            if let Ok(mut st) = State::load(&self.db, self.st.index.limits().clone(), &self.keys) {
                 for id in self.st.index.kept() {
                     st.index.set_kept(&id, true);
                 }
