@@ -526,7 +526,20 @@ impl Daemon {
         }
     }
 
+    /// Carries out the engine's outputs. What it prints goes out in one write at the end (a
+    /// relay delivers thousands of records a second, and a line-buffered stdout would make a
+    /// system call of each line).
     async fn drain_outputs(&mut self) -> anyhow::Result<()> {
+        let mut lines = String::new();
+        let r = self.drain_outputs_into(&mut lines).await;
+        if !lines.is_empty() {
+            print!("{lines}");
+        }
+        r
+    }
+
+    async fn drain_outputs_into(&mut self, lines: &mut String) -> anyhow::Result<()> {
+        use std::fmt::Write as _;
         let now = now_ms();
         while let Some(out) = self.node.poll_output() {
             match out {
@@ -542,14 +555,14 @@ impl Daemon {
                 Output::Deliver(r) => {
                     // Opened where this node is a reader of a sealed record.
                     let r = crate::workflows::Workflows::view(&self.node, &r);
-                    println!("delivered {} {}", r.kind().name(), r.id());
+                    let _ = writeln!(lines, "delivered {} {}", r.kind().name(), r.id());
                     if r.priority() <= haiqiao_proto::Priority::Safety {
                         tracing::warn!(kind = r.kind().name(), id = %r.id(), author = %r.author(), "safety record delivered");
                     } else {
                         tracing::debug!(kind = r.kind().name(), id = %r.id(), "delivered");
                     }
                     if r.kind() != haiqiao_proto::Kind::Position {
-                        println!("  {}", crate::json::record_line(&record_json(&r)));
+                        let _ = writeln!(lines, "  {}", crate::json::record_line(&record_json(&r)));
                     }
                     self.work.observe(now, &mut self.node, &r);
                     self.feed.send(Event::Delivered {
@@ -563,15 +576,15 @@ impl Daemon {
                     at_ms: now,
                 }),
                 Output::Carrying(id) => {
-                    println!("carrying {id}");
+                    let _ = writeln!(lines, "carrying {id}");
                     self.feed.send(Event::Carrying(id));
                 }
                 Output::Freed(id) => {
-                    println!("freed {id} (receipted by shore)");
+                    let _ = writeln!(lines, "freed {id} (receipted by shore)");
                     self.feed.send(Event::Freed(id));
                 }
                 Output::RefusedRevoked { id, author } => {
-                    println!("refused {id} from revoked key {}", author.short());
+                    let _ = writeln!(lines, "refused {id} from revoked key {}", author.short());
                     tracing::warn!(id = %id, author = %author, "refused: revoked key");
                     self.feed.send(Event::RefusedRevoked { id, author });
                 }
@@ -581,7 +594,8 @@ impl Daemon {
                     score,
                 } => {
                     tracing::warn!(peer = %peer, offence = offence.name(), score, "penalty");
-                    println!(
+                    let _ = writeln!(
+                        lines,
                         "penalty {} for {} (score {score})",
                         offence.name(),
                         peer.short()
@@ -593,7 +607,7 @@ impl Daemon {
                     });
                 }
                 Output::Disconnect { peer, until_ms } => {
-                    println!("disconnecting {}", peer.short());
+                    let _ = writeln!(lines, "disconnecting {}", peer.short());
                     self.feed.send(Event::Disconnected { peer, until_ms });
                     self.net.disconnect(peer, until_ms).await?;
                 }
