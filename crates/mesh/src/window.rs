@@ -30,8 +30,9 @@
 //! not shrink it (the windowed maximum of BBR: Cardwell et al., "BBR: Congestion-Based
 //! Congestion Control", ACM Queue 2016). `window = rate × TARGET_QUEUE_MS`, at least
 //! [`MIN_WINDOW`], at most [`MAX_WINDOW`]; until two seconds of acks have been seen it is the
-//! configured link rate's, or [`INITIAL_WINDOW`] — except that the first sample is taken as
-//! soon as [`EARLY_SAMPLE_BYTES`] have been acknowledged, more than any burst allowance. On
+//! configured link rate's, or [`INITIAL_WINDOW`] — except that a sample is also taken as soon
+//! as [`EARLY_SAMPLE_BYTES`] more have been acknowledged, more than any burst allowance, so
+//! that a fast link's window grows by a factor of `TARGET_QUEUE_MS / round trip` per sample. On
 //! loopback the window opens to its cap within tens of milliseconds; on a 9,600 bit/s link it
 //! settles near 500 bytes, so a distress waits for about one small frame.
 //!
@@ -54,8 +55,8 @@ pub(crate) const MAX_WINDOW: u64 = 4 << 20;
 pub(crate) const RATE_SAMPLES: usize = 10;
 /// The shortest time a delivery-rate sample spans, ms.
 pub(crate) const RATE_SPAN_MS: u64 = 2_000;
-/// Bytes delivered that make a rate sample before [`RATE_SPAN_MS`] has passed, while there is
-/// none yet: no shaper's burst allowance or radio's aggregation is this large, so a link that
+/// Bytes delivered that make a rate sample before [`RATE_SPAN_MS`] has passed: no shaper's
+/// burst allowance or radio's aggregation is this large, so a link that
 /// delivers this much in less than the span is fast (loopback, Ethernet, WiFi) and its window
 /// opens within tens of milliseconds instead of two seconds. A 9,600 bit/s link needs 14 s to
 /// deliver it; a `tc tbf` shaper's burst is 1,600 bytes (tests/integration/netlab.rs).
@@ -204,9 +205,15 @@ impl Window {
         while self.acks.len() >= 2 && self.acks[1].0 <= horizon {
             self.acks.pop_front();
         }
+        // A sample spans RATE_SPAN_MS, or EARLY_SAMPLE_BYTES delivered if that comes first
+        // (then the next one starts from here): on a fast link the window opens by a factor of
+        // TARGET_QUEUE_MS / round trip per sample, within a few round trips.
+        let early = self
+            .acks
+            .front()
+            .is_some_and(|&(t0, d0)| t0 > horizon && self.delivered - d0 >= EARLY_SAMPLE_BYTES);
         if let Some(&(t0, d0)) = self.acks.front()
-            && (t0 <= horizon
-                || (self.samples.is_empty() && self.delivered - d0 >= EARLY_SAMPLE_BYTES))
+            && (t0 <= horizon || early)
         {
             let rate =
                 (self.delivered - d0).saturating_mul(1000) / now_ms.saturating_sub(t0).max(1);
@@ -214,6 +221,9 @@ impl Window {
                 self.samples.pop_front();
             }
             self.samples.push_back(rate);
+        }
+        if early {
+            self.acks.clear();
         }
         if self.acks.len() >= MAX_ACKS {
             // Thin the recent ones; the first (the baseline) stays.
