@@ -182,14 +182,16 @@ fn relay_node(exe: &Path, base: &Path, name: &str, ip: &str, t: Transport) -> Pr
     p
 }
 
-/// One relay run: seconds from the relay's dial until the third boat delivered all records.
+/// One relay run: seconds from the relay's dial until the third boat delivered all records,
+/// and what the relay's engine spent its time on (its status: inputs handled, their count and
+/// seconds, the store's writes and fsyncs included; frames and bytes in and out).
 fn relay_once(
     exe: &Path,
     base: &Path,
     records: &[Record],
     t: Transport,
     rep: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, serde_json::Value)> {
     let tag = format!("{}{rep}", t.name());
     let mut a = relay_node(exe, base, &format!("ra-{tag}"), "127.0.79.2", t);
     let mut r = relay_node(exe, base, &format!("rr-{tag}"), "127.0.79.3", t);
@@ -204,10 +206,15 @@ fn relay_once(
     r.dial(&a.p2p);
     b.wait_count("delivered ", records.len());
     let secs = start.elapsed().as_secs_f64();
+    let status = r.get("/api/v1/status");
+    let relay = json!({
+        "engine_timings": status["engine_timings"],
+        "stats": status["stats"],
+    });
     for p in [&mut a, &mut r, &mut b] {
         p.stop();
     }
-    Ok(secs)
+    Ok((secs, relay))
 }
 
 /// The relay measurement on each transport, interleaved with the ingest rate it is compared
@@ -218,6 +225,7 @@ fn relay(exe: &Path, base: &Path, opts: &ChainOpts) -> anyhow::Result<serde_json
     let bytes: usize = records.iter().map(Record::len).sum();
     let mut ingest_rates = Vec::new();
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); opts.transports.len()];
+    let mut relay_status = vec![serde_json::Value::Null; opts.transports.len()];
     for rep in 0..opts.reps.max(1) {
         let v = ingest(IngestOpts {
             records: INGEST_RECORDS,
@@ -227,8 +235,9 @@ fn relay(exe: &Path, base: &Path, opts: &ChainOpts) -> anyhow::Result<serde_json
         })?;
         ingest_rates.push(v["batch_per_s"].as_f64().unwrap_or(0.0));
         for (i, t) in opts.transports.iter().enumerate() {
-            let secs = relay_once(exe, base, &records, *t, rep)?;
+            let (secs, status) = relay_once(exe, base, &records, *t, rep)?;
             rates[i].push(records.len() as f64 / secs);
+            relay_status[i] = status;
         }
     }
     let ingest_rate = median(&mut ingest_rates);
@@ -238,7 +247,7 @@ fn relay(exe: &Path, base: &Path, opts: &ChainOpts) -> anyhow::Result<serde_json
     out.insert("authors".into(), json!(RELAY_AUTHORS));
     out.insert("reps".into(), json!(opts.reps.max(1)));
     out.insert("ingest_batch_per_s".into(), json!(ingest_rate.round()));
-    for (t, mut r) in opts.transports.iter().zip(rates) {
+    for ((t, mut r), status) in opts.transports.iter().zip(rates).zip(relay_status) {
         let all: Vec<f64> = r.iter().map(|x| x.round()).collect();
         let m = median(&mut r);
         out.insert(
@@ -247,6 +256,7 @@ fn relay(exe: &Path, base: &Path, opts: &ChainOpts) -> anyhow::Result<serde_json
                 "records_per_s": m.round(),
                 "ratio_to_ingest": (m / ingest_rate * 1000.0).round() / 1000.0,
                 "all": all,
+                "relay_node_last_rep": status,
             }),
         );
     }

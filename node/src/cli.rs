@@ -648,6 +648,23 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         catchup: Option<usize>,
     },
+    /// Every `bench` subcommand, sized to finish in a few minutes, in one JSON (its
+    /// `headline` holds the figures `bench compare` sets side by side).
+    All {
+        /// Print the whole JSON (else the headline figures).
+        #[arg(long)]
+        json: bool,
+        /// Run only these subcommands (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// The headline figures of two `bench all --json` outputs side by side (new / old).
+    Compare {
+        /// The JSON of the older commit.
+        old: PathBuf,
+        /// The JSON of the newer commit.
+        new: PathBuf,
+    },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {
         /// Print JSON.

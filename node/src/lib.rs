@@ -4,6 +4,7 @@
 
 mod api;
 mod bench;
+mod bench_all;
 mod bench_chain;
 mod bench_seal;
 mod cli;
@@ -443,6 +444,18 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                 catchup,
             })?;
             print_json_or(json, &v, || println!("{v:#}"))
+        }
+        BenchCommand::All { json, only } => {
+            let v = bench_all::all(&only)?;
+            print_json_or(json, &v, || {
+                for (k, n) in v["headline"].as_object().into_iter().flatten() {
+                    println!("{k:>34}  {n}");
+                }
+            })
+        }
+        BenchCommand::Compare { old, new } => {
+            print!("{}", bench_all::compare_files(&old, &new)?);
+            Ok(())
         }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;
