@@ -30,9 +30,8 @@
 //! not shrink it (the windowed maximum of BBR: Cardwell et al., "BBR: Congestion-Based
 //! Congestion Control", ACM Queue 2016). `window = rate × TARGET_QUEUE_MS`, at least
 //! [`MIN_WINDOW`], at most [`MAX_WINDOW`]; until two seconds of acks have been seen it is the
-//! configured link rate's, or [`INITIAL_WINDOW`] — except that a sample is also taken as soon
-//! as [`EARLY_SAMPLE_BYTES`] more have been acknowledged, more than any burst allowance, so
-//! that a fast link's window grows by a factor of `TARGET_QUEUE_MS / round trip` per sample. On
+//! configured link rate's, or [`INITIAL_WINDOW`] — except that the first sample is taken as
+//! soon as [`EARLY_SAMPLE_BYTES`] have been acknowledged, more than any burst allowance. On
 //! loopback the window opens to its cap within tens of milliseconds; on a 9,600 bit/s link it
 //! settles near 500 bytes, so a distress waits for about one small frame.
 //!
@@ -55,8 +54,8 @@ pub(crate) const MAX_WINDOW: u64 = 4 << 20;
 pub(crate) const RATE_SAMPLES: usize = 10;
 /// The shortest time a delivery-rate sample spans, ms.
 pub(crate) const RATE_SPAN_MS: u64 = 2_000;
-/// Bytes delivered that make a rate sample before [`RATE_SPAN_MS`] has passed: no shaper's
-/// burst allowance or radio's aggregation is this large, so a link that
+/// Bytes delivered that make a rate sample before [`RATE_SPAN_MS`] has passed, while there is
+/// none yet: no shaper's burst allowance or radio's aggregation is this large, so a link that
 /// delivers this much in less than the span is fast (loopback, Ethernet, WiFi) and its window
 /// opens within tens of milliseconds instead of two seconds. A 9,600 bit/s link needs 14 s to
 /// deliver it; a `tc tbf` shaper's burst is 1,600 bytes (tests/integration/netlab.rs).
@@ -205,15 +204,9 @@ impl Window {
         while self.acks.len() >= 2 && self.acks[1].0 <= horizon {
             self.acks.pop_front();
         }
-        // A sample spans RATE_SPAN_MS, or EARLY_SAMPLE_BYTES delivered if that comes first
-        // (then the next one starts from here): on a fast link the window opens by a factor of
-        // TARGET_QUEUE_MS / round trip per sample, within a few round trips.
-        let early = self
-            .acks
-            .front()
-            .is_some_and(|&(t0, d0)| t0 > horizon && self.delivered - d0 >= EARLY_SAMPLE_BYTES);
         if let Some(&(t0, d0)) = self.acks.front()
-            && (t0 <= horizon || early)
+            && (t0 <= horizon
+                || (self.samples.is_empty() && self.delivered - d0 >= EARLY_SAMPLE_BYTES))
         {
             let rate =
                 (self.delivered - d0).saturating_mul(1000) / now_ms.saturating_sub(t0).max(1);
@@ -221,9 +214,6 @@ impl Window {
                 self.samples.pop_front();
             }
             self.samples.push_back(rate);
-        }
-        if early {
-            self.acks.clear();
         }
         if self.acks.len() >= MAX_ACKS {
             // Thin the recent ones; the first (the baseline) stays.
@@ -300,19 +290,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_fast_link_opens_the_window_within_milliseconds_and_gets_large_frames() {
-        let mut w = Window::new(None);
-        assert_eq!(
-            w.frame_budget(1200, 256),
-            1200,
-            "unknown rate: configured frames"
-        );
-        // Loopback (a real clock: milliseconds since the epoch): every window acknowledged
-        // 1 ms after it was sent.
-        let (mut t, mut seq) = (T0, 0u32);
-        while w.rate().is_none() {
-            assert!(t < T0 + 100, "no rate after {} ms", t - T0);
+    /// Loopback (a real clock: ms since the epoch) from `t`: every window acknowledged 1 ms
+    /// after it was sent, until frames may be large. Returns how long that took, ms.
+    fn loopback_until_large_frames(w: &mut Window, t: u64, mut seq: u32) -> u64 {
+        let start = t;
+        let mut t = t;
+        while w.frame_budget(1200, 256) < LARGE_FRAME {
+            assert!(
+                t < start + 100,
+                "window {} after {} ms",
+                w.size(),
+                t - start
+            );
             let n = (w.size() / 1200).max(1);
             for _ in 0..n {
                 w.sent(t, 1200, Some(seq));
@@ -321,12 +310,16 @@ mod tests {
             t += 1;
             w.acked(t, seq - 1);
         }
-        assert_eq!(
-            w.frame_budget(1200, 256),
-            LARGE_FRAME,
-            "window {}",
-            w.size()
-        );
+        t - start
+    }
+
+    #[test]
+    fn a_fast_link_opens_the_window_within_milliseconds_and_gets_large_frames() {
+        let mut w = Window::new(None);
+        let unknown = w.frame_budget(1200, 256);
+        assert_eq!(unknown, 1200, "unknown rate: configured frames");
+        let took = loopback_until_large_frames(&mut w, T0, 0);
+        assert!(took <= 20, "{took} ms");
         assert!(LARGE_FRAME + 1024 <= haiqiao_proto::wire::MAX_FRAME_LEN);
     }
 
@@ -337,27 +330,8 @@ mod tests {
         let mut w = Window::new(None);
         w.sent(T0, 100, Some(0));
         w.acked(T0 + 1, 0);
-        let (mut t, mut seq) = (T0 + 1_000, 1u32);
-        while w.rate().is_none() {
-            assert!(
-                t < T0 + 1_100,
-                "no rate after {} ms of burst",
-                t - T0 - 1_000
-            );
-            let n = (w.size() / 1200).max(1);
-            for _ in 0..n {
-                w.sent(t, 1200, Some(seq));
-                seq += 1;
-            }
-            t += 1;
-            w.acked(t, seq - 1);
-        }
-        assert_eq!(
-            w.frame_budget(1200, 256),
-            LARGE_FRAME,
-            "window {}",
-            w.size()
-        );
+        let took = loopback_until_large_frames(&mut w, T0 + 1_000, 1);
+        assert!(took <= 20, "{took} ms");
     }
 
     #[test]
