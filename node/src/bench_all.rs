@@ -145,12 +145,13 @@ fn run_one(exe: &Path, name: &str, args: &[&str]) -> anyhow::Result<Value> {
         .with_context(|| format!("running bench {name}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let last = err
+        // clap's "error: unrecognized subcommand" or a panic's message, else the last line.
+        let why = err
             .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
+            .find(|l| l.starts_with("error") || l.contains("panicked"))
+            .or_else(|| err.lines().rev().find(|l| !l.trim().is_empty()))
             .unwrap_or("");
-        return Ok(json!({ "error": format!("{} ({last})", out.status) }));
+        return Ok(json!({ "error": format!("{} ({why})", out.status) }));
     }
     serde_json::from_slice(&out.stdout).with_context(|| format!("bench {name} printed no JSON"))
 }

@@ -43,7 +43,6 @@ impl Behaviour {
     }
 
     /// Wraps the inner handler of an established connection (see `wrap.rs`).
-    #[allow(clippy::unused_self)]
     fn wrap_handler(&self, inner: Inner) -> Handler {
         Handler::new(inner)
     }
