@@ -67,6 +67,7 @@ const IDLE_RESTART_MS: u64 = 50;
 /// The largest frame, bytes, on a link fast enough for it (see [`Window::frame_budget`]):
 /// within the wire's 16 KiB frame limit with room for the frame's own encoding.
 pub(crate) const LARGE_FRAME: usize = 12 * 1024;
+const _: () = assert!(LARGE_FRAME + 1024 <= haiqiao_proto::wire::MAX_FRAME_LEN);
 /// Frames grow beyond the configured `max_frame_bytes` only on a link whose window holds at
 /// least this many of the largest frames: one frame is then at most 50 ms of the link's
 /// 400 ms queue, so an urgent record never waits long behind one.
@@ -320,7 +321,6 @@ mod tests {
         assert_eq!(unknown, 1200, "unknown rate: configured frames");
         let took = loopback_until_large_frames(&mut w, T0, 0);
         assert!(took <= 20, "{took} ms");
-        assert!(LARGE_FRAME + 1024 <= haiqiao_proto::wire::MAX_FRAME_LEN);
     }
 
     #[test]
