@@ -30,15 +30,9 @@
 //! not shrink it (the windowed maximum of BBR: Cardwell et al., "BBR: Congestion-Based
 //! Congestion Control", ACM Queue 2016). `window = rate × TARGET_QUEUE_MS`, at least
 //! [`MIN_WINDOW`], at most [`MAX_WINDOW`]; until two seconds of acks have been seen it is the
-//! configured link rate's, or [`INITIAL_WINDOW`] — except that the first sample is taken as
-//! soon as [`EARLY_SAMPLE_BYTES`] have been acknowledged, more than any burst allowance. On
-//! loopback the window opens to its cap within tens of milliseconds; on a 9,600 bit/s link it
-//! settles near 500 bytes, so a distress waits for about one small frame.
-//!
-//! Frames follow the window: up to the configured `max_frame_bytes` (1,200, ten seconds of a
-//! 1 kbit/s link), and up to [`LARGE_FRAME`] on a link whose window holds several of those, so
-//! that a fast link's receiver verifies and fsyncs records in batches of about a hundred
-//! instead of ten (each frame is one batch and one fsync before its acknowledgement).
+//! configured link rate's, or [`INITIAL_WINDOW`]. On loopback the window opens to its cap
+//! within tens of milliseconds; on a 9,600 bit/s link it settles near 500 bytes, so a
+//! distress waits for about one small frame.
 
 use std::collections::VecDeque;
 
@@ -54,24 +48,6 @@ pub(crate) const MAX_WINDOW: u64 = 4 << 20;
 pub(crate) const RATE_SAMPLES: usize = 10;
 /// The shortest time a delivery-rate sample spans, ms.
 pub(crate) const RATE_SPAN_MS: u64 = 2_000;
-/// Bytes delivered that make a rate sample before [`RATE_SPAN_MS`] has passed, while there is
-/// none yet: no shaper's burst allowance or radio's aggregation is this large, so a link that
-/// delivers this much in less than the span is fast (loopback, Ethernet, WiFi) and its window
-/// opens within tens of milliseconds instead of two seconds. A 9,600 bit/s link needs 14 s to
-/// deliver it; a `tc tbf` shaper's burst is 1,600 bytes (tests/integration/netlab.rs).
-pub(crate) const EARLY_SAMPLE_BYTES: u64 = 16 * 1024;
-/// Before the first sample, a send after this long with nothing outstanding starts the
-/// measurement again: an idle link delivers nothing, which says nothing of its rate (a contact
-/// that says hello and then waits for records to relay would read as slow for seconds).
-const IDLE_RESTART_MS: u64 = 50;
-/// The largest frame, bytes, on a link fast enough for it (see [`Window::frame_budget`]):
-/// within the wire's 16 KiB frame limit with room for the frame's own encoding.
-pub(crate) const LARGE_FRAME: usize = 12 * 1024;
-const _: () = assert!(LARGE_FRAME + 1024 <= haiqiao_proto::wire::MAX_FRAME_LEN);
-/// Frames grow beyond the configured `max_frame_bytes` only on a link whose window holds at
-/// least this many of the largest frames: one frame is then at most 50 ms of the link's
-/// 400 ms queue, so an urgent record never waits long behind one.
-const LARGE_FRAMES_PER_WINDOW: u64 = 8;
 /// Acks remembered for the rate (those within the span are thinned beyond this).
 const MAX_ACKS: usize = 64;
 /// `Records` frames remembered in flight (the engine's own in-flight cap is lower).
@@ -144,34 +120,17 @@ impl Window {
     /// The largest frame worth building now, bytes: three times the window (framing below
     /// the engine costs 100 to 170 bytes a frame on TCP, counting the acknowledgements, so
     /// frames much smaller than a second of a slow link waste it), at least `floor`, at most
-    /// `max_frame` — or [`LARGE_FRAME`] on a link whose window holds
-    /// [`LARGE_FRAMES_PER_WINDOW`] of those. There every frame costs the receiver a batch
-    /// verification and an fsync before it can acknowledge custody, and batches of a few
-    /// records would cap a relay at a small part of what verification allows (issue 17).
+    /// `max_frame`.
     pub(crate) fn frame_budget(&self, max_frame: usize, floor: usize) -> usize {
-        let window = self.size();
-        let cap = if window >= LARGE_FRAMES_PER_WINDOW * LARGE_FRAME as u64 {
-            max_frame.max(LARGE_FRAME)
-        } else {
-            max_frame
-        };
-        let size = usize::try_from(window.saturating_mul(3)).unwrap_or(usize::MAX);
-        size.clamp(floor.min(cap), cap)
+        let size = usize::try_from(self.size().saturating_mul(3)).unwrap_or(usize::MAX);
+        size.clamp(floor.min(max_frame), max_frame)
     }
 
     /// A non-control frame of `bytes` was handed to the transport; `records_seq` when it is
     /// a `Records` frame (the peer will acknowledge it).
     pub(crate) fn sent(&mut self, now_ms: u64, bytes: usize, records_seq: Option<u32>) {
-        let idle = self.outstanding() == 0
-            && self.samples.is_empty()
-            && self
-                .acks
-                .back()
-                .is_some_and(|&(t, _)| now_ms.saturating_sub(t) >= IDLE_RESTART_MS);
-        if self.acks.is_empty() || idle {
-            // The rate's baseline: nothing was delivered before the first send (or, before the
-            // first sample, since the link went idle).
-            self.acks.clear();
+        if self.acks.is_empty() {
+            // The rate's baseline: nothing was delivered before the first send.
             self.acks.push_back((now_ms, self.delivered));
         }
         self.sent += bytes as u64;
@@ -206,8 +165,7 @@ impl Window {
             self.acks.pop_front();
         }
         if let Some(&(t0, d0)) = self.acks.front()
-            && (t0 <= horizon
-                || (self.samples.is_empty() && self.delivered - d0 >= EARLY_SAMPLE_BYTES))
+            && t0 <= horizon
         {
             let rate =
                 (self.delivered - d0).saturating_mul(1000) / now_ms.saturating_sub(t0).max(1);
@@ -227,9 +185,6 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A time on a real clock (ms since the epoch), far from zero.
-    const T0: u64 = 1_795_000_000_000;
 
     #[test]
     fn starts_small_and_opens_on_a_fast_link() {
@@ -289,69 +244,6 @@ mod tests {
             largest <= 1_600,
             "window reached {largest} bytes on a 1,200 B/s link"
         );
-    }
-
-    /// Loopback (a real clock: ms since the epoch) from `t`: every window acknowledged 1 ms
-    /// after it was sent, until frames may be large. Returns how long that took, ms.
-    fn loopback_until_large_frames(w: &mut Window, t: u64, mut seq: u32) -> u64 {
-        let start = t;
-        let mut t = t;
-        while w.frame_budget(1200, 256) < LARGE_FRAME {
-            assert!(
-                t < start + 100,
-                "window {} after {} ms",
-                w.size(),
-                t - start
-            );
-            let n = (w.size() / 1200).max(1);
-            for _ in 0..n {
-                w.sent(t, 1200, Some(seq));
-                seq += 1;
-            }
-            t += 1;
-            w.acked(t, seq - 1);
-        }
-        t - start
-    }
-
-    #[test]
-    fn a_fast_link_opens_the_window_within_milliseconds_and_gets_large_frames() {
-        let mut w = Window::new(None);
-        let unknown = w.frame_budget(1200, 256);
-        assert_eq!(unknown, 1200, "unknown rate: configured frames");
-        let took = loopback_until_large_frames(&mut w, T0, 0);
-        assert!(took <= 20, "{took} ms");
-    }
-
-    #[test]
-    fn an_idle_spell_before_the_first_sample_does_not_dilute_it() {
-        // A hello's probe acknowledged at once, then nothing to send for a second, then a
-        // burst over loopback: the window opens as if the burst had come first.
-        let mut w = Window::new(None);
-        w.sent(T0, 100, Some(0));
-        w.acked(T0 + 1, 0);
-        let took = loopback_until_large_frames(&mut w, T0 + 1_000, 1);
-        assert!(took <= 20, "{took} ms");
-    }
-
-    #[test]
-    fn a_slow_link_keeps_its_configured_frames() {
-        // 9,600 bit/s: the first sample waits for the span, and frames stay small.
-        let mut w = Window::new(None);
-        let (mut t, mut seq) = (T0, 0u32);
-        while t < T0 + 10_000 {
-            w.sent(t, 1200, Some(seq));
-            t += 1000;
-            w.acked(t, seq);
-            seq += 1;
-            if t < T0 + RATE_SPAN_MS {
-                assert!(w.rate().is_none(), "a sample after {} ms", t - T0);
-            }
-        }
-        assert!(w.rate().is_some_and(|r| r <= 1200));
-        assert_eq!(w.frame_budget(1200, 256), 1200);
-        // Configured at 1 Mbit/s: 50 KB of window, not enough for large frames either.
-        assert_eq!(Window::new(Some(1_000_000)).frame_budget(1200, 256), 1200);
     }
 
     #[test]
