@@ -562,7 +562,8 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 15)]
         samples: usize,
     },
-    /// Daemons on loopback: a distress across a chain of five, records relayed per second.
+    /// Daemons on loopback: a distress across a chain of five; records one relay passes on
+    /// per second over TCP and QUIC, against this machine's batch ingest rate in the same run.
     Chain {
         /// Print JSON.
         #[arg(long)]
@@ -570,9 +571,15 @@ pub(crate) enum BenchCommand {
         /// Distress calls to time across the chain.
         #[arg(long, default_value_t = 9)]
         samples: usize,
-        /// Records for the relay measurement.
-        #[arg(long, default_value_t = 500)]
+        /// Records in the relayed burst.
+        #[arg(long, default_value_t = 20_000)]
         relay_records: usize,
+        /// Repetitions of the relay measurement per transport (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Transports the relay measurement runs over.
+        #[arg(long, value_delimiter = ',', default_value = "tcp,quic")]
+        transports: Vec<crate::bench_chain::Transport>,
     },
     /// Daemons on loopback: wire bytes per flooded record across a mesh of ten, against the
     /// record's size and a spanning tree (routine texts, then distress calls).
@@ -673,6 +680,23 @@ pub(crate) enum BenchCommand {
         /// Records a federated station missed, for the catch-up figure.
         #[arg(long)]
         catchup: Option<usize>,
+    },
+    /// Every `bench` subcommand, sized to finish in a few minutes, in one JSON (its
+    /// `headline` holds the figures `bench compare` sets side by side).
+    All {
+        /// Print the whole JSON (else the headline figures).
+        #[arg(long)]
+        json: bool,
+        /// Run only these subcommands (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// The headline figures of two `bench all --json` outputs side by side (new / old).
+    Compare {
+        /// The JSON of the older commit.
+        old: PathBuf,
+        /// The JSON of the newer commit.
+        new: PathBuf,
     },
     /// Bytes and round trips of the sync protocol, engine against engine.
     Sync {

@@ -4,6 +4,8 @@
 
 mod api;
 mod bench;
+mod bench_all;
+mod bench_chain;
 mod bench_flood;
 mod bench_seal;
 mod bench_store;
@@ -374,8 +376,15 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
             json,
             samples,
             relay_records,
+            reps,
+            transports,
         } => {
-            let v = bench::chain(samples, relay_records)?;
+            let v = bench_chain::chain(&bench_chain::ChainOpts {
+                samples,
+                relay_records,
+                reps,
+                transports,
+            })?;
             print_json_or(json, &v, || println!("{v:#}"))
         }
         BenchCommand::Flood {
@@ -456,6 +465,18 @@ fn bench_cmd(what: BenchCommand) -> anyhow::Result<()> {
                 catchup,
             })?;
             print_json_or(json, &v, || println!("{v:#}"))
+        }
+        BenchCommand::All { json, only } => {
+            let v = bench_all::all(&only)?;
+            print_json_or(json, &v, || {
+                for (k, n) in v["headline"].as_object().into_iter().flatten() {
+                    println!("{k:>34}  {n}");
+                }
+            })
+        }
+        BenchCommand::Compare { old, new } => {
+            print!("{}", bench_all::compare_files(&old, &new)?);
+            Ok(())
         }
         BenchCommand::Sync { json, n, d, reps } => {
             let v = bench::sync(&bench::SyncOpts { n, ds: d, reps })?;

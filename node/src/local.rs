@@ -335,6 +335,30 @@ impl Proc {
         Ok(())
     }
 
+    /// Waits until `n` of the lines seen start with `prefix`, counting each line once as it
+    /// comes (re-scanning every line seen for each new one is quadratic, and a relayed burst
+    /// prints tens of thousands). Gives up when no line came for [`WAIT`].
+    pub fn wait_count(&mut self, prefix: &str, n: usize) {
+        let mut count = self.seen.iter().filter(|l| l.starts_with(prefix)).count();
+        while count < n {
+            let rx = self.lines.as_ref().expect("started");
+            match rx.recv_timeout(WAIT) {
+                Ok(line) => {
+                    count += usize::from(line.starts_with(prefix));
+                    self.seen.push(line);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => self.fail(format_args!(
+                    "timed out with {count} of {n} lines \"{prefix}…\"; the last: {:#?}",
+                    &self.seen[self.seen.len().saturating_sub(20)..]
+                )),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.exit_status();
+                    self.fail(format_args!("the node exited ({status}) while awaited"))
+                }
+            }
+        }
+    }
+
     /// Waits for a line matching `pred` (including lines already seen), returning it.
     pub fn wait_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
         self.wait_until(|seen| seen.iter().any(|l| pred(l)));

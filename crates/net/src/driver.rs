@@ -1,43 +1,34 @@
 //! The event loop: owns the swarm, serves commands, turns swarm events into [`NetEvent`]s.
 
+mod ingress;
+
 use std::collections::{HashMap, VecDeque};
-use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
-use futures::io::{AsyncRead, AsyncWriteExt as _, BufReader};
-use haiqiao_proto::wire::MAX_FRAME_LEN;
-use haiqiao_proto::{PublicKey, RECORD_ID_LEN, RecordId, Unverified};
+use haiqiao_proto::{PublicKey, RecordId};
 use libp2p::core::ConnectedPoint;
-use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId};
+use libp2p::gossipsub::IdentTopic;
 use libp2p::multiaddr::Protocol;
+use libp2p::swarm::ConnectionId;
+use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle};
-use libp2p::{
-    Multiaddr, PeerId, Stream, Swarm, SwarmBuilder, connection_limits, identify, identity, mdns,
-    noise, ping, tcp, yamux,
-};
-use sha2::{Digest as _, Sha256};
+use libp2p::{Multiaddr, PeerId, Stream, Swarm, identity, mdns, ping};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::config::Checked;
-use crate::frame::{FrameError, ReadDeadlines};
-use crate::gate::Gate;
-use crate::sync::{SyncBehaviour, SyncEvent};
+use crate::frame::ReadDeadlines;
+use crate::streams::{FromStream, Task, read_frames, write_frames};
+use crate::swarm::{Behaviour, BehaviourEvent};
+use crate::sync::SyncEvent;
 use crate::{
-    ASSUMED_MIN_RATE_BPS, GOSSIP_MAX_IHAVE, GOSSIP_MAX_TRANSMIT, GOSSIP_QUEUE_LEN, GOSSIP_TOPIC,
-    IDENTIFY_PROTOCOL, MAX_PENDING_VALIDATIONS, NetConfig, NetError, NetEvent,
-    PEER_WRITE_QUEUE_CAP, PENDING_EVENTS_CAP, SHUTDOWN_GRACE, STABLE_CONTACT, STREAM_CHANNEL_CAP,
-    Verdict, frame,
+    ASSUMED_MIN_RATE_BPS, GOSSIP_TOPIC, NetConfig, NetError, NetEvent, PEER_WRITE_QUEUE_CAP,
+    PENDING_EVENTS_CAP, SHUTDOWN_GRACE, STABLE_CONTACT, STREAM_CHANNEL_CAP, Verdict,
 };
+use ingress::Pending;
 
-/// Read buffer of one inbound sync stream.
-const READ_BUFFER_LEN: usize = 8 * 1024;
-/// How often each connection is pinged.
-const PING_INTERVAL: Duration = Duration::from_secs(15);
 /// Commands served in a row before the loop gives the network and the timers a turn (local
 /// work goes first, but must not starve the rest).
 const COMMAND_BURST: usize = 64;
@@ -77,53 +68,6 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
-}
-
-/// What a stream task tells the loop. `session` tells a live contact from a finished one.
-#[derive(Debug)]
-enum FromStream {
-    /// A reader read a frame.
-    Frame {
-        peer: PeerId,
-        session: u64,
-        bytes: Vec<u8>,
-    },
-    /// A reader met a framing violation and closed its stream.
-    Malformed { peer: PeerId, session: u64 },
-    /// A writer could not write its stream.
-    Failed { peer: PeerId, session: u64 },
-    /// A reader gave up on a peer too slow to send a frame (see [`ReadDeadlines`]).
-    TimedOut { peer: PeerId, session: u64 },
-    /// A writer wrote (and flushed) this many more frames.
-    Written {
-        peer: PeerId,
-        session: u64,
-        frames: u32,
-    },
-}
-
-/// All the behaviours. The gate and the limits come first so that a refused connection is
-/// refused before any other behaviour builds a handler for it.
-#[derive(NetworkBehaviour)]
-#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
-pub(crate) struct Behaviour {
-    gate: Gate,
-    limits: connection_limits::Behaviour,
-    identify: identify::Behaviour,
-    ping: crate::ping::Behaviour,
-    mdns: Toggle<mdns::tokio::Behaviour>,
-    gossipsub: crate::gossip::Behaviour,
-    sync: SyncBehaviour,
-}
-
-/// A task that is aborted when this is dropped.
-#[derive(Debug)]
-struct Task(JoinHandle<()>);
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// A peer that is up.
@@ -172,34 +116,6 @@ struct Redial {
     next: Option<Instant>,
     /// The dial in flight.
     dialing: Option<ConnectionId>,
-}
-
-/// A gossip message awaiting the engine's verdict.
-#[derive(Debug)]
-struct Pending {
-    message_id: MessageId,
-    source: PeerId,
-    record: Option<RecordId>,
-}
-
-/// The gossip message id: the record id when the data decodes as a record (16 bytes), else a
-/// SHA-256 of the data (32 bytes, so the two kinds never collide).
-fn message_id(message: &gossipsub::Message) -> MessageId {
-    match Unverified::decode(&message.data) {
-        Ok(record) => MessageId::new(&record.id().0),
-        Err(_) => MessageId::new(&Sha256::digest(&message.data)),
-    }
-}
-
-/// The record id a message id stands for, if it is one.
-fn record_of(id: &MessageId) -> Option<RecordId> {
-    <[u8; RECORD_ID_LEN]>::try_from(id.0.as_slice())
-        .ok()
-        .map(RecordId)
-}
-
-fn setup_err(e: impl std::fmt::Display) -> NetError {
-    NetError::Setup(e.to_string())
 }
 
 fn now_ms() -> u64 {
@@ -251,73 +167,11 @@ impl EventLoop {
         events: mpsc::Sender<NetEvent>,
     ) -> Result<EventLoop, NetError> {
         let topic = IdentTopic::new(GOSSIP_TOPIC);
-        let limits = connection_limits::ConnectionLimits::default()
-            .with_max_established(Some(cfg.max_connections))
-            .with_max_established_per_peer(Some(cfg.max_connections_per_peer));
-        let with_mdns = cfg.mdns;
-        let ping_config = ping::Config::new()
-            .with_interval(PING_INTERVAL)
-            .with_timeout(checked.ping_timeout);
-        let gossip_topic = topic.clone();
         let read_deadlines = ReadDeadlines {
             frame_timeout: checked.frame_timeout,
             rate_bps: cfg.link_rate_bps.unwrap_or(ASSUMED_MIN_RATE_BPS),
         };
-        let mut swarm = SwarmBuilder::with_existing_identity(keypair)
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .map_err(setup_err)?
-            .with_quic()
-            .with_behaviour(
-                |key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
-                    let gossip_config = gossipsub::ConfigBuilder::default()
-                        .validation_mode(gossipsub::ValidationMode::None)
-                        .validate_messages()
-                        .message_id_fn(message_id)
-                        .max_transmit_size(GOSSIP_MAX_TRANSMIT)
-                        .max_control_message_size(GOSSIP_MAX_TRANSMIT)
-                        .max_control_messages_sent(GOSSIP_MAX_IHAVE)
-                        .connection_handler_queue_len(GOSSIP_QUEUE_LEN)
-                        .build()?;
-                    let mut gossipsub =
-                        gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
-                    gossipsub.subscribe(&gossip_topic)?;
-                    let gossipsub = crate::gossip::Behaviour::new(gossipsub, read_deadlines);
-                    let mdns = if with_mdns {
-                        Some(mdns::tokio::Behaviour::new(
-                            mdns::Config::default(),
-                            key.public().to_peer_id(),
-                        )?)
-                    } else {
-                        None
-                    };
-                    Ok(Behaviour {
-                        gate: Gate::default(),
-                        limits: connection_limits::Behaviour::new(limits),
-                        identify: identify::Behaviour::new(identify::Config::new(
-                            IDENTIFY_PROTOCOL.to_owned(),
-                            key.public(),
-                        )),
-                        ping: crate::ping::Behaviour::new(ping_config),
-                        mdns: Toggle::from(mdns),
-                        gossipsub,
-                        sync: SyncBehaviour::default(),
-                    })
-                },
-            )
-            .map_err(setup_err)?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(checked.idle_timeout))
-            .build();
-
-        for addr in &checked.listen {
-            swarm
-                .listen_on(addr.clone())
-                .map_err(|e| NetError::listen(addr, &e))?;
-        }
+        let swarm = crate::swarm::build(keypair, cfg, &checked, &topic, read_deadlines)?;
         let now = Instant::now();
         let statics = checked
             .static_peers
@@ -487,22 +341,7 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Send { peer, frame } => self.send_frame(peer, frame),
-            Command::Publish { id, bytes } => {
-                match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(self.topic.clone(), bytes.to_vec())
-                {
-                    Ok(message_id) => {
-                        if record_of(&message_id) != Some(id) {
-                            tracing::warn!(%message_id, "published bytes are not the record named");
-                        }
-                    }
-                    // No peer in the topic, or already seen: sync carries the record anyway.
-                    Err(e) => tracing::debug!(error = %e, "gossip publish"),
-                }
-            }
+            Command::Publish { id, bytes } => self.publish(id, &bytes),
             Command::Verdict { peer, id, verdict } => self.verdict(peer, id, verdict),
             Command::Disconnect { peer, until_ms } => self.refuse(peer, until_ms),
             Command::Dial { addr, reply } => {
@@ -544,32 +383,6 @@ impl EventLoop {
             // The writer has failed and reported it; the peer is being disconnected.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
-    }
-
-    fn verdict(&mut self, key: PublicKey, id: Option<RecordId>, verdict: Verdict) {
-        let Ok(peer) = crate::peer_id(&key) else {
-            return;
-        };
-        let found = match id {
-            Some(_) => self.validations.iter().position(|p| p.record == id),
-            None => self
-                .validations
-                .iter()
-                .position(|p| p.record.is_none() && p.source == peer),
-        };
-        let Some(pending) = found.and_then(|i| self.validations.remove(i)) else {
-            tracing::trace!(%peer, "verdict for no pending gossip message");
-            return;
-        };
-        let acceptance = match verdict {
-            Verdict::Accept => MessageAcceptance::Accept,
-            Verdict::Ignore => MessageAcceptance::Ignore,
-            Verdict::Reject => MessageAcceptance::Reject,
-        };
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .report_message_validation_result(&pending.message_id, &pending.source, acceptance);
     }
 
     fn refuse(&mut self, key: PublicKey, until_ms: u64) {
@@ -864,69 +677,6 @@ impl EventLoop {
         }
     }
 
-    fn on_gossip(&mut self, event: gossipsub::Event) {
-        match event {
-            gossipsub::Event::Message {
-                propagation_source,
-                message_id,
-                message,
-            } => {
-                let Ok(key) = crate::public_key(&propagation_source) else {
-                    self.swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .report_message_validation_result(
-                            &message_id,
-                            &propagation_source,
-                            MessageAcceptance::Reject,
-                        );
-                    return;
-                };
-                if self.validations.len() >= MAX_PENDING_VALIDATIONS
-                    && let Some(old) = self.validations.pop_front()
-                {
-                    // The engine never answered: do not forward what it has not judged.
-                    self.swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .report_message_validation_result(
-                            &old.message_id,
-                            &old.source,
-                            MessageAcceptance::Ignore,
-                        );
-                }
-                let record = record_of(&message_id);
-                self.validations.push_back(Pending {
-                    message_id,
-                    source: propagation_source,
-                    record,
-                });
-                self.emit(NetEvent::Gossip {
-                    peer: key,
-                    bytes: message.data,
-                });
-            }
-            gossipsub::Event::Subscribed { peer_id, topic, .. } if topic == self.topic.hash() => {
-                if let Ok(key) = crate::public_key(&peer_id) {
-                    self.emit(NetEvent::GossipJoined { peer: key });
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// A peer's inbound gossip stream could not be read (see `gossip.rs`): it would be muted
-    /// for the rest of the connection, so the connection ends. A contact's engine also hears
-    /// of it as [`NetEvent::Malformed`] (the penalty is its call).
-    fn on_gossip_broken(&mut self, peer: PeerId, error: &str) {
-        tracing::info!(%peer, %error, "gossip stream unreadable: disconnecting");
-        if let Some(p) = self.peers.get(&peer).filter(|p| !p.gossip_only()) {
-            let key = p.key;
-            self.emit(NetEvent::Malformed { peer: key });
-        }
-        let _ = self.swarm.disconnect_peer_id(peer);
-    }
-
     fn on_discovered(&mut self, found: Vec<(PeerId, Multiaddr)>) {
         if !self.mdns {
             return;
@@ -986,114 +736,5 @@ impl EventLoop {
             }
         })
         .await;
-    }
-}
-
-/// Frames written between two reports of [`NetEvent::Written`] at most.
-const WRITTEN_REPORT_BATCH: u32 = 8;
-
-/// Writes every queued frame to the outbound sync stream of `peer`, in order. Ends cleanly
-/// (closing the stream) when the queue's sender is dropped.
-async fn write_frames(
-    mut stream: Stream,
-    peer: PeerId,
-    session: u64,
-    mut queue: mpsc::Receiver<Vec<u8>>,
-    report: mpsc::Sender<FromStream>,
-) {
-    let result: io::Result<()> = async {
-        let mut written = 0u32;
-        while let Some(frame) = queue.recv().await {
-            frame::write_frame(&mut stream, &frame).await?;
-            written += 1;
-            // Report in batches, and whenever the queue runs dry, so that the engine's send
-            // window (which stays below the queue's capacity) never waits on a report.
-            if written >= WRITTEN_REPORT_BATCH || queue.is_empty() {
-                let message = FromStream::Written {
-                    peer,
-                    session,
-                    frames: std::mem::take(&mut written),
-                };
-                if report.send(message).await.is_err() {
-                    break;
-                }
-            }
-        }
-        stream.close().await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "sync stream write failed");
-        let _ = report.send(FromStream::Failed { peer, session }).await;
-    }
-}
-
-/// Reads one frame within the deadlines: the first frame of a stream must begin within
-/// `frame_timeout` of the stream opening (the peer sends its hello at once); every frame must
-/// end within [`ReadDeadlines::frame`] of its first byte. `Ok(None)` is a clean end.
-async fn read_frame_timed<R: AsyncRead + Unpin>(
-    r: &mut R,
-    first: bool,
-    d: ReadDeadlines,
-) -> Result<Option<Vec<u8>>, FrameError> {
-    let byte = if first {
-        timeout(d.frame_timeout, frame::read_first_byte(r))
-            .await
-            .map_err(|_| FrameError::TimedOut)??
-    } else {
-        frame::read_first_byte(r).await?
-    };
-    let Some(byte) = byte else {
-        return Ok(None);
-    };
-    let started = Instant::now();
-    let len = timeout(d.frame_timeout, frame::read_len(r, byte))
-        .await
-        .map_err(|_| FrameError::TimedOut)??;
-    let body = timeout_at(started + d.frame(len), frame::read_body(r, len))
-        .await
-        .map_err(|_| FrameError::TimedOut)??;
-    Ok(Some(body))
-}
-
-/// Reads frames from an inbound sync stream until it ends, breaks the framing or is too slow.
-async fn read_frames(
-    stream: Stream,
-    peer: PeerId,
-    session: u64,
-    deadlines: ReadDeadlines,
-    report: mpsc::Sender<FromStream>,
-) {
-    let mut reader = BufReader::with_capacity(READ_BUFFER_LEN, stream);
-    let mut first = true;
-    loop {
-        let message = match read_frame_timed(&mut reader, first, deadlines).await {
-            Ok(Some(bytes)) => {
-                debug_assert!(bytes.len() <= MAX_FRAME_LEN);
-                FromStream::Frame {
-                    peer,
-                    session,
-                    bytes,
-                }
-            }
-            Ok(None) => return,
-            Err(e) if e.is_malformed() => {
-                tracing::debug!(%peer, error = %e, "malformed sync frame: closing the stream");
-                let _ = report.send(FromStream::Malformed { peer, session }).await;
-                return;
-            }
-            Err(FrameError::TimedOut) => {
-                let _ = report.send(FromStream::TimedOut { peer, session }).await;
-                return;
-            }
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "sync stream read ended");
-                return;
-            }
-        };
-        first = false;
-        if report.send(message).await.is_err() {
-            return;
-        }
     }
 }

@@ -119,7 +119,10 @@ mod gossip;
 mod handle;
 mod identity;
 mod ping;
+mod streams;
+mod swarm;
 mod sync;
+mod wrap;
 
 use std::time::Duration;
 

@@ -73,6 +73,9 @@ use haiqiao_mesh::store::{StoreIndex, UNPLACED};
 use haiqiao_mesh::{InsertOutcome, Store, StoreError, StoreLimits, Summary, Usage};
 use haiqiao_proto::{Destination, Kind, PublicKey, Record, RecordId, Timestamp};
 
+mod keys;
+use keys::KeyCache;
+
 /// The schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -90,10 +93,6 @@ pub const COMPACT_RATIO: u64 = 4;
 /// Bytes of segments read while a store opens before sled is reopened (which lets go of the
 /// pages it read: see [`SledStore::open`]).
 pub const REPLAY_CHUNK: usize = 16 * 1024 * 1024;
-
-/// Authors' keys remembered while a store opens (each checked once); at the bound the memory
-/// starts again.
-pub const MAX_OPEN_KEYS: usize = 65_536;
 
 /// Segments looked at for collection per change.
 pub const COLLECT_PER_CHANGE: usize = 8;
@@ -210,8 +209,14 @@ fn read_entry(v: &[u8], at: usize) -> Result<(Entry<'_>, usize), StoreError> {
 }
 
 /// Rebuilds a stored record, checking it against the id it was stored under.
-fn decode_record(id: &RecordId, author: &[u8], bytes: &[u8]) -> Result<Record, StoreError> {
-    let key = PublicKey::from_bytes(author)
+fn decode_record(
+    keys: &KeyCache,
+    id: &RecordId,
+    author: &[u8],
+    bytes: &[u8],
+) -> Result<Record, StoreError> {
+    let key = keys
+        .key(author)
         .map_err(|e| corrupt(format!("record {id}: author key: {e}")))?;
     rebuild(id, key, bytes)
 }
@@ -321,6 +326,7 @@ impl State {
         mut db: sled::Db,
         reopen: Option<(&Path, usize)>,
         limits: StoreLimits,
+        keys: &KeyCache,
     ) -> Result<(State, sled::Db), StoreError> {
         let counted = match db.get(COUNTERS).map_err(io)? {
             Some(v) => decode_counters(&v)?,
@@ -335,7 +341,6 @@ impl State {
             dirty: BTreeSet::new(),
             next_segment: counted.next_segment,
         };
-        let mut keys: BTreeMap<Vec<u8>, PublicKey> = BTreeMap::new();
         let mut from = vec![P_SEGMENT];
         loop {
             let mut read = 0;
@@ -345,7 +350,7 @@ impl State {
                 if k.first() != Some(&P_SEGMENT) {
                     break;
                 }
-                st.replay(&k, &v, &counted, &mut keys)?;
+                st.replay(&k, &v, &counted, keys)?;
                 read += v.len();
                 if reopen.is_some_and(|(_, chunk)| read >= chunk) {
                     // The next key after this one.
@@ -380,7 +385,7 @@ impl State {
         k: &[u8],
         v: &[u8],
         counted: &Counters,
-        keys: &mut BTreeMap<Vec<u8>, PublicKey>,
+        keys: &KeyCache,
     ) -> Result<(), StoreError> {
         let st = self;
         {
@@ -401,23 +406,7 @@ impl State {
                 let (e, next) = read_entry(v, at)?;
                 match e {
                     Entry::Add { id, author, bytes } => {
-                        // A key is checked once per open, not once per record: the check
-                        // (decompression, re-compression, small-order test) costs more than
-                        // the rest of rebuilding a record.
-                        let key = match keys.get(author) {
-                            Some(k) => *k,
-                            None => {
-                                let k = PublicKey::from_bytes(author).map_err(|e| {
-                                    corrupt(format!("record {id}: author key: {e}"))
-                                })?;
-                                if keys.len() >= MAX_OPEN_KEYS {
-                                    keys.clear();
-                                }
-                                keys.insert(author.to_vec(), k);
-                                k
-                            }
-                        };
-                        let r = rebuild(&id, key, bytes)?;
+                        let r = decode_record(keys, &id, author, bytes)?;
                         st.forget(&id);
                         st.index.add(Summary::of(&r));
                         let offset = u32::try_from(at).map_err(|_| corrupt("segment too large"))?;
@@ -626,6 +615,8 @@ pub const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct SledStore {
     db: sled::Db,
     st: State,
+    /// Author keys checked already (reads and the rebuild at open check each key once).
+    keys: KeyCache,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -686,8 +677,13 @@ impl SledStore {
         // replaying the whole log that would be the whole store again (about 150 bytes a
         // record). So the replay reopens sled every REPLAY_CHUNK bytes, which lets go of
         // them; opened afresh, it reads back only what is asked for.
-        let (st, db) = State::load(db, Some((path, chunk)), limits)?;
-        Ok(SledStore { db, st: st.ready() })
+        let keys = KeyCache::default();
+        let (st, db) = State::load(db, Some((path, chunk)), limits, &keys)?;
+        Ok(SledStore {
+            db,
+            st: st.ready(),
+            keys,
+        })
     }
 
     /// How many segments are on disk (for diagnostics and tests).
@@ -714,7 +710,7 @@ impl SledStore {
                     bytes,
                 },
                 _,
-            ) if stored == *id => decode_record(id, author, bytes),
+            ) if stored == *id => decode_record(&self.keys, id, author, bytes),
             _ => Err(corrupt(format!("record {id} is not where it was put"))),
         }
     }
@@ -791,8 +787,12 @@ impl SledStore {
         if let Err(e) = self.db.apply_batch(batch) {
             // Memory already holds the change: go back to what the disk holds (and keep the
             // marks of the records still held, which live in memory only).
-            if let Ok((st, _)) = State::load(self.db.clone(), None, self.st.index.limits().clone())
-            {
+            if let Ok((st, _)) = State::load(
+                self.db.clone(),
+                None,
+                self.st.index.limits().clone(),
+                &self.keys,
+            ) {
                 let mut st = st.ready();
                 for id in self.st.index.kept() {
                     st.index.set_kept(&id, true);
