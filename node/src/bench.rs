@@ -743,14 +743,27 @@ pub(crate) fn views(opts: &ViewsOpts) -> anyhow::Result<serde_json::Value> {
     if let Some(dir) = &opts.store {
         return measure_views(dir, opts.reps);
     }
+    let mut v = fill_and_measure("views", opts.records, opts.reps, fill_store)?;
+    v["dashboard_payload_bytes"] = json!(crate::dashboard::payload_bytes());
+    Ok(v)
+}
+
+/// Fills a fresh store with `records` records by `fill`, then measures it with `bench <name>
+/// --store` in a fresh process, so that its RSS is the reopened store's, not the filler's. The
+/// measurement's JSON, with `fill_s` and `fill_per_s`.
+pub(crate) fn fill_and_measure(
+    name: &str,
+    records: usize,
+    reps: usize,
+    fill: impl FnOnce(&std::path::Path, usize) -> anyhow::Result<()>,
+) -> anyhow::Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
-    fill_store(dir.path(), opts.records)?;
+    fill(dir.path(), records)?;
     let fill_s = t.elapsed().as_secs_f64();
-    // Measured in a fresh process, so that its RSS is the rebuilt station's, not the filler's.
-    let mut v = measure_in_fresh_process("views", opts.reps, dir.path())?;
+    let mut v = measure_in_fresh_process(name, reps, dir.path())?;
     v["fill_s"] = json!(fill_s);
-    v["dashboard_payload_bytes"] = json!(crate::dashboard::payload_bytes());
+    v["fill_per_s"] = json!((records as f64 / fill_s).round());
     Ok(v)
 }
 

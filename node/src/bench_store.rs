@@ -17,9 +17,7 @@ use haiqiao_proto::{KeyRing, Keypair, Record, Unverified, samples, verify_batch}
 use haiqiao_store::SledStore;
 use serde_json::json;
 
-use crate::bench::{
-    NOW, fleet_keys, limits, measure_in_fresh_process, median, rss_kib, shore_kind,
-};
+use crate::bench::{NOW, fleet_keys, limits, median, rss_kib, shore_kind};
 
 /// Options of `bench store`.
 #[derive(Debug, Clone)]
@@ -127,14 +125,7 @@ pub(crate) fn store(opts: &StoreOpts) -> anyhow::Result<serde_json::Value> {
     if let Some(dir) = &opts.store {
         return measure(dir, opts.reps);
     }
-    let dir = tempfile::tempdir()?;
-    let t = Instant::now();
-    fill(dir.path(), opts.records)?;
-    let fill_s = t.elapsed().as_secs_f64();
-    let mut v = measure_in_fresh_process("store", opts.reps, dir.path())?;
-    v["fill_s"] = json!(fill_s);
-    v["fill_per_s"] = json!((opts.records as f64 / fill_s).round());
-    Ok(v)
+    crate::bench::fill_and_measure("store", opts.records, opts.reps, fill)
 }
 
 #[cfg(test)]

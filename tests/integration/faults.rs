@@ -285,6 +285,69 @@ fn fault_distress_on_a_thin_link_behind_a_backlog() {
     );
 }
 
+/// A relayed distress behind a backlog, on the same thin link: the relay announces it by id
+/// (relays push only their own records whole), so the offer, the want and the record each
+/// cross the thin link, the offer and the record behind the link's window of bulk (about 0.4 s
+/// of air time each). Measured 3.7 s (pushed whole on thin links, tried: 2.6 s, at 1.6 × the
+/// simulator's distress overhead and no gain in its latency; docs/faults.md). At most this
+/// long after it was raised one fast hop away.
+const RELAYED_DISTRESS_THIN_MAX: Duration = Duration::from_secs(5);
+
+/// As above, but the distress is raised by C, one unshaped link away from A: A relays it to B
+/// over the thin link, where A's 1,000 texts are on their way. How long until B has it.
+#[test]
+fn fault_relayed_distress_on_a_thin_link_behind_a_backlog() {
+    let name = "relayed_distress_thin_link";
+    let Some(mut lab) = Lab::new(name) else {
+        return;
+    };
+    let (a, b, _) = thin_pair(&mut lab);
+    let c = lab.node("c", "vessel");
+    lab.link(c, a);
+    lab.start(a, THIN_SETTINGS);
+    for i in 0..BACKLOG {
+        submit(
+            &mut lab,
+            a,
+            &text(&format!("haul {i}: 320 kg hairtail"), "everyone"),
+        );
+    }
+    lab.start(c, &[]);
+    lab.p(c).wait_peers(1);
+    lab.start(b, THIN_SETTINGS);
+    lab.p(b)
+        .wait_within(Duration::from_secs(90), |seen| {
+            delivered(seen) as u64 >= RAISE_AFTER
+        })
+        .expect("b is getting the backlog");
+    let bulk_before = delivered(&lab.p(b).seen) as u64;
+    let (sos, _) = submit(&mut lab, c, &distress());
+    let raised = Instant::now();
+    let arrived = lab
+        .p(b)
+        .wait_within(DISTRESS_THIN_WAIT, |seen| {
+            delivered_as(seen, &sos).is_some()
+        })
+        .ok()
+        .map(|()| raised.elapsed());
+    let bulk_at = delivered_as(&lab.p(b).seen, &sos).map_or(bulk_before, |k| k as u64);
+    lab.figures(&[
+        ("delivered_after_ms", opt_ms(arrived)),
+        (
+            "bulk_ahead",
+            bulk_at.saturating_sub(bulk_before).to_string(),
+        ),
+        ("bulk_before_raise", bulk_before.to_string()),
+        ("rate_bps", THIN_RATE_BPS.to_string()),
+    ]);
+    let arrived = arrived.expect("the relayed distress never reached b");
+    assert!(
+        arrived <= RELAYED_DISTRESS_THIN_MAX,
+        "a relayed distress took {arrived:?} behind the backlog on a {THIN_RATE_BPS} bit/s \
+         link; goal {RELAYED_DISTRESS_THIN_MAX:?}"
+    );
+}
+
 /// Records synced over the thin link for the byte count (about 15 s of air time).
 const WIRE_RECORDS: usize = 300;
 /// Records B takes before the steady state is measured (the handshakes, identify and the

@@ -59,6 +59,7 @@ impl Asked {
             e.until_ms = now_ms.saturating_add(retry_ms);
             e.alternatives.retain(|p| *p != peer);
             self.deadlines.push_back((e.until_ms, short));
+            self.prune_front();
             return true;
         }
         if self.entries.len() < MAX_ASKED {
@@ -78,7 +79,25 @@ impl Asked {
 
     /// The record arrived (from anyone): forget it.
     pub(crate) fn arrived(&mut self, short: u64) {
-        self.entries.remove(&short);
+        if self.entries.remove(&short).is_some() {
+            self.prune_front();
+        }
+    }
+
+    /// Drops the deadlines at the front that no longer count (their record arrived, or was
+    /// asked again since), so that the front is always the next live deadline and
+    /// [`Asked::next_deadline`], asked at every turn of the engine, reads one entry.
+    fn prune_front(&mut self) {
+        while let Some(&(until, short)) = self.deadlines.front() {
+            if self
+                .entries
+                .get(&short)
+                .is_some_and(|e| e.until_ms == until)
+            {
+                break;
+            }
+            self.deadlines.pop_front();
+        }
     }
 
     /// Records whose asked peer missed its deadline or is gone: each is asked of its next
@@ -113,26 +132,20 @@ impl Asked {
             self.deadlines.push_back((e.until_ms, short));
             again.push((next, short));
         }
-        // Deadlines of records that arrived are dropped lazily above; keep the queue bounded
+        // Deadlines of records that arrived are dropped from the front as they come up; keep the queue bounded
         // when records keep arriving before their deadlines.
         if self.deadlines.len() > 2 * MAX_ASKED {
             let entries = &self.entries;
             self.deadlines
                 .retain(|(until, short)| entries.get(short).is_some_and(|e| e.until_ms == *until));
         }
+        self.prune_front();
         again
     }
 
     /// The earliest deadline still pending, for the engine's timer.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        self.deadlines
-            .iter()
-            .find(|(until, short)| {
-                self.entries
-                    .get(short)
-                    .is_some_and(|e| e.until_ms == *until)
-            })
-            .map(|(until, _)| *until)
+        self.deadlines.front().map(|(until, _)| *until)
     }
 
     /// Records in the table.

@@ -589,14 +589,22 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
         .map_err(io)
 }
 
-/// Opens again the sled database of a store this process just closed. sled's background
-/// threads can hold the directory's lock for a moment after the last handle is dropped, so a
-/// lock conflict is retried for up to [`REOPEN_WAIT`] (no event says when the lock goes).
+/// Opens again the sled database of a store this process just closed (see [`retry_lock`]).
 fn reopen_db(path: &Path) -> Result<sled::Db, StoreError> {
+    retry_lock(|| open_db(path))
+}
+
+/// Runs `open` until it does not fail on the directory's lock, for up to [`REOPEN_WAIT`].
+/// sled's background threads can hold the lock for a moment after this process dropped the
+/// last handle, and nothing announces when they let go, so this is a bounded retry, not a wait
+/// for an event.
+pub(crate) fn retry_lock<T>(
+    mut open: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let step = std::time::Duration::from_millis(2);
     let mut waited = std::time::Duration::ZERO;
     loop {
-        match open_db(path) {
+        match open() {
             Err(StoreError::Io(e))
                 if e.contains("could not acquire lock") && waited < REOPEN_WAIT =>
             {

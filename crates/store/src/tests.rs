@@ -16,19 +16,10 @@ haiqiao_mesh::store_conformance_tests!({
     }
 });
 
-/// Opens a store just dropped in this process. sled's background threads can hold the
-/// directory's lock for a moment after the last handle is dropped (another process waits for
-/// nothing: its lock goes with it), so a lock conflict is retried, briefly.
+/// Opens a store just dropped in this process (sled may hold its lock a moment longer:
+/// [`retry_lock`]).
 fn open_retrying(path: &Path, limits: StoreLimits) -> Result<SledStore, StoreError> {
-    for _ in 0..400 {
-        match SledStore::open(path, limits.clone()) {
-            Err(StoreError::Io(e)) if e.contains("could not acquire lock") => {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            other => return other,
-        }
-    }
-    panic!("the store's lock was not released");
+    retry_lock(|| SledStore::open(path, limits.clone()))
 }
 
 fn reopen(path: &Path, limits: StoreLimits) -> SledStore {
@@ -37,15 +28,7 @@ fn reopen(path: &Path, limits: StoreLimits) -> SledStore {
 
 /// Opens the store's sled database directly (see [`reopen`] for the retries).
 fn raw(path: &Path) -> sled::Db {
-    for _ in 0..400 {
-        match sled::Config::new().path(path).open() {
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            other => return other.unwrap(),
-        }
-    }
-    panic!("the store's lock was not released");
+    retry_lock(|| sled::Config::new().path(path).open().map_err(io)).unwrap()
 }
 
 fn some_records() -> Vec<Record> {
