@@ -56,12 +56,13 @@ for s in seeds:
     r = json.loads(out.stdout)
     for rt, classes in r["routers"].items():
         for c, m in classes.items():
-            a = agg.setdefault((rt, c), dict(cr=0, dl=0, od=0, both=0.0, rel=0, lvo=[]))
+            a = agg.setdefault((rt, c), dict(cr=0, dl=0, od=0, both=0.0, rel=0, dup=0, lvo=[]))
             a["cr"] += m["created"]
             a["dl"] += m["delivered"]
             a["od"] += m["oracle_deliverable"]
             a["both"] += (m["delivery_vs_oracle"] or 0) * m["oracle_deliverable"]
             a["rel"] += m["relayed"]
+            a["dup"] += m.get("duplicates", 0)
             if m["latency_median_vs_oracle"] is not None:
                 a["lvo"].append(m["latency_median_vs_oracle"])
 os.unlink(path)
@@ -69,5 +70,7 @@ for (rt, c), a in sorted(agg.items()):
     dvo = round(a["both"] / a["od"], 4) if a["od"] else None
     ovh = round((a["rel"] - a["dl"]) / a["dl"], 2) if a["dl"] else None
     lvo = sorted(a["lvo"])[len(a["lvo"]) // 2] if a["lvo"] else None
+    held = a["rel"] - a["dup"]
+    rph = round(a["rel"] / held, 3) if held > 0 else None
     print(f"{name:12} {rt:14} {c:15} created={a['cr']:6} vs_oracle={dvo} overhead={ovh} "
-          f"latency/oracle={lvo}")
+          f"latency/oracle={lvo} holders={held} relays/holder={rph}")

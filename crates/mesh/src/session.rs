@@ -609,6 +609,16 @@ impl Session {
         self.copies.remove(&q.2).unwrap_or(0)
     }
 
+    /// Drops a queued record the peer turned out to hold (not yet in a frame); whether it
+    /// was queued.
+    pub(crate) fn drop_queued(&mut self, q: &QueuedRecord) -> bool {
+        let was = self.records.remove(q);
+        if was {
+            self.copies.remove(&q.2);
+        }
+        was
+    }
+
     /// Whether a `Records` frame may be sent (fewer than [`MAX_IN_FLIGHT_FRAMES`] await
     /// custody) and records are queued.
     pub(crate) fn can_send_records(&self) -> bool {

@@ -711,12 +711,23 @@ impl Engine {
         }
     }
 
-    fn count(&self, net: &mut Net<'_>, record: &[u8]) {
-        let class = Unverified::decode(record)
-            .ok()
-            .and_then(|u| self.msg_of.get(&u.id()))
+    /// Counts a record arriving at node `to`: a relay of its class, and a duplicate when `to`
+    /// held it already.
+    fn count(&self, net: &mut Net<'_>, to: NodeIdx, record: &[u8]) {
+        let Ok(u) = Unverified::decode(record) else {
+            net.log.relay(None, record.len() as u64);
+            return;
+        };
+        let class = self
+            .msg_of
+            .get(&u.id())
             .map(|m| net.log.msgs[*m as usize].class());
         net.log.relay(class, record.len() as u64);
+        if let Some(c) = class
+            && self.nodes[to as usize].holds(&u.id())
+        {
+            net.log.duplicates[c as usize] += 1;
+        }
     }
 }
 
@@ -761,7 +772,7 @@ impl Router for Engine {
                     && let Ok(Frame::Records { items, .. }) = Frame::decode(&bytes)
                 {
                     for it in &items {
-                        self.count(net, &it.bytes);
+                        self.count(net, to, &it.bytes);
                     }
                 }
                 self.feed(net, to, Input::Frame { peer, bytes });
@@ -874,6 +885,38 @@ mod tests {
         // The nearby boat's response reached the caller while they were linked.
         assert!(at(Class::DistressAck).is_some_and(|(t, n)| n == 2 && t < 60_000));
         assert_eq!(net.log.notes.get("penalties"), None);
+    }
+
+    #[test]
+    fn a_record_arriving_at_a_node_that_holds_it_counts_as_a_duplicate() {
+        let sc = scenario();
+        let w = {
+            let mut w = world(&[S, V, V], &[(1, 2, 2, 60), (0, 1, 100, 200)], 300);
+            w.msgs.push(Msg {
+                src: 2,
+                created_ms: 1000,
+                ttl_min: 60,
+                what: What::Report,
+            });
+            w
+        };
+        let mut e = Engine::new(&sc, &[S, V, V], 1, &[], None);
+        let mut net = Net::new(&w, 1.0, sc.epoch_s);
+        net.run(&mut e, 60_000, &mut |_| {});
+        let i = Class::ShoreBound as usize;
+        assert_eq!(
+            net.log.duplicates[i], 0,
+            "the chain carried the report once per hop"
+        );
+        let id = *e.msg_of.keys().next().expect("the report was written");
+        let bytes = haiqiao_mesh::Store::get(e.nodes[0].store(), &id)
+            .unwrap()
+            .expect("shore holds it")
+            .bytes()
+            .to_vec();
+        let relays = net.log.relays[i];
+        e.count(&mut net, 0, &bytes);
+        assert_eq!((net.log.relays[i], net.log.duplicates[i]), (relays + 1, 1));
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub(crate) struct Log {
     pub(crate) delivered: Vec<Option<(u64, NodeIdx)>>,
     /// Completed record transfers by class of the record (index as in `Class::ALL`).
     pub(crate) relays: [u64; 8],
+    /// Of the relays, those to a node that held the record already (by class).
+    pub(crate) duplicates: [u64; 8],
     /// Record bytes carried by class.
     pub(crate) record_bytes: [u64; 8],
     /// All bytes carried (records, control, frames' framing).
@@ -198,6 +200,7 @@ impl<'w> Net<'w> {
             msg_items: Vec::new(),
             delivered: Vec::new(),
             relays: [0; 8],
+            duplicates: [0; 8],
             record_bytes: [0; 8],
             bytes: 0,
             other_records: 0,

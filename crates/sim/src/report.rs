@@ -12,6 +12,12 @@
 //! - `relayed`: completed transfers of records of the class between any two nodes (as the ONE
 //!   counts relays); `overhead_ratio` = (relayed − delivered) / delivered, as the ONE defines
 //!   it. A distress's transfers count under `distress`; `distress_nearby` has none of its own.
+//! - `duplicates`: of the relays, those to a node that held the record already (the
+//!   baselines never start one); `relays_per_holder` = relayed / (relayed − duplicates),
+//!   how many transfers each node that came to hold a record cost (a faithful epidemic's is
+//!   1). For flooded classes this, not `overhead_ratio`, compares the cost of reaching the
+//!   same nodes: `overhead_ratio` also moves with how many nodes a router reaches and, for
+//!   positions, with how many superseded fixes it keeps forwarding.
 //! - `bytes_per_delivered`: record bytes of the class carried / delivered.
 //! - `beats_oracle`: items delivered that the oracle says cannot be: always 0 unless the
 //!   simulator is wrong.
@@ -67,6 +73,10 @@ pub struct ClassMetrics {
     pub relayed: u64,
     /// (relayed − delivered) / delivered.
     pub overhead_ratio: Option<f64>,
+    /// Relays to a node that held the record already.
+    pub duplicates: u64,
+    /// relayed / (relayed − duplicates).
+    pub relays_per_holder: Option<f64>,
     /// Record bytes carried per delivered item.
     pub bytes_per_delivered: Option<f64>,
     /// Deliveries the oracle says are impossible (must be 0).
@@ -244,6 +254,11 @@ pub(crate) fn class_metrics(
         } else {
             log.relays[class as usize]
         };
+        let dups = if class == Class::DistressNearby {
+            0
+        } else {
+            log.duplicates[class as usize]
+        };
         let overhead = (delivered > 0 && class != Class::DistressNearby)
             .then(|| r4((relayed as f64 - delivered as f64) / delivered as f64));
         let bytes = (delivered > 0 && class != Class::DistressNearby)
@@ -266,6 +281,9 @@ pub(crate) fn class_metrics(
                 latency_p95_vs_oracle: ratio(quantile(&lat_both, 0.95), quantile(&olat_both, 0.95)),
                 relayed,
                 overhead_ratio: overhead,
+                duplicates: dups,
+                relays_per_holder: (relayed > dups)
+                    .then(|| r4(relayed as f64 / (relayed - dups) as f64)),
                 bytes_per_delivered: bytes,
                 beats_oracle: beats,
             },
@@ -421,6 +439,7 @@ mod tests {
         net.log.delivered[1] = Some((3_000, 0));
         net.log.relays[Class::ShoreBound as usize] = 5;
         net.log.record_bytes[Class::ShoreBound as usize] = 500;
+        net.log.duplicates[Class::ShoreBound as usize] = 1;
         let oracle = [Some(5_000), None, Some(6_000)];
         let m = &class_metrics(&net.log, &oracle, 0)["shore_bound"];
         assert_eq!((m.created, m.delivered, m.oracle_deliverable), (3, 2, 2));
@@ -429,6 +448,7 @@ mod tests {
         assert_eq!(m.beats_oracle, 1);
         assert_eq!(m.latency_median_vs_oracle, Some(2.0));
         assert_eq!(m.overhead_ratio, Some(1.5));
+        assert_eq!((m.duplicates, m.relays_per_holder), (1, Some(1.25)));
         assert_eq!(m.bytes_per_delivered, Some(250.0));
         assert_eq!(m.latency_median_s, Some(2.0));
     }
@@ -448,6 +468,8 @@ mod tests {
             latency_p95_vs_oracle: None,
             relayed: 0,
             overhead_ratio: Some(o),
+            duplicates: 0,
+            relays_per_holder: None,
             bytes_per_delivered: None,
             beats_oracle: 0,
         };

@@ -256,7 +256,17 @@ impl<S: Store> Node<S> {
                 continue;
             }
             match self.index.by_short(short) {
-                Some(full) => s.note_known(full),
+                Some(full) => {
+                    // The peer holds it: a flood record still queued for it (our own push
+                    // waiting behind the window while the record reached the peer another
+                    // way) is not sent after all, as gossipsub 1.2's IDONTWANT does.
+                    if let Some(m) = self.index.get(&full)
+                        && m.is_flood()
+                    {
+                        s.drop_queued(&(m.priority, m.created, full));
+                    }
+                    s.note_known(full);
+                }
                 None => wanted.push(short),
             }
         }
