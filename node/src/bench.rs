@@ -149,7 +149,7 @@ pub(crate) fn ingest(opts: IngestOpts) -> anyhow::Result<serde_json::Value> {
     let pure = pure_inputs(&corpus, &ring)?;
     let batch = opts.batch.max(1);
     let (mut single, mut batched, mut vbatch, mut vsingle) = (vec![], vec![], vec![], vec![]);
-    let (mut decode_verify, mut store_only) = (vec![], vec![]);
+    let (mut decode_verify, mut store_only, mut decode_only) = (vec![], vec![], vec![]);
     for _ in 0..opts.reps.max(1) {
         // Pure batch verification of the same records, in the same chunks.
         let t = Instant::now();
@@ -206,6 +206,12 @@ pub(crate) fn ingest(opts: IngestOpts) -> anyhow::Result<serde_json::Value> {
             }
         }
         decode_verify.push(opts.records as f64 / t.elapsed().as_secs_f64());
+        // Decoding alone (the strict decode, the id's hash, the copy of the bytes).
+        let t = Instant::now();
+        for b in &corpus[..opts.records] {
+            std::hint::black_box(Unverified::decode(b)?);
+        }
+        decode_only.push(opts.records as f64 / t.elapsed().as_secs_f64());
         let dir = tempfile::tempdir()?;
         let mut store = SledStore::open(dir.path(), limits())?;
         let t = Instant::now();
@@ -238,6 +244,7 @@ pub(crate) fn ingest(opts: IngestOpts) -> anyhow::Result<serde_json::Value> {
         "verify_single_per_s": vs.round(),
         "ratio": (b / vb * 1000.0).round() / 1000.0,
         "decode_verify_batch_per_s": median(&mut decode_verify).round(),
+        "decode_per_s": median(&mut decode_only).round(),
         "store_batch_per_s": median(&mut store_only).round(),
         "batch_vs_single_verify": (vb / vs * 100.0).round() / 100.0,
         "records": opts.records,

@@ -3,10 +3,17 @@
 //! Decoding is strict and happens in two passes. First a hand-written scanner walks the item
 //! heads (no allocation) and refuses anything outside the format's one canonical form:
 //! indefinite lengths, non-shortest integer heads, maps, tags, floats, nesting deeper than
-//! [`MAX_DEPTH`], and items that run past the end. Only then does `serde_cbor` build a value
-//! tree, which is mapped field by field onto the record types with typed errors. The scanner
+//! [`MAX_DEPTH`], and items that run past the end; for records it also notes any text string
+//! that is not UTF-8. Only then are the accepted bytes read in place ([`In`]: integers,
+//! slices of the input, cursors over arrays; nothing allocated until a field becomes part of
+//! the record) and mapped field by field onto the record types with typed errors. The scanner
 //! is what makes the id well defined: every valid envelope has exactly one byte encoding, so
 //! two nodes holding the same record hold the same bytes and agree on its id.
+//!
+//! Records were read through a `serde_cbor` value tree until issue 17 (an allocation for every
+//! array, byte and text string of every record); the in-place reader refuses the same inputs
+//! with the same errors in the same order (the test vectors check it). Encoding still builds a
+//! `serde_cbor` value ([`Item`]) and writes it.
 //!
 //! The byte-level format is specified in docs/protocol.md; keep the two in step.
 
@@ -48,9 +55,30 @@ pub const GEOBOX_LEN: usize = 16;
 /// returns the offset just past it.
 pub(crate) fn scan(bytes: &[u8]) -> Result<usize, RecordError> {
     let mut pos = 0;
-    scan_item(bytes, &mut pos, 0)?;
+    let mut texts_utf8 = true;
+    scan_item(bytes, &mut pos, 0, &mut texts_utf8)?;
     Ok(pos)
 }
+
+/// What a record's bytes must pass before they are read in place: [`scan`], and then every
+/// text string UTF-8. The second is returned apart (`Err` in the pair) because it was found,
+/// before issue 17, only when the value tree was built: after the check for trailing bytes,
+/// before any field's own check, and callers keep that order.
+pub(crate) fn scan_record(bytes: &[u8]) -> Result<(usize, Result<(), RecordError>), RecordError> {
+    let mut pos = 0;
+    let mut texts_utf8 = true;
+    scan_item(bytes, &mut pos, 0, &mut texts_utf8)?;
+    let texts = if texts_utf8 {
+        Ok(())
+    } else {
+        Err(RecordError::Malformed(NOT_UTF8))
+    };
+    Ok((pos, texts))
+}
+
+/// The error of a record holding a text string that is not UTF-8 (the words of the value
+/// tree's error, which reported it before issue 17).
+const NOT_UTF8: &str = "invalid cbor (e.g. text that is not utf-8)";
 
 fn take(bytes: &[u8], pos: &mut usize, n: usize) -> Result<u64, RecordError> {
     let end = pos.checked_add(n).ok_or(RecordError::Truncated)?;
@@ -59,7 +87,12 @@ fn take(bytes: &[u8], pos: &mut usize, n: usize) -> Result<u64, RecordError> {
     Ok(slice.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
 
-fn scan_item(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<(), RecordError> {
+fn scan_item(
+    bytes: &[u8],
+    pos: &mut usize,
+    depth: usize,
+    texts_utf8: &mut bool,
+) -> Result<(), RecordError> {
     let initial = *bytes.get(*pos).ok_or(RecordError::Truncated)?;
     *pos += 1;
     let major = initial >> 5;
@@ -97,9 +130,22 @@ fn scan_item(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<(), RecordEr
     };
     match major {
         0 | 1 => Ok(()),
-        2 | 3 => {
+        2 => {
             let len = usize::try_from(arg).map_err(|_| RecordError::Truncated)?;
             take_slice(bytes, pos, len)
+        }
+        3 => {
+            let len = usize::try_from(arg).map_err(|_| RecordError::Truncated)?;
+            let start = *pos;
+            take_slice(bytes, pos, len)?;
+            if *texts_utf8
+                && bytes
+                    .get(start..*pos)
+                    .is_some_and(|t| std::str::from_utf8(t).is_err())
+            {
+                *texts_utf8 = false;
+            }
+            Ok(())
         }
         4 => {
             if depth + 1 > MAX_DEPTH {
@@ -110,7 +156,7 @@ fn scan_item(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<(), RecordEr
                 return Err(RecordError::Truncated);
             }
             for _ in 0..arg {
-                scan_item(bytes, pos, depth + 1)?;
+                scan_item(bytes, pos, depth + 1, texts_utf8)?;
             }
             Ok(())
         }
@@ -337,13 +383,13 @@ pub(crate) fn decode_body_bytes(kind: Kind, bytes: &[u8]) -> Result<Body, Record
             "a sealed record inside a sealed record",
         ));
     }
-    let end = scan(bytes)?;
+    let (end, texts) = scan_record(bytes)?;
     if end < bytes.len() {
         return Err(RecordError::TrailingBytes(bytes.len() - end));
     }
-    let v: Value = serde_cbor::from_slice(bytes)
-        .map_err(|_| RecordError::Malformed("invalid cbor (e.g. text that is not utf-8)"))?;
-    crate::kinds::decode(kind, v)
+    texts?;
+    let mut pos = 0;
+    crate::kinds::decode(kind, read(bytes, &mut pos)?)
 }
 
 /// Encodes an envelope to its one canonical byte form.
@@ -375,138 +421,263 @@ fn check_ttl(ttl: u32) -> Result<(), RecordError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding (pass 2).
+// Decoding (pass 2): reading the scanned bytes in place.
 
-pub(crate) fn as_array(
-    v: Value,
+/// A CBOR item read in place from bytes the scanner accepted: integers as numbers, byte and
+/// text strings as slices of the input, arrays as cursors over their items. Reading one
+/// allocates nothing; a field allocates only when it becomes part of the record (a text, a
+/// list).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum In<'a> {
+    /// An unsigned integer (major type 0).
+    Uint(u64),
+    /// A negative integer (major type 1): no field takes one, so its value is not kept.
+    Neg,
+    /// A byte string.
+    Bytes(&'a [u8]),
+    /// A text string (UTF-8, checked).
+    Text(&'a str),
+    /// An array.
+    Array(Seq<'a>),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+/// The items of an array, read one after another as they are asked for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seq<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl Seq<'_> {
+    /// Items not yet read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.left
+    }
+}
+
+impl<'a> Iterator for Seq<'a> {
+    type Item = In<'a>;
+
+    fn next(&mut self) -> Option<In<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match read(self.bytes, &mut self.pos) {
+            Ok(v) => Some(v),
+            // Not on scanned bytes; ending the array makes its reader say it is short.
+            Err(_) => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+}
+
+/// An item's head: major type, additional information, argument. The scanner has checked
+/// the form; this only refuses to run past the end.
+fn head(bytes: &[u8], pos: &mut usize) -> Result<(u8, u8, u64), RecordError> {
+    let initial = *bytes.get(*pos).ok_or(RecordError::Truncated)?;
+    *pos += 1;
+    let info = initial & 0x1f;
+    let arg = match info {
+        0..=23 => u64::from(info),
+        24..=27 => take(bytes, pos, 1usize << (info - 24))?,
+        _ => return Err(RecordError::Malformed("item the scanner refuses")),
+    };
+    Ok((initial >> 5, info, arg))
+}
+
+fn slice<'a>(bytes: &'a [u8], pos: &mut usize, len: u64) -> Result<&'a [u8], RecordError> {
+    let start = *pos;
+    take_slice(
+        bytes,
+        pos,
+        usize::try_from(len).map_err(|_| RecordError::Truncated)?,
+    )?;
+    bytes.get(start..*pos).ok_or(RecordError::Truncated)
+}
+
+/// Steps over one item (and all it holds).
+fn skip(bytes: &[u8], pos: &mut usize) -> Result<(), RecordError> {
+    let (major, _, arg) = head(bytes, pos)?;
+    match major {
+        2 | 3 => slice(bytes, pos, arg).map(|_| ()),
+        4 => (0..arg).try_for_each(|_| skip(bytes, pos)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the item at `pos` and moves `pos` past it.
+fn read<'a>(bytes: &'a [u8], pos: &mut usize) -> Result<In<'a>, RecordError> {
+    let (major, info, arg) = head(bytes, pos)?;
+    Ok(match major {
+        0 => In::Uint(arg),
+        1 => In::Neg,
+        2 => In::Bytes(slice(bytes, pos, arg)?),
+        3 => In::Text(
+            std::str::from_utf8(slice(bytes, pos, arg)?)
+                .map_err(|_| RecordError::Malformed(NOT_UTF8))?,
+        ),
+        4 => {
+            let start = *pos;
+            (0..arg).try_for_each(|_| skip(bytes, pos))?;
+            In::Array(Seq {
+                bytes,
+                pos: start,
+                left: usize::try_from(arg).map_err(|_| RecordError::Truncated)?,
+            })
+        }
+        7 if info == 20 => In::Bool(false),
+        7 if info == 21 => In::Bool(true),
+        7 if info == 22 => In::Null,
+        _ => return Err(RecordError::Malformed("item the scanner refuses")),
+    })
+}
+
+pub(crate) fn as_array<'a>(
+    v: In<'a>,
     field: &'static str,
     len: usize,
-) -> Result<Vec<Value>, RecordError> {
+) -> Result<Seq<'a>, RecordError> {
     match v {
-        Value::Array(a) if a.len() == len => Ok(a),
-        Value::Array(_) => Err(field_err(field, "wrong number of items")),
+        In::Array(a) if a.remaining() == len => Ok(a),
+        In::Array(_) => Err(field_err(field, "wrong number of items")),
         _ => Err(field_err(field, "expected an array")),
     }
 }
 
-pub(crate) fn as_list(
-    v: Value,
+pub(crate) fn as_list<'a>(
+    v: In<'a>,
     field: &'static str,
     max: usize,
-) -> Result<Vec<Value>, RecordError> {
+) -> Result<Seq<'a>, RecordError> {
     match v {
-        Value::Array(a) if a.len() <= max => Ok(a),
-        Value::Array(_) => Err(field_err(field, "too many items")),
+        In::Array(a) if a.remaining() <= max => Ok(a),
+        In::Array(_) => Err(field_err(field, "too many items")),
         _ => Err(field_err(field, "expected an array")),
     }
 }
 
-pub(crate) fn as_uint(v: &Value, field: &'static str, max: u64) -> Result<u64, RecordError> {
+pub(crate) fn as_uint(v: &In<'_>, field: &'static str, max: u64) -> Result<u64, RecordError> {
     match v {
-        Value::Integer(i) if *i >= 0 && *i <= i128::from(max) => Ok(*i as u64),
-        Value::Integer(_) => Err(field_err(field, "out of range")),
+        In::Uint(i) if *i <= max => Ok(*i),
+        In::Uint(_) | In::Neg => Err(field_err(field, "out of range")),
         _ => Err(field_err(field, "expected an unsigned integer")),
     }
 }
 
 pub(crate) fn as_bytes<const N: usize>(
-    v: Value,
+    v: In<'_>,
     field: &'static str,
 ) -> Result<[u8; N], RecordError> {
     match v {
-        Value::Bytes(b) => b
+        In::Bytes(b) => b
             .try_into()
             .map_err(|_| field_err(field, "wrong byte length")),
         _ => Err(field_err(field, "expected a byte string")),
     }
 }
 
-pub(crate) fn as_text(v: Value, field: &'static str, max: usize) -> Result<String, RecordError> {
+pub(crate) fn as_text(v: In<'_>, field: &'static str, max: usize) -> Result<String, RecordError> {
     match v {
-        Value::Text(s) if s.len() <= max => Ok(s),
-        Value::Text(_) => Err(field_err(field, "text too long")),
+        In::Text(s) if s.len() <= max => Ok(s.to_owned()),
+        In::Text(_) => Err(field_err(field, "text too long")),
         _ => Err(field_err(field, "expected a text string")),
     }
 }
 
-pub(crate) fn as_bool(v: &Value, field: &'static str) -> Result<bool, RecordError> {
+pub(crate) fn as_bool(v: &In<'_>, field: &'static str) -> Result<bool, RecordError> {
     match v {
-        Value::Bool(b) => Ok(*b),
+        In::Bool(b) => Ok(*b),
         _ => Err(field_err(field, "expected a bool")),
     }
 }
 
-pub(crate) fn as_opt<T>(
-    v: Value,
-    f: impl FnOnce(Value) -> Result<T, RecordError>,
+pub(crate) fn as_opt<'a, T>(
+    v: In<'a>,
+    f: impl FnOnce(In<'a>) -> Result<T, RecordError>,
 ) -> Result<Option<T>, RecordError> {
     match v {
-        Value::Null => Ok(None),
+        In::Null => Ok(None),
         other => f(other).map(Some),
     }
 }
 
-pub(crate) fn as_fix(v: Value, field: &'static str) -> Result<Fix, RecordError> {
+pub(crate) fn as_fix(v: In<'_>, field: &'static str) -> Result<Fix, RecordError> {
     match v {
-        Value::Bytes(b) => unpack_fix(&b),
+        In::Bytes(b) => unpack_fix(b),
         _ => Err(field_err(field, "expected a packed fix")),
     }
 }
 
-pub(crate) fn as_key(v: Value, field: &'static str) -> Result<PublicKey, RecordError> {
+pub(crate) fn as_key(v: In<'_>, field: &'static str) -> Result<PublicKey, RecordError> {
     let b: [u8; PUBLIC_KEY_LEN] = as_bytes(v, field)?;
     PublicKey::from_bytes(&b)
 }
 
-pub(crate) fn as_hint(v: Value, field: &'static str) -> Result<KeyHint, RecordError> {
+pub(crate) fn as_hint(v: In<'_>, field: &'static str) -> Result<KeyHint, RecordError> {
     Ok(KeyHint(as_bytes::<KEY_HINT_LEN>(v, field)?))
 }
 
-pub(crate) fn as_id(v: Value, field: &'static str) -> Result<RecordId, RecordError> {
+pub(crate) fn as_id(v: In<'_>, field: &'static str) -> Result<RecordId, RecordError> {
     Ok(RecordId(as_bytes::<RECORD_ID_LEN>(v, field)?))
 }
 
 /// A time, seconds since the epoch in 32 bits.
-pub(crate) fn as_time(v: &Value, field: &'static str) -> Result<Timestamp, RecordError> {
+pub(crate) fn as_time(v: &In<'_>, field: &'static str) -> Result<Timestamp, RecordError> {
     Ok(Timestamp(as_uint(v, field, u64::from(u32::MAX))? as u32))
 }
 
 /// A coded value, looked up by its code (`from_code` of a [`crate::types`] enum).
 pub(crate) fn as_code<T>(
-    v: &Value,
+    v: &In<'_>,
     field: &'static str,
     from_code: fn(u64) -> Option<T>,
 ) -> Result<T, RecordError> {
     from_code(as_uint(v, field, u64::MAX)?).ok_or(field_err(field, "unknown code"))
 }
 
-fn decode_dest(v: Value) -> Result<Destination, RecordError> {
+fn decode_dest(v: In<'_>) -> Result<Destination, RecordError> {
     match v {
-        Value::Integer(0) => Ok(Destination::Everyone),
-        Value::Integer(1) => Ok(Destination::Shore),
-        Value::Integer(_) => Err(field_err("dest", "unknown destination")),
-        Value::Array(mut a) => {
-            let tag = a.first().map(|t| as_uint(t, "dest", 255)).transpose()?;
-            match (tag, a.len()) {
-                (Some(2), 2) => Ok(Destination::Node(as_hint(a.remove(1), "dest.node")?)),
-                (Some(3), 3) => {
-                    let b = as_hint(a.remove(2), "dest.pair")?;
-                    let x = as_hint(a.remove(1), "dest.pair")?;
+        In::Uint(0) => Ok(Destination::Everyone),
+        In::Uint(1) => Ok(Destination::Shore),
+        In::Uint(_) | In::Neg => Err(field_err("dest", "unknown destination")),
+        In::Array(a) => {
+            let len = a.remaining();
+            // At most three items are read; a longer array is refused by its length below.
+            let mut items = a.take(3);
+            let first = items.next();
+            let (second, third) = (items.next(), items.next());
+            let tag = first.map(|t| as_uint(&t, "dest", 255)).transpose()?;
+            match (tag, len, second, third) {
+                (Some(2), 2, Some(h), _) => Ok(Destination::Node(as_hint(h, "dest.node")?)),
+                (Some(3), 3, Some(x), Some(b)) => {
+                    // The second hint is read first, as it always was.
+                    let b = as_hint(b, "dest.pair")?;
+                    let x = as_hint(x, "dest.pair")?;
                     if x >= b {
                         return Err(field_err("dest", "pair hints must be distinct and sorted"));
                     }
                     Ok(Destination::Pair(x, b))
                 }
-                (Some(4), 2) => Ok(Destination::Mediators(AreaId(as_uint(
-                    &a[1],
+                (Some(4), 2, Some(area), _) => Ok(Destination::Mediators(AreaId(as_uint(
+                    &area,
                     "dest.area",
                     u64::from(u32::MAX),
-                )? as u32))),
-                (Some(5), 2) => {
-                    Ok(Destination::Group(GroupId(
-                        as_uint(&a[1], "dest.group", u64::from(u32::MAX))? as u32,
-                    )))
-                }
+                )?
+                    as u32))),
+                (Some(5), 2, Some(group), _) => Ok(Destination::Group(GroupId(as_uint(
+                    &group,
+                    "dest.group",
+                    u64::from(u32::MAX),
+                )?
+                    as u32))),
                 _ => Err(field_err("dest", "unknown destination")),
             }
         }
@@ -514,37 +685,32 @@ fn decode_dest(v: Value) -> Result<Destination, RecordError> {
     }
 }
 
-pub(crate) fn next(it: &mut impl Iterator<Item = Value>) -> Result<Value, RecordError> {
+pub(crate) fn next<'a>(it: &mut impl Iterator<Item = In<'a>>) -> Result<In<'a>, RecordError> {
     it.next()
         .ok_or(RecordError::Malformed("array shorter than declared"))
 }
 
-/// Decodes an envelope's bytes, which the scanner has already accepted as one canonical item
-/// spanning exactly `bytes`.
+/// Decodes an envelope's bytes, which [`scan_record`] has already accepted as one canonical
+/// item spanning exactly `bytes`, with every text UTF-8.
 pub(crate) fn decode_envelope(bytes: &[u8]) -> Result<Envelope, RecordError> {
-    let v: Value = serde_cbor::from_slice(bytes).map_err(|e| {
-        if e.is_eof() {
-            RecordError::Truncated
-        } else {
-            RecordError::Malformed("invalid cbor (e.g. text that is not utf-8)")
-        }
-    })?;
-    let a = match v {
-        Value::Array(a) => a,
+    let mut pos = 0;
+    let a = match read(bytes, &mut pos)? {
+        In::Array(a) => a,
         _ => return Err(RecordError::Malformed("envelope is not an array")),
     };
     // Version first, so that a future version with a different shape says so.
-    let version = match a.first() {
-        Some(Value::Integer(i)) if *i >= 0 => *i as u64,
+    let mut first = a;
+    let version = match first.next() {
+        Some(In::Uint(v)) => v,
         _ => return Err(field_err("version", "expected an unsigned integer")),
     };
     if version != VERSION {
         return Err(RecordError::UnsupportedVersion(version));
     }
-    if a.len() != 8 {
+    if a.remaining() != 8 {
         return Err(field_err("envelope", "wrong number of items"));
     }
-    let mut it = a.into_iter().skip(1);
+    let mut it = a.skip(1);
     let kind_n = as_uint(&next(&mut it)?, "kind", u64::MAX)?;
     let kind = Kind::from_u64(kind_n).ok_or(RecordError::UnknownKind(kind_n))?;
     let author = as_hint(next(&mut it)?, "author")?;
@@ -606,6 +772,90 @@ mod tests {
             Err(RecordError::TooDeep { max: MAX_DEPTH })
         );
         assert_eq!(scan(&[0x18, 0x18, 0x00]), Ok(2));
+    }
+
+    /// A text envelope by hand: `version`, its text's bytes, and `extra` bytes after the
+    /// envelope; then 64 bytes where the signature goes (decoding does not check it).
+    fn hand_record(version: u8, text: &[u8], extra: &[u8]) -> Vec<u8> {
+        let mut b = vec![0x88, version, 0x0a, 0x48];
+        b.extend_from_slice(&[7; 8]);
+        b.extend_from_slice(&[0x01, 0x1a, 0x6a, 0xfd, 0x86, 0x84, 0x18, 0x3c, 0x00, 0x82]);
+        b.push(0x60 + text.len() as u8);
+        b.extend_from_slice(text);
+        b.push(0xf4);
+        b.extend_from_slice(extra);
+        b.extend_from_slice(&[0; 64]);
+        b
+    }
+
+    /// The in-place reader refuses what the value tree refused, in the same order: text that
+    /// is not UTF-8 after trailing bytes, and before any field's own check (here the version).
+    #[test]
+    fn text_that_is_not_utf8_is_refused_where_the_value_tree_refused_it() {
+        let decode = |b: &[u8]| crate::Unverified::decode(b).map(|u| u.id());
+        assert!(decode(&hand_record(1, b"ok", &[])).is_ok());
+        assert_eq!(
+            decode(&hand_record(1, &[0xff], &[])),
+            Err(RecordError::Malformed(NOT_UTF8))
+        );
+        assert_eq!(
+            decode(&hand_record(2, b"ok", &[])),
+            Err(RecordError::UnsupportedVersion(2))
+        );
+        assert_eq!(
+            decode(&hand_record(2, &[0xff], &[])),
+            Err(RecordError::Malformed(NOT_UTF8))
+        );
+        assert_eq!(
+            decode(&hand_record(2, &[0xff], &[0x00])),
+            Err(RecordError::TrailingBytes(1))
+        );
+        // A sealed record's opened body is read the same way.
+        assert_eq!(
+            decode_body_bytes(Kind::Text, &[0x82, 0x61, 0xff, 0xf4]),
+            Err(RecordError::Malformed(NOT_UTF8))
+        );
+        assert_eq!(
+            decode_body_bytes(Kind::Text, &[0x82, 0x61, 0xff, 0xf4, 0x00]),
+            Err(RecordError::TrailingBytes(1))
+        );
+    }
+
+    /// Arrays are read lazily; a nested array between two fields is stepped over whole, and a
+    /// destination array longer than its kind's is refused by its length.
+    #[test]
+    fn arrays_are_stepped_over_and_destinations_checked_by_length() {
+        let mut pos = 0;
+        let bytes = [0x83, 0x82, 0x01, 0x82, 0x02, 0x03, 0x41, 0xaa, 0xf6];
+        let In::Array(mut a) = read(&bytes, &mut pos).unwrap() else {
+            panic!("not an array")
+        };
+        assert_eq!(pos, bytes.len());
+        assert!(matches!(a.next(), Some(In::Array(s)) if s.remaining() == 2));
+        assert!(matches!(a.next(), Some(In::Bytes([0xaa]))));
+        assert!(matches!(a.next(), Some(In::Null)));
+        assert!(a.next().is_none());
+        let dest = |b: &[u8]| {
+            let mut pos = 0;
+            decode_dest(read(b, &mut pos).unwrap())
+        };
+        assert_eq!(
+            dest(&[0x82, 0x05, 0x07]),
+            Ok(Destination::Group(GroupId(7)))
+        );
+        assert_eq!(
+            dest(&[0x83, 0x05, 0x07, 0x07]),
+            Err(field_err("dest", "unknown destination"))
+        );
+        assert_eq!(
+            dest(&[0x82, 0x19, 0x01, 0x00, 0x07]),
+            Err(field_err("dest", "out of range"))
+        );
+        assert_eq!(dest(&[0x20]), Err(field_err("dest", "unknown destination")));
+        assert_eq!(
+            dest(&[0x40]),
+            Err(field_err("dest", "expected an integer or an array"))
+        );
     }
 
     #[test]

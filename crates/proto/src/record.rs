@@ -115,10 +115,11 @@ impl Unverified {
         }
         let env_len = bytes.len() - SIGNATURE_LEN;
         let envelope_bytes = &bytes[..env_len];
-        let end = codec::scan(envelope_bytes)?;
+        let (end, texts) = codec::scan_record(envelope_bytes)?;
         if end < env_len {
             return Err(RecordError::TrailingBytes(env_len - end));
         }
+        texts?;
         let envelope = codec::decode_envelope(envelope_bytes)?;
         Ok(Unverified {
             id: id_of(envelope_bytes),
@@ -288,11 +289,27 @@ pub fn verify_batch(
         }
     }
     if !batch.is_empty() {
-        let msgs: Vec<Vec<u8>> = batch
+        // The signed messages, one after another in one buffer (not an allocation each).
+        let mut msgs: Vec<u8> = Vec::with_capacity(
+            batch
+                .iter()
+                .map(|(_, u, _)| SIGNING_CONTEXT.len() + u.envelope_bytes().len())
+                .sum(),
+        );
+        let mut ends: Vec<usize> = Vec::with_capacity(batch.len());
+        for (_, u, _) in &batch {
+            msgs.extend_from_slice(SIGNING_CONTEXT);
+            msgs.extend_from_slice(u.envelope_bytes());
+            ends.push(msgs.len());
+        }
+        let msg_refs: Vec<&[u8]> = ends
             .iter()
-            .map(|(_, u, _)| signing_message(u.envelope_bytes()))
+            .scan(0, |start, &end| {
+                let m = msgs.get(*start..end).unwrap_or_default();
+                *start = end;
+                Some(m)
+            })
             .collect();
-        let msg_refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
         let sigs: Vec<ed25519_dalek::Signature> = batch
             .iter()
             .map(|(_, u, _)| ed25519_dalek::Signature::from_bytes(&u.signature()))

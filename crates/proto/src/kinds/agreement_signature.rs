@@ -25,7 +25,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "agreement_signature", 2)?.into_iter();
     let case = as_id(next(&mut a)?, "agreement_signature.case")?;
     let agreement = as_bytes::<32>(next(&mut a)?, "agreement_signature.agreement")?;

@@ -33,7 +33,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "buddy_watch", 4)?.into_iter();
     let partner = as_key(next(&mut a)?, "buddy_watch.partner")?;
     let overdue = as_bool(&next(&mut a)?, "buddy_watch.overdue")?;

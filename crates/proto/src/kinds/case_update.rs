@@ -73,7 +73,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "case_update", 4)?.into_iter();
     let case = as_id(next(&mut a)?, "case_update.case")?;
     let code = as_uint(&next(&mut a)?, "case_update.status", 4)?;
@@ -84,7 +84,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
             "case_update.escalation",
             Escalation::from_code,
         )?),
-        (_, Item::Null) => match code {
+        (_, In::Null) => match code {
             0 => CaseStatus::Accepted,
             1 => CaseStatus::InMediation,
             2 => CaseStatus::AgreementProposed,

@@ -56,7 +56,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "certificate", 7)?.into_iter();
     let subject = as_key(next(&mut a)?, "certificate.subject")?;
     let name = as_text(next(&mut a)?, "certificate.name", MAX_NAME)?;

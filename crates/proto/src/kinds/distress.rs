@@ -32,7 +32,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "distress", 4)?.into_iter();
     let nature = as_code(&next(&mut a)?, "distress.nature", DistressNature::from_code)?;
     let fix = as_opt(next(&mut a)?, |v| as_fix(v, "distress.fix"))?;

@@ -57,7 +57,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "distress_update", 4)?.into_iter();
     let distress = as_id(next(&mut a)?, "distress_update.distress")?;
     let code = as_uint(&next(&mut a)?, "distress_update.status", 4)?;
@@ -66,7 +66,7 @@ pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
         (1, eta) => DistressStatus::Responding {
             eta_min: as_uint(&eta, "distress_update.eta", u64::from(u16::MAX))? as u16,
         },
-        (_, Item::Null) => match code {
+        (_, In::Null) => match code {
             0 => DistressStatus::Acknowledged,
             2 => DistressStatus::OnScene,
             3 => DistressStatus::Resolved,

@@ -79,11 +79,11 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-fn decode_area(v: Item) -> Result<DutyArea, RecordError> {
+fn decode_area(v: In<'_>) -> Result<DutyArea, RecordError> {
     let mut p = as_array(v, "mediator_duty.area", 2)?.into_iter();
     let id = as_uint(&next(&mut p)?, "mediator_duty.area.id", u64::from(u32::MAX))?;
     let bounds = match next(&mut p)? {
-        Item::Bytes(b) => unpack_geobox(&b)?,
+        In::Bytes(b) => unpack_geobox(b)?,
         _ => {
             return Err(field_err(
                 "mediator_duty.area.bounds",
@@ -97,7 +97,7 @@ fn decode_area(v: Item) -> Result<DutyArea, RecordError> {
     })
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "mediator_duty", 6)?.into_iter();
     let areas = as_list(next(&mut a)?, "mediator_duty.areas", MAX_DUTY_AREAS)?
         .into_iter()

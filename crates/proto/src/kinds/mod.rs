@@ -18,7 +18,7 @@
 
 use serde_json::Value as J;
 
-use crate::codec::Item;
+use crate::codec::{In, Item};
 use crate::error::RecordError;
 use crate::identity::{KeyHint, PublicKey};
 use crate::types::*;
@@ -127,7 +127,7 @@ macro_rules! record_kinds {
         }
 
         /// A body of `kind` from its CBOR item.
-        pub(crate) fn decode(kind: Kind, v: Item) -> Result<Body, RecordError> {
+        pub(crate) fn decode(kind: Kind, v: In<'_>) -> Result<Body, RecordError> {
             match kind {
                 $(Kind::$K => $m::decode(v),)*
             }

@@ -30,7 +30,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "pair_alert", 3)?.into_iter();
     let alert = as_code(&next(&mut a)?, "pair_alert.kind", PairAlertKind::from_code)?;
     let fix = as_opt(next(&mut a)?, |v| as_fix(v, "pair_alert.fix"))?;

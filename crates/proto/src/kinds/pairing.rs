@@ -24,7 +24,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "pairing", 2)?.into_iter();
     let partner = as_key(next(&mut a)?, "pairing.partner")?;
     let paired = as_bool(&next(&mut a)?, "pairing.paired")?;

@@ -21,7 +21,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     Ok(Item::Bytes(pack_fix(f)?.to_vec()))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     Ok(Body::Position(as_fix(v, "position")?))
 }
 

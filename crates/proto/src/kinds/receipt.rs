@@ -26,7 +26,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     )]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "receipt", 1)?.into_iter();
     let ids = as_list(next(&mut a)?, "receipt.ids", MAX_RECEIPT_IDS)?
         .into_iter()

@@ -24,7 +24,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "revocation", 2)?.into_iter();
     let subject = as_key(next(&mut a)?, "revocation.subject")?;
     let reason = as_code(

@@ -64,21 +64,21 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "sealed", 5)?.into_iter();
     let inner_n = as_uint(&next(&mut a)?, "sealed.kind", u64::MAX)?;
     let inner = Kind::from_u64(inner_n).ok_or(field_err("sealed.kind", "unknown kind"))?;
     let priority = as_code(&next(&mut a)?, "sealed.priority", Priority::from_code)?;
     let ephemeral = as_bytes::<32>(next(&mut a)?, "sealed.ephemeral")?;
     let raw = match next(&mut a)? {
-        Item::Bytes(b) => b,
+        In::Bytes(b) => b,
         _ => return Err(field_err("sealed.stanzas", "expected a byte string")),
     };
     if raw.len() % STANZA_LEN != 0 {
         return Err(field_err("sealed.stanzas", "truncated stanza"));
     }
     let ciphertext = match next(&mut a)? {
-        Item::Bytes(b) => b,
+        In::Bytes(b) => b.to_vec(),
         _ => return Err(field_err("sealed.ciphertext", "expected a byte string")),
     };
     check_shape(inner, priority, raw.len() / STANZA_LEN, ciphertext.len())?;

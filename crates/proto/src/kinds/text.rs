@@ -27,7 +27,7 @@ pub(super) fn encode(b: &Body) -> Result<Item, RecordError> {
     ]))
 }
 
-pub(super) fn decode(v: Item) -> Result<Body, RecordError> {
+pub(super) fn decode(v: In<'_>) -> Result<Body, RecordError> {
     let mut a = as_array(v, "text", 2)?.into_iter();
     let text = as_text(next(&mut a)?, "text.text", MAX_SHORT_TEXT)?;
     let safety = as_bool(&next(&mut a)?, "text.safety")?;
