@@ -14,7 +14,9 @@
 //! - **Trust**: the [`TrustPolicy`] snapshot the host hands over (`Input::Trust`) judges who
 //!   counts as a stranger and whose records are refused (revoked keys).
 //! - **Keys**: records whose author's key is not known yet wait for it ([`PendingKeys`], at
-//!   most [`MeshConfig::max_pending_keys`]).
+//!   most [`MeshConfig::max_pending_keys`]); beyond that a record from a sync frame is refused
+//!   and its session asks for it again once the key is known (nothing is lost within a
+//!   contact).
 
 use std::collections::{BTreeMap, VecDeque};
 
