@@ -18,6 +18,7 @@ use crate::command::{COMMAND_CAP, Command};
 use crate::workflows::Workflows;
 
 mod inbox;
+mod inflow;
 mod meta;
 mod net;
 mod task;

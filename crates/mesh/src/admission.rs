@@ -14,7 +14,9 @@
 //! - **Trust**: the [`TrustPolicy`] snapshot the host hands over (`Input::Trust`) judges who
 //!   counts as a stranger and whose records are refused (revoked keys).
 //! - **Keys**: records whose author's key is not known yet wait for it ([`PendingKeys`], at
-//!   most [`MeshConfig::max_pending_keys`]).
+//!   most [`MeshConfig::max_pending_keys`]); beyond that a record from a sync frame is refused
+//!   and its session asks for it again once the key is known (nothing is lost within a
+//!   contact).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -368,6 +370,9 @@ pub(crate) struct WaitingRecord {
     pub(crate) author: KeyHint,
     /// The `Records` frame (sequence number, item) whose acknowledgement waits for it.
     pub(crate) slot: Option<(u32, u16)>,
+    /// Its short id: asked of its peer again if it is given up for room
+    /// ([`PendingKeys::push`]).
+    pub(crate) short: u64,
 }
 
 /// Records waiting for their author's key, oldest first (at most
@@ -376,6 +381,12 @@ pub(crate) struct WaitingRecord {
 pub(crate) struct PendingKeys(VecDeque<WaitingRecord>);
 
 impl PendingKeys {
+    /// Whether `max` records wait already (a record from a sync frame is then refused and
+    /// asked for again once keys come, rather than pushing out one that waits).
+    pub(crate) fn is_full(&self, max: usize) -> bool {
+        self.0.len() >= max.max(1)
+    }
+
     /// Adds a record; when `max` wait already, the oldest is given up and returned.
     pub(crate) fn push(&mut self, w: WaitingRecord, max: usize) -> Option<WaitingRecord> {
         let old = if self.0.len() >= max.max(1) {
@@ -542,10 +553,13 @@ mod tests {
             copies: 2,
             author: key(3).hint(),
             slot,
+            short: 7,
         };
         let mut p = PendingKeys::default();
         assert!(p.push(w(Some((1, 0))), 2).is_none());
+        assert!(!p.is_full(2));
         assert!(p.push(w(Some((2, 0))), 2).is_none());
+        assert!(p.is_full(2));
         let old = p.push(w(None), 2).map(|o| o.slot);
         assert_eq!(old, Some(Some((1, 0))), "the oldest is given up");
         assert_eq!(p.release(&peer, Some(2)), vec![0]);

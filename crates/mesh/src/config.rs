@@ -21,7 +21,9 @@ pub struct MeshConfig {
     pub max_frame_bytes: usize,
     /// Most coded symbols a decoder accepts in one tier before giving up. Default 200,000.
     pub max_symbols: usize,
-    /// Records waiting for their author's key, across all peers. Default 1024.
+    /// Records waiting for their author's key, across all peers. Default 1024. Beyond it a
+    /// record from a sync frame is refused (the sender keeps it) and asked for again once its
+    /// author's key is known, within the same contact.
     pub max_pending_keys: usize,
     /// Longest wait, ms, for a peer's `Keys` answer while records of a `Records` frame wait
     /// for their author's key: the frame's acknowledgement (and those of later frames, since

@@ -1502,6 +1502,62 @@ fn a_record_whose_key_never_comes_is_refused_at_the_deadline_and_the_sender_keep
     assert!(acks(&mut relay).is_empty(), "nothing acknowledged twice");
 }
 
+/// A boat that holds `per_author` flood records of each of `authors` writers (it knows their
+/// keys), and a relay that knows none of them, with room for `max_pending_keys` records
+/// waiting for keys; the two know each other's keys.
+fn a_boat_and_a_relay_that_knows_no_writer(
+    authors: u8,
+    per_author: usize,
+    cfg: &MeshConfig,
+) -> (Mesh, Vec<RecordId>) {
+    let mut store = MemStore::new(StoreLimits::default());
+    let mut ids = Vec::new();
+    for a in 0..authors {
+        let writer = Keypair::from_seed(&[a.wrapping_add(100); 32]);
+        ids.extend(fill(
+            &mut store,
+            &writer,
+            &[Kind::Text, Kind::PairAlert],
+            per_author,
+            0,
+        ));
+    }
+    let mut m = Mesh::new(&[], cfg.clone(), T0);
+    for (seed, store) in [(1, store), (2, MemStore::new(StoreLimits::default()))] {
+        let key = Keypair::from_seed(&[seed; 32]);
+        m.add(Node::new(cfg.clone(), key, Role::Vessel, store, T0).unwrap());
+    }
+    (m, ids)
+}
+
+#[test]
+fn records_refused_while_too_many_wait_for_keys_are_asked_for_again_within_the_contact() {
+    // Records of 40 writers reach a relay with room for 4 records waiting for keys: most are
+    // refused (the boat keeps them) until the keys come. Refused records used to be lost
+    // for the rest of the contact (nothing offers a refused record again); now the relay
+    // asks for each again once its writer's key is known.
+    let cfg = MeshConfig {
+        max_pending_keys: 4,
+        ..MeshConfig::default()
+    };
+    let (mut m, ids) = a_boat_and_a_relay_that_knows_no_writer(40, 5, &cfg);
+    m.connect(0, 1, None);
+    m.run(10, 10_000);
+    assert!(m.linked(0, 1), "one contact");
+    assert!(
+        m.nodes[1].stats().refused > 0,
+        "the waiting room overflowed"
+    );
+    let missing = ids.iter().filter(|id| !m.nodes[1].holds(id)).count();
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} records lost in the contact",
+        ids.len()
+    );
+    assert!(m.nodes[0].is_idle_with(&m.key(1)));
+}
+
 #[test]
 fn copies_handed_with_a_record_already_held_are_added_to_ours() {
     let mut m = Mesh::new(&[Role::Vessel; 3], MeshConfig::default(), T0);

@@ -298,7 +298,7 @@ impl<S: Store> Node<S> {
         if !(self.cfg.shore_federation && self.role == Role::Shore) {
             return;
         }
-        let shore_bound: Vec<u64> = self
+        let shore_bound: Vec<(u64, bool)> = self
             .index
             .iter()
             .filter(|(_, m)| {
@@ -306,13 +306,13 @@ impl<S: Store> Node<S> {
                     && !m.is_receipt()
                     && matches!(m.dest, Destination::Shore | Destination::Mediators(_))
             })
-            .map(|(_, m)| m.short)
+            .map(|(_, m)| (m.short, m.priority <= haiqiao_proto::Priority::Control))
             .collect();
         for (peer, s) in &mut self.sessions {
             let federated = s.is_shore() && self.admission.trust().receipt_counts(peer);
             if s.set_federated(federated) {
-                for o in &shore_bound {
-                    if !s.offer(*o) {
+                for (o, urgent) in &shore_bound {
+                    if !s.offer(*o, *urgent) {
                         break;
                     }
                 }

@@ -3,7 +3,11 @@
 //! allow.
 //!
 //! Order of frames to one peer: control (hello, acks, done, more, keys), wants, urgent records
-//! (distress, safety, control), offers, tier-0 symbols, other records, tier-1 symbols.
+//! (distress, safety, control), offers of urgent records, tier-0 symbols, other records,
+//! offers of other records, tier-1 symbols. Offers of bulk come after bulk records: a relay
+//! offers every record it takes in, and while its inflow lasted those offers kept the window
+//! from the records its peer had already asked for (`bench chain`: the third boat sat idle
+//! until the relay had received everything).
 //! Control frames never wait; everything else waits for the byte window, so that what is
 //! already on its way to the peer stays small and the next urgent record goes out within
 //! about one small frame. When only frames that are not acknowledged (offers, symbols) fill
@@ -116,8 +120,8 @@ impl<S: Store> Pump<'_, S> {
         frames
     }
 
-    /// The most urgent frame for the peer: control, wants, urgent records, offers, tier-0
-    /// symbols, other records, tier-1 symbols.
+    /// The most urgent frame for the peer: control, wants, urgent records, urgent offers,
+    /// tier-0 symbols, other records, other offers, tier-1 symbols.
     fn next_frame(&mut self, to: To<'_>, s: &mut Session, max: usize) -> Option<Next> {
         if let Some(f) = s.pop_control() {
             return Some(Next::control(f));
@@ -138,7 +142,7 @@ impl<S: Store> Pump<'_, S> {
         {
             return Some(f);
         }
-        let offers = s.take_offers(ids_per_frame);
+        let offers = s.take_offers(ids_per_frame, true);
         if !offers.is_empty() {
             let ids = offers.into_iter().map(short_bytes).collect();
             return Some(Next::control(Frame::Offer { ids }));
@@ -152,6 +156,11 @@ impl<S: Store> Pump<'_, S> {
             && let Some(f) = self.records_frame(to, s, max)
         {
             return Some(f);
+        }
+        let offers = s.take_offers(ids_per_frame, false);
+        if !offers.is_empty() {
+            let ids = offers.into_iter().map(short_bytes).collect();
+            return Some(Next::control(Frame::Offer { ids }));
         }
         s.next_symbols(1, symbols_per_frame).map(Next::control)
     }
@@ -307,7 +316,8 @@ mod tests {
         s.queue_record(q, 2);
         let q = w.hold(&distress, 0);
         s.queue_record(q, 0);
-        s.offer(7);
+        s.offer(7, true);
+        s.offer(8, false);
         let frames = w.frames(&mut s, false);
         assert!(matches!(frames[0], Frame::Hello { .. }));
         let Frame::Records { seq: 0, items } = &frames[1] else {
@@ -315,13 +325,20 @@ mod tests {
         };
         assert_eq!(items.len(), 1, "the distress goes alone");
         assert_eq!(items[0].bytes, distress.bytes());
-        assert!(matches!(&frames[2], Frame::Offer { ids } if ids.len() == 1));
+        assert!(
+            matches!(&frames[2], Frame::Offer { ids } if ids == &[short_bytes(7)]),
+            "an urgent record's offer before bulk"
+        );
         let Frame::Records { seq: 1, items } = &frames[3] else {
             panic!("{:?}", frames[3]);
         };
         assert_eq!(items[0].copies, 2, "copies handed over");
         assert_eq!(w.index.get(&bulk.id()).map(|m| m.copies), Some(2));
-        assert_eq!(frames.len(), 4);
+        assert!(
+            matches!(&frames[4], Frame::Offer { ids } if ids == &[short_bytes(8)]),
+            "a bulk record's offer after bulk records"
+        );
+        assert_eq!(frames.len(), 5);
         assert_eq!(w.stats.records_out, 2);
         assert!(!s.has_work());
     }
@@ -353,7 +370,7 @@ mod tests {
         let mut s = session();
         s.pop_control();
         for i in 0..64 {
-            s.offer(i);
+            s.offer(i, false);
         }
         for i in 0..40 {
             let r = record(&key, i, text(150), Destination::Everyone);

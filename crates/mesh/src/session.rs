@@ -63,7 +63,10 @@ pub(crate) struct Session {
     control: VecDeque<Frame>,
     /// Short ids to ask for.
     want: BTreeSet<u64>,
-    /// Short ids to offer.
+    /// Short ids to offer: of urgent records (distress, safety, control), sent before bulk
+    /// records, and of the others, sent after them (offers of bulk ahead of bulk records
+    /// starved the records a peer had asked for while a relay's inflow went on).
+    offer_urgent: BTreeSet<u64>,
     offer: BTreeSet<u64>,
     /// Records to send, most urgent first, with the copies to hand over.
     records: BTreeSet<QueuedRecord>,
@@ -92,6 +95,10 @@ pub(crate) struct Session {
     later: BTreeMap<u64, KeyHint>,
     /// When they are next asked for.
     later_at: Option<u64>,
+    /// Records refused because too many records already waited for their authors' keys
+    /// (short id → author), to be asked for again once the author's key is known; at most
+    /// [`MAX_DEFERRED_IDS`].
+    keyless: BTreeMap<u64, KeyHint>,
 }
 
 /// Most frames awaiting custody per peer before sending stops.
@@ -149,6 +156,7 @@ impl Session {
             tiers: [TierSync::Waiting, TierSync::Waiting],
             control: VecDeque::new(),
             want: BTreeSet::new(),
+            offer_urgent: BTreeSet::new(),
             offer: BTreeSet::new(),
             records: BTreeSet::new(),
             copies: BTreeMap::new(),
@@ -163,6 +171,7 @@ impl Session {
             held_acks: VecDeque::new(),
             later: BTreeMap::new(),
             later_at: None,
+            keyless: BTreeMap::new(),
         };
         s.push_control(Frame::Hello {
             tiers: hello.tiers,
@@ -361,12 +370,17 @@ impl Session {
         }
     }
 
-    /// Offers the peer a short id (bounded); false when the queue is full.
-    pub(crate) fn offer(&mut self, short: u64) -> bool {
-        if self.offer.len() >= MAX_QUEUED_IDS {
+    /// Offers the peer a short id (`urgent`: of a distress-, safety- or control-class record)
+    /// (bounded); false when the queue is full.
+    pub(crate) fn offer(&mut self, short: u64, urgent: bool) -> bool {
+        if self.offer.len() + self.offer_urgent.len() >= MAX_QUEUED_IDS {
             return false;
         }
-        self.offer.insert(short);
+        if urgent {
+            self.offer_urgent.insert(short);
+        } else {
+            self.offer.insert(short);
+        }
         true
     }
 
@@ -415,6 +429,41 @@ impl Session {
             }
         }
         self.later_at = (!self.later.is_empty()).then_some(now_ms.saturating_add(RATE_RETRY_MS));
+    }
+
+    /// Remembers a record refused while too many records waited for their authors' keys, to
+    /// be asked for again once its author's key is known ([`Session::retry_keyless`]).
+    pub(crate) fn defer_for_key(&mut self, short: u64, author: KeyHint) {
+        if self.keyless.len() < MAX_DEFERRED_IDS {
+            self.keyless.insert(short, author);
+        }
+    }
+
+    /// Asks again for the records refused for want of a key whose author's key is now known
+    /// (`known`), unless held meanwhile (`held`), as far as the want queue has room.
+    pub(crate) fn retry_keyless(
+        &mut self,
+        known: impl Fn(&KeyHint) -> bool,
+        held: impl Fn(u64) -> bool,
+    ) {
+        if self.keyless.is_empty() {
+            return;
+        }
+        let ready: Vec<u64> = self
+            .keyless
+            .iter()
+            .filter(|(_, a)| known(a))
+            .map(|(s, _)| *s)
+            .collect();
+        for short in ready {
+            if self.want.len() >= MAX_QUEUED_IDS {
+                break;
+            }
+            self.keyless.remove(&short);
+            if !held(short) {
+                self.want.insert(short);
+            }
+        }
     }
 
     // --- held acknowledgements --------------------------------------------------------------
@@ -563,6 +612,7 @@ impl Session {
         !self.control.is_empty()
             || !self.want.is_empty()
             || !self.offer.is_empty()
+            || !self.offer_urgent.is_empty()
             || (!self.records.is_empty() && self.in_flight.len() < MAX_IN_FLIGHT_FRAMES)
             || self
                 .tiers
@@ -593,9 +643,13 @@ impl Session {
         take_first(&mut self.want, n)
     }
 
-    /// Takes up to `n` short ids to offer.
-    pub(crate) fn take_offers(&mut self, n: usize) -> Vec<u64> {
-        take_first(&mut self.offer, n)
+    /// Takes up to `n` short ids to offer, of urgent records or of the others.
+    pub(crate) fn take_offers(&mut self, n: usize, urgent: bool) -> Vec<u64> {
+        if urgent {
+            take_first(&mut self.offer_urgent, n)
+        } else {
+            take_first(&mut self.offer, n)
+        }
     }
 
     /// The most urgent queued record.
@@ -811,6 +865,21 @@ mod tests {
         s.retry_deferred(T0 + RATE_RETRY_MS, ask, |short| short == 1);
         assert_eq!(s.take_wants(10), vec![0], "1 is held meanwhile");
         assert_eq!(s.next_timeout(0, 1), Some(T0 + 2 * RATE_RETRY_MS));
+    }
+
+    #[test]
+    fn records_refused_for_want_of_a_key_are_asked_for_again_once_it_is_known() {
+        let mut s = session(Vec::new());
+        for short in 0..(MAX_DEFERRED_IDS as u64 + 5) {
+            s.defer_for_key(short, key(short as u8 % 2 + 3).hint());
+        }
+        assert_eq!(s.keyless.len(), MAX_DEFERRED_IDS, "bounded");
+        s.retry_keyless(|_| false, |_| false);
+        assert!(s.take_wants(10).is_empty(), "no key known yet");
+        let known = key(3).hint();
+        s.retry_keyless(|a| *a == known, |short| short == 2);
+        assert_eq!(s.take_wants(3), vec![0, 4, 6], "2 is held meanwhile");
+        assert_eq!(s.keyless.len(), MAX_DEFERRED_IDS / 2);
     }
 
     #[test]

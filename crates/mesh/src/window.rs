@@ -29,10 +29,18 @@
 //! estimate is the largest of the last [`RATE_SAMPLES`] samples, so that a quiet spell does
 //! not shrink it (the windowed maximum of BBR: Cardwell et al., "BBR: Congestion-Based
 //! Congestion Control", ACM Queue 2016). `window = rate × TARGET_QUEUE_MS`, at least
-//! [`MIN_WINDOW`], at most [`MAX_WINDOW`]; until two seconds of acks have been seen it is the
-//! configured link rate's, or [`INITIAL_WINDOW`]. On loopback the window opens to its cap
-//! within tens of milliseconds; on a 9,600 bit/s link it settles near 500 bytes, so a
-//! distress waits for about one small frame.
+//! [`MIN_WINDOW`], at most [`MAX_WINDOW`]; until the first sample it is the configured link
+//! rate's, or [`INITIAL_WINDOW`]. The first samples come before the span once
+//! [`EARLY_SAMPLE_BYTES`] have been acknowledged (far more than a shaper's burst): on loopback
+//! the window opens after a few round trips; on a 9,600 bit/s link, which needs 14 s for them,
+//! it waits for the span and settles near 500 bytes, so a distress waits for about one small
+//! frame.
+//!
+//! Frames grow with the rate: at most `max_frame_bytes`, or what the link carries in
+//! [`GROWN_FRAME_MS`] when that is more (fast links only, at most [`MAX_GROWN_FRAME`]): every
+//! `Records` frame costs the receiver one batch verification and one durable write before its
+//! ack, so a fast link wants few large frames, and a thin one small frames, so that a distress
+//! is never stuck behind a big one.
 
 use std::collections::VecDeque;
 
@@ -48,6 +56,21 @@ pub(crate) const MAX_WINDOW: u64 = 4 << 20;
 pub(crate) const RATE_SAMPLES: usize = 10;
 /// The shortest time a delivery-rate sample spans, ms.
 pub(crate) const RATE_SPAN_MS: u64 = 2_000;
+/// Bytes acknowledged since the baseline that make a delivery-rate sample before
+/// [`RATE_SPAN_MS`] have passed: on a fast link the window opens after a few round trips
+/// instead of two seconds. Far more than a shaper's burst allowance (`tc tbf ... burst 1600`)
+/// or a radio's aggregation, so that a burst does not read as bandwidth; a 9,600 bit/s link
+/// takes 14 s to deliver it, so thin links still wait for the span.
+pub(crate) const EARLY_SAMPLE_BYTES: u64 = 16 * 1024;
+/// How long one frame may hold the link on a fast link, ms: frames grow beyond
+/// `max_frame_bytes` to what the measured rate carries in this time (fewer frames, so fewer
+/// batch verifications and fsyncs at the receiver), at most [`MAX_GROWN_FRAME`]. On a thin
+/// link this is far below `max_frame_bytes`, so frames there stay as they were and a distress
+/// never waits behind a big frame.
+pub(crate) const GROWN_FRAME_MS: u64 = 20;
+/// The largest frame a fast link grows to, bytes: below the wire's
+/// [`haiqiao_proto::wire::MAX_FRAME_LEN`] with room for the framing the pump estimates.
+pub(crate) const MAX_GROWN_FRAME: usize = haiqiao_proto::wire::MAX_FRAME_LEN - 1024;
 /// Acks remembered for the rate (those within the span are thinned beyond this).
 const MAX_ACKS: usize = 64;
 /// `Records` frames remembered in flight (the engine's own in-flight cap is lower).
@@ -120,10 +143,17 @@ impl Window {
     /// The largest frame worth building now, bytes: three times the window (framing below
     /// the engine costs 100 to 170 bytes a frame on TCP, counting the acknowledgements, so
     /// frames much smaller than a second of a slow link waste it), at least `floor`, at most
-    /// `max_frame`.
+    /// `max_frame` — or, on a link fast enough, what it carries in [`GROWN_FRAME_MS`], at most
+    /// [`MAX_GROWN_FRAME`].
     pub(crate) fn frame_budget(&self, max_frame: usize, floor: usize) -> usize {
+        let grown = self.rate().map_or(0, |r| {
+            usize::try_from(r.saturating_mul(GROWN_FRAME_MS) / 1000)
+                .unwrap_or(usize::MAX)
+                .min(MAX_GROWN_FRAME)
+        });
+        let cap = max_frame.max(grown);
         let size = usize::try_from(self.size().saturating_mul(3)).unwrap_or(usize::MAX);
-        size.clamp(floor.min(max_frame), max_frame)
+        size.clamp(floor.min(cap), cap)
     }
 
     /// A non-control frame of `bytes` was handed to the transport; `records_seq` when it is
@@ -164,8 +194,10 @@ impl Window {
         while self.acks.len() >= 2 && self.acks[1].0 <= horizon {
             self.acks.pop_front();
         }
+        // A sample once the span has passed, or earlier once enough bytes were acknowledged
+        // that a burst cannot be mistaken for the link's rate.
         if let Some(&(t0, d0)) = self.acks.front()
-            && t0 <= horizon
+            && (t0 <= horizon || self.delivered - d0 >= EARLY_SAMPLE_BYTES)
         {
             let rate =
                 (self.delivered - d0).saturating_mul(1000) / now_ms.saturating_sub(t0).max(1);
@@ -208,6 +240,56 @@ mod tests {
         }
         assert_eq!(w.outstanding(), 0);
         assert!(w.size() >= 1 << 20, "window {}", w.size());
+    }
+
+    #[test]
+    fn opens_after_a_few_round_trips_on_a_fast_link_and_frames_grow_only_there() {
+        // Loopback-like: each frame acked 2 ms after it was sent.
+        let mut w = Window::new(None);
+        assert_eq!(
+            w.frame_budget(1200, 256),
+            1200,
+            "no rate yet: the configured cap"
+        );
+        let (mut t, mut seq) = (0u64, 0u32);
+        while w.rate().is_none() {
+            let n = (w.size() / 1200).max(1);
+            for _ in 0..n {
+                w.sent(t, 1200, Some(seq));
+                seq += 1;
+            }
+            t += 2;
+            w.acked(t, seq - 1);
+            assert!(t < 100, "no sample after {t} ms");
+        }
+        assert!(w.size() > 64 * 1024, "window {} after {t} ms", w.size());
+        let budget = w.frame_budget(1200, 256);
+        assert!(
+            budget > 1200 && budget <= MAX_GROWN_FRAME,
+            "budget {budget}"
+        );
+        // A 9,600 bit/s link (1,200 B/s): no early sample, frames as configured.
+        let mut w = Window::new(None);
+        let (mut t, mut seq) = (1_000_000u64, 0u32);
+        while t < 1_001_500 {
+            w.sent(t, 600, Some(seq));
+            t += 500;
+            w.acked(t, seq);
+            seq += 1;
+        }
+        assert!(
+            w.rate().is_none(),
+            "no sample before the span on a thin link"
+        );
+        let mut w = Window::new(Some(9_600));
+        assert_eq!(w.frame_budget(1200, 256), 1200);
+        w.sent(0, 1200, Some(0));
+        w.acked(2_500, 0);
+        assert_eq!(
+            w.frame_budget(1200, 256),
+            1200,
+            "a thin link's frames do not grow"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::inbox::Inbox;
+use super::inflow::Inflow;
 use super::meta::MetaKeeper;
 use super::net::NetOut;
 use crate::clock::Clock;
@@ -167,6 +168,7 @@ impl<S: Store, N: NetOut> Daemon<S, N> {
     ) -> Result<Ending, DaemonError> {
         tokio::pin!(stop);
         self.drain().await?;
+        let mut inflow = Inflow::default();
         loop {
             let due = match (self.node.poll_timeout(), self.work.next_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -175,7 +177,7 @@ impl<S: Store, N: NetOut> Daemon<S, N> {
             let wake = due.map_or(IDLE_WAKE_MS, |t| t.saturating_sub(self.now()));
             let sleep = tokio::time::sleep(Duration::from_millis(wake.min(IDLE_WAKE_MS)));
             tokio::select! {
-                ev = events.recv() => match ev {
+                ev = inflow.next(events) => match ev {
                     Some(ev) => blocking(|| self.on_net(ev))?,
                     None => return Err(DaemonError::NetStopped),
                 },

@@ -103,6 +103,7 @@ impl<S: Store> Node<S> {
                     self.ring.insert(k);
                 }
                 self.retry_pending_keys(now_ms)?;
+                self.retry_keyless();
             }
         }
         Ok(())
@@ -146,10 +147,10 @@ impl<S: Store> Node<S> {
             .iter()
             .filter(|(_, m)| !m.is_flood())
             .filter(|(_, m)| routing::handoff(&self.cfg, m, &me, &view) != Handoff::No)
-            .map(|(_, m)| m.short);
+            .map(|(_, m)| (m.short, m.priority <= Priority::Control));
         if let Some(s) = self.sessions.get_mut(&peer) {
-            for o in offers {
-                if !s.offer(o) {
+            for (o, urgent) in offers {
+                if !s.offer(o, urgent) {
                     break;
                 }
             }

@@ -13,7 +13,7 @@ use super::{MAX_KEYS_PER_FRAME, Node};
 use crate::admission::WaitingRecord;
 use crate::defence::Offence;
 use crate::events::{Output, Verdict};
-use crate::index::Meta;
+use crate::index::{Meta, short_id};
 use crate::routing::{self, Spread};
 use crate::store::{InsertOutcome, Store, StoreError, Summary};
 
@@ -226,17 +226,31 @@ impl<S: Store> Node<S> {
                         (Source::Sync(_), Some(seq)) => Some((seq, i as u16)),
                         _ => None,
                     };
+                    if slot.is_some() && self.pending_keys.is_full(self.cfg.max_pending_keys) {
+                        // Too many wait already: refused (the sender keeps its copies) and
+                        // asked for again once its author's key is known, within the contact
+                        // (`retry_keyless`). Pushing out the oldest instead lost it: a
+                        // refused record is not offered again within a contact.
+                        if let Some(s) = self.sessions.get_mut(&p) {
+                            s.defer_for_key(short_id(&id), author);
+                        }
+                        continue;
+                    }
                     let w = WaitingRecord {
                         peer: p,
                         bytes,
                         copies: if slot.is_some() { copies } else { 0 },
                         author,
                         slot,
+                        short: short_id(&id),
                     };
-                    if let Some(old) = self.pending_keys.push(w, self.cfg.max_pending_keys)
-                        && let Some(slot) = old.slot
-                    {
-                        self.resolve_waiting(&old.peer, slot, false);
+                    if let Some(old) = self.pending_keys.push(w, self.cfg.max_pending_keys) {
+                        if let Some(slot) = old.slot {
+                            self.resolve_waiting(&old.peer, slot, false);
+                        }
+                        if let Some(s) = self.sessions.get_mut(&old.peer) {
+                            s.defer_for_key(old.short, old.author);
+                        }
                     }
                     if slot.is_some() {
                         taken[i] = Taken::Waiting;
@@ -359,6 +373,15 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
+    /// Keys arrived: the records refused while too many waited for keys are asked for again
+    /// of the peers that sent them, those whose author's key is now known.
+    pub(super) fn retry_keyless(&mut self) {
+        let (ring, index) = (&self.ring, &self.index);
+        for s in self.sessions.values_mut() {
+            s.retry_keyless(|a| ring.knows(a), |short| index.by_short(short).is_some());
+        }
+    }
+
     /// A peer handed over `copies` forwarding copies of a record this node holds already: they
     /// become ours (capped), so that binary spray's budget does not shrink with a duplicate;
     /// none for a record delivered here (its copies have done their work).
@@ -432,7 +455,7 @@ impl<S: Store> Node<S> {
                     s.queue_record((m.priority, m.created, r.id()), 0);
                 }
                 Spread::Offer => {
-                    s.offer(m.short);
+                    s.offer(m.short, m.priority <= Priority::Control);
                 }
                 Spread::No => {}
             }
