@@ -15,7 +15,7 @@ use haiqiao_proto::{KeyRing, Record, RecordError, Unverified};
 /// [`haiqiao_proto::verify_batch`] returns — the same record with the same author, or the same
 /// error. An implementation may only make that cheaper; the engine's custody, refusals and
 /// penalties follow from the results.
-pub trait Verifier: Send + std::fmt::Debug {
+pub trait Verifier: Send + Sync + std::fmt::Debug {
     /// One result per item, in order.
     fn verify_batch(
         &mut self,

@@ -49,7 +49,7 @@ impl Verified {
 }
 
 /// A verifier shared by the engines of one run. (A `Mutex`, not a `RefCell`: the engine asks
-/// for a verifier it could move across threads, as the daemon's is; the simulator is one
+/// for a verifier it could share across threads, as the daemon's is; the simulator is one
 /// thread, so the lock is never contended.)
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SharedVerifier(Arc<Mutex<Verified>>);
