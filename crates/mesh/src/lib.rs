@@ -16,6 +16,7 @@ mod routing;
 mod session;
 pub mod store;
 mod trust;
+pub mod verifier;
 mod window;
 
 pub use store::{InsertOutcome, MemStore, Refusal, Store, StoreError, StoreLimits, Summary, Usage};
@@ -26,6 +27,7 @@ pub use events::{Input, MeshError, Output, Stats, Verdict};
 pub use index::short_id;
 pub use node::{Node, short_of};
 pub use trust::TrustPolicy;
+pub use verifier::{BatchVerify, Verifier};
 
 #[cfg(test)]
 mod engine_tests;

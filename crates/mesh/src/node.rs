@@ -84,6 +84,7 @@ use crate::routing;
 use crate::session::{Hello, Session};
 use crate::store::{Store, StoreError};
 use crate::trust::TrustPolicy;
+use crate::verifier::{BatchVerify, Verifier};
 
 /// Most keys asked for in one `WantKeys` frame or taken from one `Keys` frame.
 const MAX_KEYS_PER_FRAME: usize = 64;
@@ -106,6 +107,8 @@ pub struct Node<S: Store> {
     /// store said `Ok` (custody).
     store: S,
     ring: KeyRing,
+    /// Checks the signatures of what comes in ([`BatchVerify`] unless the host gives another).
+    verifier: Box<dyn Verifier>,
     index: Index,
     sessions: BTreeMap<PublicKey, Session>,
     /// Flood records asked of one peer, with the others that offered them.
@@ -144,6 +147,7 @@ impl<S: Store> Node<S> {
             groups: Vec::new(),
             store,
             ring,
+            verifier: Box::new(BatchVerify),
             index: Index::default(),
             sessions: BTreeMap::new(),
             asked: Asked::default(),
@@ -195,6 +199,13 @@ impl<S: Store> Node<S> {
             }
         }
         Ok(node)
+    }
+
+    /// Gives the engine another signature verifier than [`BatchVerify`]: a host that runs
+    /// many engines over the same records may let them share what was verified (see
+    /// [`crate::verifier`] for the contract). The daemon keeps the default.
+    pub fn set_verifier(&mut self, verifier: Box<dyn Verifier>) {
+        self.verifier = verifier;
     }
 
     // --- what the host tells the engine (settings among the inputs) ------------------------

@@ -22,6 +22,7 @@ use crate::rng::Rng;
 use crate::scenario::{KeyMode, MediationRecords, Scenario};
 use crate::store::{Pool, SharedStore, shared_store};
 use crate::traffic::{MsgIdx, NodeIdx, NodeKind, What};
+use crate::verify::SharedVerifier;
 
 /// Kinds of message, for sizes.
 pub(crate) const VARIANTS: usize = 9;
@@ -345,6 +346,9 @@ impl Engine {
         let epoch_ms = sc.epoch_s * 1000;
         let mut nodes = Vec::with_capacity(kinds.len());
         let pool: Rc<RefCell<Pool>> = Rc::default();
+        // Every engine would verify a flooded record's bytes as every other does: they check
+        // each signature once between them (verify.rs).
+        let verifier = SharedVerifier::default();
         let mut keys = Vec::with_capacity(kinds.len());
         for (i, kind) in kinds.iter().enumerate() {
             let key = node_key(i as NodeIdx);
@@ -367,6 +371,7 @@ impl Engine {
             let limits: StoreLimits = sc.store.clone();
             match Node::new(cfg, key, role, shared_store(limits, pool.clone()), epoch_ms) {
                 Ok(mut n) => {
+                    n.set_verifier(Box::new(verifier.clone()));
                     if let Some(Some(ago)) = at_sea_for_ms.get(i) {
                         let restored = Input::Restored {
                             next_seq: None,

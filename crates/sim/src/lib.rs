@@ -30,6 +30,7 @@ pub mod rng;
 pub mod scenario;
 mod store;
 pub mod traffic;
+mod verify;
 pub mod world;
 
 use std::collections::BTreeMap;

@@ -444,19 +444,17 @@ impl State {
     /// Drops a live record from the index and its segment's live bytes (replay).
     fn forget(&mut self, id: &RecordId) {
         if let Some(loc) = self.loc(id)
-            && let Some(s) = self.index.remove(id)
+            && let Some(len) = self.index.remove(id)
             && let Some(seg) = self.segments.get_mut(&loc.segment)
         {
-            seg.live = seg
-                .live
-                .saturating_sub((ADD_HEADER + s.len as usize) as u64);
+            seg.live = seg.live.saturating_sub((ADD_HEADER + len as usize) as u64);
         }
     }
 
     /// Removes a held record as part of `c`.
     fn stage_remove(&mut self, c: &mut Change, id: &RecordId) -> bool {
         let loc = self.loc(id);
-        let Some(s) = self.index.remove(id) else {
+        let Some(len) = self.index.remove(id) else {
             return false;
         };
         if let Some(i) = c.adds.remove(id) {
@@ -466,9 +464,7 @@ impl State {
             }
         } else if let Some(loc) = loc {
             if let Some(seg) = self.segments.get_mut(&loc.segment) {
-                seg.live = seg
-                    .live
-                    .saturating_sub((ADD_HEADER + s.len as usize) as u64);
+                seg.live = seg.live.saturating_sub((ADD_HEADER + len as usize) as u64);
             }
             self.dirty.insert(loc.segment);
             c.entries.push(Staged::Remove {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use haiqiao_proto::wire::Frame;
 use haiqiao_proto::{
     Body, Destination, KeyHint, Priority, PublicKey, Record, RecordError, RecordId, Role,
-    Unverified, verify_batch,
+    Unverified,
 };
 
 use super::{MAX_KEYS_PER_FRAME, Node};
@@ -114,7 +114,9 @@ impl<S: Store> Node<S> {
         let mut records = Vec::new();
         let mut rec_idx = Vec::new();
         let mut rec_copies = Vec::new();
-        for ((r, i), c) in verify_batch(admitted.records, &self.ring, now_ms / 1000)
+        for ((r, i), c) in self
+            .verifier
+            .verify_batch(admitted.records, &self.ring, now_ms / 1000)
             .into_iter()
             .zip(admitted.items)
             .zip(admitted.copies)
