@@ -401,18 +401,12 @@ impl Session {
 
     /// Deferred records, oldest short id first, as many as `admit` allows of each author and
     /// the want queue has room for.
-    pub(crate) fn deferred(&self, mut admit: impl FnMut(KeyHint) -> bool) -> Vec<u64> {
-        let room = MAX_QUEUED_IDS.saturating_sub(self.want.len());
-        let mut ask = Vec::new();
-        for (short, author) in &self.later {
-            if ask.len() >= room {
-                break;
-            }
-            if admit(*author) {
-                ask.push(*short);
-            }
-        }
-        ask
+    pub(crate) fn deferred(&self, admit: impl FnMut(KeyHint) -> bool) -> Vec<u64> {
+        pick_ids(
+            &self.later,
+            MAX_QUEUED_IDS.saturating_sub(self.want.len()),
+            admit,
+        )
     }
 
     /// Asks again for deferred records (`held`: those held meanwhile are not asked for).
@@ -422,12 +416,7 @@ impl Session {
         ask: Vec<u64>,
         held: impl Fn(u64) -> bool,
     ) {
-        for short in ask {
-            self.later.remove(&short);
-            if !held(short) {
-                self.want.insert(short);
-            }
-        }
+        ask_again(&mut self.want, &mut self.later, ask, held);
         self.later_at = (!self.later.is_empty()).then_some(now_ms.saturating_add(RATE_RETRY_MS));
     }
 
@@ -449,21 +438,9 @@ impl Session {
         if self.keyless.is_empty() {
             return;
         }
-        let ready: Vec<u64> = self
-            .keyless
-            .iter()
-            .filter(|(_, a)| known(a))
-            .map(|(s, _)| *s)
-            .collect();
-        for short in ready {
-            if self.want.len() >= MAX_QUEUED_IDS {
-                break;
-            }
-            self.keyless.remove(&short);
-            if !held(short) {
-                self.want.insert(short);
-            }
-        }
+        let room = MAX_QUEUED_IDS.saturating_sub(self.want.len());
+        let ask = pick_ids(&self.keyless, room, |a| known(&a));
+        ask_again(&mut self.want, &mut self.keyless, ask, held);
     }
 
     // --- held acknowledgements --------------------------------------------------------------
@@ -663,16 +640,6 @@ impl Session {
         self.copies.remove(&q.2).unwrap_or(0)
     }
 
-    /// Drops a queued record the peer turned out to hold (not yet in a frame); whether it
-    /// was queued.
-    pub(crate) fn drop_queued(&mut self, q: &QueuedRecord) -> bool {
-        let was = self.records.remove(q);
-        if was {
-            self.copies.remove(&q.2);
-        }
-        was
-    }
-
     /// Whether a `Records` frame may be sent (fewer than [`MAX_IN_FLIGHT_FRAMES`] await
     /// custody) and records are queued.
     pub(crate) fn can_send_records(&self) -> bool {
@@ -738,6 +705,36 @@ impl Session {
 }
 
 /// Takes the first `n` of a set.
+/// Of records set aside to be asked for again (short id → author), those whose author `pick`
+/// accepts, oldest short id first, at most `room`.
+fn pick_ids(
+    ids: &BTreeMap<u64, KeyHint>,
+    room: usize,
+    mut pick: impl FnMut(KeyHint) -> bool,
+) -> Vec<u64> {
+    ids.iter()
+        .filter(|(_, author)| pick(**author))
+        .map(|(short, _)| *short)
+        .take(room)
+        .collect()
+}
+
+/// Moves `ask` from the records set aside (`ids`) to the want queue, but for those `held`
+/// meanwhile.
+fn ask_again(
+    want: &mut BTreeSet<u64>,
+    ids: &mut BTreeMap<u64, KeyHint>,
+    ask: Vec<u64>,
+    held: impl Fn(u64) -> bool,
+) {
+    for short in ask {
+        ids.remove(&short);
+        if !held(short) {
+            want.insert(short);
+        }
+    }
+}
+
 fn take_first(set: &mut BTreeSet<u64>, n: usize) -> Vec<u64> {
     let ids: Vec<u64> = set.iter().take(n).copied().collect();
     for i in &ids {

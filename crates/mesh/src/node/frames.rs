@@ -264,7 +264,7 @@ impl<S: Store> Node<S> {
                     if let Some(m) = self.index.get(&full)
                         && m.is_flood()
                     {
-                        s.drop_queued(&(m.priority, m.created, full));
+                        s.unqueue(&(m.priority, m.created, full));
                     }
                     s.note_known(full);
                 }
