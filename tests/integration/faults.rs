@@ -209,6 +209,65 @@ const DISTRESS_THIN_MAX: Duration = Duration::from_secs(2);
 const DISTRESS_THIN_WAIT: Duration = Duration::from_secs(120);
 
 /// Two nodes, a – b, joined by a 9,600 bit/s link; both are told the link's rate.
+/// Writes the backlog at `a`: [`BACKLOG`] texts to everyone. Their records' bytes.
+fn write_backlog(lab: &mut Lab, a: usize) -> u64 {
+    (0..BACKLOG)
+        .map(|i| {
+            submit(
+                lab,
+                a,
+                &text(&format!("haul {i}: 320 kg hairtail"), "everyone"),
+            )
+            .1
+        })
+        .sum()
+}
+
+/// Waits until `b` has taken [`RAISE_AFTER`] texts of the backlog; how many it has taken.
+fn wait_backlog_moving(lab: &mut Lab, b: usize) -> u64 {
+    lab.p(b)
+        .wait_within(Duration::from_secs(90), |seen| {
+            delivered(seen) as u64 >= RAISE_AFTER
+        })
+        .expect("b is getting the backlog");
+    delivered(&lab.p(b).seen) as u64
+}
+
+/// A distress raised behind the backlog, as `to` saw it.
+struct DistressSeen {
+    /// How long after it was raised `to` had it (none within [`DISTRESS_THIN_WAIT`]).
+    arrived: Option<Duration>,
+    /// The texts `to` took after `bulk_before` and before the distress.
+    bulk_ahead: u64,
+    /// The distress record's bytes.
+    size: u64,
+}
+
+/// Raises a distress at `from` and waits for `to` to have it.
+fn raise_distress_and_wait(
+    lab: &mut Lab,
+    from: usize,
+    to: usize,
+    bulk_before: u64,
+) -> DistressSeen {
+    let (sos, size) = submit(lab, from, &distress());
+    let raised = Instant::now();
+    let arrived = lab
+        .p(to)
+        .wait_within(DISTRESS_THIN_WAIT, |seen| {
+            delivered_as(seen, &sos).is_some()
+        })
+        .ok()
+        .map(|()| raised.elapsed());
+    // The texts `to` took before the distress (its place among its deliveries).
+    let bulk_at = delivered_as(&lab.p(to).seen, &sos).map_or(bulk_before, |k| k as u64);
+    DistressSeen {
+        arrived,
+        bulk_ahead: bulk_at.saturating_sub(bulk_before),
+        size,
+    }
+}
+
 fn thin_pair(lab: &mut Lab) -> (usize, usize, usize) {
     let a = lab.node("a", "vessel");
     let b = lab.node("b", "vessel");
@@ -229,49 +288,25 @@ fn fault_distress_on_a_thin_link_behind_a_backlog() {
     };
     let (a, b, l) = thin_pair(&mut lab);
     lab.start(a, THIN_SETTINGS);
-    let mut backlog_bytes = 0;
-    for i in 0..BACKLOG {
-        backlog_bytes += submit(
-            &mut lab,
-            a,
-            &text(&format!("haul {i}: 320 kg hairtail"), "everyone"),
-        )
-        .1;
-    }
+    let backlog_bytes = write_backlog(&mut lab, a);
     let (before_ab, before_ba) = (lab.bytes_from(l, a), lab.bytes_from(l, b));
     lab.start(b, THIN_SETTINGS);
     let syncing = Instant::now();
-    lab.p(b)
-        .wait_within(Duration::from_secs(90), |seen| {
-            delivered(seen) as u64 >= RAISE_AFTER
-        })
-        .expect("b is getting the backlog");
-    let bulk_before = delivered(&lab.p(b).seen) as u64;
-    let (sos, sos_size) = submit(&mut lab, a, &distress());
+    let bulk_before = wait_backlog_moving(&mut lab, b);
     let raised = Instant::now();
-    let arrived = lab
-        .p(b)
-        .wait_within(DISTRESS_THIN_WAIT, |seen| {
-            delivered_as(seen, &sos).is_some()
-        })
-        .ok()
-        .map(|()| raised.elapsed());
-    // The texts b took before the distress (its place among b's deliveries).
-    let bulk_at = delivered_as(&lab.p(b).seen, &sos).map_or(bulk_before, |k| k as u64);
+    let sos = raise_distress_and_wait(&mut lab, a, b, bulk_before);
+    let arrived = sos.arrived;
     let (ab, ba) = (
         lab.bytes_from(l, a) - before_ab,
         lab.bytes_from(l, b) - before_ba,
     );
     lab.figures(&[
         ("delivered_after_ms", opt_ms(arrived)),
-        (
-            "bulk_ahead",
-            bulk_at.saturating_sub(bulk_before).to_string(),
-        ),
+        ("bulk_ahead", sos.bulk_ahead.to_string()),
         ("bulk_before_raise", bulk_before.to_string()),
         ("backlog", BACKLOG.to_string()),
         ("backlog_bytes", backlog_bytes.to_string()),
-        ("distress_bytes", sos_size.to_string()),
+        ("distress_bytes", sos.size.to_string()),
         ("synced_ms_before_raise", ms(raised - syncing)),
         ("bytes_ab", ab.to_string()),
         ("bytes_ba", ba.to_string()),
@@ -305,38 +340,16 @@ fn fault_relayed_distress_on_a_thin_link_behind_a_backlog() {
     let c = lab.node("c", "vessel");
     lab.link(c, a);
     lab.start(a, THIN_SETTINGS);
-    for i in 0..BACKLOG {
-        submit(
-            &mut lab,
-            a,
-            &text(&format!("haul {i}: 320 kg hairtail"), "everyone"),
-        );
-    }
+    write_backlog(&mut lab, a);
     lab.start(c, &[]);
     lab.p(c).wait_peers(1);
     lab.start(b, THIN_SETTINGS);
-    lab.p(b)
-        .wait_within(Duration::from_secs(90), |seen| {
-            delivered(seen) as u64 >= RAISE_AFTER
-        })
-        .expect("b is getting the backlog");
-    let bulk_before = delivered(&lab.p(b).seen) as u64;
-    let (sos, _) = submit(&mut lab, c, &distress());
-    let raised = Instant::now();
-    let arrived = lab
-        .p(b)
-        .wait_within(DISTRESS_THIN_WAIT, |seen| {
-            delivered_as(seen, &sos).is_some()
-        })
-        .ok()
-        .map(|()| raised.elapsed());
-    let bulk_at = delivered_as(&lab.p(b).seen, &sos).map_or(bulk_before, |k| k as u64);
+    let bulk_before = wait_backlog_moving(&mut lab, b);
+    let sos = raise_distress_and_wait(&mut lab, c, b, bulk_before);
+    let arrived = sos.arrived;
     lab.figures(&[
         ("delivered_after_ms", opt_ms(arrived)),
-        (
-            "bulk_ahead",
-            bulk_at.saturating_sub(bulk_before).to_string(),
-        ),
+        ("bulk_ahead", sos.bulk_ahead.to_string()),
         ("bulk_before_raise", bulk_before.to_string()),
         ("rate_bps", THIN_RATE_BPS.to_string()),
     ]);
